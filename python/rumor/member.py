@@ -1,0 +1,43 @@
+"""Members of the cluster as a node sees them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Member", "MemberState"]
+
+
+class MemberState(str, enum.Enum):
+    """Where a member stands in the local node's view."""
+
+    ALIVE = "alive"
+    """Answering probes."""
+    SUSPECT = "suspect"
+    """Missed a probe; declared dead unless it refutes in time."""
+    DEAD = "dead"
+    """Declared failed."""
+    LEFT = "left"
+    """Left gracefully; never reported as a failure."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member: its identity ``(name, addr, incarnation)``, state and metadata.
+
+    A snapshot: it does not change when the member's state changes later.
+    """
+
+    name: str
+    """Unique name in the cluster."""
+    addr: str
+    """``host:port`` of its gossip socket."""
+    state: MemberState
+    """State in the local view when the snapshot was taken."""
+    incarnation: int
+    """Logical counter the member raises to refute suspicion or announce news."""
+    meta: bytes = b""
+    """Small opaque metadata the member set for itself."""

@@ -1,0 +1,235 @@
+"""A live cluster member on a real UDP socket: :class:`Node`."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import TypeVar
+
+from rumor import _native
+from rumor._native import Config
+from rumor.member import Member, MemberState
+
+__all__ = ["Node"]
+
+MemberCallback = Callable[[Member], object]
+"""A callback receiving the :class:`Member` an event is about."""
+
+_C = TypeVar("_C", bound=MemberCallback)
+
+_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive")
+
+# Nodes still open, closed at interpreter exit so no dispatcher thread is
+# left running a callback while Python finalizes.
+_open_nodes: weakref.WeakSet[Node] = weakref.WeakSet()
+
+
+def _member(raw: tuple[str, str, str, int, bytes]) -> Member:
+    name, addr, state, incarnation, meta = raw
+    return Member(name, addr, MemberState(state), incarnation, meta)
+
+
+class Node:
+    """One member of a rumor cluster, gossiping over UDP on ``bind``.
+
+    The node starts when it is created: it binds its socket, and its engine
+    runs on a background Rust runtime that never waits for the GIL, so a busy
+    Python program does not make it look dead. Callbacks run on a dispatcher
+    thread of the node's own; one that raises is reported through
+    :func:`sys.unraisablehook` and the node keeps working.
+
+    Used as a context manager, the node leaves the cluster gracefully and
+    closes on exit. :meth:`close` alone stops it abruptly, which the other
+    members see as a failure.
+
+    Args:
+        name: unique name in the cluster; defaults to ``"<host>:<port>"``.
+        bind: ``host:port`` to listen on; port 0 picks a free port.
+        config: protocol settings; defaults to :meth:`Config.lan`.
+        meta: small metadata gossiped with this member (at most
+            ``config.max_meta_size`` bytes).
+        seed: seeds the engine's random choices, for reproducible runs.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        bind: str = "127.0.0.1:0",
+        config: Config | None = None,
+        *,
+        meta: bytes = b"",
+        seed: int | None = None,
+    ) -> None:
+        self._native = _native.NativeNode(
+            name, bind, config if config is not None else Config.lan(), bytes(meta), seed
+        )
+        self._lock = threading.Lock()
+        self._callbacks: dict[str, list[MemberCallback]] = {k: [] for k in _EVENT_KINDS}
+        self._dispatcher = threading.Thread(
+            target=self._dispatch, name=f"rumor-events-{self.name}", daemon=True
+        )
+        self._dispatcher.start()
+        _open_nodes.add(self)
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """This member's name."""
+        return self._native.name
+
+    @property
+    def addr(self) -> str:
+        """The ``host:port`` this node listens on (the real port if 0 was asked)."""
+        return self._native.addr
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<rumor.Node {self.name!r} at {self.addr} ({state})>"
+
+    # -- membership -------------------------------------------------------
+
+    def join(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
+        """Joins the cluster through one or more seed addresses (``host:port``).
+
+        Sends the Meet handshake to every seed and returns once one answers;
+        the rest of the cluster then learns of this node through gossip.
+        Returns the number of seeds that had answered.
+
+        Raises:
+            JoinError: no seed answered within ``timeout`` seconds.
+            ValueError: a seed address does not parse or resolve.
+        """
+        if isinstance(seeds, str):
+            seeds = [seeds]
+        return self._native.join(list(seeds), float(timeout))
+
+    def leave(self, timeout: float = 5.0) -> None:
+        """Leaves the cluster gracefully.
+
+        Gossips a departure notice and waits until it has been sent enough
+        times; the other members then report ``on_leave`` (never ``on_fail``).
+        The node keeps running until :meth:`close`.
+
+        Raises:
+            TimeoutError: the notice was not spread within ``timeout`` seconds.
+        """
+        self._native.leave(float(timeout))
+
+    def members(self, state: MemberState | str | None = None) -> list[Member]:
+        """Every known member, this node included, in name order.
+
+        Dead and departed members stay listed with their state until reaped;
+        pass ``state`` to keep only members in that state.
+        """
+        wanted = MemberState(state) if state is not None else None
+        out = [_member(raw) for raw in self._native.members()]
+        return [m for m in out if wanted is None or m.state is wanted]
+
+    def set_meta(self, meta: bytes) -> None:
+        """Replaces this member's metadata and gossips it to the cluster.
+
+        Raises:
+            ValueError: ``meta`` is longer than ``config.max_meta_size``.
+        """
+        self._native.set_meta(bytes(meta))
+
+    def stats(self) -> dict[str, int]:
+        """Counters: packets and bytes sent and received, dropped datagrams by
+        reason, messages by kind, probes, suspicions, refutations, and the
+        number of members in each state."""
+        return self._native.stats()
+
+    # -- callbacks --------------------------------------------------------
+
+    def _register(self, kind: str, callback: _C) -> _C:
+        if not callable(callback):
+            raise TypeError(f"on_{kind} expects a callable, got {type(callback).__name__}")
+        with self._lock:
+            self._callbacks[kind].append(callback)
+        return callback
+
+    def on_join(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member joins or comes back.
+
+        Returns ``callback``, so it also works as a decorator.
+        """
+        return self._register("join", callback)
+
+    def on_leave(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member leaves gracefully."""
+        return self._register("leave", callback)
+
+    def on_fail(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member is declared dead."""
+        return self._register("fail", callback)
+
+    def on_suspect(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member is suspected of failing."""
+        return self._register("suspect", callback)
+
+    def on_alive(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a suspected member proves alive."""
+        return self._register("alive", callback)
+
+    def _dispatch(self) -> None:
+        native = self._native
+        while True:
+            event = native.next_event(0.5)
+            if event is None:
+                if native.closed:
+                    return
+                continue
+            kind, raw = event
+            member = _member(raw)
+            with self._lock:
+                callbacks = list(self._callbacks.get(kind, ()))
+            for callback in callbacks:
+                try:
+                    callback(member)
+                except BaseException as exc:  # noqa: BLE001 - reported, never fatal
+                    _native.write_unraisable(exc, callback)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops the node at once: its socket closes and its tasks end.
+
+        Without a prior :meth:`leave`, the other members detect this node as
+        failed. Idempotent.
+        """
+        self._native.close()
+        if threading.current_thread() is not self._dispatcher:
+            self._dispatcher.join(timeout=5.0)
+        _open_nodes.discard(self)
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self.closed:
+                self.leave(timeout=2.0)
+        except Exception:  # noqa: BLE001 - closing matters more than a late leave
+            pass
+        finally:
+            self.close()
+
+
+@atexit.register
+def _close_all() -> None:
+    for node in list(_open_nodes):
+        node.close()

@@ -1,0 +1,302 @@
+//! Wire format: the envelope every datagram starts with, the messages it
+//! carries, and the encode/decode functions that pack several messages into
+//! one datagram within a size budget.
+//!
+//! Messages are `serde` types encoded with `postcard` (a stable, documented
+//! format). A datagram is `magic (2 B) | version (1 B) | flags (1 B)` followed
+//! by one or more postcard-encoded [`Message`]s back to back. Anything that
+//! does not decode cleanly is rejected with a [`DecodeError`]; the caller
+//! drops the datagram and counts it. Decoding never panics.
+
+mod message;
+
+pub use message::{Message, MessageKind};
+
+use alloc::vec::Vec;
+use core::fmt;
+
+/// First two bytes of every rumor datagram: lets a node drop stray traffic
+/// (another protocol on the same port) before trying to decode it.
+pub const MAGIC: [u8; 2] = *b"Rm";
+/// Wire protocol version. A datagram with another version is dropped.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// Size of the envelope header in bytes.
+pub const HEADER_LEN: usize = 6;
+/// Largest datagram any node will accept, whatever its configured
+/// `max_packet_size`: the largest UDP payload over IPv4.
+pub const MAX_DATAGRAM: usize = 65_507;
+
+/// Why a datagram was rejected. Each variant is counted separately in the
+/// node's statistics; none affects the node's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Shorter than the envelope header.
+    Truncated,
+    /// Larger than the receiver accepts.
+    Oversized,
+    /// The magic bytes are wrong: not a rumor datagram.
+    BadMagic,
+    /// A rumor datagram of a protocol version this build does not speak.
+    UnknownVersion(u8),
+    /// Flags this build does not understand (for example encryption).
+    UnsupportedFlags(u8),
+    /// The body is not a valid sequence of messages.
+    Malformed,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Truncated => f.write_str("datagram shorter than the envelope header"),
+            DecodeError::Oversized => f.write_str("datagram larger than the accepted maximum"),
+            DecodeError::BadMagic => f.write_str("not a rumor datagram (bad magic)"),
+            DecodeError::UnknownVersion(v) => write!(f, "unknown protocol version {v}"),
+            DecodeError::UnsupportedFlags(v) => write!(f, "unsupported envelope flags {v:#04x}"),
+            DecodeError::Malformed => f.write_str("malformed message body"),
+        }
+    }
+}
+
+/// Builds one datagram: header first, then messages appended while they fit.
+///
+/// Callers add the messages that must go (a Ping, an Ack) with
+/// [`DatagramBuilder::push`] and fill the rest with gossip through
+/// [`DatagramBuilder::try_push`], which refuses a message that would overflow
+/// the budget.
+#[derive(Debug)]
+pub struct DatagramBuilder {
+    buf: Vec<u8>,
+    budget: usize,
+    messages: usize,
+}
+
+impl DatagramBuilder {
+    /// Starts a datagram that will hold at most `budget` bytes (header included).
+    pub fn new(budget: usize) -> Self {
+        let mut buf = Vec::with_capacity(budget.min(MAX_DATAGRAM));
+        buf.extend_from_slice(&MAGIC);
+        buf.push(PROTOCOL_VERSION);
+        buf.push(0);
+        buf.extend_from_slice(&[0, 0]);
+        DatagramBuilder {
+            buf,
+            budget,
+            messages: 0,
+        }
+    }
+
+    /// Appends a message even if it exceeds the budget. Used for the one
+    /// message a datagram exists to carry.
+    pub fn push(&mut self, msg: &Message) {
+        if self.messages == usize::from(u16::MAX) {
+            return;
+        }
+        // postcard only fails on writer errors; a Vec writer cannot fail.
+        if let Ok(buf) = postcard::to_extend(msg, core::mem::take(&mut self.buf)) {
+            self.buf = buf;
+            self.messages += 1;
+        }
+    }
+
+    /// Appends a message if it fits in the remaining budget; returns whether
+    /// it was added.
+    pub fn try_push(&mut self, msg: &Message) -> bool {
+        let before = self.buf.len();
+        let count = self.messages;
+        self.push(msg);
+        if self.messages == count {
+            return false;
+        }
+        if self.buf.len() > self.budget {
+            self.buf.truncate(before);
+            self.messages -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// Bytes left before the budget is reached.
+    pub fn remaining(&self) -> usize {
+        self.budget.saturating_sub(self.buf.len())
+    }
+
+    /// Number of messages added so far.
+    pub fn len(&self) -> usize {
+        self.messages
+    }
+
+    /// Whether no message was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0
+    }
+
+    /// Finishes the datagram.
+    pub fn finish(mut self) -> Vec<u8> {
+        let count = (self.messages as u16).to_le_bytes();
+        self.buf[4..6].copy_from_slice(&count);
+        self.buf
+    }
+}
+
+/// Encodes `messages` into one datagram, ignoring any budget. For tests and
+/// tools; the engine uses [`DatagramBuilder`].
+pub fn encode(messages: &[Message]) -> Vec<u8> {
+    let mut b = DatagramBuilder::new(usize::MAX);
+    for m in messages {
+        b.push(m);
+    }
+    b.finish()
+}
+
+/// Decodes a datagram of at most `max_len` bytes into its messages.
+///
+/// A datagram is accepted whole or not at all: one bad message rejects it.
+pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError> {
+    if bytes.len() > max_len.min(MAX_DATAGRAM) {
+        return Err(DecodeError::Oversized);
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated);
+    }
+    if bytes[..2] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    if bytes[2] != PROTOCOL_VERSION {
+        return Err(DecodeError::UnknownVersion(bytes[2]));
+    }
+    if bytes[3] != 0 {
+        return Err(DecodeError::UnsupportedFlags(bytes[3]));
+    }
+    let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
+    let mut rest = &bytes[HEADER_LEN..];
+    if count == 0 {
+        return Err(DecodeError::Malformed);
+    }
+    // Every message takes at least two bytes, which bounds the allocation.
+    let mut out = Vec::with_capacity(count.min(rest.len() / 2));
+    for _ in 0..count {
+        let (msg, tail) =
+            postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+        out.push(msg);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec;
+    use core::net::SocketAddr;
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:7946".parse().unwrap()
+    }
+
+    #[test]
+    fn round_trip_several_messages() {
+        let msgs = vec![
+            Message::Ping {
+                seq: 7,
+                target: String::from("b"),
+            },
+            Message::Alive {
+                name: String::from("c"),
+                addr: addr(),
+                incarnation: 3,
+                meta: vec![1, 2, 3],
+            },
+            Message::Dead {
+                name: String::from("d"),
+                incarnation: 9,
+                from: String::from("a"),
+            },
+        ];
+        let bytes = encode(&msgs);
+        assert_eq!(&bytes[..2], &MAGIC);
+        assert_eq!(decode(&bytes, 1400).unwrap(), msgs);
+    }
+
+    #[test]
+    fn rejects_bad_envelopes() {
+        let good = encode(&[Message::Ack { seq: 1 }]);
+        assert_eq!(decode(&good[..3], 1400), Err(DecodeError::Truncated));
+        assert_eq!(decode(&good[..6], 1400), Err(DecodeError::Malformed));
+        assert_eq!(decode(&good[..5], 1400), Err(DecodeError::Truncated));
+        let mut bad = good.clone();
+        bad[0] = b'X';
+        assert_eq!(decode(&bad, 1400), Err(DecodeError::BadMagic));
+        let mut bad = good.clone();
+        bad[2] = 99;
+        assert_eq!(decode(&bad, 1400), Err(DecodeError::UnknownVersion(99)));
+        let mut bad = good.clone();
+        bad[3] = 1;
+        assert_eq!(decode(&bad, 1400), Err(DecodeError::UnsupportedFlags(1)));
+        let mut bad = good.clone();
+        bad.push(0xff);
+        assert_eq!(decode(&bad, 1400), Err(DecodeError::Malformed));
+        assert_eq!(decode(&vec![0u8; 2000], 1400), Err(DecodeError::Oversized));
+    }
+
+    #[test]
+    fn every_truncation_is_rejected_without_panic() {
+        let bytes = encode(&[
+            Message::Ping {
+                seq: 1,
+                target: String::from("node-with-a-long-name"),
+            },
+            Message::Suspect {
+                name: String::from("x"),
+                incarnation: 1,
+                from: String::from("y"),
+            },
+        ]);
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut], 1400).is_err(), "cut at {cut} decoded");
+        }
+    }
+
+    #[test]
+    fn pseudo_random_garbage_never_panics() {
+        // A small xorshift keeps this test deterministic without an RNG crate.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for len in 0..2000usize {
+            let mut buf = vec![0u8; len % 300];
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            if buf.len() >= 6 {
+                buf[..4].copy_from_slice(&[MAGIC[0], MAGIC[1], PROTOCOL_VERSION, 0]);
+            }
+            let _ = decode(&buf, 1400);
+        }
+    }
+
+    #[test]
+    fn builder_respects_budget() {
+        let mut b = DatagramBuilder::new(100);
+        b.push(&Message::Ack { seq: 1 });
+        let mut added = 0;
+        for i in 0..50u64 {
+            if b.try_push(&Message::Alive {
+                name: alloc::format!("member-{i}"),
+                addr: addr(),
+                incarnation: i,
+                meta: Vec::new(),
+            }) {
+                added += 1;
+            }
+        }
+        let bytes = b.finish();
+        assert!(bytes.len() <= 100);
+        assert!(added > 0 && added < 50);
+        assert_eq!(decode(&bytes, 1400).unwrap().len(), added + 1);
+    }
+}

@@ -1,0 +1,386 @@
+//! The tokio driver: real UDP sockets and real time for one engine per node.
+//!
+//! One process-wide multi-threaded runtime, started lazily, runs a task per
+//! node. The task owns the socket; the engine sits behind a mutex that the
+//! task and the [`Node`] handle take only for short, non-blocking calls, so
+//! nothing on the I/O path ever waits for a caller (or for Python's GIL).
+
+mod runtime;
+
+pub use runtime::runtime;
+
+use crate::proto::{Config, ConfigError, Engine, Event, Member, MetaTooLarge, Stats};
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+
+/// Events waiting for a consumer beyond this many are dropped (and counted
+/// in `events_dropped`) rather than growing without bound.
+pub const EVENT_QUEUE_CAPACITY: usize = 65_536;
+
+/// Why a node could not start or a command failed.
+#[derive(Debug)]
+pub enum DriverError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The socket could not be bound.
+    Bind(io::Error),
+    /// The bind address is unspecified (`0.0.0.0` / `::`): other members
+    /// would not know where to reach this node.
+    UnspecifiedAddress(SocketAddr),
+    /// Metadata larger than the configured limit.
+    Meta(MetaTooLarge),
+    /// The node is closed.
+    Closed,
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverError::Config(e) => e.fmt(f),
+            DriverError::Bind(e) => write!(f, "cannot bind the gossip socket: {e}"),
+            DriverError::UnspecifiedAddress(a) => write!(
+                f,
+                "bind address {a} is unspecified; bind a specific address other members can reach"
+            ),
+            DriverError::Meta(e) => e.fmt(f),
+            DriverError::Closed => f.write_str("the node is closed"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// What callers wait for, guarded by one mutex and woken by one condvar.
+#[derive(Default)]
+struct Waiters {
+    events: VecDeque<Event>,
+    events_dropped: u64,
+    joins: HashMap<u64, bool>,
+    leave_done: bool,
+    stopped: bool,
+}
+
+struct Shared {
+    engine: Mutex<Engine>,
+    origin: Instant,
+    wake: Notify,
+    shutdown: Notify,
+    closed: AtomicBool,
+    waiters: Mutex<Waiters>,
+    changed: Condvar,
+    name: String,
+    addr: SocketAddr,
+    send_errors: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Runs `f` on the engine, then wakes the task so it sends what `f` queued.
+    fn command<R>(&self, f: impl FnOnce(&mut Engine, Duration) -> R) -> Result<R, DriverError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DriverError::Closed);
+        }
+        let r = {
+            let mut engine = self.engine.lock();
+            f(&mut engine, self.now())
+        };
+        self.wake.notify_one();
+        Ok(r)
+    }
+
+    fn wait<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&mut Waiters) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut w = self.waiters.lock();
+        loop {
+            if let Some(v) = ready(&mut w) {
+                return Some(v);
+            }
+            if w.stopped || self.changed.wait_until(&mut w, deadline).timed_out() {
+                return ready(&mut w);
+            }
+        }
+    }
+}
+
+/// A running member on a real UDP socket. Dropping the last handle closes it.
+pub struct Node {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.shared.name)
+            .field("addr", &self.shared.addr)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Binds `bind`, creates the engine and starts the node's task.
+    ///
+    /// `name` defaults to the bound address; `seed` to a random one.
+    pub fn start(
+        name: Option<String>,
+        bind: SocketAddr,
+        config: Config,
+        meta: Vec<u8>,
+        seed: Option<u64>,
+    ) -> Result<Node, DriverError> {
+        config.validate().map_err(DriverError::Config)?;
+        if meta.len() > config.max_meta_size {
+            return Err(DriverError::Meta(MetaTooLarge {
+                len: meta.len(),
+                max: config.max_meta_size,
+            }));
+        }
+        if bind.ip().is_unspecified() {
+            return Err(DriverError::UnspecifiedAddress(bind));
+        }
+        let std_socket = StdUdpSocket::bind(bind).map_err(DriverError::Bind)?;
+        std_socket
+            .set_nonblocking(true)
+            .map_err(DriverError::Bind)?;
+        let addr = std_socket.local_addr().map_err(DriverError::Bind)?;
+        let socket = {
+            let _guard = runtime().enter();
+            UdpSocket::from_std(std_socket).map_err(DriverError::Bind)?
+        };
+        let name = name.unwrap_or_else(|| addr.to_string());
+        let seed = seed.unwrap_or_else(random_seed);
+        let origin = Instant::now();
+        let mut engine = Engine::new(config, name.clone(), addr, seed, Duration::ZERO)
+            .map_err(DriverError::Config)?;
+        if !meta.is_empty() {
+            engine
+                .set_meta(Duration::ZERO, meta)
+                .map_err(DriverError::Meta)?;
+        }
+        let shared = Arc::new(Shared {
+            engine: Mutex::new(engine),
+            origin,
+            wake: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            waiters: Mutex::new(Waiters::default()),
+            changed: Condvar::new(),
+            name,
+            addr,
+            send_errors: Default::default(),
+        });
+        runtime().spawn(run(shared.clone(), socket));
+        Ok(Node { shared })
+    }
+
+    /// This member's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The address the socket is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Whether [`Node::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Starts a join through `seeds` (see [`Engine::join`]); wait for the
+    /// outcome with [`Node::wait_join`].
+    pub fn start_join(&self, seeds: &[SocketAddr], timeout: Duration) -> Result<u64, DriverError> {
+        self.shared.command(|e, now| e.join(now, seeds, timeout))
+    }
+
+    /// Waits up to `slice` for the outcome of join `token`: `Some(true)` if a
+    /// seed answered, `Some(false)` if none did before the join's deadline,
+    /// `None` if still pending (or the node closed).
+    pub fn wait_join(&self, token: u64, slice: Duration) -> Option<bool> {
+        self.shared.wait(slice, |w| w.joins.remove(&token))
+    }
+
+    /// Joins through `seeds`, blocking until a seed answers or `timeout`.
+    /// Returns whether one answered.
+    pub fn join(&self, seeds: &[SocketAddr], timeout: Duration) -> Result<bool, DriverError> {
+        let token = self.start_join(seeds, timeout)?;
+        loop {
+            if let Some(ok) = self.wait_join(token, Duration::from_millis(100)) {
+                return Ok(ok);
+            }
+            if self.is_closed() {
+                return Err(DriverError::Closed);
+            }
+        }
+    }
+
+    /// Starts a graceful leave (see [`Engine::leave`]).
+    pub fn start_leave(&self) -> Result<(), DriverError> {
+        self.shared.command(|e, now| e.leave(now))
+    }
+
+    /// Waits up to `slice` for the leave notice to be spread.
+    pub fn wait_leave(&self, slice: Duration) -> bool {
+        self.shared
+            .wait(slice, |w| w.leave_done.then_some(()))
+            .is_some()
+    }
+
+    /// Sets this member's metadata.
+    pub fn set_meta(&self, meta: Vec<u8>) -> Result<(), DriverError> {
+        self.shared
+            .command(|e, now| e.set_meta(now, meta))?
+            .map_err(DriverError::Meta)
+    }
+
+    /// A snapshot of the member table.
+    pub fn members(&self) -> Vec<Member> {
+        self.shared.engine.lock().members().cloned().collect()
+    }
+
+    /// A snapshot of the engine's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.engine.lock().stats().clone()
+    }
+
+    /// Counters kept by the driver: `(send_errors, events_dropped)`.
+    pub fn driver_stats(&self) -> (u64, u64) {
+        let dropped = self.shared.waiters.lock().events_dropped;
+        (self.shared.send_errors.load(Ordering::Relaxed), dropped)
+    }
+
+    /// Takes the next membership event, waiting up to `timeout`. `None` on
+    /// timeout, or once the node is closed and its queue drained.
+    pub fn next_event(&self, timeout: Duration) -> Option<Event> {
+        self.shared.wait(timeout, |w| w.events.pop_front())
+    }
+
+    /// Stops the node: its task ends and its socket closes before this
+    /// returns (or after at most a second if the runtime is stuck).
+    /// Idempotent.
+    pub fn close(&self) {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.shutdown.notify_one();
+        self.shared
+            .wait(Duration::from_secs(1), |w| w.stopped.then_some(()));
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
+/// Moves what the engine produced out of it: datagrams to `out`, events to
+/// the waiters. Returns the engine's next deadline.
+fn drain(
+    shared: &Shared,
+    engine: &mut Engine,
+    out: &mut Vec<crate::proto::Transmit>,
+) -> Option<Duration> {
+    while let Some(t) = engine.poll_transmit() {
+        out.push(t);
+    }
+    let mut notify = false;
+    let mut w: Option<parking_lot::MutexGuard<'_, Waiters>> = None;
+    while let Some(ev) = engine.poll_event() {
+        let w = w.get_or_insert_with(|| shared.waiters.lock());
+        notify = true;
+        match ev {
+            Event::JoinSucceeded { token, .. } => {
+                w.joins.insert(token, true);
+            }
+            Event::JoinFailed { token } => {
+                w.joins.insert(token, false);
+            }
+            Event::LeaveDone => w.leave_done = true,
+            other => {
+                if w.events.len() >= EVENT_QUEUE_CAPACITY {
+                    w.events_dropped += 1;
+                } else {
+                    w.events.push_back(other);
+                }
+            }
+        }
+    }
+    drop(w);
+    if notify {
+        shared.changed.notify_all();
+    }
+    engine.poll_timeout()
+}
+
+/// The node's task: receive, fire timers, send, until closed.
+async fn run(shared: Arc<Shared>, socket: UdpSocket) {
+    let mut buf = vec![0u8; 65_536];
+    let mut out = Vec::new();
+    loop {
+        let deadline = {
+            let mut engine = shared.engine.lock();
+            drain(&shared, &mut engine, &mut out)
+        };
+        for t in out.drain(..) {
+            if socket.send_to(&t.payload, t.dst).await.is_err() {
+                shared.send_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            break;
+        }
+        let sleep_until = deadline
+            .map(|d| tokio::time::Instant::from_std(shared.origin + d))
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            biased;
+            _ = shared.shutdown.notified() => break,
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    let mut engine = shared.engine.lock();
+                    let now = shared.now();
+                    engine.handle_packet(now, from, &buf[..n]);
+                    // Take whatever else is already queued on the socket
+                    // under the same lock: fewer wake-ups under load.
+                    for _ in 0..64 {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => engine.handle_packet(now, from, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                    engine.handle_timeout(now);
+                }
+            }
+            _ = tokio::time::sleep_until(sleep_until) => {
+                let mut engine = shared.engine.lock();
+                let now = shared.now();
+                engine.handle_timeout(now);
+            }
+            _ = shared.wake.notified() => {}
+        }
+    }
+    drop(socket);
+    shared.waiters.lock().stopped = true;
+    shared.changed.notify_all();
+}

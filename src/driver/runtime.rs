@@ -1,0 +1,20 @@
+//! The one process-wide tokio runtime, started on first use.
+
+use std::sync::OnceLock;
+use tokio::runtime::Runtime;
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The shared runtime every node runs on: two worker threads named
+/// `rumor-io`, started lazily and kept for the life of the process (its
+/// threads never touch Python, so interpreter exit cannot hang on them).
+pub fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rumor-io")
+            .enable_all()
+            .build()
+            .expect("cannot start the rumor I/O runtime")
+    })
+}

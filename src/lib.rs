@@ -1,0 +1,21 @@
+//! rumor: a gossip protocol library.
+//!
+//! Layers, data flowing one way (see DESIGN.md §1):
+//! - [`codec`]: the wire format;
+//! - [`proto`]: the sans-I/O protocol engine (no sockets, threads or clock);
+//! - `driver` (feature `driver`, on by default): runs engines on a tokio
+//!   runtime with real UDP sockets;
+//! - `python` (feature `python`): the PyO3 binding.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod codec;
+pub mod proto;
+
+#[cfg(feature = "driver")]
+pub mod driver;
+
+#[cfg(feature = "python")]
+mod python;

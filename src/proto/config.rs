@@ -1,0 +1,265 @@
+//! Protocol configuration, its presets and its validation.
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
+use core::time::Duration;
+
+/// Every timing and size knob of the protocol.
+///
+/// Build one from a preset ([`Config::lan`], [`Config::local`],
+/// [`Config::wan`]), change fields, then [`Config::validate`] it; the engine
+/// refuses an invalid config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Time between two probes of the failure detector.
+    pub probe_interval: Duration,
+    /// How long a direct Ping waits for its Ack before indirect probes start.
+    pub probe_timeout: Duration,
+    /// Time between two gossip rounds of pending updates.
+    pub gossip_interval: Duration,
+    /// Members each gossip round is sent to.
+    pub gossip_fanout: usize,
+    /// Scales the suspicion timeout:
+    /// `suspicion_mult * max(1, log10 n) * probe_interval`.
+    pub suspicion_mult: u32,
+    /// Upper bound of the suspicion timeout, as a multiple of the minimum
+    /// (used by Lifeguard's shrinking suspicion timeout).
+    pub suspicion_max_timeout_mult: u32,
+    /// Each update is sent at most `retransmit_mult * ceil(log10(n + 1))` times.
+    pub retransmit_mult: u32,
+    /// Members asked to probe a target that missed its direct Ack.
+    pub indirect_checks: usize,
+    /// Period of full anti-entropy syncs; zero disables them.
+    pub push_pull_interval: Duration,
+    /// How long dead and departed members are still gossiped about.
+    pub gossip_to_the_dead_time: Duration,
+    /// Largest datagram this node sends, in bytes.
+    pub max_packet_size: usize,
+    /// Largest metadata a member may carry, in bytes.
+    pub max_meta_size: usize,
+}
+
+/// A configuration value outside its allowed range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// The allowed range, in words.
+    pub allowed: String,
+    /// The value that was given.
+    pub got: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} must be {}, got {}",
+            self.field, self.allowed, self.got
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl Config {
+    /// hashicorp/memberlist's `DefaultLANConfig`: a data-centre network.
+    pub fn lan() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            gossip_interval: Duration::from_millis(200),
+            gossip_fanout: 3,
+            suspicion_mult: 4,
+            suspicion_max_timeout_mult: 6,
+            retransmit_mult: 4,
+            indirect_checks: 3,
+            push_pull_interval: Duration::from_secs(30),
+            gossip_to_the_dead_time: Duration::from_secs(30),
+            max_packet_size: 1400,
+            max_meta_size: 512,
+        }
+    }
+
+    /// memberlist's `DefaultLocalConfig`: one host or a fast local network.
+    pub fn local() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(200),
+            gossip_interval: Duration::from_millis(100),
+            gossip_fanout: 3,
+            suspicion_mult: 3,
+            suspicion_max_timeout_mult: 6,
+            retransmit_mult: 2,
+            indirect_checks: 1,
+            push_pull_interval: Duration::from_secs(15),
+            gossip_to_the_dead_time: Duration::from_secs(15),
+            ..Config::lan()
+        }
+    }
+
+    /// memberlist's `DefaultWANConfig`: members across the internet.
+    pub fn wan() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            gossip_interval: Duration::from_millis(500),
+            gossip_fanout: 4,
+            suspicion_mult: 6,
+            suspicion_max_timeout_mult: 6,
+            retransmit_mult: 4,
+            indirect_checks: 3,
+            push_pull_interval: Duration::from_secs(60),
+            gossip_to_the_dead_time: Duration::from_secs(60),
+            ..Config::lan()
+        }
+    }
+
+    /// Checks every field against its allowed range; the first field out of
+    /// range is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        dur("probe_interval", self.probe_interval, 10 * MS, HOUR)?;
+        if self.probe_timeout < MS || self.probe_timeout > self.probe_interval {
+            return Err(ConfigError {
+                field: "probe_timeout",
+                allowed: format!(
+                    "between 0.001 s and probe_interval ({} s)",
+                    secs(self.probe_interval)
+                ),
+                got: format!("{} s", secs(self.probe_timeout)),
+            });
+        }
+        dur("gossip_interval", self.gossip_interval, MS, HOUR)?;
+        int("gossip_fanout", self.gossip_fanout as u64, 1, 64)?;
+        int("suspicion_mult", self.suspicion_mult as u64, 1, 100)?;
+        int(
+            "suspicion_max_timeout_mult",
+            self.suspicion_max_timeout_mult as u64,
+            1,
+            100,
+        )?;
+        int("retransmit_mult", self.retransmit_mult as u64, 1, 100)?;
+        int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
+        dur(
+            "push_pull_interval",
+            self.push_pull_interval,
+            Duration::ZERO,
+            DAY,
+        )?;
+        dur(
+            "gossip_to_the_dead_time",
+            self.gossip_to_the_dead_time,
+            Duration::ZERO,
+            DAY,
+        )?;
+        int(
+            "max_packet_size",
+            self.max_packet_size as u64,
+            512,
+            crate::codec::MAX_DATAGRAM as u64,
+        )?;
+        int(
+            "max_meta_size",
+            self.max_meta_size as u64,
+            0,
+            (self.max_packet_size / 2) as u64,
+        )
+        .map_err(|mut e| {
+            e.allowed = format!(
+                "between 0 and max_packet_size / 2 ({})",
+                self.max_packet_size / 2
+            );
+            e
+        })?;
+        Ok(())
+    }
+
+    /// The minimum suspicion timeout for a cluster of `n` members:
+    /// `suspicion_mult * max(1, log10 n) * probe_interval` (memberlist).
+    pub fn suspicion_timeout(&self, n: usize) -> Duration {
+        let scale = (n.max(1) as f64).log10().max(1.0);
+        self.probe_interval
+            .mul_f64(self.suspicion_mult as f64 * scale)
+    }
+
+    /// How many times one update is gossiped in a cluster of `n` members:
+    /// `retransmit_mult * ceil(log10(n + 1))`.
+    pub fn retransmit_limit(&self, n: usize) -> u32 {
+        let scale = ((n + 1) as f64).log10().ceil() as u32;
+        self.retransmit_mult * scale.max(1)
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+fn dur(field: &'static str, v: Duration, lo: Duration, hi: Duration) -> Result<(), ConfigError> {
+    if v < lo || v > hi {
+        return Err(ConfigError {
+            field,
+            allowed: format!("between {} s and {} s", secs(lo), secs(hi)),
+            got: format!("{} s", secs(v)),
+        });
+    }
+    Ok(())
+}
+
+fn int(field: &'static str, v: u64, lo: u64, hi: u64) -> Result<(), ConfigError> {
+    if v < lo || v > hi {
+        return Err(ConfigError {
+            field,
+            allowed: format!("between {lo} and {hi}"),
+            got: format!("{v}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for c in [Config::lan(), Config::local(), Config::wan()] {
+            c.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_and_range() {
+        let c = Config {
+            gossip_fanout: 0,
+            ..Config::lan()
+        };
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.field, "gossip_fanout");
+        assert_eq!(
+            e.to_string(),
+            "gossip_fanout must be between 1 and 64, got 0"
+        );
+        let c = Config {
+            probe_timeout: Duration::from_secs(2),
+            ..Config::lan()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "probe_timeout");
+    }
+
+    #[test]
+    fn formulas_match_memberlist() {
+        let c = Config::lan();
+        assert_eq!(c.retransmit_limit(1), 4);
+        assert_eq!(c.retransmit_limit(9), 4);
+        assert_eq!(c.retransmit_limit(10), 8);
+        assert_eq!(c.retransmit_limit(32), 8);
+        assert_eq!(c.retransmit_limit(100), 12);
+        assert_eq!(c.suspicion_timeout(5), Duration::from_secs(4));
+        assert_eq!(c.suspicion_timeout(100), Duration::from_secs(8));
+    }
+}

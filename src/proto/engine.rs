@@ -1,0 +1,583 @@
+//! The engine: state, the pull API, and message dispatch.
+
+use super::config::{Config, ConfigError};
+use super::event::Event;
+use super::member::{Member, MemberState};
+use super::stats::Stats;
+use super::timer::{Timer, Timers};
+use crate::codec::{self, DatagramBuilder, DecodeError, Message};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+
+/// A datagram the driver must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// The encoded datagram.
+    pub payload: Vec<u8>,
+}
+
+/// [`Engine::set_meta`] was given more bytes than `max_meta_size`.
+/// Doesn't affect the engine's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaTooLarge {
+    /// Bytes given.
+    pub len: usize,
+    /// The configured limit.
+    pub max: usize,
+}
+
+impl fmt::Display for MetaTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "metadata is {} bytes, max_meta_size allows at most {}",
+            self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for MetaTooLarge {}
+
+/// A member table entry: the member plus bookkeeping.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) member: Member,
+    /// Key in the least-recently-gossiped index.
+    pub(crate) gossiped: u64,
+    /// Who raised the suspicion or declared the death we hold.
+    pub(crate) accuser: String,
+}
+
+/// The probe in flight, if any (one per probe interval).
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    pub(crate) seq: u64,
+    pub(crate) target: String,
+    pub(crate) acked: bool,
+    pub(crate) nacks: u32,
+}
+
+/// A PingReq this node is relaying.
+#[derive(Debug, Clone)]
+pub(crate) struct Relay {
+    pub(crate) requester: SocketAddr,
+    pub(crate) seq: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JoinAttempt {
+    pub(crate) seeds: Vec<SocketAddr>,
+    pub(crate) deadline: Duration,
+}
+
+/// The protocol engine of one member. See the [module docs](super).
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) config: Config,
+    pub(crate) name: String,
+    pub(crate) rng: ChaCha8Rng,
+    /// Every known member, this node included. A `BTreeMap` so iteration
+    /// order, and with it every run, is deterministic.
+    pub(crate) members: BTreeMap<String, Entry>,
+    /// `(gossiped, name)`: least recently gossiped first.
+    pub(crate) gossip_order: BTreeSet<(u64, String)>,
+    pub(crate) gossip_clock: u64,
+    /// Members by state, indexed like [`MemberState`].
+    pub(crate) counts: [usize; 4],
+    /// Names with an update to gossip, and how often each was sent.
+    pub(crate) broadcasts: Vec<(String, u32)>,
+    pub(crate) probe_order: Vec<String>,
+    pub(crate) probe_index: usize,
+    pub(crate) probe: Option<Probe>,
+    pub(crate) relays: BTreeMap<u64, Relay>,
+    pub(crate) joins: BTreeMap<u64, JoinAttempt>,
+    pub(crate) next_seq: u64,
+    pub(crate) leaving: bool,
+    pub(crate) timers: Timers,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+}
+
+impl Engine {
+    /// Creates the engine of member `name`, reachable at `addr`.
+    ///
+    /// `seed` seeds the engine's RNG; `now` is the driver's current time.
+    /// Fails if the config is invalid.
+    pub fn new(
+        config: Config,
+        name: impl Into<String>,
+        addr: SocketAddr,
+        seed: u64,
+        now: Duration,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let name = name.into();
+        let mut engine = Engine {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            members: BTreeMap::new(),
+            gossip_order: BTreeSet::new(),
+            gossip_clock: 0,
+            counts: [0; 4],
+            broadcasts: Vec::new(),
+            probe_order: Vec::new(),
+            probe_index: 0,
+            probe: None,
+            relays: BTreeMap::new(),
+            joins: BTreeMap::new(),
+            next_seq: 0,
+            leaving: false,
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            name: name.clone(),
+            config,
+        };
+        let me = Member {
+            name,
+            addr,
+            incarnation: 0,
+            state: MemberState::Alive,
+            meta: Vec::new(),
+            since: now,
+        };
+        engine.insert(me, String::new());
+        // Random phases keep members from probing and gossiping in lockstep.
+        let probe_phase = engine.jitter(engine.config.probe_interval);
+        let gossip_phase = engine.jitter(engine.config.gossip_interval);
+        engine.timers.arm(now + probe_phase, Timer::Probe);
+        engine.timers.arm(now + gossip_phase, Timer::Gossip);
+        Ok(engine)
+    }
+
+    /// This member's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This member as it announces itself.
+    pub fn local_member(&self) -> &Member {
+        &self.members[&self.name].member
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every known member, this node included, in name order. Dead and
+    /// departed members stay listed with their state.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().map(|e| &e.member)
+    }
+
+    /// One member by name.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.get(name).map(|e| &e.member)
+    }
+
+    /// Number of members alive or suspect, this node included.
+    pub fn live_members(&self) -> usize {
+        self.counts[MemberState::Alive as usize] + self.counts[MemberState::Suspect as usize]
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Whether [`Engine::leave`] was called.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// Updates pending gossip (for tests and metrics).
+    pub fn pending_broadcasts(&self) -> usize {
+        self.broadcasts.len()
+    }
+
+    /// Starts joining the cluster through `seeds`: sends each a Meet and
+    /// resends until one answers or `timeout` passes. Returns a token that
+    /// the matching [`Event::JoinSucceeded`] or [`Event::JoinFailed`] carries.
+    pub fn join(&mut self, now: Duration, seeds: &[SocketAddr], timeout: Duration) -> u64 {
+        let token = self.rng.next_u64();
+        let me = self.local_member().addr;
+        let seeds: Vec<SocketAddr> = seeds.iter().copied().filter(|s| *s != me).collect();
+        if seeds.is_empty() {
+            self.events.push_back(Event::JoinFailed { token });
+            return token;
+        }
+        self.joins.insert(
+            token,
+            JoinAttempt {
+                seeds,
+                deadline: now + timeout,
+            },
+        );
+        self.send_meets(token);
+        let retry = self.config.probe_timeout.min(timeout);
+        self.timers.arm(now + retry, Timer::JoinRetry { token });
+        token
+    }
+
+    /// Leaves the cluster gracefully: gossips a `Left` notice about this
+    /// node, stops probing, and reports [`Event::LeaveDone`] once the notice
+    /// has been sent its retransmit limit (or at once if nobody is left to
+    /// tell). Members that hear it report a departure, never a failure.
+    pub fn leave(&mut self, now: Duration) {
+        if self.leaving {
+            return;
+        }
+        self.leaving = true;
+        let name = self.name.clone();
+        self.set_state(&name, MemberState::Left, now);
+        self.enqueue_broadcast(&name);
+        if self.live_members() == 0 {
+            self.broadcasts.retain(|(n, _)| *n != name);
+            self.events.push_back(Event::LeaveDone);
+            return;
+        }
+        // Tell a few members at once rather than waiting for the next round.
+        self.gossip_round(now);
+    }
+
+    /// Sets this node's metadata and announces it with a higher incarnation.
+    pub fn set_meta(&mut self, now: Duration, meta: Vec<u8>) -> Result<(), MetaTooLarge> {
+        if meta.len() > self.config.max_meta_size {
+            return Err(MetaTooLarge {
+                len: meta.len(),
+                max: self.config.max_meta_size,
+            });
+        }
+        let name = self.name.clone();
+        if let Some(e) = self.members.get_mut(&name) {
+            e.member.meta = meta;
+            e.member.incarnation += 1;
+            e.member.since = now;
+        }
+        self.enqueue_broadcast(&name);
+        Ok(())
+    }
+
+    /// Feeds a datagram received from `from`.
+    pub fn handle_packet(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
+        self.stats.bytes_received += bytes.len() as u64;
+        let messages = match codec::decode(bytes, self.config.max_packet_size) {
+            Ok(m) => m,
+            Err(e) => {
+                self.count_drop(e);
+                return;
+            }
+        };
+        self.stats.packets_received += 1;
+        for msg in messages {
+            self.stats.count_received(msg.kind());
+            self.handle_message(now, from, msg);
+        }
+    }
+
+    #[cold]
+    fn count_drop(&mut self, e: DecodeError) {
+        let s = &mut self.stats;
+        match e {
+            DecodeError::Truncated => s.dropped_truncated += 1,
+            DecodeError::Oversized => s.dropped_oversized += 1,
+            DecodeError::BadMagic => s.dropped_bad_magic += 1,
+            DecodeError::UnknownVersion(_) | DecodeError::UnsupportedFlags(_) => {
+                s.dropped_unknown_version += 1
+            }
+            DecodeError::Malformed => s.dropped_malformed += 1,
+        }
+    }
+
+    fn handle_message(&mut self, now: Duration, from: SocketAddr, msg: Message) {
+        match msg {
+            Message::Meet {
+                token,
+                name,
+                addr,
+                incarnation,
+                meta,
+            } => {
+                if self.leaving {
+                    return;
+                }
+                self.apply_alive(now, name, addr, incarnation, meta);
+                self.answer_meet(token, from);
+            }
+            Message::Pong {
+                token,
+                name,
+                addr,
+                incarnation,
+                meta,
+            } => {
+                let target = name.clone();
+                self.apply_alive(now, name, addr, incarnation, meta);
+                if self.joins.remove(&token).is_some() {
+                    self.events
+                        .push_back(Event::JoinSucceeded { token, seed: from });
+                    // Third step of the handshake: a Ping carrying our gossip,
+                    // so the seed learns what we know too.
+                    let seq = self.next_seq();
+                    self.send_with_gossip(
+                        addr,
+                        Message::Ping {
+                            seq,
+                            target: target.clone(),
+                        },
+                        Some(&target),
+                    );
+                }
+            }
+            Message::Ping { seq, target } => {
+                if target != self.name {
+                    self.stats.misdirected_pings += 1;
+                    return;
+                }
+                self.send_with_gossip(from, Message::Ack { seq }, None);
+            }
+            Message::Ack { seq } => self.handle_ack(seq),
+            Message::PingReq { seq, target, addr } => self.relay_ping(now, from, seq, target, addr),
+            Message::Nack { seq } => {
+                if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    p.nacks += 1;
+                }
+            }
+            Message::Alive {
+                name,
+                addr,
+                incarnation,
+                meta,
+            } => self.apply_alive(now, name, addr, incarnation, meta),
+            Message::Suspect {
+                name,
+                incarnation,
+                from,
+            } => self.apply_suspect(now, &name, incarnation, from),
+            Message::Dead {
+                name,
+                incarnation,
+                from,
+            } => self.apply_dead(now, &name, incarnation, from, MemberState::Dead),
+            Message::Left { name, incarnation } => {
+                self.apply_dead(now, &name, incarnation, name.clone(), MemberState::Left)
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Probe => self.probe_tick(now),
+                Timer::ProbeTimeout { seq } => self.probe_timeout(now, seq),
+                Timer::Gossip => {
+                    let next = now + self.config.gossip_interval;
+                    self.timers.arm(next, Timer::Gossip);
+                    if !self.broadcasts.is_empty() {
+                        self.gossip_round(now);
+                    }
+                }
+                Timer::Suspicion { name, incarnation } => {
+                    self.suspicion_expired(now, &name, incarnation)
+                }
+                Timer::Relay { seq } => {
+                    if let Some(r) = self.relays.remove(&seq) {
+                        self.send_alone(r.requester, Message::Nack { seq: r.seq });
+                    }
+                }
+                Timer::JoinRetry { token } => self.join_retry(now, token),
+            }
+        }
+    }
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.timers.next()
+    }
+
+    fn join_retry(&mut self, now: Duration, token: u64) {
+        let Some(attempt) = self.joins.get(&token) else {
+            return;
+        };
+        if now >= attempt.deadline {
+            self.joins.remove(&token);
+            self.events.push_back(Event::JoinFailed { token });
+            return;
+        }
+        let deadline = attempt.deadline;
+        self.send_meets(token);
+        let next = (now + self.config.probe_timeout).min(deadline);
+        self.timers.arm(next, Timer::JoinRetry { token });
+    }
+
+    fn send_meets(&mut self, token: u64) {
+        let Some(attempt) = self.joins.get(&token) else {
+            return;
+        };
+        let seeds = attempt.seeds.clone();
+        let me = self.local_member().clone();
+        for seed in seeds {
+            self.send_alone(
+                seed,
+                Message::Meet {
+                    token,
+                    name: me.name.clone(),
+                    addr: me.addr,
+                    incarnation: me.incarnation,
+                    meta: me.meta.clone(),
+                },
+            );
+        }
+    }
+
+    /// Second step of the handshake: a Pong, then our whole view of the
+    /// membership so the joiner knows everyone at once instead of waiting for
+    /// gossip to bring each member.
+    fn answer_meet(&mut self, token: u64, to: SocketAddr) {
+        let me = self.local_member().clone();
+        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        self.push(
+            &mut b,
+            &Message::Pong {
+                token,
+                name: me.name,
+                addr: me.addr,
+                incarnation: me.incarnation,
+                meta: me.meta,
+            },
+        );
+        let names: Vec<String> = self
+            .members
+            .keys()
+            .filter(|n| **n != self.name)
+            .cloned()
+            .collect();
+        for name in names {
+            let Some(msg) = self.state_message(&name) else {
+                continue;
+            };
+            if !self.try_push(&mut b, &msg) {
+                self.transmit(to, b);
+                b = DatagramBuilder::new(self.config.max_packet_size);
+                self.push(&mut b, &msg);
+            }
+        }
+        self.transmit(to, b);
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// A uniformly random duration in `[0, max)`.
+    pub(crate) fn jitter(&mut self, max: Duration) -> Duration {
+        let nanos = max.as_nanos().max(1) as u64;
+        Duration::from_nanos(self.rng.next_u64() % nanos)
+    }
+
+    /// A uniformly random index below `n` (`n > 0`).
+    pub(crate) fn random_index(&mut self, n: usize) -> usize {
+        (self.rng.next_u64() % n as u64) as usize
+    }
+
+    /// Fisher-Yates shuffle driven by the engine's RNG.
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.random_index(i + 1);
+            items.swap(i, j);
+        }
+    }
+
+    /// Up to `k` distinct random live members other than this node and
+    /// those in `exclude`.
+    pub(crate) fn random_live_members(
+        &mut self,
+        k: usize,
+        exclude: &[&str],
+    ) -> Vec<(String, SocketAddr)> {
+        let mut pool: Vec<(String, SocketAddr)> = self
+            .members
+            .values()
+            .filter(|e| {
+                e.member.state.is_live()
+                    && e.member.name != self.name
+                    && !exclude.contains(&e.member.name.as_str())
+            })
+            .map(|e| (e.member.name.clone(), e.member.addr))
+            .collect();
+        // Partial Fisher-Yates: only the first k slots need to be random.
+        let k = k.min(pool.len());
+        for i in 0..k {
+            let j = i + self.random_index(pool.len() - i);
+            pool.swap(i, j);
+        }
+        pool.truncate(k);
+        pool
+    }
+
+    pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {
+        b.push(msg);
+        self.stats.count_sent(msg.kind());
+    }
+
+    pub(crate) fn try_push(&mut self, b: &mut DatagramBuilder, msg: &Message) -> bool {
+        let ok = b.try_push(msg);
+        if ok {
+            self.stats.count_sent(msg.kind());
+        }
+        ok
+    }
+
+    pub(crate) fn transmit(&mut self, dst: SocketAddr, b: DatagramBuilder) {
+        if b.is_empty() {
+            return;
+        }
+        let payload = b.finish();
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += payload.len() as u64;
+        self.transmits.push_back(Transmit { dst, payload });
+    }
+
+    /// Sends one message in a datagram of its own.
+    pub(crate) fn send_alone(&mut self, dst: SocketAddr, msg: Message) {
+        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        self.push(&mut b, &msg);
+        self.transmit(dst, b);
+    }
+
+    /// Sends `msg` with a gossip section filling the rest of the datagram.
+    /// `dst_name`, when known, is left out of the sample (it knows itself).
+    pub(crate) fn send_with_gossip(
+        &mut self,
+        dst: SocketAddr,
+        msg: Message,
+        dst_name: Option<&str>,
+    ) {
+        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        self.push(&mut b, &msg);
+        self.fill_gossip(&mut b, dst_name);
+        self.transmit(dst, b);
+    }
+}

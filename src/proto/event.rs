@@ -1,0 +1,42 @@
+//! What the engine reports to its driver.
+
+use super::member::{Member, MemberState};
+use core::net::SocketAddr;
+
+/// An event produced by the engine, taken with
+/// [`Engine::poll_event`](super::Engine::poll_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A member became known, or came back after being dead or gone.
+    Joined(Member),
+    /// A member left gracefully.
+    Left(Member),
+    /// A member was declared dead.
+    Failed(Member),
+    /// A member is suspected of having failed.
+    Suspected(Member),
+    /// A suspected member refuted the suspicion and is alive again.
+    Alive(Member),
+    /// Another member accused this node (suspect, dead or left) and this node
+    /// refuted by raising its incarnation.
+    Refuted {
+        /// What this node was accused of.
+        accusation: MemberState,
+        /// The new incarnation announced.
+        incarnation: u64,
+    },
+    /// A join attempt was answered by a seed.
+    JoinSucceeded {
+        /// The token returned by [`Engine::join`](super::Engine::join).
+        token: u64,
+        /// The seed that answered first.
+        seed: SocketAddr,
+    },
+    /// No seed of a join attempt answered before its deadline.
+    JoinFailed {
+        /// The token returned by [`Engine::join`](super::Engine::join).
+        token: u64,
+    },
+    /// The leave notice has been gossiped enough; the node may close.
+    LeaveDone,
+}

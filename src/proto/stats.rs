@@ -1,0 +1,104 @@
+//! Counters kept by the engine.
+
+use crate::codec::MessageKind;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+const KINDS: usize = MessageKind::ALL.len();
+
+/// Monotonic counters of what the engine did. Cheap to copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams handed to the driver.
+    pub packets_sent: u64,
+    /// Bytes handed to the driver.
+    pub bytes_sent: u64,
+    /// Datagrams received and accepted.
+    pub packets_received: u64,
+    /// Bytes received (accepted or not).
+    pub bytes_received: u64,
+    /// Datagrams dropped: body did not decode.
+    pub dropped_malformed: u64,
+    /// Datagrams dropped: shorter than the header.
+    pub dropped_truncated: u64,
+    /// Datagrams dropped: larger than accepted.
+    pub dropped_oversized: u64,
+    /// Datagrams dropped: not a rumor datagram (bad magic).
+    pub dropped_bad_magic: u64,
+    /// Datagrams dropped: unknown protocol version or flags.
+    pub dropped_unknown_version: u64,
+    /// Messages sent, by kind ([`MessageKind::ALL`] order).
+    pub messages_sent: [u64; KINDS],
+    /// Messages received, by kind.
+    pub messages_received: [u64; KINDS],
+    /// Direct probes started.
+    pub probes: u64,
+    /// Probes that got no Ack, direct or indirect.
+    pub probes_failed: u64,
+    /// PingReq messages sent for indirect probes.
+    pub indirect_probes: u64,
+    /// Suspicions this node raised itself.
+    pub suspicions: u64,
+    /// Times this node refuted an accusation about itself.
+    pub refutations: u64,
+    /// Members this node declared dead itself.
+    pub failures_declared: u64,
+    /// Pings for another name that reached this node (not acknowledged).
+    pub misdirected_pings: u64,
+}
+
+impl Stats {
+    /// All counters as `(name, value)` pairs, for exporters.
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = [
+            ("packets_sent", self.packets_sent),
+            ("bytes_sent", self.bytes_sent),
+            ("packets_received", self.packets_received),
+            ("bytes_received", self.bytes_received),
+            ("dropped_malformed", self.dropped_malformed),
+            ("dropped_truncated", self.dropped_truncated),
+            ("dropped_oversized", self.dropped_oversized),
+            ("dropped_bad_magic", self.dropped_bad_magic),
+            ("dropped_unknown_version", self.dropped_unknown_version),
+            ("probes", self.probes),
+            ("probes_failed", self.probes_failed),
+            ("indirect_probes", self.indirect_probes),
+            ("suspicions", self.suspicions),
+            ("refutations", self.refutations),
+            ("failures_declared", self.failures_declared),
+            ("misdirected_pings", self.misdirected_pings),
+        ]
+        .into_iter()
+        .map(|(k, v)| (String::from(k), v))
+        .collect();
+        out.push((String::from("dropped_total"), self.dropped_total()));
+        for (i, kind) in MessageKind::ALL.iter().enumerate() {
+            out.push((
+                alloc::format!("sent_{}", kind.as_str()),
+                self.messages_sent[i],
+            ));
+            out.push((
+                alloc::format!("received_{}", kind.as_str()),
+                self.messages_received[i],
+            ));
+        }
+        out
+    }
+
+    /// Datagrams dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_malformed
+            + self.dropped_truncated
+            + self.dropped_oversized
+            + self.dropped_bad_magic
+            + self.dropped_unknown_version
+    }
+
+    pub(crate) fn count_sent(&mut self, kind: MessageKind) {
+        self.messages_sent[kind as usize] += 1;
+    }
+
+    pub(crate) fn count_received(&mut self, kind: MessageKind) {
+        self.messages_received[kind as usize] += 1;
+    }
+}

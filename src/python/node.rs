@@ -1,0 +1,231 @@
+//! `NativeNode`: the Rust half of `rumor.Node`.
+//!
+//! Every method that waits releases the GIL and wakes every 100 ms to let
+//! Python deliver signals, so Ctrl-C interrupts a long join or leave.
+
+use super::config::PyConfig;
+use super::error::{driver_error, rumor_error};
+use crate::driver::{DriverError, Node};
+use crate::proto::{Event, Member};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+const SLICE: Duration = Duration::from_millis(100);
+
+type MemberTuple<'py> = (String, String, &'static str, u64, Bound<'py, PyBytes>);
+
+fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py> {
+    (
+        m.name.clone(),
+        m.addr.to_string(),
+        m.state.as_str(),
+        m.incarnation,
+        PyBytes::new(py, &m.meta),
+    )
+}
+
+/// Parses and resolves `host:port`; `field` names the argument in errors.
+fn resolve(py: Python<'_>, field: &str, text: &str) -> PyResult<SocketAddr> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let owned = text.to_owned();
+    let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
+    match found {
+        Ok(Some(a)) => Ok(a),
+        _ => Err(PyValueError::new_err(format!(
+            "{field}: cannot resolve {text:?}; expected host:port such as \"127.0.0.1:7946\""
+        ))),
+    }
+}
+
+fn seconds(field: &str, t: f64) -> PyResult<Duration> {
+    if !t.is_finite() || !(0.0..=1e9).contains(&t) {
+        return Err(PyValueError::new_err(format!(
+            "{field} must be between 0 and 1e9 seconds, got {t}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(t))
+}
+
+/// The Rust side of `rumor.Node`; use that class instead.
+#[pyclass(module = "rumor._native", frozen)]
+pub struct NativeNode {
+    node: Node,
+}
+
+impl NativeNode {
+    /// Waits with the GIL released, in slices, checking for signals between
+    /// them, until `poll` returns a value or `deadline` passes.
+    fn wait_loop<T>(
+        &self,
+        py: Python<'_>,
+        deadline: Instant,
+        mut poll: impl FnMut(&Node, Duration) -> Option<T> + Send,
+    ) -> PyResult<Option<T>>
+    where
+        T: Send,
+    {
+        loop {
+            let now = Instant::now();
+            let slice = SLICE.min(deadline.saturating_duration_since(now));
+            let node = &self.node;
+            if let Some(v) = py.detach(|| poll(node, slice)) {
+                return Ok(Some(v));
+            }
+            py.check_signals()?;
+            if Instant::now() >= deadline || self.node.is_closed() {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl NativeNode {
+    #[new]
+    #[pyo3(signature = (name, bind, config, meta, seed))]
+    fn new(
+        py: Python<'_>,
+        name: Option<String>,
+        bind: &str,
+        config: PyRef<'_, PyConfig>,
+        meta: Vec<u8>,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        if let Some(n) = &name {
+            if n.is_empty() || n.len() > 128 {
+                return Err(PyValueError::new_err(format!(
+                    "name must be 1 to 128 bytes long, got {} bytes",
+                    n.len()
+                )));
+            }
+        }
+        let addr = resolve(py, "bind", bind)?;
+        let cfg = config.inner.clone();
+        let node = py
+            .detach(move || Node::start(name, addr, cfg, meta, seed))
+            .map_err(|e| driver_error(py, e))?;
+        Ok(NativeNode { node })
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    #[getter]
+    fn addr(&self) -> String {
+        self.node.addr().to_string()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.node.is_closed()
+    }
+
+    fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
+        if seeds.is_empty() {
+            return Err(PyValueError::new_err(
+                "seeds must name at least one host:port",
+            ));
+        }
+        let timeout = seconds("timeout", timeout)?;
+        let addrs = seeds
+            .iter()
+            .map(|s| resolve(py, "seeds", s))
+            .collect::<PyResult<Vec<_>>>()?;
+        let token = self
+            .node
+            .start_join(&addrs, timeout)
+            .map_err(|e| driver_error(py, e))?;
+        // The engine itself gives up at `timeout`; the margin only covers a
+        // stalled runtime.
+        let deadline = Instant::now() + timeout + Duration::from_secs(1);
+        match self.wait_loop(py, deadline, |n, slice| n.wait_join(token, slice))? {
+            Some(true) => Ok(1),
+            Some(false) | None if self.node.is_closed() => {
+                Err(driver_error(py, DriverError::Closed))
+            }
+            _ => Err(rumor_error(
+                py,
+                "JoinError",
+                format!(
+                    "no seed answered within {} s: {}",
+                    timeout.as_secs_f64(),
+                    seeds.join(", ")
+                ),
+            )),
+        }
+    }
+
+    fn leave(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        self.node.start_leave().map_err(|e| driver_error(py, e))?;
+        let deadline = Instant::now() + timeout;
+        match self.wait_loop(py, deadline, |n, slice| n.wait_leave(slice).then_some(()))? {
+            Some(()) => Ok(()),
+            None => Err(rumor_error(
+                py,
+                "TimeoutError",
+                format!(
+                    "the leave notice was not spread within {} s",
+                    timeout.as_secs_f64()
+                ),
+            )),
+        }
+    }
+
+    fn members<'py>(&self, py: Python<'py>) -> Vec<MemberTuple<'py>> {
+        let members = py.detach(|| self.node.members());
+        members.iter().map(|m| member_tuple(py, m)).collect()
+    }
+
+    fn set_meta(&self, py: Python<'_>, meta: Vec<u8>) -> PyResult<()> {
+        self.node.set_meta(meta).map_err(|e| driver_error(py, e))
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = py.detach(|| self.node.stats());
+        let members = py.detach(|| self.node.members());
+        let (send_errors, events_dropped) = self.node.driver_stats();
+        let d = PyDict::new(py);
+        for (k, v) in stats.counters() {
+            d.set_item(k, v)?;
+        }
+        d.set_item("send_errors", send_errors)?;
+        d.set_item("events_dropped", events_dropped)?;
+        for state in ["alive", "suspect", "dead", "left"] {
+            let n = members.iter().filter(|m| m.state.as_str() == state).count();
+            d.set_item(format!("members_{state}"), n)?;
+        }
+        Ok(d)
+    }
+
+    fn next_event<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: f64,
+    ) -> PyResult<Option<(&'static str, MemberTuple<'py>)>> {
+        let timeout = seconds("timeout", timeout)?;
+        let ev = py.detach(|| self.node.next_event(timeout));
+        Ok(ev.and_then(|ev| {
+            let (kind, m) = match &ev {
+                Event::Joined(m) => ("join", m),
+                Event::Left(m) => ("leave", m),
+                Event::Failed(m) => ("fail", m),
+                Event::Suspected(m) => ("suspect", m),
+                Event::Alive(m) => ("alive", m),
+                _ => return None,
+            };
+            Some((kind, member_tuple(py, m)))
+        }))
+    }
+
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.node.close());
+    }
+}
