@@ -78,11 +78,7 @@ impl DatagramBuilder {
         buf.push(PROTOCOL_VERSION);
         buf.push(0);
         buf.extend_from_slice(&[0, 0]);
-        DatagramBuilder {
-            buf,
-            budget,
-            messages: 0,
-        }
+        DatagramBuilder { buf, budget, messages: 0 }
     }
 
     /// Appends a message even if it exceeds the budget. Used for the one
@@ -200,21 +196,14 @@ mod tests {
     #[test]
     fn round_trip_several_messages() {
         let msgs = vec![
-            Message::Ping {
-                seq: 7,
-                target: String::from("b"),
-            },
+            Message::Ping { seq: 7, target: String::from("b") },
             Message::Alive {
                 name: String::from("c"),
                 addr: addr(),
                 incarnation: 3,
                 meta: vec![1, 2, 3],
             },
-            Message::Dead {
-                name: String::from("d"),
-                incarnation: 9,
-                from: String::from("a"),
-            },
+            Message::Dead { name: String::from("d"), incarnation: 9, from: String::from("a") },
         ];
         let bytes = encode(&msgs);
         assert_eq!(&bytes[..2], &MAGIC);
@@ -245,15 +234,8 @@ mod tests {
     #[test]
     fn every_truncation_is_rejected_without_panic() {
         let bytes = encode(&[
-            Message::Ping {
-                seq: 1,
-                target: String::from("node-with-a-long-name"),
-            },
-            Message::Suspect {
-                name: String::from("x"),
-                incarnation: 1,
-                from: String::from("y"),
-            },
+            Message::Ping { seq: 1, target: String::from("node-with-a-long-name") },
+            Message::Suspect { name: String::from("x"), incarnation: 1, from: String::from("y") },
         ]);
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut], 1400).is_err(), "cut at {cut} decoded");

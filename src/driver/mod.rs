@@ -153,9 +153,7 @@ impl Node {
             return Err(DriverError::UnspecifiedAddress(bind));
         }
         let std_socket = StdUdpSocket::bind(bind).map_err(DriverError::Bind)?;
-        std_socket
-            .set_nonblocking(true)
-            .map_err(DriverError::Bind)?;
+        std_socket.set_nonblocking(true).map_err(DriverError::Bind)?;
         let addr = std_socket.local_addr().map_err(DriverError::Bind)?;
         let socket = {
             let _guard = runtime().enter();
@@ -167,9 +165,7 @@ impl Node {
         let mut engine = Engine::new(config, name.clone(), addr, seed, Duration::ZERO)
             .map_err(DriverError::Config)?;
         if !meta.is_empty() {
-            engine
-                .set_meta(Duration::ZERO, meta)
-                .map_err(DriverError::Meta)?;
+            engine.set_meta(Duration::ZERO, meta).map_err(DriverError::Meta)?;
         }
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
@@ -236,16 +232,12 @@ impl Node {
 
     /// Waits up to `slice` for the leave notice to be spread.
     pub fn wait_leave(&self, slice: Duration) -> bool {
-        self.shared
-            .wait(slice, |w| w.leave_done.then_some(()))
-            .is_some()
+        self.shared.wait(slice, |w| w.leave_done.then_some(())).is_some()
     }
 
     /// Sets this member's metadata.
     pub fn set_meta(&self, meta: Vec<u8>) -> Result<(), DriverError> {
-        self.shared
-            .command(|e, now| e.set_meta(now, meta))?
-            .map_err(DriverError::Meta)
+        self.shared.command(|e, now| e.set_meta(now, meta))?.map_err(DriverError::Meta)
     }
 
     /// A snapshot of the member table.
@@ -278,8 +270,7 @@ impl Node {
             return;
         }
         self.shared.shutdown.notify_one();
-        self.shared
-            .wait(Duration::from_secs(1), |w| w.stopped.then_some(()));
+        self.shared.wait(Duration::from_secs(1), |w| w.stopped.then_some(()));
     }
 }
 

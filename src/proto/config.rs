@@ -53,11 +53,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} must be {}, got {}",
-            self.field, self.allowed, self.got
-        )
+        write!(f, "{} must be {}, got {}", self.field, self.allowed, self.got)
     }
 }
 
@@ -137,45 +133,23 @@ impl Config {
         dur("gossip_interval", self.gossip_interval, MS, HOUR)?;
         int("gossip_fanout", self.gossip_fanout as u64, 1, 64)?;
         int("suspicion_mult", self.suspicion_mult as u64, 1, 100)?;
-        int(
-            "suspicion_max_timeout_mult",
-            self.suspicion_max_timeout_mult as u64,
-            1,
-            100,
-        )?;
+        int("suspicion_max_timeout_mult", self.suspicion_max_timeout_mult as u64, 1, 100)?;
         int("retransmit_mult", self.retransmit_mult as u64, 1, 100)?;
         int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
-        dur(
-            "push_pull_interval",
-            self.push_pull_interval,
-            Duration::ZERO,
-            DAY,
-        )?;
-        dur(
-            "gossip_to_the_dead_time",
-            self.gossip_to_the_dead_time,
-            Duration::ZERO,
-            DAY,
-        )?;
+        dur("push_pull_interval", self.push_pull_interval, Duration::ZERO, DAY)?;
+        dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
         int(
             "max_packet_size",
             self.max_packet_size as u64,
             512,
             crate::codec::MAX_DATAGRAM as u64,
         )?;
-        int(
-            "max_meta_size",
-            self.max_meta_size as u64,
-            0,
-            (self.max_packet_size / 2) as u64,
-        )
-        .map_err(|mut e| {
-            e.allowed = format!(
-                "between 0 and max_packet_size / 2 ({})",
-                self.max_packet_size / 2
-            );
-            e
-        })?;
+        int("max_meta_size", self.max_meta_size as u64, 0, (self.max_packet_size / 2) as u64)
+            .map_err(|mut e| {
+                e.allowed =
+                    format!("between 0 and max_packet_size / 2 ({})", self.max_packet_size / 2);
+                e
+            })?;
         Ok(())
     }
 
@@ -183,8 +157,7 @@ impl Config {
     /// `suspicion_mult * max(1, log10 n) * probe_interval` (memberlist).
     pub fn suspicion_timeout(&self, n: usize) -> Duration {
         let scale = (n.max(1) as f64).log10().max(1.0);
-        self.probe_interval
-            .mul_f64(self.suspicion_mult as f64 * scale)
+        self.probe_interval.mul_f64(self.suspicion_mult as f64 * scale)
     }
 
     /// How many times one update is gossiped in a cluster of `n` members:
@@ -234,20 +207,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_range() {
-        let c = Config {
-            gossip_fanout: 0,
-            ..Config::lan()
-        };
+        let c = Config { gossip_fanout: 0, ..Config::lan() };
         let e = c.validate().unwrap_err();
         assert_eq!(e.field, "gossip_fanout");
-        assert_eq!(
-            e.to_string(),
-            "gossip_fanout must be between 1 and 64, got 0"
-        );
-        let c = Config {
-            probe_timeout: Duration::from_secs(2),
-            ..Config::lan()
-        };
+        assert_eq!(e.to_string(), "gossip_fanout must be between 1 and 64, got 0");
+        let c = Config { probe_timeout: Duration::from_secs(2), ..Config::lan() };
         assert_eq!(c.validate().unwrap_err().field, "probe_timeout");
     }
 

@@ -36,11 +36,7 @@ pub struct MetaTooLarge {
 
 impl fmt::Display for MetaTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "metadata is {} bytes, max_meta_size allows at most {}",
-            self.len, self.max
-        )
+        write!(f, "metadata is {} bytes, max_meta_size allows at most {}", self.len, self.max)
     }
 }
 
@@ -101,6 +97,8 @@ pub struct Engine {
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
     pub(crate) next_seq: u64,
     pub(crate) leaving: bool,
+    /// Set while handling a Pong: where to send the handshake's Ping.
+    pub(crate) handshake_ping: Option<(SocketAddr, String)>,
     pub(crate) timers: Timers,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -135,6 +133,7 @@ impl Engine {
             joins: BTreeMap::new(),
             next_seq: 0,
             leaving: false,
+            handshake_ping: None,
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -216,13 +215,7 @@ impl Engine {
             self.events.push_back(Event::JoinFailed { token });
             return token;
         }
-        self.joins.insert(
-            token,
-            JoinAttempt {
-                seeds,
-                deadline: now + timeout,
-            },
-        );
+        self.joins.insert(token, JoinAttempt { seeds, deadline: now + timeout });
         self.send_meets(token);
         let retry = self.config.probe_timeout.min(timeout);
         self.timers.arm(now + retry, Timer::JoinRetry { token });
@@ -253,10 +246,7 @@ impl Engine {
     /// Sets this node's metadata and announces it with a higher incarnation.
     pub fn set_meta(&mut self, now: Duration, meta: Vec<u8>) -> Result<(), MetaTooLarge> {
         if meta.len() > self.config.max_meta_size {
-            return Err(MetaTooLarge {
-                len: meta.len(),
-                max: self.config.max_meta_size,
-            });
+            return Err(MetaTooLarge { len: meta.len(), max: self.config.max_meta_size });
         }
         let name = self.name.clone();
         if let Some(e) = self.members.get_mut(&name) {
@@ -283,6 +273,16 @@ impl Engine {
             self.stats.count_received(msg.kind());
             self.handle_message(now, from, msg);
         }
+        if let Some((addr, target)) = self.handshake_ping.take() {
+            // A Ping carrying our gossip, so the seed learns what we know
+            // too, including a refutation of its stale view of us.
+            let seq = self.next_seq();
+            self.send_with_gossip(
+                addr,
+                Message::Ping { seq, target: target.clone() },
+                Some(&target),
+            );
+        }
     }
 
     #[cold]
@@ -301,42 +301,21 @@ impl Engine {
 
     fn handle_message(&mut self, now: Duration, from: SocketAddr, msg: Message) {
         match msg {
-            Message::Meet {
-                token,
-                name,
-                addr,
-                incarnation,
-                meta,
-            } => {
+            Message::Meet { token, name, addr, incarnation, meta } => {
                 if self.leaving {
                     return;
                 }
                 self.apply_alive(now, name, addr, incarnation, meta);
                 self.answer_meet(token, from);
             }
-            Message::Pong {
-                token,
-                name,
-                addr,
-                incarnation,
-                meta,
-            } => {
+            Message::Pong { token, name, addr, incarnation, meta } => {
                 let target = name.clone();
                 self.apply_alive(now, name, addr, incarnation, meta);
                 if self.joins.remove(&token).is_some() {
-                    self.events
-                        .push_back(Event::JoinSucceeded { token, seed: from });
-                    // Third step of the handshake: a Ping carrying our gossip,
-                    // so the seed learns what we know too.
-                    let seq = self.next_seq();
-                    self.send_with_gossip(
-                        addr,
-                        Message::Ping {
-                            seq,
-                            target: target.clone(),
-                        },
-                        Some(&target),
-                    );
+                    self.events.push_back(Event::JoinSucceeded { token, seed: from });
+                    // Third step of the handshake, sent once the rest of the
+                    // datagram (the seed's view) has been applied.
+                    self.handshake_ping = Some((addr, target));
                 }
             }
             Message::Ping { seq, target } => {
@@ -353,22 +332,15 @@ impl Engine {
                     p.nacks += 1;
                 }
             }
-            Message::Alive {
-                name,
-                addr,
-                incarnation,
-                meta,
-            } => self.apply_alive(now, name, addr, incarnation, meta),
-            Message::Suspect {
-                name,
-                incarnation,
-                from,
-            } => self.apply_suspect(now, &name, incarnation, from),
-            Message::Dead {
-                name,
-                incarnation,
-                from,
-            } => self.apply_dead(now, &name, incarnation, from, MemberState::Dead),
+            Message::Alive { name, addr, incarnation, meta } => {
+                self.apply_alive(now, name, addr, incarnation, meta)
+            }
+            Message::Suspect { name, incarnation, from } => {
+                self.apply_suspect(now, &name, incarnation, from)
+            }
+            Message::Dead { name, incarnation, from } => {
+                self.apply_dead(now, &name, incarnation, from, MemberState::Dead)
+            }
             Message::Left { name, incarnation } => {
                 self.apply_dead(now, &name, incarnation, name.clone(), MemberState::Left)
             }
@@ -467,12 +439,8 @@ impl Engine {
                 meta: me.meta,
             },
         );
-        let names: Vec<String> = self
-            .members
-            .keys()
-            .filter(|n| **n != self.name)
-            .cloned()
-            .collect();
+        let names: Vec<String> =
+            self.members.keys().filter(|n| **n != self.name).cloned().collect();
         for name in names {
             let Some(msg) = self.state_message(&name) else {
                 continue;

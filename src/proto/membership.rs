@@ -23,14 +23,7 @@ impl Engine {
         self.gossip_order.insert((0, member.name.clone()));
         let name = member.name.clone();
         let live = member.state.is_live();
-        self.members.insert(
-            name.clone(),
-            Entry {
-                member,
-                gossiped: 0,
-                accuser,
-            },
-        );
+        self.members.insert(name.clone(), Entry { member, gossiped: 0, accuser });
         if live && name != self.name {
             self.add_probe_target(name);
         }
@@ -96,10 +89,7 @@ impl Engine {
                 incarnation: m.incarnation,
                 from: e.accuser.clone(),
             },
-            MemberState::Left => Message::Left {
-                name: m.name.clone(),
-                incarnation: m.incarnation,
-            },
+            MemberState::Left => Message::Left { name: m.name.clone(), incarnation: m.incarnation },
         })
     }
 
@@ -202,13 +192,7 @@ impl Engine {
         let incarnation = e.member.incarnation;
         self.set_state(name, MemberState::Suspect, now);
         let timeout = self.config.suspicion_timeout(self.live_members());
-        self.timers.arm(
-            now + timeout,
-            Timer::Suspicion {
-                name: String::from(name),
-                incarnation,
-            },
-        );
+        self.timers.arm(now + timeout, Timer::Suspicion { name: String::from(name), incarnation });
         self.enqueue_broadcast(name);
         if report {
             if let Some(m) = self.snapshot(name) {
@@ -277,9 +261,6 @@ impl Engine {
         let incarnation = e.member.incarnation;
         self.stats.refutations += 1;
         self.enqueue_broadcast(&name);
-        self.events.push_back(Event::Refuted {
-            accusation,
-            incarnation,
-        });
+        self.events.push_back(Event::Refuted { accusation, incarnation });
     }
 }

@@ -25,3 +25,6 @@ pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
 pub use member::{Member, MemberState};
 pub use stats::Stats;
+
+#[cfg(test)]
+mod tests;

@@ -14,8 +14,7 @@ impl Engine {
     /// next member in shuffled round-robin order (SWIM §4.3: every member is
     /// probed once per round, which bounds the time to first detection).
     pub(crate) fn probe_tick(&mut self, now: Duration) {
-        self.timers
-            .arm(now + self.config.probe_interval, Timer::Probe);
+        self.timers.arm(now + self.config.probe_interval, Timer::Probe);
         if let Some(p) = self.probe.take() {
             if !p.acked {
                 self.stats.probes_failed += 1;
@@ -34,21 +33,10 @@ impl Engine {
         let addr = e.member.addr;
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
-        self.probe = Some(Probe {
-            seq,
-            target: target.clone(),
-            acked: false,
-            nacks: 0,
-        });
+        self.probe = Some(Probe { seq, target: target.clone(), acked: false, nacks: 0 });
         self.stats.probes += 1;
         let mut b = crate::codec::DatagramBuilder::new(self.config.max_packet_size);
-        self.push(
-            &mut b,
-            &Message::Ping {
-                seq,
-                target: target.clone(),
-            },
-        );
+        self.push(&mut b, &Message::Ping { seq, target: target.clone() });
         if suspect {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
@@ -58,8 +46,7 @@ impl Engine {
         }
         self.fill_gossip(&mut b, Some(&target));
         self.transmit(addr, b);
-        self.timers
-            .arm(now + self.config.probe_timeout, Timer::ProbeTimeout { seq });
+        self.timers.arm(now + self.config.probe_timeout, Timer::ProbeTimeout { seq });
     }
 
     fn next_probe_target(&mut self) -> Option<String> {
@@ -67,11 +54,7 @@ impl Engine {
             while self.probe_index < self.probe_order.len() {
                 let name = self.probe_order[self.probe_index].clone();
                 self.probe_index += 1;
-                if self
-                    .members
-                    .get(&name)
-                    .is_some_and(|e| e.member.state.is_live())
-                {
+                if self.members.get(&name).is_some_and(|e| e.member.state.is_live()) {
                     return Some(name);
                 }
             }
@@ -102,14 +85,7 @@ impl Engine {
         let relays = self.random_live_members(self.config.indirect_checks, &[target.as_str()]);
         for (_, relay) in relays {
             self.stats.indirect_probes += 1;
-            self.send_alone(
-                relay,
-                Message::PingReq {
-                    seq,
-                    target: target.clone(),
-                    addr,
-                },
-            );
+            self.send_alone(relay, Message::PingReq { seq, target: target.clone(), addr });
         }
     }
 
@@ -136,8 +112,7 @@ impl Engine {
         self.relays.insert(own, Relay { requester, seq });
         let name = target.clone();
         self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(&name));
-        self.timers
-            .arm(now + self.config.probe_timeout, Timer::Relay { seq: own });
+        self.timers.arm(now + self.config.probe_timeout, Timer::Relay { seq: own });
     }
 
     /// Our own probe of `name` failed: raise a suspicion.

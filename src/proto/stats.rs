@@ -73,14 +73,8 @@ impl Stats {
         .collect();
         out.push((String::from("dropped_total"), self.dropped_total()));
         for (i, kind) in MessageKind::ALL.iter().enumerate() {
-            out.push((
-                alloc::format!("sent_{}", kind.as_str()),
-                self.messages_sent[i],
-            ));
-            out.push((
-                alloc::format!("received_{}", kind.as_str()),
-                self.messages_received[i],
-            ));
+            out.push((alloc::format!("sent_{}", kind.as_str()), self.messages_sent[i]));
+            out.push((alloc::format!("received_{}", kind.as_str()), self.messages_received[i]));
         }
         out
     }

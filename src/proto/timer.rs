@@ -57,11 +57,7 @@ pub(crate) struct Timers {
 impl Timers {
     pub(crate) fn arm(&mut self, at: Duration, timer: Timer) {
         self.armed += 1;
-        self.heap.push(Reverse(Scheduled {
-            at,
-            order: self.armed,
-            timer,
-        }));
+        self.heap.push(Reverse(Scheduled { at, order: self.armed, timer }));
     }
 
     /// The earliest deadline, if any.

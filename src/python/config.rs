@@ -17,11 +17,7 @@ pub struct PyConfig {
 }
 
 fn config_error(py: Python<'_>, field: &str, allowed: &str, got: String) -> PyErr {
-    rumor_error(
-        py,
-        "ConfigError",
-        format!("{field} must be {allowed}, got {got}"),
-    )
+    rumor_error(py, "ConfigError", format!("{field} must be {allowed}, got {got}"))
 }
 
 fn seconds(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
@@ -41,13 +37,10 @@ fn seconds(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Durati
 
 fn count(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
     if v.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "{field} must be an int, got bool"
-        )));
+        return Err(PyTypeError::new_err(format!("{field} must be an int, got bool")));
     }
-    let n: i128 = v
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{field} must be an int")))?;
+    let n: i128 =
+        v.extract().map_err(|_| PyTypeError::new_err(format!("{field} must be an int")))?;
     u64::try_from(n).map_err(|_| config_error(py, field, "a non-negative int", format!("{n}")))
 }
 
@@ -82,8 +75,7 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
             }
         }
     }
-    c.validate()
-        .map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
+    c.validate().map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
     Ok(PyConfig { inner: c })
 }
 

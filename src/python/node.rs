@@ -18,13 +18,7 @@ const SLICE: Duration = Duration::from_millis(100);
 type MemberTuple<'py> = (String, String, &'static str, u64, Bound<'py, PyBytes>);
 
 fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py> {
-    (
-        m.name.clone(),
-        m.addr.to_string(),
-        m.state.as_str(),
-        m.incarnation,
-        PyBytes::new(py, &m.meta),
-    )
+    (m.name.clone(), m.addr.to_string(), m.state.as_str(), m.incarnation, PyBytes::new(py, &m.meta))
 }
 
 /// Parses and resolves `host:port`; `field` names the argument in errors.
@@ -129,19 +123,11 @@ impl NativeNode {
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
         if seeds.is_empty() {
-            return Err(PyValueError::new_err(
-                "seeds must name at least one host:port",
-            ));
+            return Err(PyValueError::new_err("seeds must name at least one host:port"));
         }
         let timeout = seconds("timeout", timeout)?;
-        let addrs = seeds
-            .iter()
-            .map(|s| resolve(py, "seeds", s))
-            .collect::<PyResult<Vec<_>>>()?;
-        let token = self
-            .node
-            .start_join(&addrs, timeout)
-            .map_err(|e| driver_error(py, e))?;
+        let addrs = seeds.iter().map(|s| resolve(py, "seeds", s)).collect::<PyResult<Vec<_>>>()?;
+        let token = self.node.start_join(&addrs, timeout).map_err(|e| driver_error(py, e))?;
         // The engine itself gives up at `timeout`; the margin only covers a
         // stalled runtime.
         let deadline = Instant::now() + timeout + Duration::from_secs(1);
@@ -171,10 +157,7 @@ impl NativeNode {
             None => Err(rumor_error(
                 py,
                 "TimeoutError",
-                format!(
-                    "the leave notice was not spread within {} s",
-                    timeout.as_secs_f64()
-                ),
+                format!("the leave notice was not spread within {} s", timeout.as_secs_f64()),
             )),
         }
     }

@@ -1,0 +1,570 @@
+//! Engine transitions, driven by hand: packets are handed from one engine to
+//! another explicitly and timers fire only when a test says so.
+
+use super::*;
+use crate::codec::{self, Message};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, i], 7946))
+}
+
+fn engine(i: u8) -> Engine {
+    Engine::new(Config::lan(), alloc::format!("n{i}"), addr(i), i as u64, Duration::ZERO).unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn transmits(e: &mut Engine) -> Vec<Transmit> {
+    core::iter::from_fn(|| e.poll_transmit()).collect()
+}
+
+fn events(e: &mut Engine) -> Vec<Event> {
+    core::iter::from_fn(|| e.poll_event()).collect()
+}
+
+fn decode(t: &Transmit) -> Vec<Message> {
+    codec::decode(&t.payload, 65_000).unwrap()
+}
+
+/// Delivers every datagram `from` has queued to the engines in `to`
+/// (matched by address); returns how many were delivered.
+fn deliver(now: Duration, from: &mut Engine, to: &mut [&mut Engine]) -> usize {
+    let src = from.local_member().addr;
+    let mut n = 0;
+    for t in transmits(from) {
+        if let Some(dst) = to.iter_mut().find(|e| e.local_member().addr == t.dst) {
+            dst.handle_packet(now, src, &t.payload);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Runs join handshakes until every engine in `all` knows every other.
+fn mesh(all: &mut [Engine]) {
+    let seed = all[0].local_member().addr;
+    for i in 1..all.len() {
+        all[i].join(ms(0), &[seed], Duration::from_secs(5));
+    }
+    // Exchange everything queued until quiet (a few rounds suffice).
+    for _ in 0..10 {
+        let mut moved = 0;
+        for i in 0..all.len() {
+            let (left, rest) = all.split_at_mut(i);
+            let (me, right) = rest.split_first_mut().unwrap();
+            let mut others: Vec<&mut Engine> = left.iter_mut().chain(right.iter_mut()).collect();
+            moved += deliver(ms(0), me, &mut others);
+        }
+        if moved == 0 {
+            break;
+        }
+    }
+    for e in all.iter_mut() {
+        events(e);
+    }
+}
+
+fn state_of(e: &Engine, name: &str) -> Option<MemberState> {
+    e.member(name).map(|m| m.state)
+}
+
+#[test]
+fn join_handshake_is_meet_pong_ping() {
+    let mut a = engine(1);
+    let mut b = engine(2);
+    let token = a.join(ms(0), &[addr(2)], Duration::from_secs(5));
+
+    let out = transmits(&mut a);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].dst, addr(2));
+    assert!(matches!(decode(&out[0])[..], [Message::Meet { token: t, .. }] if t == token));
+    b.handle_packet(ms(1), addr(1), &out[0].payload);
+    assert!(matches!(&events(&mut b)[..], [Event::Joined(m)] if m.name == "n1"));
+
+    let out = transmits(&mut b);
+    assert!(matches!(decode(&out[0])[0], Message::Pong { token: t, .. } if t == token));
+    a.handle_packet(ms(2), addr(2), &out[0].payload);
+    let evs = events(&mut a);
+    assert!(evs.iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")));
+    assert!(evs.contains(&Event::JoinSucceeded { token, seed: addr(2) }));
+
+    // Third step: A pings B.
+    let out = transmits(&mut a);
+    assert!(out.iter().any(|t| t.dst == addr(2)
+        && matches!(&decode(t)[0], Message::Ping { target, .. } if target == "n2")));
+}
+
+#[test]
+fn join_without_answer_fails_at_its_deadline() {
+    let mut a = engine(1);
+    let token = a.join(ms(0), &[addr(9)], Duration::from_secs(2));
+    let mut meets = transmits(&mut a).len();
+    let mut now = ms(0);
+    let mut failed = false;
+    while now < Duration::from_secs(3) && !failed {
+        now = a.poll_timeout().unwrap();
+        a.handle_timeout(now);
+        meets += transmits(&mut a)
+            .iter()
+            .filter(|t| matches!(decode(t)[0], Message::Meet { .. }))
+            .count();
+        failed = events(&mut a).contains(&Event::JoinFailed { token });
+    }
+    assert!(failed);
+    assert!(now >= Duration::from_secs(2) && now < Duration::from_secs(3), "failed at {now:?}");
+    assert!(meets >= 3, "the Meet is resent while waiting ({meets} sent)");
+}
+
+#[test]
+fn a_seed_tells_the_joiner_about_everyone() {
+    let mut all: Vec<Engine> = (1..=5).map(engine).collect();
+    mesh(&mut all);
+    for e in &all {
+        assert_eq!(
+            e.live_members(),
+            5,
+            "{} knows {:?}",
+            e.name(),
+            e.members().map(|m| &m.name).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Fires `e`'s timers up to `until`, returning every datagram it sent.
+fn run_timers(e: &mut Engine, until: Duration) -> Vec<Transmit> {
+    let mut out = Vec::new();
+    while let Some(t) = e.poll_timeout() {
+        if t > until {
+            break;
+        }
+        e.handle_timeout(t);
+        out.extend(transmits(e));
+    }
+    out
+}
+
+#[test]
+fn silent_member_goes_probe_indirect_suspect_dead() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let mut a = all.remove(0);
+    // n3 and n2 never answer: n1 probes, asks for indirect probes, suspects,
+    // and finally declares both dead.
+    let sent = run_timers(&mut a, Duration::from_secs(3));
+    let kinds: Vec<Message> = sent.iter().flat_map(decode).collect();
+    assert!(kinds.iter().any(|m| matches!(m, Message::Ping { .. })));
+    assert!(kinds.iter().any(|m| matches!(m, Message::PingReq { .. })), "indirect probe sent");
+    let evs = events(&mut a);
+    let suspected: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| if let Event::Suspected(m) = e { Some(m.name.as_str()) } else { None })
+        .collect();
+    assert!(!suspected.is_empty(), "a silent member is suspected: {evs:?}");
+    assert_eq!(state_of(&a, suspected[0]), Some(MemberState::Suspect));
+
+    // Suspicion timeout for n = 3: 4 * max(1, log10 3) * 1 s = 4 s.
+    run_timers(&mut a, Duration::from_secs(12));
+    let evs = events(&mut a);
+    assert!(evs.iter().any(|e| matches!(e, Event::Failed(m) if m.name == suspected[0])), "{evs:?}");
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
+    assert_eq!(state_of(&a, "n3"), Some(MemberState::Dead));
+    assert!(a.stats().failures_declared >= 2);
+}
+
+#[test]
+fn answered_probe_raises_no_suspicion() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let (a, b) = all.split_at_mut(1);
+    let (a, b) = (&mut a[0], &mut b[0]);
+    let mut now = ms(0);
+    while now < Duration::from_secs(10) {
+        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        for _ in 0..3 {
+            deliver(now, a, &mut [&mut *b]);
+            deliver(now, b, &mut [&mut *a]);
+        }
+    }
+    assert!(a.stats().probes >= 8);
+    assert_eq!(a.stats().probes_failed, 0);
+    assert!(!events(a).iter().any(|e| matches!(e, Event::Suspected(_) | Event::Failed(_))));
+}
+
+#[test]
+fn indirect_probe_relays_the_ack() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let mut c = all.pop().unwrap();
+    let mut b = all.pop().unwrap();
+    b.handle_packet(
+        ms(10),
+        addr(1),
+        &codec::encode(&[Message::PingReq { seq: 77, target: String::from("n3"), addr: addr(3) }]),
+    );
+    let out = transmits(&mut b);
+    assert_eq!(out[0].dst, addr(3));
+    c.handle_packet(ms(11), addr(2), &out[0].payload);
+    let ack = transmits(&mut c);
+    b.handle_packet(ms(12), addr(3), &ack[0].payload);
+    let relayed = transmits(&mut b);
+    assert_eq!(relayed[0].dst, addr(1));
+    assert!(matches!(decode(&relayed[0])[0], Message::Ack { seq: 77 }));
+}
+
+#[test]
+fn relay_sends_nack_when_target_is_silent() {
+    let mut b = engine(2);
+    b.handle_packet(
+        ms(0),
+        addr(1),
+        &codec::encode(&[Message::PingReq { seq: 5, target: String::from("n3"), addr: addr(3) }]),
+    );
+    transmits(&mut b);
+    let out = run_timers(&mut b, ms(600));
+    assert!(out
+        .iter()
+        .any(|t| t.dst == addr(1) && matches!(decode(t)[0], Message::Nack { seq: 5 })));
+}
+
+#[test]
+fn suspected_member_refutes_with_higher_incarnation() {
+    let mut a = engine(1);
+    let suspect = codec::encode(&[Message::Suspect {
+        name: String::from("n1"),
+        incarnation: 0,
+        from: String::from("n2"),
+    }]);
+    a.handle_packet(ms(5), addr(2), &suspect);
+    assert_eq!(a.local_member().incarnation, 1);
+    assert_eq!(a.local_member().state, MemberState::Alive);
+    assert!(events(&mut a)
+        .contains(&Event::Refuted { accusation: MemberState::Suspect, incarnation: 1 }));
+    assert_eq!(a.stats().refutations, 1);
+    // An accusation about an older incarnation needs no answer.
+    a.handle_packet(ms(6), addr(2), &suspect);
+    assert_eq!(a.local_member().incarnation, 1);
+}
+
+#[test]
+fn refutation_clears_the_suspicion_everywhere() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let (a, b) = all.split_at_mut(1);
+    let (a, b) = (&mut a[0], &mut b[0]);
+    // a suspects b; b hears of it on the next message and refutes.
+    a.handle_packet(
+        ms(1),
+        addr(3),
+        &codec::encode(&[Message::Suspect {
+            name: String::from("n2"),
+            incarnation: 0,
+            from: String::from("n3"),
+        }]),
+    );
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Suspect));
+    assert!(events(a).iter().any(|e| matches!(e, Event::Suspected(m) if m.name == "n2")));
+    let mut now = ms(1);
+    while state_of(a, "n2") != Some(MemberState::Alive) && now < Duration::from_secs(3) {
+        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        for _ in 0..3 {
+            deliver(now, a, &mut [&mut *b]);
+            deliver(now, b, &mut [&mut *a]);
+        }
+    }
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Alive), "refuted by {now:?}");
+    assert_eq!(a.member("n2").unwrap().incarnation, 1);
+    assert!(events(a).iter().any(|e| matches!(e, Event::Alive(m) if m.name == "n2")));
+}
+
+#[test]
+fn leave_is_reported_as_left_not_failed() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let (a, b) = all.split_at_mut(1);
+    let (a, b) = (&mut a[0], &mut b[0]);
+    b.leave(ms(100));
+    assert!(b.is_leaving());
+    deliver(ms(100), b, &mut [&mut *a]);
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Left));
+    let evs = events(a);
+    assert!(evs.iter().any(|e| matches!(e, Event::Left(m) if m.name == "n2")));
+    assert!(!evs.iter().any(|e| matches!(e, Event::Failed(_))));
+    // b stops probing and finishes its leave after enough retransmissions.
+    let mut done = false;
+    let mut now = ms(100);
+    while !done && now < Duration::from_secs(10) {
+        now = b.poll_timeout().unwrap();
+        b.handle_timeout(now);
+        transmits(b);
+        done = events(b).contains(&Event::LeaveDone);
+    }
+    assert!(done, "LeaveDone reported");
+    let probes = b.stats().probes;
+    run_timers(b, now + Duration::from_secs(5));
+    assert_eq!(b.stats().probes, probes, "a departed node no longer probes");
+}
+
+#[test]
+fn leave_alone_is_done_at_once() {
+    let mut a = engine(1);
+    a.leave(ms(0));
+    assert_eq!(events(&mut a), [Event::LeaveDone]);
+}
+
+#[test]
+fn restarted_member_comes_back_with_higher_incarnation() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let mut a = all.remove(0);
+    // a declares n2 dead at incarnation 3 (as if n2 had refuted before).
+    a.handle_packet(
+        ms(1),
+        addr(2),
+        &codec::encode(&[Message::Alive {
+            name: String::from("n2"),
+            addr: addr(2),
+            incarnation: 3,
+            meta: Vec::new(),
+        }]),
+    );
+    a.handle_packet(
+        ms(2),
+        addr(3),
+        &codec::encode(&[Message::Dead {
+            name: String::from("n2"),
+            incarnation: 3,
+            from: String::from("n3"),
+        }]),
+    );
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
+    events(&mut a);
+
+    // n2 restarts with a fresh engine (incarnation 0) and joins through a.
+    let mut b = engine(2);
+    b.join(ms(10), &[addr(1)], Duration::from_secs(5));
+    for _ in 0..4 {
+        for t in b.transmits.iter() {}
+        deliver(ms(10), &mut b, &mut [&mut a]);
+        for t in a.transmits.iter() {}
+        deliver(ms(10), &mut a, &mut [&mut b]);
+    }
+    assert!(b.local_member().incarnation > 3, "refuted its old death");
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Alive));
+    assert_eq!(a.member("n2").unwrap().incarnation, b.local_member().incarnation);
+    assert!(events(&mut a).iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")));
+}
+
+#[test]
+fn stale_claims_do_not_override_newer_ones() {
+    let mut a = engine(1);
+    let alive = |inc| Message::Alive {
+        name: String::from("x"),
+        addr: addr(9),
+        incarnation: inc,
+        meta: Vec::new(),
+    };
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
+    a.handle_packet(
+        ms(0),
+        addr(9),
+        &codec::encode(&[Message::Suspect {
+            name: String::from("x"),
+            incarnation: 4,
+            from: String::from("y"),
+        }]),
+    );
+    assert_eq!(state_of(&a, "x"), Some(MemberState::Alive));
+    a.handle_packet(
+        ms(0),
+        addr(9),
+        &codec::encode(&[Message::Dead {
+            name: String::from("x"),
+            incarnation: 5,
+            from: String::from("y"),
+        }]),
+    );
+    assert_eq!(state_of(&a, "x"), Some(MemberState::Dead));
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
+    assert_eq!(state_of(&a, "x"), Some(MemberState::Dead), "same incarnation cannot resurrect");
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(6)]));
+    assert_eq!(state_of(&a, "x"), Some(MemberState::Alive));
+}
+
+#[test]
+fn misdirected_ping_is_not_acknowledged() {
+    let mut a = engine(1);
+    a.handle_packet(
+        ms(0),
+        addr(2),
+        &codec::encode(&[Message::Ping { seq: 1, target: String::from("someone-else") }]),
+    );
+    assert!(transmits(&mut a).is_empty());
+    assert_eq!(a.stats().misdirected_pings, 1);
+    a.handle_packet(
+        ms(0),
+        addr(2),
+        &codec::encode(&[Message::Ping { seq: 2, target: String::from("n1") }]),
+    );
+    let out = transmits(&mut a);
+    assert!(matches!(decode(&out[0])[0], Message::Ack { seq: 2 }));
+}
+
+#[test]
+fn garbage_is_counted_and_changes_nothing() {
+    let mut a = engine(1);
+    a.handle_packet(ms(0), addr(2), b"");
+    a.handle_packet(ms(0), addr(2), b"hello world");
+    a.handle_packet(ms(0), addr(2), &[b'R', b'm', 1, 0, 1, 0, 0xff, 0xff]);
+    a.handle_packet(ms(0), addr(2), &[b'R', b'm', 42, 0, 1, 0, 0]);
+    a.handle_packet(ms(0), addr(2), &alloc::vec![0u8; 5000]);
+    let s = a.stats();
+    assert_eq!(s.dropped_truncated, 1);
+    assert_eq!(s.dropped_bad_magic, 1);
+    assert_eq!(s.dropped_malformed, 1);
+    assert_eq!(s.dropped_unknown_version, 1);
+    assert_eq!(s.dropped_oversized, 1);
+    assert_eq!(s.packets_received, 0);
+    assert_eq!(a.members().count(), 1);
+    assert!(transmits(&mut a).is_empty());
+}
+
+/// An engine knowing `n` members (itself included) through gossip, with
+/// nothing pending.
+fn engine_knowing(n: usize) -> Engine {
+    let mut a = engine(1);
+    for i in 2..=n {
+        let m = Message::Alive {
+            name: alloc::format!("m{i}"),
+            addr: SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16)),
+            incarnation: 0,
+            meta: Vec::new(),
+        };
+        a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
+    }
+    a.broadcasts.clear();
+    events(&mut a);
+    a
+}
+
+fn gossip_entries(t: &Transmit) -> usize {
+    decode(t)
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                Message::Alive { .. }
+                    | Message::Suspect { .. }
+                    | Message::Dead { .. }
+                    | Message::Left { .. }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn gossip_sample_is_max_3_or_n_over_10() {
+    for (n, want) in [(3, 1), (4, 2), (10, 3), (50, 5), (200, 20)] {
+        let mut a = engine_knowing(n);
+        a.handle_packet(
+            ms(0),
+            addr(2),
+            &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+        );
+        let out = transmits(&mut a);
+        assert_eq!(gossip_entries(&out[0]), want, "n = {n}");
+    }
+}
+
+#[test]
+fn sample_rotates_least_recently_gossiped_first() {
+    let n = 30;
+    let mut a = engine_knowing(n);
+    let mut seen = alloc::collections::BTreeSet::new();
+    // 3 entries per Ack: 10 Acks cover all 30 members exactly once.
+    for seq in 0..10 {
+        a.handle_packet(
+            ms(0),
+            addr(2),
+            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+        );
+        for m in transmits(&mut a).iter().flat_map(decode) {
+            if let Message::Alive { name, .. } = m {
+                assert!(seen.insert(name.clone()), "{name} gossiped twice before others");
+            }
+        }
+    }
+    assert_eq!(seen.len(), n);
+}
+
+#[test]
+fn updates_stop_after_the_retransmit_limit() {
+    let mut a = engine_knowing(20);
+    let limit = a.config().retransmit_limit(20) as usize; // 4 * ceil(log10 21) = 8
+    assert_eq!(limit, 8);
+    a.handle_packet(
+        ms(0),
+        addr(9),
+        &codec::encode(&[Message::Alive {
+            name: String::from("new"),
+            addr: addr(50),
+            incarnation: 0,
+            meta: Vec::new(),
+        }]),
+    );
+    let mut carried = 0;
+    let mut seq = 0;
+    while a.pending_broadcasts() > 0 {
+        seq += 1;
+        assert!(seq < 100, "the update never leaves the queue");
+        a.handle_packet(
+            ms(0),
+            addr(2),
+            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+        );
+        let out = transmits(&mut a);
+        if decode(&out[0]).iter().any(|m| matches!(m, Message::Alive { name, .. } if name == "new"))
+        {
+            carried += 1;
+        }
+    }
+    assert_eq!(carried, limit);
+    assert_eq!(a.pending_broadcasts(), 0);
+}
+
+#[test]
+fn datagrams_respect_max_packet_size() {
+    let mut a = engine_knowing(300);
+    // Make every member pending so the gossip section wants far more room.
+    let names: Vec<String> = a.members().map(|m| m.name.clone()).collect();
+    for n in &names {
+        a.enqueue_broadcast(n);
+    }
+    a.handle_packet(
+        ms(0),
+        addr(2),
+        &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+    );
+    let out = transmits(&mut a);
+    assert!(out[0].payload.len() <= 1400);
+    assert!(gossip_entries(&out[0]) > 10);
+}
+
+#[test]
+fn same_seed_same_transmissions() {
+    let run = || {
+        let mut all: Vec<Engine> = (1..=4).map(engine).collect();
+        mesh(&mut all);
+        run_timers(&mut all[0], Duration::from_secs(20))
+    };
+    assert_eq!(run(), run());
+}

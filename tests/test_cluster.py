@@ -1,0 +1,198 @@
+"""Real clusters on loopback: membership, failure detection, leave, restart."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+from support import (
+    DEADLINE,
+    Cluster,
+    EventLog,
+    all_alive,
+    view_gaps,
+    wait_for_views,
+    wait_probe_rounds,
+    wait_until,
+)
+
+import rumor
+
+QUIET_PROBES = 20
+"""Probes each survivor makes after a decision before "exactly once" is judged:
+more than a full round over the members plus the longest suspicion timeout."""
+
+
+@pytest.mark.parametrize("n", [3, 8, 32])
+def test_nodes_joining_through_one_seed_all_see_each_other(cluster: Cluster, n: int) -> None:
+    """N nodes joined through one seed each list all N members alive, at their real addresses."""
+    nodes = cluster.start_joined(n)
+    addrs = {node.name: node.addr for node in nodes}
+    for node in nodes:
+        seen = {m.name: m.addr for m in node.members(state="alive")}
+        assert seen == addrs, f"{node.name} has wrong addresses"
+
+    def missing_joins() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for node in nodes:
+            log = cluster.logs[node.name]
+            absent = [o.name for o in nodes if o is not node and log.count("join", o.name) == 0]
+            if absent:
+                out[node.name] = absent
+        return out
+
+    wait_until(
+        lambda: not missing_joins(),
+        message=lambda: f"on_join not reported (observer: members): {missing_joins()}",
+    )
+
+
+def test_crashed_node_is_reported_failed_exactly_once_by_every_survivor(cluster: Cluster) -> None:
+    """A node closed without leaving is "dead" for every survivor, and on_fail fires once each."""
+    nodes = cluster.start_joined(5)
+    victim = nodes[2]
+    survivors = [node for node in nodes if node is not victim]
+    victim.close()
+
+    wait_for_views(survivors, {victim.name: "dead"})
+    wait_probe_rounds(survivors, QUIET_PROBES)
+    cluster.barrier(survivors)
+
+    for node in survivors:
+        log = cluster.logs[node.name]
+        fails = log.events("fail", victim.name)
+        assert len(fails) == 1, f"{node.name}: on_fail({victim.name}) fired {len(fails)} times"
+        assert fails[0].state is rumor.MemberState.DEAD
+        assert log.count("leave", victim.name) == 0, f"{node.name} reported a leave"
+    wait_for_views(survivors, {victim.name: "dead", **all_alive(survivors)})
+
+
+def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
+    """A node that leaves then closes is "left" everywhere: on_leave fires once, on_fail never."""
+    nodes = cluster.start_joined(5)
+    leaver = nodes[3]
+    others = [node for node in nodes if node is not leaver]
+    leaver.leave(timeout=10.0)
+    leaver.close()
+
+    wait_for_views(others, {leaver.name: "left"})
+    wait_probe_rounds(others, QUIET_PROBES)
+    cluster.barrier(others)
+
+    for node in others:
+        log = cluster.logs[node.name]
+        leaves = log.events("leave", leaver.name)
+        assert len(leaves) == 1, f"{node.name}: on_leave({leaver.name}) fired {len(leaves)} times"
+        assert leaves[0].state is rumor.MemberState.LEFT
+        assert log.count("fail", leaver.name) == 0, (
+            f"{node.name} reported the departed node as failed: {log.kinds_about(leaver.name)}"
+        )
+    assert not view_gaps(others, {leaver.name: "left"}), "a departed node changed state later"
+
+
+@pytest.mark.parametrize("wait_for_failure", [True, False], ids=["after-failure", "at-once"])
+def test_restarted_node_is_alive_again_with_higher_incarnation(
+    cluster: Cluster, wait_for_failure: bool
+) -> None:
+    """A node restarted under the same name on a new port is alive everywhere, at a higher incarnation."""
+    nodes = cluster.start_joined(4)
+    old = nodes[3]
+    survivors = nodes[:3]
+    old_incarnation = max(
+        m.incarnation for node in nodes for m in node.members() if m.name == old.name
+    )
+    old.close()
+    if wait_for_failure:
+        wait_for_views(survivors, {old.name: "dead"})
+
+    new = cluster.start(old.name)
+    new.join(nodes[0].addr, timeout=10.0)
+    everyone = [*survivors, new]
+
+    def stale() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for node in everyone:
+            entry = {m.name: m for m in node.members()}.get(old.name)
+            if (
+                entry is None
+                or entry.state is not rumor.MemberState.ALIVE
+                or entry.addr != new.addr
+                or entry.incarnation <= old_incarnation
+            ):
+                out[node.name] = repr(entry)
+        return out
+
+    wait_until(
+        lambda: not stale() and not view_gaps(everyone, all_alive(everyone)),
+        message=lambda: (
+            f"restarted {old.name} at {new.addr} (incarnation was {old_incarnation}) "
+            f"not alive everywhere: {stale()}; other gaps: {view_gaps(everyone, all_alive(everyone))}"
+        ),
+    )
+    if wait_for_failure:
+        # Back from the dead: on_join fires again ("a member ... came back").
+        for node in survivors:
+            wait_for_second_join(cluster.logs[node.name], old.name)
+
+
+def wait_for_second_join(log: EventLog, name: str) -> None:
+    """Waits until ``log`` holds two on_join events about ``name``."""
+    wait_until(
+        lambda: log.count("join", name) >= 2,
+        message=lambda: f"{log.node.name}: no second on_join({name}): {log.kinds_about(name)}",
+    )
+
+
+def test_raising_callbacks_are_reported_and_later_events_still_fire(
+    monkeypatch: pytest.MonkeyPatch, cluster: Cluster
+) -> None:
+    """A callback that raises is reported through sys.unraisablehook; the node and later callbacks go on."""
+    # monkeypatch is set up before `cluster`, so it is undone only after every
+    # node is closed and no dispatcher can call the hook any more.
+    reported: list[sys.UnraisableHookArgs] = []
+    lock = threading.Lock()
+
+    def hook(args: sys.UnraisableHookArgs) -> None:
+        with lock:
+            reported.append(args)
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+
+    def boom(member: rumor.Member) -> None:
+        raise RuntimeError(f"boom {member.name}")
+
+    after: list[tuple[str, str]] = []
+    a = cluster.start("a")
+    a.on_join(boom)
+    a.on_fail(boom)
+    a.on_join(lambda m: after.append(("join", m.name)))
+    a.on_fail(lambda m: after.append(("fail", m.name)))
+
+    def messages() -> list[str]:
+        with lock:
+            return [str(args.exc_value) for args in reported]
+
+    def saw(kind: str, name: str) -> bool:
+        return (kind, name) in after and f"boom {name}" in messages()
+
+    b = cluster.start("b")
+    b.join(a.addr)
+    wait_until(lambda: saw("join", "b"), message=lambda: f"reported {messages()}, after {after}")
+
+    c = cluster.start("c")
+    c.join(a.addr)
+    wait_until(lambda: saw("join", "c"), message=lambda: f"reported {messages()}, after {after}")
+
+    c.close()
+    wait_until(
+        lambda: ("fail", "c") in after and messages().count("boom c") == 2,
+        message=lambda: f"reported {messages()}, after {after}",
+    )
+
+    with lock:
+        for args in reported:
+            assert args.exc_type is RuntimeError
+            assert isinstance(args.exc_value, RuntimeError)
+            assert args.object is boom
+    wait_for_views([a, b], {"a": "alive", "b": "alive", "c": "dead"}, timeout=DEADLINE)

@@ -1,0 +1,92 @@
+"""Hostile datagrams at a live node: each is dropped and counted, and the node goes on."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+from support import LOCALHOST, Cluster, all_alive, wait_for_views, wait_until
+
+HEADER = b"Rm\x01\x00"
+"""Magic and protocol version 1 with no flags: the start of a real datagram."""
+
+DROP_KEYS = (
+    "dropped_total",
+    "dropped_malformed",
+    "dropped_truncated",
+    "dropped_oversized",
+    "dropped_bad_magic",
+    "dropped_unknown_version",
+)
+
+
+def garbage() -> dict[str, list[bytes]]:
+    """Datagrams grouped by the drop counter each must land in (seeded, so reproducible)."""
+    rng = random.Random(20240611)
+
+    def noise(n: int) -> bytes:
+        return bytes(rng.randrange(256) for _ in range(n))
+
+    return {
+        # Anything not starting with b"Rm" is someone else's traffic.
+        "dropped_bad_magic": [b"\x00" + noise(rng.randrange(5, 300)) for _ in range(20)]
+        + [b"GET / HTTP/1.1\r\n\r\n", b"Rx\x01\x00\x01\x00\x00"],
+        # Shorter than the 6-byte envelope, empty included.
+        "dropped_truncated": [b"", b"", b"R", b"Rm", b"Rm\x01", HEADER, HEADER + b"\x01"],
+        # A real-looking header, then a body that does not decode.
+        "dropped_malformed": [
+            HEADER + b"\x00\x00",  # zero messages
+            HEADER + b"\x01\x00",  # one message announced, none there
+            HEADER + b"\x01\x00" + b"\xff" * 12,  # varint that never ends
+            HEADER + b"\x03\x00" + b"\x00",  # three announced, body cut short
+            *[HEADER + b"\x01\x00" + b"\xff" + noise(rng.randrange(1, 200)) for _ in range(5)],
+        ],
+        # Another protocol version, or flags this build does not know.
+        "dropped_unknown_version": [
+            b"Rm\x02\x00\x01\x00" + b"\x00" * 10,
+            b"Rm\xff\x00\x01\x00",
+            b"Rm\x01\x80\x01\x00\x00",
+        ],
+        # Over max_packet_size (1400 B): 3000 bytes, real-looking or not.
+        "dropped_oversized": [HEADER + b"\x01\x00" + b"\x00" * 2994, noise(3000)],
+    }
+
+
+def drops(stats: dict[str, int]) -> dict[str, int]:
+    return {key: stats[key] for key in DROP_KEYS}
+
+
+def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Cluster) -> None:
+    """Random, empty, truncated, malformed, foreign-version and oversized datagrams are each
+    counted by reason, and a new node can still join the target afterwards."""
+    a, b = cluster.start_joined(2)
+    before = drops(a.stats())
+    assert set(DROP_KEYS) <= set(a.stats()), "stats() lacks drop counters"
+    batches = garbage()
+    host, port = a.addr.rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        for batch in batches.values():
+            for datagram in batch:
+                sock.sendto(datagram, (host, int(port)))
+
+    sent = sum(len(batch) for batch in batches.values())
+    expected = {key: before[key] + len(batch) for key, batch in batches.items()}
+    expected["dropped_total"] = before["dropped_total"] + sent
+
+    def delta() -> dict[str, int]:
+        now = drops(a.stats())
+        return {key: now[key] - before[key] for key in DROP_KEYS}
+
+    wait_until(
+        lambda: a.stats()["dropped_total"] >= expected["dropped_total"],
+        message=lambda: f"sent {sent} bad datagrams, counted {delta()}",
+    )
+    assert drops(a.stats()) == expected, f"counted {delta()} after sending {sent}"
+
+    wait_for_views([a, b], all_alive([a, b]))
+    c = cluster.start("late")
+    c.join(a.addr, timeout=10.0)
+    wait_for_views([a, b, c], all_alive([a, b, c]))
+    assert drops(b.stats())["dropped_total"] == 0, "a healthy peer's traffic was dropped"
+    assert drops(c.stats())["dropped_total"] == 0, "a healthy peer's traffic was dropped"
