@@ -1,0 +1,91 @@
+"""Config: presets, overrides, and the error a bad value raises."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+
+import rumor
+
+
+def test_presets_match_memberlist() -> None:
+    """lan, local and wan carry memberlist's defaults (DESIGN.md §4)."""
+    lan, local, wan = rumor.Config.lan(), rumor.Config.local(), rumor.Config.wan()
+    assert (lan.probe_interval, lan.probe_timeout) == (1.0, 0.5)
+    assert (local.probe_interval, local.probe_timeout) == (1.0, 0.2)
+    assert (wan.probe_interval, wan.probe_timeout) == (5.0, 3.0)
+    assert (lan.gossip_interval, lan.gossip_fanout) == (0.2, 3)
+    assert (local.gossip_interval, local.gossip_fanout) == (0.1, 3)
+    assert (wan.gossip_interval, wan.gossip_fanout) == (0.5, 4)
+    assert (lan.suspicion_mult, local.suspicion_mult, wan.suspicion_mult) == (4, 3, 6)
+    assert (lan.retransmit_mult, local.retransmit_mult, wan.retransmit_mult) == (4, 2, 4)
+    assert (lan.indirect_checks, local.indirect_checks, wan.indirect_checks) == (3, 1, 3)
+    assert (lan.push_pull_interval, local.push_pull_interval) == (30.0, 15.0)
+
+
+def test_plain_config_starts_from_lan() -> None:
+    """Config(**overrides) is the lan preset with those fields changed."""
+    config = rumor.Config(gossip_fanout=5)
+    lan = rumor.Config.lan()
+    assert config.gossip_fanout == 5
+    assert config.probe_interval == lan.probe_interval
+    assert config.suspicion_mult == lan.suspicion_mult
+
+
+def test_preset_overrides_are_applied() -> None:
+    """Keyword overrides of a preset change only the named fields."""
+    config = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+    assert math.isclose(config.probe_interval, 0.2)
+    assert math.isclose(config.probe_timeout, 0.1)
+    assert math.isclose(config.gossip_interval, 0.05)
+    assert config.suspicion_mult == rumor.Config.local().suspicion_mult
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: rumor.Config(gossip_fanout=0), "gossip_fanout"),
+        (lambda: rumor.Config.lan(probe_timeout=5.0), "probe_timeout"),
+        (lambda: rumor.Config(probe_interval=-1), "probe_interval"),
+        (lambda: rumor.Config(probe_interval=math.nan), "probe_interval"),
+        (lambda: rumor.Config(gossip_interval=math.inf), "gossip_interval"),
+        (lambda: rumor.Config.wan(suspicion_mult=0), "suspicion_mult"),
+        (lambda: rumor.Config.local(max_packet_size=10), "max_packet_size"),
+        (lambda: rumor.Config(max_meta_size=100_000), "max_meta_size"),
+    ],
+    ids=[
+        "fanout-zero",
+        "timeout-over-interval",
+        "negative-interval",
+        "nan-interval",
+        "infinite-gossip",
+        "suspicion-zero",
+        "tiny-packet",
+        "huge-meta",
+    ],
+)
+def test_bad_value_raises_config_error_naming_the_field(
+    build: Callable[[], rumor.Config], field: str
+) -> None:
+    """An out-of-range value raises ConfigError, a ValueError whose message names the field."""
+    with pytest.raises(rumor.ConfigError) as info:
+        build()
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, rumor.RumorError)
+    assert field in str(info.value)
+
+
+def test_unknown_keyword_is_a_type_error() -> None:
+    """A misspelt setting is a TypeError, not silently ignored."""
+    with pytest.raises(TypeError):
+        rumor.Config(probe_intervall=1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        rumor.Config.local(fanout=3)  # type: ignore[call-arg]
+
+
+def test_settings_are_keyword_only() -> None:
+    """Positional settings are refused: a bare number would be ambiguous."""
+    with pytest.raises(TypeError):
+        rumor.Config(1.0)  # type: ignore[misc]
