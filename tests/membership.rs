@@ -1,11 +1,11 @@
 //! Membership and failure detection scenarios on a virtual network:
 //! deterministic by seed, no sockets, no sleeps.
 
-mod support;
+mod vnet;
 
 use rumor::proto::{Config, Event, MemberState};
 use std::collections::BTreeSet;
-use support::{secs, Net};
+use vnet::{secs, Net};
 
 #[test]
 fn simultaneous_join_of_32_through_one_seed_converges_in_a_few_rounds() {

@@ -24,7 +24,7 @@ fn seconds(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Durati
     let s: f64 = v
         .extract()
         .map_err(|_| PyTypeError::new_err(format!("{field} must be a number of seconds")))?;
-    if !s.is_finite() || s < 0.0 || s > 1e9 {
+    if !s.is_finite() || !(0.0..=1e9).contains(&s) {
         return Err(config_error(
             py,
             field,

@@ -16,6 +16,10 @@ pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
+/// A datagram on its way: (delivery time, tie-break order, destination
+/// index, source address, bytes).
+type InFlight = (Duration, u64, usize, SocketAddr, Vec<u8>);
+
 struct Slot {
     name: String,
     addr: SocketAddr,
@@ -28,7 +32,7 @@ pub struct Net {
     config: Config,
     slots: Vec<Slot>,
     by_addr: HashMap<SocketAddr, usize>,
-    queue: BinaryHeap<Reverse<(Duration, u64, usize, SocketAddr, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     order: u64,
     rng: ChaCha8Rng,
     /// Probability that a datagram is lost.
