@@ -124,6 +124,17 @@ class Node:
         """
         self._native.leave(float(timeout))
 
+    async def join_async(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
+        """Awaitable :meth:`join`: the event loop keeps running while the
+        handshake is under way. Raises the same errors."""
+        if isinstance(seeds, str):
+            seeds = [seeds]
+        return await self._native.join_async(list(seeds), float(timeout))
+
+    async def leave_async(self, timeout: float = 5.0) -> None:
+        """Awaitable :meth:`leave`."""
+        await self._native.leave_async(float(timeout))
+
     def members(self, state: MemberState | str | None = None) -> list[Member]:
         """Every known member, this node included, in name order.
 

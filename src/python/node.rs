@@ -11,6 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SLICE: Duration = Duration::from_millis(100);
@@ -48,7 +49,7 @@ fn seconds(field: &str, t: f64) -> PyResult<Duration> {
 /// The Rust side of `rumor.Node`; use that class instead.
 #[pyclass(module = "rumor._native", frozen)]
 pub struct NativeNode {
-    node: Node,
+    node: Arc<Node>,
 }
 
 impl NativeNode {
@@ -103,7 +104,7 @@ impl NativeNode {
         let node = py
             .detach(move || Node::start(name, addr, cfg, meta, seed))
             .map_err(|e| driver_error(py, e))?;
-        Ok(NativeNode { node })
+        Ok(NativeNode { node: Arc::new(node) })
     }
 
     #[getter]
@@ -146,6 +147,72 @@ impl NativeNode {
                 ),
             )),
         }
+    }
+
+    fn join_async<'py>(
+        &self,
+        py: Python<'py>,
+        seeds: Vec<String>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if seeds.is_empty() {
+            return Err(PyValueError::new_err("seeds must name at least one host:port"));
+        }
+        let timeout = seconds("timeout", timeout)?;
+        let addrs = seeds.iter().map(|s| resolve(py, "seeds", s)).collect::<PyResult<Vec<_>>>()?;
+        let token = self.node.start_join(&addrs, timeout).map_err(|e| driver_error(py, e))?;
+        let node = self.node.clone();
+        let label = seeds.join(", ");
+        let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::driver::runtime());
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            // The wait is a condvar: keep it off the async workers.
+            let outcome = tokio::task::spawn_blocking(move || loop {
+                if let Some(ok) = node.wait_join(token, SLICE) {
+                    return Some(ok);
+                }
+                if node.is_closed() {
+                    return None;
+                }
+            })
+            .await
+            .ok()
+            .flatten();
+            Python::attach(|py| match outcome {
+                Some(true) => Ok(1usize),
+                None => Err(driver_error(py, DriverError::Closed)),
+                Some(false) => Err(rumor_error(
+                    py,
+                    "JoinError",
+                    format!("no seed answered within {} s: {label}", timeout.as_secs_f64()),
+                )),
+            })
+        })
+    }
+
+    fn leave_async<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = seconds("timeout", timeout)?;
+        self.node.start_leave().map_err(|e| driver_error(py, e))?;
+        let node = self.node.clone();
+        let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::driver::runtime());
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let done = tokio::task::spawn_blocking(move || node.wait_leave(timeout))
+                .await
+                .unwrap_or(false);
+            Python::attach(|py| {
+                if done {
+                    Ok(())
+                } else {
+                    Err(rumor_error(
+                        py,
+                        "TimeoutError",
+                        format!(
+                            "the leave notice was not spread within {} s",
+                            timeout.as_secs_f64()
+                        ),
+                    ))
+                }
+            })
+        })
     }
 
     fn leave(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
