@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support import LOCALHOST, Cluster, fast_config
-
 import rumor
+from support import LOCALHOST, Cluster, fast_config
 
 
 @pytest.fixture

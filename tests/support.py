@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import pytest
-
 import rumor
 
 POLL = 0.02

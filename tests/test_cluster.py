@@ -6,6 +6,7 @@ import sys
 import threading
 
 import pytest
+import rumor
 from support import (
     DEADLINE,
     Cluster,
@@ -16,8 +17,6 @@ from support import (
     wait_probe_rounds,
     wait_until,
 )
-
-import rumor
 
 QUIET_PROBES = 20
 """Probes each survivor makes after a decision before "exactly once" is judged:
@@ -95,7 +94,7 @@ def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
 def test_restarted_node_is_alive_again_with_higher_incarnation(
     cluster: Cluster, wait_for_failure: bool
 ) -> None:
-    """A node restarted under the same name on a new port is alive everywhere, at a higher incarnation."""
+    """A node restarted under its name on a new port is alive everywhere at a higher incarnation."""
     nodes = cluster.start_joined(4)
     old = nodes[3]
     survivors = nodes[:3]
@@ -126,8 +125,8 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
     wait_until(
         lambda: not stale() and not view_gaps(everyone, all_alive(everyone)),
         message=lambda: (
-            f"restarted {old.name} at {new.addr} (incarnation was {old_incarnation}) "
-            f"not alive everywhere: {stale()}; other gaps: {view_gaps(everyone, all_alive(everyone))}"
+            f"restarted {old.name} at {new.addr} (incarnation was {old_incarnation}) not alive "
+            f"everywhere: {stale()}; other gaps: {view_gaps(everyone, all_alive(everyone))}"
         ),
     )
     if wait_for_failure:
@@ -147,7 +146,7 @@ def wait_for_second_join(log: EventLog, name: str) -> None:
 def test_raising_callbacks_are_reported_and_later_events_still_fire(
     monkeypatch: pytest.MonkeyPatch, cluster: Cluster
 ) -> None:
-    """A callback that raises is reported through sys.unraisablehook; the node and later callbacks go on."""
+    """A raising callback is reported via sys.unraisablehook; the node and later callbacks go on."""
     # monkeypatch is set up before `cluster`, so it is undone only after every
     # node is closed and no dispatcher can call the hook any more.
     reported: list[sys.UnraisableHookArgs] = []

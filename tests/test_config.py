@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 
 import pytest
-
 import rumor
 
 
@@ -88,4 +87,4 @@ def test_unknown_keyword_is_a_type_error() -> None:
 def test_settings_are_keyword_only() -> None:
     """Positional settings are refused: a bare number would be ambiguous."""
     with pytest.raises(TypeError):
-        rumor.Config(1.0)  # type: ignore[misc]
+        rumor.Config(1.0)  # type: ignore[call-arg]

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable
 
 import pytest
+import rumor
 from support import (
     LOCALHOST,
     Cluster,
@@ -16,8 +17,6 @@ from support import (
     silent_udp_port,
     wait_for_views,
 )
-
-import rumor
 
 STATS_KEYS = {
     "packets_sent",
@@ -62,7 +61,8 @@ def test_member_is_a_frozen_dataclass_with_a_str_enum_state() -> None:
 
     assert issubclass(rumor.MemberState, str)
     assert rumor.MemberState("dead") is rumor.MemberState.DEAD
-    assert rumor.MemberState.ALIVE == "alive"
+    alive: str = rumor.MemberState.ALIVE
+    assert alive == "alive"
     assert str(rumor.MemberState.LEFT) == "left"
     assert f"{rumor.MemberState.SUSPECT}" == "suspect"
     assert [s.value for s in rumor.MemberState] == ["alive", "suspect", "dead", "left"]
@@ -190,7 +190,8 @@ def test_oversized_meta_is_a_value_error() -> None:
     """Metadata longer than max_meta_size is refused when the node is created."""
     config = fast_config()
     with pytest.raises(ValueError):
-        rumor.Node(name="x", bind=f"{LOCALHOST}:0", config=config, meta=b"m" * (config.max_meta_size + 1))
+        meta = b"m" * (config.max_meta_size + 1)
+        rumor.Node(name="x", bind=f"{LOCALHOST}:0", config=config, meta=meta)
 
 
 def test_closed_node_refuses_commands_and_close_is_idempotent(node: rumor.Node) -> None:

@@ -18,7 +18,7 @@ from rumor.errors import (
     JoinError,
     NodeClosedError,
     RumorError,
-    TimeoutError,  # noqa: A004
+    TimeoutError,
 )
 from rumor.member import Member, MemberState
 from rumor.node import Node

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+
+from rumor import demo
 
 __all__ = ["main"]
 
@@ -15,24 +16,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from rumor import demo
-
     demo_parser = commands.add_parser(
         "demo",
         help="run an 8-node cluster on loopback and watch a crash being detected",
-        description=(demo.__doc__ or "").split("\n\n", 1)[0],
+        description=(
+            "Start an in-process cluster on 127.0.0.1, crash one node, and show "
+            "when every survivor suspected it and declared it failed."
+        ),
     )
     demo.add_arguments(demo_parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Runs the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(None if argv is None else list(argv))
+    args = parser.parse_args(argv)
     if args.command == "demo":
-        from rumor import demo
-
         return demo.run(nodes=args.nodes, probe_interval=args.probe_interval)
     parser.print_help()
     return 2

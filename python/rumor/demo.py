@@ -11,6 +11,7 @@ leave and close cleanly.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import threading
@@ -117,17 +118,20 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
-def _describe(config: Config) -> str:
-    return (
+def _describe(config: Config, nodes: int) -> list[str]:
+    # memberlist's rule: suspicion_mult * max(1, log10 n) * probe_interval.
+    suspicion = config.suspicion_mult * max(1.0, math.log10(nodes)) * config.probe_interval
+    return [
         f"probe_interval={config.probe_interval:g}s probe_timeout={config.probe_timeout:g}s "
-        f"gossip_interval={config.gossip_interval:g}s fanout={config.gossip_fanout} "
-        f"suspicion_mult={config.suspicion_mult} "
-        f"indirect_checks={config.indirect_checks}"
-    )
+        f"gossip_interval={config.gossip_interval:g}s gossip_fanout={config.gossip_fanout}",
+        f"suspicion_mult={config.suspicion_mult} (min suspicion timeout {suspicion:g}s) "
+        f"indirect_checks={config.indirect_checks} retransmit_mult={config.retransmit_mult}",
+    ]
 
 
-def run(nodes: int = 8, probe_interval: float = 0.5, out: TextIO = sys.stdout) -> int:
-    """Runs the demo, printing to ``out``; returns a process exit status."""
+def run(nodes: int = 8, probe_interval: float = 0.5, out: TextIO | None = None) -> int:
+    """Runs the demo, printing to ``out`` (default: standard output); returns an exit status."""
+    out = out if out is not None else sys.stdout
     if nodes < 3:
         print("rumor demo: --nodes must be at least 3", file=out)
         return 2
@@ -137,7 +141,8 @@ def run(nodes: int = 8, probe_interval: float = 0.5, out: TextIO = sys.stdout) -
         print(text, file=out, flush=True)
 
     say(f"rumor demo: {nodes} nodes on 127.0.0.1, Config.local() with")
-    say(f"  {_describe(config)}")
+    for line in _describe(config, nodes):
+        say(f"  {line}")
 
     watch = _Watch()
     cluster: list[Node] = []
@@ -171,7 +176,8 @@ def _scenario(cluster: list[Node], watch: _Watch, say: _Say) -> int:
     if not _wait(lambda: _everyone_alive(cluster)):
         say(f"not converged after {DEADLINE:.0f} s")
         return 1
-    say(f"\njoined: all {len(cluster)} nodes see {len(cluster)} alive after {_ms(time.monotonic() - started)}")
+    took = _ms(time.monotonic() - started)
+    say(f"\njoined: all {len(cluster)} nodes see {len(cluster)} alive after {took}")
 
     # -- crash ------------------------------------------------------------
     victim = cluster[len(cluster) // 2]

@@ -30,7 +30,7 @@ class JoinError(RumorError, ConnectionError):
     """No seed answered the join handshake before the timeout."""
 
 
-class TimeoutError(RumorError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(RumorError, builtins.TimeoutError):
     """An operation did not complete in time (for example a graceful leave)."""
 
 

@@ -32,6 +32,31 @@ def _member(raw: tuple[str, str, str, int, bytes]) -> Member:
     return Member(name, addr, MemberState(state), incarnation, meta)
 
 
+def _dispatch(
+    native: _native.NativeNode,
+    callbacks: dict[str, list[MemberCallback]],
+    lock: threading.Lock,
+) -> None:
+    """Dispatcher thread: runs the callbacks of each event, in order, until
+    the native node is closed. A callback that raises is reported through
+    ``sys.unraisablehook`` and the others still run."""
+    while True:
+        event = native.next_event(0.5)
+        if event is None:
+            if native.closed:
+                return
+            continue
+        kind, raw = event
+        member = _member(raw)
+        with lock:
+            todo = list(callbacks.get(kind, ()))
+        for callback in todo:
+            try:
+                callback(member)
+            except BaseException as exc:  # reported, never fatal to the node
+                _native.write_unraisable(exc, callback)
+
+
 class Node:
     """One member of a rumor cluster, gossiping over UDP on ``bind``.
 
@@ -68,10 +93,17 @@ class Node:
         )
         self._lock = threading.Lock()
         self._callbacks: dict[str, list[MemberCallback]] = {k: [] for k in _EVENT_KINDS}
+        # The dispatcher holds the native node and the callbacks, not the Node
+        # itself, so a Node nobody references any more is collected, and
+        # collecting it closes the native node, which ends the dispatcher.
         self._dispatcher = threading.Thread(
-            target=self._dispatch, name=f"rumor-events-{self.name}", daemon=True
+            target=_dispatch,
+            args=(self._native, self._callbacks, self._lock),
+            name=f"rumor-events-{self.name}",
+            daemon=True,
         )
         self._dispatcher.start()
+        weakref.finalize(self, self._native.close)
         _open_nodes.add(self)
 
     # -- identity ---------------------------------------------------------
@@ -191,24 +223,6 @@ class Node:
         """Calls ``callback(member)`` when a suspected member proves alive."""
         return self._register("alive", callback)
 
-    def _dispatch(self) -> None:
-        native = self._native
-        while True:
-            event = native.next_event(0.5)
-            if event is None:
-                if native.closed:
-                    return
-                continue
-            kind, raw = event
-            member = _member(raw)
-            with self._lock:
-                callbacks = list(self._callbacks.get(kind, ()))
-            for callback in callbacks:
-                try:
-                    callback(member)
-                except BaseException as exc:  # noqa: BLE001 - reported, never fatal
-                    _native.write_unraisable(exc, callback)
-
     # -- lifecycle --------------------------------------------------------
 
     def close(self) -> None:
@@ -234,8 +248,8 @@ class Node:
         try:
             if not self.closed:
                 self.leave(timeout=2.0)
-        except Exception:  # noqa: BLE001 - closing matters more than a late leave
-            pass
+        except Exception:
+            pass  # closing matters more than a late leave
         finally:
             self.close()
 
