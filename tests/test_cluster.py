@@ -90,6 +90,26 @@ def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
     assert not view_gaps(others, {leaver.name: "left"}), "a departed node changed state later"
 
 
+def test_whole_cluster_leaving_at_once_completes_every_leave(cluster: Cluster) -> None:
+    """Every node of a cluster leaving at the same moment finishes its leave in time."""
+    nodes = cluster.start_joined(6)
+    errors: list[BaseException] = []
+
+    def leave(node: rumor.Node) -> None:
+        try:
+            node.leave(timeout=5.0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=leave, args=(node,)) for node in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30.0)
+    assert not errors, f"leaves that did not complete: {errors}"
+    assert all(not t.is_alive() for t in threads)
+
+
 @pytest.mark.parametrize("wait_for_failure", [True, False], ids=["after-failure", "at-once"])
 def test_restarted_node_is_alive_again_with_higher_incarnation(
     cluster: Cluster, wait_for_failure: bool

@@ -235,12 +235,21 @@ impl Engine {
         self.set_state(&name, MemberState::Left, now);
         self.enqueue_broadcast(&name);
         if self.live_members() == 0 {
-            self.broadcasts.retain(|(n, _)| *n != name);
-            self.events.push_back(Event::LeaveDone);
+            self.finish_leave();
             return;
         }
         // Tell a few members at once rather than waiting for the next round.
         self.gossip_round(now);
+    }
+
+    /// Drops our pending leave notice, if still queued, and reports the
+    /// leave as done.
+    fn finish_leave(&mut self) {
+        let before = self.broadcasts.len();
+        self.broadcasts.retain(|(n, _)| *n != self.name);
+        if self.broadcasts.len() != before {
+            self.events.push_back(Event::LeaveDone);
+        }
     }
 
     /// Sets this node's metadata and announces it with a higher incarnation.
@@ -356,6 +365,11 @@ impl Engine {
                 Timer::Gossip => {
                     let next = now + self.config.gossip_interval;
                     self.timers.arm(next, Timer::Gossip);
+                    if self.leaving && self.live_members() == 0 {
+                        // Everyone else left or died meanwhile: nobody is
+                        // left to tell, so the leave is complete.
+                        self.finish_leave();
+                    }
                     if !self.broadcasts.is_empty() {
                         self.gossip_round(now);
                     }

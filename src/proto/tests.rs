@@ -315,6 +315,22 @@ fn leave_is_reported_as_left_not_failed() {
 }
 
 #[test]
+fn leave_completes_when_everyone_else_left_first() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let (a, b) = all.split_at_mut(1);
+    let (a, b) = (&mut a[0], &mut b[0]);
+    // Both leave at once; a's notice to b is lost, then a hears b left.
+    a.leave(ms(0));
+    transmits(a);
+    b.leave(ms(0));
+    deliver(ms(1), b, &mut [&mut *a]);
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Left));
+    run_timers(a, Duration::from_secs(1));
+    assert!(events(a).contains(&Event::LeaveDone), "nobody is left to tell: the leave is done");
+}
+
+#[test]
 fn leave_alone_is_done_at_once() {
     let mut a = engine(1);
     a.leave(ms(0));
