@@ -100,24 +100,46 @@ fn restarted_member_is_alive_again_everywhere_with_higher_incarnation() {
 }
 
 #[test]
-fn partitioned_then_healed_member_refutes_its_death() {
-    // A member that is cut off (all its datagrams lost) is declared dead;
-    // when the link comes back it hears of its death and rejoins.
+fn member_cut_off_then_reconnected_is_alive_again_without_help() {
+    // n2 is cut off long enough to be declared dead (and to declare everyone
+    // else dead); once the link is back, reconnects and refutation heal the
+    // cluster with no join from the user.
     let mut net = Net::new(Config::lan(), 6, 21);
     net.join_all(0);
     net.run_until_cond(secs(10.0), Net::converged).expect("converged");
-    net.loss = 1.0;
+    net.partition(&[&[2]]);
+    net.run_until_cond(secs(60.0), |n| n.all_see(2, MemberState::Dead)).expect("n2 declared dead");
     net.run_until(net.now + secs(30.0));
-    net.loss = 0.0;
-    // Everyone thought everyone else dead; a fresh join through one seed
-    // heals the cluster.
-    for i in 1..6 {
-        let seed = net.addr(0);
-        let now = net.now;
-        net.engine_mut(i).join(now, &[seed], secs(5.0));
-    }
-    let t = net.run_until_cond(secs(30.0), Net::converged);
-    assert!(t.is_some(), "cluster healed");
+    assert!((0..6)
+        .filter(|&i| i != 2)
+        .all(|i| net.state(2, &net.name(i)) == Some(MemberState::Dead)));
+    net.heal();
+    let healed_at = net.now;
+    let t = net.run_until_cond(secs(120.0), Net::converged);
+    let t = t.expect("healed without user action");
+    // Reconnect tries one dead member every 30 s (lan).
+    assert!(t - healed_at <= secs(65.0), "took {:?}", t - healed_at);
+    let reconnects: u64 = (0..6).map(|i| net.engine(i).stats().reconnects).sum();
+    assert!(reconnects > 0);
+}
+
+#[test]
+fn half_and_half_partition_heals() {
+    let mut net = Net::new(Config::lan(), 20, 23);
+    net.join_all(0);
+    net.run_until_cond(secs(10.0), Net::converged).expect("converged");
+    let left: Vec<usize> = (0..10).collect();
+    net.partition(&[&left]);
+    // Each side declares the other dead.
+    net.run_until_cond(secs(120.0), |n| {
+        (0..10).all(|i| (10..20).all(|j| n.state(i, &n.name(j)) == Some(MemberState::Dead)))
+            && (10..20).all(|i| (0..10).all(|j| n.state(i, &n.name(j)) == Some(MemberState::Dead)))
+    })
+    .expect("each half declares the other dead");
+    net.heal();
+    let healed_at = net.now;
+    let t = net.run_until_cond(secs(180.0), Net::converged).expect("partition healed");
+    assert!(t - healed_at <= secs(65.0), "took {:?}", t - healed_at);
 }
 
 #[test]

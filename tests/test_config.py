@@ -53,6 +53,8 @@ def test_preset_overrides_are_applied() -> None:
         (lambda: rumor.Config.wan(suspicion_mult=0), "suspicion_mult"),
         (lambda: rumor.Config.local(max_packet_size=10), "max_packet_size"),
         (lambda: rumor.Config(max_meta_size=100_000), "max_meta_size"),
+        (lambda: rumor.Config(probe_interval=1.0, probe_timeout=1.0), "probe_timeout"),
+        (lambda: rumor.Config(reconnect_interval=-5), "reconnect_interval"),
     ],
     ids=[
         "fanout-zero",
@@ -63,6 +65,8 @@ def test_preset_overrides_are_applied() -> None:
         "suspicion-zero",
         "tiny-packet",
         "huge-meta",
+        "timeout-equal-to-interval",
+        "negative-reconnect",
     ],
 )
 def test_bad_value_raises_config_error_naming_the_field(

@@ -17,12 +17,19 @@ DROP_KEYS = (
     "dropped_oversized",
     "dropped_bad_magic",
     "dropped_unknown_version",
+    "dropped_out_of_limits",
 )
 
+U64_MAX = b"\xff" * 9 + b"\x01"
+"""u64::MAX as a postcard varint."""
 
-def garbage() -> dict[str, list[bytes]]:
-    """Datagrams grouped by the drop counter each must land in (seeded, so reproducible)."""
+
+def garbage(target: str) -> dict[str, list[bytes]]:
+    """Datagrams grouped by the drop counter each must land in (seeded, so reproducible);
+    the well-formed forgeries accuse ``target``."""
     rng = random.Random(20240611)
+
+    name = bytes([len(target)]) + target.encode()
 
     def noise(n: int) -> bytes:
         return bytes(rng.randrange(256) for _ in range(n))
@@ -47,8 +54,15 @@ def garbage() -> dict[str, list[bytes]]:
             b"Rm\xff\x00\x01\x00",
             b"Rm\x01\x80\x01\x00\x00",
         ],
-        # Over max_packet_size (1400 B): 3000 bytes, real-looking or not.
-        "dropped_oversized": [HEADER + b"\x01\x00" + b"\x00" * 2994, noise(3000)],
+        # Well-formed messages outside the protocol's limits: an accusation
+        # at incarnation u64::MAX (it could never be refuted), names of 200
+        # bytes or none at all.
+        "dropped_out_of_limits": [
+            HEADER + b"\x01\x00" + b"\x07" + name + U64_MAX + b"\x01m",  # Suspect target
+            HEADER + b"\x01\x00" + b"\x08" + name + U64_MAX + b"\x01m",  # Dead target
+            HEADER + b"\x01\x00" + b"\x09" + b"\xc8\x01" + b"x" * 200 + b"\x01",  # Left
+            HEADER + b"\x01\x00" + b"\x09" + b"\x00" + b"\x01",  # Left, empty name
+        ],
     }
 
 
@@ -57,12 +71,13 @@ def drops(stats: dict[str, int]) -> dict[str, int]:
 
 
 def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Cluster) -> None:
-    """Random, empty, truncated, malformed, foreign-version and oversized datagrams are each
-    counted by reason, and a new node can still join the target afterwards."""
+    """Random, empty, truncated, malformed, foreign-version and out-of-limits datagrams are
+    each counted by reason, and a new node can still join the target afterwards."""
     a, b = cluster.start_joined(2)
+    incarnation = {m.name: m.incarnation for m in a.members()}
     before = drops(a.stats())
     assert set(DROP_KEYS) <= set(a.stats()), "stats() lacks drop counters"
-    batches = garbage()
+    batches = garbage(a.name)
     host, port = a.addr.rsplit(":", 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((LOCALHOST, 0))
@@ -73,6 +88,7 @@ def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Clust
     sent = sum(len(batch) for batch in batches.values())
     expected = {key: before[key] + len(batch) for key, batch in batches.items()}
     expected["dropped_total"] = before["dropped_total"] + sent
+    expected["dropped_oversized"] = before["dropped_oversized"]  # UDP cannot carry one
 
     def delta() -> dict[str, int]:
         now = drops(a.stats())
@@ -83,6 +99,7 @@ def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Clust
         message=lambda: f"sent {sent} bad datagrams, counted {delta()}",
     )
     assert drops(a.stats()) == expected, f"counted {delta()} after sending {sent}"
+    assert {m.name: m.incarnation for m in a.members()} == incarnation, "a forged claim took hold"
 
     wait_for_views([a, b], all_alive([a, b]))
     c = cluster.start("late")

@@ -28,6 +28,7 @@ class Config:
         indirect_checks: int = ...,
         push_pull_interval: float = ...,
         gossip_to_the_dead_time: float = ...,
+        reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
     ) -> None: ...
@@ -44,6 +45,7 @@ class Config:
         indirect_checks: int = ...,
         push_pull_interval: float = ...,
         gossip_to_the_dead_time: float = ...,
+        reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
     ) -> Config:
@@ -61,6 +63,7 @@ class Config:
         indirect_checks: int = ...,
         push_pull_interval: float = ...,
         gossip_to_the_dead_time: float = ...,
+        reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
     ) -> Config:
@@ -78,6 +81,7 @@ class Config:
         indirect_checks: int = ...,
         push_pull_interval: float = ...,
         gossip_to_the_dead_time: float = ...,
+        reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
     ) -> Config:
@@ -112,6 +116,9 @@ class Config:
     @property
     def gossip_to_the_dead_time(self) -> float:
         """Seconds dead and departed members are still gossiped about."""
+    @property
+    def reconnect_interval(self) -> float:
+        """Seconds between attempts to reach a dead member (0 disables them)."""
     @property
     def max_packet_size(self) -> int:
         """Largest datagram sent, in bytes."""

@@ -132,9 +132,9 @@ class Node:
     def join(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
         """Joins the cluster through one or more seed addresses (``host:port``).
 
-        Sends the Meet handshake to every seed and returns once one answers;
-        the rest of the cluster then learns of this node through gossip.
-        Returns the number of seeds that had answered.
+        Sends the Meet handshake to every seed and returns as soon as one
+        answers (so the return value is 1); the rest of the cluster then
+        learns of this node through gossip.
 
         Raises:
             JoinError: no seed answered within ``timeout`` seconds.

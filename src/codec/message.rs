@@ -131,6 +131,33 @@ pub enum MessageKind {
 }
 
 impl Message {
+    /// Whether every name is 1 to [`MAX_NAME_LEN`](super::MAX_NAME_LEN)
+    /// bytes and the incarnation at most
+    /// [`MAX_INCARNATION`](super::MAX_INCARNATION) (strictly below it for an
+    /// accusation).
+    pub fn within_limits(&self) -> bool {
+        use super::{MAX_INCARNATION, MAX_NAME_LEN};
+        let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NAME_LEN;
+        match self {
+            Message::Meet { name, incarnation, .. }
+            | Message::Pong { name, incarnation, .. }
+            | Message::Alive { name, incarnation, .. } => {
+                name_ok(name) && *incarnation <= MAX_INCARNATION
+            }
+            // An accusation must stay refutable: its target answers with
+            // incarnation + 1, which must itself be within the limit.
+            Message::Left { name, incarnation } => name_ok(name) && *incarnation < MAX_INCARNATION,
+            Message::Suspect { name, incarnation, from }
+            | Message::Dead { name, incarnation, from } => {
+                name_ok(name) && from.len() <= MAX_NAME_LEN && *incarnation < MAX_INCARNATION
+            }
+            Message::Ping { target, .. } | Message::PingReq { target, .. } => {
+                target.len() <= MAX_NAME_LEN
+            }
+            Message::Ack { .. } | Message::Nack { .. } => true,
+        }
+    }
+
     /// The kind of this message.
     pub fn kind(&self) -> MessageKind {
         match self {

@@ -26,6 +26,14 @@ pub const HEADER_LEN: usize = 6;
 /// `max_packet_size`: the largest UDP payload over IPv4.
 pub const MAX_DATAGRAM: usize = 65_507;
 
+/// Longest member name, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+/// Highest incarnation a message may carry. Members raise their incarnation
+/// one step at a time, so no honest member gets near it; refusing claims
+/// above it keeps `incarnation + 1` from overflowing and stops a forged
+/// claim at `u64::MAX` from making a member impossible to refute.
+pub const MAX_INCARNATION: u64 = u64::MAX / 2;
+
 /// Why a datagram was rejected. Each variant is counted separately in the
 /// node's statistics; none affects the node's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +50,9 @@ pub enum DecodeError {
     UnsupportedFlags(u8),
     /// The body is not a valid sequence of messages.
     Malformed,
+    /// The messages decode but break a protocol limit (a name longer than
+    /// [`MAX_NAME_LEN`], an incarnation above [`MAX_INCARNATION`]).
+    OutOfLimits,
 }
 
 impl fmt::Display for DecodeError {
@@ -53,6 +64,7 @@ impl fmt::Display for DecodeError {
             DecodeError::UnknownVersion(v) => write!(f, "unknown protocol version {v}"),
             DecodeError::UnsupportedFlags(v) => write!(f, "unsupported envelope flags {v:#04x}"),
             DecodeError::Malformed => f.write_str("malformed message body"),
+            DecodeError::OutOfLimits => f.write_str("message outside protocol limits"),
         }
     }
 }
@@ -173,6 +185,9 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError>
     for _ in 0..count {
         let (msg, tail) =
             postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+        if !msg.within_limits() {
+            return Err(DecodeError::OutOfLimits);
+        }
         out.push(msg);
         rest = tail;
     }
@@ -259,6 +274,24 @@ mod tests {
             }
             let _ = decode(&buf, 1400);
         }
+    }
+
+    #[test]
+    fn out_of_limit_messages_are_rejected() {
+        let huge = Message::Suspect {
+            name: String::from("a"),
+            incarnation: u64::MAX,
+            from: String::from("b"),
+        };
+        assert_eq!(decode(&encode(&[huge]), 1400), Err(DecodeError::OutOfLimits));
+        let long = Message::Left { name: "x".repeat(MAX_NAME_LEN + 1), incarnation: 1 };
+        assert_eq!(decode(&encode(&[long]), 1400), Err(DecodeError::OutOfLimits));
+        let empty = Message::Left { name: String::new(), incarnation: 1 };
+        assert_eq!(decode(&encode(&[empty]), 1400), Err(DecodeError::OutOfLimits));
+        let ok = Message::Left { name: "x".repeat(MAX_NAME_LEN), incarnation: MAX_INCARNATION - 1 };
+        assert!(decode(&encode(&[ok]), 1400).is_ok());
+        let unrefutable = Message::Left { name: String::from("x"), incarnation: MAX_INCARNATION };
+        assert_eq!(decode(&encode(&[unrefutable]), 1400), Err(DecodeError::OutOfLimits));
     }
 
     #[test]

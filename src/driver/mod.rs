@@ -79,6 +79,8 @@ struct Shared {
     name: String,
     addr: SocketAddr,
     send_errors: std::sync::atomic::AtomicU64,
+    /// The node's task panicked (a bug): the node is closed.
+    panicked: AtomicBool,
 }
 
 impl Shared {
@@ -178,6 +180,7 @@ impl Node {
             name,
             addr,
             send_errors: Default::default(),
+            panicked: AtomicBool::new(false),
         });
         runtime().spawn(run(shared.clone(), socket));
         Ok(Node { shared })
@@ -193,7 +196,14 @@ impl Node {
         self.shared.addr
     }
 
-    /// Whether [`Node::close`] was called.
+    /// Whether the node's task died of a panic (a bug); such a node is
+    /// closed.
+    pub fn panicked(&self) -> bool {
+        self.shared.panicked.load(Ordering::Acquire)
+    }
+
+    /// Whether the node is closed: [`Node::close`] was called, or its task
+    /// ended.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
@@ -324,8 +334,24 @@ fn drain(
     engine.poll_timeout()
 }
 
+/// Marks the node closed and stopped when the task ends, normally or by a
+/// panic, so callers waiting on it are released instead of waiting forever.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.panicked.store(true, Ordering::Release);
+        }
+        self.0.closed.store(true, Ordering::Release);
+        self.0.waiters.lock().stopped = true;
+        self.0.changed.notify_all();
+    }
+}
+
 /// The node's task: receive, fire timers, send, until closed.
 async fn run(shared: Arc<Shared>, socket: UdpSocket) {
+    let _guard = StopGuard(shared.clone());
     let mut buf = vec![0u8; 65_536];
     let mut out = Vec::new();
     loop {
@@ -372,6 +398,4 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         }
     }
     drop(socket);
-    shared.waiters.lock().stopped = true;
-    shared.changed.notify_all();
 }

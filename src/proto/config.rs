@@ -32,8 +32,12 @@ pub struct Config {
     pub indirect_checks: usize,
     /// Period of full anti-entropy syncs; zero disables them.
     pub push_pull_interval: Duration,
-    /// How long dead and departed members are still gossiped about.
+    /// How long dead members are still gossiped to, so one wrongly declared
+    /// dead hears it and refutes.
     pub gossip_to_the_dead_time: Duration,
+    /// How often a member tries to reach one random dead member, to heal a
+    /// partition (Serf's reconnect); zero disables it.
+    pub reconnect_interval: Duration,
     /// Largest datagram this node sends, in bytes.
     pub max_packet_size: usize,
     /// Largest metadata a member may carry, in bytes.
@@ -77,6 +81,7 @@ impl Config {
             indirect_checks: 3,
             push_pull_interval: Duration::from_secs(30),
             gossip_to_the_dead_time: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(30),
             max_packet_size: 1400,
             max_meta_size: 512,
         }
@@ -95,6 +100,7 @@ impl Config {
             indirect_checks: 1,
             push_pull_interval: Duration::from_secs(15),
             gossip_to_the_dead_time: Duration::from_secs(15),
+            reconnect_interval: Duration::from_secs(15),
             ..Config::lan()
         }
     }
@@ -112,6 +118,7 @@ impl Config {
             indirect_checks: 3,
             push_pull_interval: Duration::from_secs(60),
             gossip_to_the_dead_time: Duration::from_secs(60),
+            reconnect_interval: Duration::from_secs(60),
             ..Config::lan()
         }
     }
@@ -120,11 +127,12 @@ impl Config {
     /// range is reported.
     pub fn validate(&self) -> Result<(), ConfigError> {
         dur("probe_interval", self.probe_interval, 10 * MS, HOUR)?;
-        if self.probe_timeout < MS || self.probe_timeout > self.probe_interval {
+        // Strictly shorter: the indirect probes need the rest of the interval.
+        if self.probe_timeout < MS || self.probe_timeout >= self.probe_interval {
             return Err(ConfigError {
                 field: "probe_timeout",
                 allowed: format!(
-                    "between 0.001 s and probe_interval ({} s)",
+                    "at least 0.001 s and less than probe_interval ({} s)",
                     secs(self.probe_interval)
                 ),
                 got: format!("{} s", secs(self.probe_timeout)),
@@ -138,6 +146,7 @@ impl Config {
         int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
         dur("push_pull_interval", self.push_pull_interval, Duration::ZERO, DAY)?;
         dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
+        dur("reconnect_interval", self.reconnect_interval, Duration::ZERO, DAY)?;
         int(
             "max_packet_size",
             self.max_packet_size as u64,
@@ -213,6 +222,12 @@ mod tests {
         assert_eq!(e.to_string(), "gossip_fanout must be between 1 and 64, got 0");
         let c = Config { probe_timeout: Duration::from_secs(2), ..Config::lan() };
         assert_eq!(c.validate().unwrap_err().field, "probe_timeout");
+        let c = Config { probe_timeout: Duration::from_secs(1), ..Config::lan() };
+        assert_eq!(
+            c.validate().unwrap_err().field,
+            "probe_timeout",
+            "must leave room for indirect probes"
+        );
     }
 
     #[test]

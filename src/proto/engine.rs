@@ -15,6 +15,9 @@ use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
+/// Joiners whose view is still owed, at most.
+const MAX_HANDSHAKES: usize = 256;
+
 /// A datagram the driver must send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
@@ -98,7 +101,12 @@ pub struct Engine {
     pub(crate) next_seq: u64,
     pub(crate) leaving: bool,
     /// Set while handling a Pong: where to send the handshake's Ping.
-    pub(crate) handshake_ping: Option<(SocketAddr, String)>,
+    pub(crate) handshake_ping: Option<(SocketAddr, String, u64)>,
+    /// Meets answered with only part of our view: `(token, joiner)`. The
+    /// rest goes out once the joiner's Ping echoes the token from that
+    /// address, so a forged Meet cannot turn a few bytes into our whole view
+    /// sent to someone else. Bounded: the oldest are forgotten.
+    pub(crate) handshakes: VecDeque<(u64, SocketAddr)>,
     pub(crate) timers: Timers,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -134,6 +142,7 @@ impl Engine {
             next_seq: 0,
             leaving: false,
             handshake_ping: None,
+            handshakes: VecDeque::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -155,6 +164,10 @@ impl Engine {
         let gossip_phase = engine.jitter(engine.config.gossip_interval);
         engine.timers.arm(now + probe_phase, Timer::Probe);
         engine.timers.arm(now + gossip_phase, Timer::Gossip);
+        if !engine.config.reconnect_interval.is_zero() {
+            let phase = engine.jitter(engine.config.reconnect_interval);
+            engine.timers.arm(now + phase, Timer::Reconnect);
+        }
         Ok(engine)
     }
 
@@ -260,7 +273,7 @@ impl Engine {
         let name = self.name.clone();
         if let Some(e) = self.members.get_mut(&name) {
             e.member.meta = meta;
-            e.member.incarnation += 1;
+            e.member.incarnation = (e.member.incarnation + 1).min(crate::codec::MAX_INCARNATION);
             e.member.since = now;
         }
         self.enqueue_broadcast(&name);
@@ -270,7 +283,10 @@ impl Engine {
     /// Feeds a datagram received from `from`.
     pub fn handle_packet(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
         self.stats.bytes_received += bytes.len() as u64;
-        let messages = match codec::decode(bytes, self.config.max_packet_size) {
+        // Accept up to the largest UDP payload whatever our own
+        // max_packet_size: a member configured with a larger one must not
+        // look dead to us.
+        let messages = match codec::decode(bytes, codec::MAX_DATAGRAM) {
             Ok(m) => m,
             Err(e) => {
                 self.count_drop(e);
@@ -282,13 +298,12 @@ impl Engine {
             self.stats.count_received(msg.kind());
             self.handle_message(now, from, msg);
         }
-        if let Some((addr, target)) = self.handshake_ping.take() {
+        if let Some((addr, target, token)) = self.handshake_ping.take() {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.
-            let seq = self.next_seq();
             self.send_with_gossip(
                 addr,
-                Message::Ping { seq, target: target.clone() },
+                Message::Ping { seq: token, target: target.clone() },
                 Some(&target),
             );
         }
@@ -305,6 +320,7 @@ impl Engine {
                 s.dropped_unknown_version += 1
             }
             DecodeError::Malformed => s.dropped_malformed += 1,
+            DecodeError::OutOfLimits => s.dropped_out_of_limits += 1,
         }
     }
 
@@ -322,10 +338,11 @@ impl Engine {
                 self.apply_alive(now, name, addr, incarnation, meta);
                 if self.joins.remove(&token).is_some() {
                     self.events.push_back(Event::JoinSucceeded { token, seed: from });
-                    // Third step of the handshake, sent once the rest of the
-                    // datagram (the seed's view) has been applied.
-                    self.handshake_ping = Some((addr, target));
                 }
+                // Third step of the handshake, sent once the rest of the
+                // datagram (the seed's view) has been applied. Its sequence
+                // number echoes the token: proof that we own our address.
+                self.handshake_ping = Some((addr, target, token));
             }
             Message::Ping { seq, target } => {
                 if target != self.name {
@@ -333,6 +350,10 @@ impl Engine {
                     return;
                 }
                 self.send_with_gossip(from, Message::Ack { seq }, None);
+                if let Some(i) = self.handshakes.iter().position(|h| *h == (seq, from)) {
+                    self.handshakes.remove(i);
+                    self.send_view(from, None);
+                }
             }
             Message::Ack { seq } => self.handle_ack(seq),
             Message::PingReq { seq, target, addr } => self.relay_ping(now, from, seq, target, addr),
@@ -383,6 +404,10 @@ impl Engine {
                     }
                 }
                 Timer::JoinRetry { token } => self.join_retry(now, token),
+                Timer::Reconnect => {
+                    self.timers.arm(now + self.config.reconnect_interval, Timer::Reconnect);
+                    self.reconnect();
+                }
             }
         }
     }
@@ -400,6 +425,44 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.timers.next()
+    }
+
+    /// Heals partitions (Serf's reconnect): tell one random dead member
+    /// that we hold it dead, then meet it. If it is in fact alive it refutes
+    /// at once, answers with a Pong at its new incarnation and its view, and
+    /// the two sides of the partition gossip each other back to life.
+    fn reconnect(&mut self) {
+        if self.leaving {
+            return;
+        }
+        let dead: Vec<String> = self
+            .members
+            .values()
+            .filter(|e| e.member.state == MemberState::Dead)
+            .map(|e| e.member.name.clone())
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        let name = dead[self.random_index(dead.len())].clone();
+        let Some(claim) = self.state_message(&name) else { return };
+        let Some(addr) = self.member(&name).map(|m| m.addr) else { return };
+        let me = self.local_member().clone();
+        let token = self.rng.next_u64();
+        self.stats.reconnects += 1;
+        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        self.push(&mut b, &claim);
+        self.push(
+            &mut b,
+            &Message::Meet {
+                token,
+                name: me.name,
+                addr: me.addr,
+                incarnation: me.incarnation,
+                meta: me.meta,
+            },
+        );
+        self.transmit(addr, b);
     }
 
     fn join_retry(&mut self, now: Duration, token: u64) {
@@ -437,35 +500,54 @@ impl Engine {
         }
     }
 
-    /// Second step of the handshake: a Pong, then our whole view of the
-    /// membership so the joiner knows everyone at once instead of waiting for
-    /// gossip to bring each member.
+    /// Second step of the handshake: a Pong followed by as much of our view
+    /// of the membership as fits, so the joiner knows (almost) everyone at
+    /// once instead of waiting for gossip to bring each member. If the view
+    /// does not fit, the rest follows the joiner's Ping (see `handshakes`).
     fn answer_meet(&mut self, token: u64, to: SocketAddr) {
         let me = self.local_member().clone();
+        let pong = Message::Pong {
+            token,
+            name: me.name,
+            addr: me.addr,
+            incarnation: me.incarnation,
+            meta: me.meta,
+        };
+        if !self.send_view(to, Some(pong)) {
+            if self.handshakes.len() >= MAX_HANDSHAKES {
+                self.handshakes.pop_front();
+            }
+            self.handshakes.push_back((token, to));
+        }
+    }
+
+    /// Sends our view of every other member to `to`: with `first`, in one
+    /// datagram that starts with `first` (returns whether everything fit);
+    /// without, in as many datagrams as it takes (returns true).
+    fn send_view(&mut self, to: SocketAddr, first: Option<Message>) -> bool {
+        let one_datagram = first.is_some();
         let mut b = DatagramBuilder::new(self.config.max_packet_size);
-        self.push(
-            &mut b,
-            &Message::Pong {
-                token,
-                name: me.name,
-                addr: me.addr,
-                incarnation: me.incarnation,
-                meta: me.meta,
-            },
-        );
+        if let Some(m) = first {
+            self.push(&mut b, &m);
+        }
         let names: Vec<String> =
             self.members.keys().filter(|n| **n != self.name).cloned().collect();
+        let mut complete = true;
         for name in names {
-            let Some(msg) = self.state_message(&name) else {
+            let Some(msg) = self.state_message(&name) else { continue };
+            if self.try_push(&mut b, &msg) {
                 continue;
-            };
-            if !self.try_push(&mut b, &msg) {
-                self.transmit(to, b);
-                b = DatagramBuilder::new(self.config.max_packet_size);
-                self.push(&mut b, &msg);
             }
+            if one_datagram {
+                complete = false;
+                break;
+            }
+            self.transmit(to, b);
+            b = DatagramBuilder::new(self.config.max_packet_size);
+            self.push(&mut b, &msg);
         }
         self.transmit(to, b);
+        complete
     }
 
     pub(crate) fn next_seq(&mut self) -> u64 {

@@ -10,6 +10,7 @@
 
 use super::engine::Engine;
 use super::event::Event;
+use super::member::MemberState;
 use crate::codec::DatagramBuilder;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -78,8 +79,28 @@ impl Engine {
     }
 
     /// Sends the pending updates to `gossip_fanout` random live members.
-    pub(crate) fn gossip_round(&mut self, _now: Duration) {
-        let targets = self.random_live_members(self.config.gossip_fanout, &[]);
+    pub(crate) fn gossip_round(&mut self, now: Duration) {
+        // Live members, and those declared dead less than
+        // gossip_to_the_dead_time ago (memberlist), so a member wrongly
+        // declared dead hears it and refutes.
+        let horizon = self.config.gossip_to_the_dead_time;
+        let mut targets: Vec<(String, core::net::SocketAddr)> = self
+            .members
+            .values()
+            .filter(|e| {
+                e.member.name != self.name
+                    && (e.member.state.is_live()
+                        || (e.member.state == MemberState::Dead
+                            && now.saturating_sub(e.member.since) < horizon))
+            })
+            .map(|e| (e.member.name.clone(), e.member.addr))
+            .collect();
+        let k = self.config.gossip_fanout.min(targets.len());
+        for i in 0..k {
+            let j = i + self.random_index(targets.len() - i);
+            targets.swap(i, j);
+        }
+        targets.truncate(k);
         for (name, addr) in targets {
             if self.broadcasts.is_empty() {
                 break;

@@ -102,9 +102,6 @@ impl Engine {
         incarnation: u64,
         meta: Vec<u8>,
     ) {
-        if meta.len() > self.config.max_meta_size {
-            return;
-        }
         if name == self.name {
             // A claim about us from an earlier life (restart) or another
             // address: out-announce it.
@@ -256,7 +253,8 @@ impl Engine {
         let Some(e) = self.members.get_mut(&name) else {
             return;
         };
-        e.member.incarnation = e.member.incarnation.max(incarnation) + 1;
+        e.member.incarnation =
+            (e.member.incarnation.max(incarnation) + 1).min(crate::codec::MAX_INCARNATION);
         e.member.since = now;
         let incarnation = e.member.incarnation;
         self.stats.refutations += 1;

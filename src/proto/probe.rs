@@ -108,6 +108,14 @@ impl Engine {
         target: String,
         addr: SocketAddr,
     ) {
+        let known = self
+            .members
+            .get(&target)
+            .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr);
+        if !known || target == self.name {
+            self.stats.ping_reqs_refused += 1;
+            return;
+        }
         let own = self.next_seq();
         self.relays.insert(own, Relay { requester, seq });
         let name = target.clone();

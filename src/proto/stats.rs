@@ -27,6 +27,14 @@ pub struct Stats {
     pub dropped_bad_magic: u64,
     /// Datagrams dropped: unknown protocol version or flags.
     pub dropped_unknown_version: u64,
+    /// Datagrams dropped: well-formed but outside protocol limits (name
+    /// length, incarnation).
+    pub dropped_out_of_limits: u64,
+    /// PingReqs ignored: the target is not a live member at that address
+    /// (relaying them would let anyone aim our traffic at any address).
+    pub ping_reqs_refused: u64,
+    /// Meets sent to dead members to heal a partition.
+    pub reconnects: u64,
     /// Messages sent, by kind ([`MessageKind::ALL`] order).
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
@@ -60,6 +68,9 @@ impl Stats {
             ("dropped_oversized", self.dropped_oversized),
             ("dropped_bad_magic", self.dropped_bad_magic),
             ("dropped_unknown_version", self.dropped_unknown_version),
+            ("dropped_out_of_limits", self.dropped_out_of_limits),
+            ("ping_reqs_refused", self.ping_reqs_refused),
+            ("reconnects", self.reconnects),
             ("probes", self.probes),
             ("probes_failed", self.probes_failed),
             ("indirect_probes", self.indirect_probes),
@@ -86,6 +97,7 @@ impl Stats {
             + self.dropped_oversized
             + self.dropped_bad_magic
             + self.dropped_unknown_version
+            + self.dropped_out_of_limits
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

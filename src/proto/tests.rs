@@ -222,16 +222,121 @@ fn indirect_probe_relays_the_ack() {
 #[test]
 fn relay_sends_nack_when_target_is_silent() {
     let mut b = engine(2);
+    let alive = Message::Alive {
+        name: String::from("n3"),
+        addr: addr(3),
+        incarnation: 0,
+        meta: Vec::new(),
+    };
+    b.handle_packet(ms(0), addr(3), &codec::encode(&[alive]));
+    transmits(&mut b);
     b.handle_packet(
         ms(0),
         addr(1),
         &codec::encode(&[Message::PingReq { seq: 5, target: String::from("n3"), addr: addr(3) }]),
     );
-    transmits(&mut b);
+    assert!(transmits(&mut b).iter().any(|t| t.dst == addr(3)), "relayed ping sent");
     let out = run_timers(&mut b, ms(600));
     assert!(out
         .iter()
         .any(|t| t.dst == addr(1) && matches!(decode(t)[0], Message::Nack { seq: 5 })));
+}
+
+#[test]
+fn ping_req_for_a_stranger_or_another_address_is_refused() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let b = &mut all[1];
+    for (target, at) in [("n9", addr(9)), ("n3", addr(77)), ("n2", addr(2))] {
+        let req = Message::PingReq { seq: 1, target: String::from(target), addr: at };
+        b.handle_packet(ms(0), addr(1), &codec::encode(&[req]));
+        assert!(transmits(b).is_empty(), "{target} at {at} relayed");
+    }
+    assert_eq!(b.stats().ping_reqs_refused, 3);
+}
+
+#[test]
+fn forged_extreme_incarnation_is_dropped_and_counted() {
+    let mut a = engine(1);
+    let forged = Message::Suspect {
+        name: String::from("n1"),
+        incarnation: u64::MAX,
+        from: String::from("mallory"),
+    };
+    a.handle_packet(ms(0), addr(6), &codec::encode(&[forged]));
+    assert_eq!(a.stats().dropped_out_of_limits, 1);
+    assert_eq!(a.local_member().incarnation, 0, "no refutation to an impossible claim");
+    // The highest claim the codec lets through is still refutable.
+    let highest = Message::Dead {
+        name: String::from("n1"),
+        incarnation: codec::MAX_INCARNATION - 1,
+        from: String::from("mallory"),
+    };
+    a.handle_packet(ms(0), addr(6), &codec::encode(&[highest]));
+    assert_eq!(a.local_member().incarnation, codec::MAX_INCARNATION);
+    // ...and the refutation itself passes every peer's limits.
+    let out = run_timers(&mut a, Duration::from_secs(1));
+    assert!(out.is_empty() || out.iter().all(|t| codec::decode(&t.payload, 65_000).is_ok()));
+    let mut b = engine(2);
+    let alive = a.state_message("n1").unwrap();
+    b.handle_packet(ms(0), addr(1), &codec::encode(&[alive]));
+    assert_eq!(b.stats().dropped_total(), 0);
+    assert_eq!(b.member("n1").unwrap().incarnation, codec::MAX_INCARNATION);
+}
+
+#[test]
+fn datagrams_larger_than_our_own_budget_are_accepted() {
+    // A member configured with max_packet_size 9000 must not look dead to
+    // one using the default 1400.
+    let mut a = engine(1);
+    let mut msgs = alloc::vec![Message::Ping { seq: 3, target: String::from("n1") }];
+    for i in 0..100 {
+        msgs.push(Message::Alive {
+            name: alloc::format!("member-{i:03}"),
+            addr: SocketAddr::from(([127, 0, 2, i as u8], 9000)),
+            incarnation: 0,
+            meta: Vec::new(),
+        });
+    }
+    let big = codec::encode(&msgs);
+    assert!(big.len() > 1400);
+    a.handle_packet(ms(0), addr(2), &big);
+    assert_eq!(a.stats().dropped_total(), 0);
+    assert_eq!(a.members().count(), 101);
+    assert!(matches!(decode(&transmits(&mut a)[0])[0], Message::Ack { seq: 3 }));
+}
+
+#[test]
+fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
+    let mut seed = engine_knowing(200);
+    let meet = |token| Message::Meet {
+        token,
+        name: String::from("joiner"),
+        addr: addr(50),
+        incarnation: 0,
+        meta: Vec::new(),
+    };
+    seed.handle_packet(ms(0), addr(50), &codec::encode(&[meet(99)]));
+    let first = transmits(&mut seed);
+    assert_eq!(first.len(), 1, "one datagram before the joiner proves its address");
+    assert!(matches!(decode(&first[0])[0], Message::Pong { token: 99, .. }));
+    // A Ping with a wrong token, or from elsewhere, releases nothing more.
+    for (seq, from) in [(98, addr(50)), (99, addr(51))] {
+        let ping = Message::Ping { seq, target: String::from("n1") };
+        seed.handle_packet(ms(1), from, &codec::encode(&[ping]));
+        assert_eq!(transmits(&mut seed).len(), 1, "only the Ack");
+    }
+    // The real joiner's Ping echoes the token: the whole view follows.
+    let ping = Message::Ping { seq: 99, target: String::from("n1") };
+    seed.handle_packet(ms(2), addr(50), &codec::encode(&[ping]));
+    let rest = transmits(&mut seed);
+    assert!(rest.len() > 2);
+    let names: alloc::collections::BTreeSet<String> = rest
+        .iter()
+        .flat_map(decode)
+        .filter_map(|m| if let Message::Alive { name, .. } = m { Some(name) } else { None })
+        .collect();
+    assert!(names.len() >= 199, "the whole view arrived: {}", names.len());
 }
 
 #[test]
@@ -440,7 +545,7 @@ fn garbage_is_counted_and_changes_nothing() {
     a.handle_packet(ms(0), addr(2), b"hello world");
     a.handle_packet(ms(0), addr(2), &[b'R', b'm', 1, 0, 1, 0, 0xff, 0xff]);
     a.handle_packet(ms(0), addr(2), &[b'R', b'm', 42, 0, 1, 0, 0]);
-    a.handle_packet(ms(0), addr(2), &alloc::vec![0u8; 5000]);
+    a.handle_packet(ms(0), addr(2), &alloc::vec![0u8; 70_000]);
     let s = a.stats();
     assert_eq!(s.dropped_truncated, 1);
     assert_eq!(s.dropped_bad_magic, 1);

@@ -25,6 +25,8 @@ pub(crate) enum Timer {
     Relay { seq: u64 },
     /// Resend the Meets of join attempt `token`, or give up.
     JoinRetry { token: u64 },
+    /// Try to reach a dead member, in case a partition has healed.
+    Reconnect,
 }
 
 #[derive(Debug, PartialEq, Eq)]

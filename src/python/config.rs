@@ -58,6 +58,7 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "gossip_interval" => c.gossip_interval = seconds(py, f, &v)?,
                 "push_pull_interval" => c.push_pull_interval = seconds(py, f, &v)?,
                 "gossip_to_the_dead_time" => c.gossip_to_the_dead_time = seconds(py, f, &v)?,
+                "reconnect_interval" => c.reconnect_interval = seconds(py, f, &v)?,
                 "gossip_fanout" => c.gossip_fanout = clamp(count(py, f, &v)?),
                 "indirect_checks" => c.indirect_checks = clamp(count(py, f, &v)?),
                 "max_packet_size" => c.max_packet_size = clamp(count(py, f, &v)?),
@@ -168,6 +169,13 @@ impl PyConfig {
         self.inner.gossip_to_the_dead_time.as_secs_f64()
     }
 
+    /// Seconds between attempts to reach a dead member, to heal partitions
+    /// (0 disables them).
+    #[getter]
+    fn reconnect_interval(&self) -> f64 {
+        self.inner.reconnect_interval.as_secs_f64()
+    }
+
     /// Largest datagram sent, in bytes.
     #[getter]
     fn max_packet_size(&self) -> usize {
@@ -186,7 +194,7 @@ impl PyConfig {
             "Config(probe_interval={}, probe_timeout={}, gossip_interval={}, gossip_fanout={}, \
              suspicion_mult={}, suspicion_max_timeout_mult={}, retransmit_mult={}, \
              indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
-             max_packet_size={}, max_meta_size={})",
+             reconnect_interval={}, max_packet_size={}, max_meta_size={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -197,6 +205,7 @@ impl PyConfig {
             c.indirect_checks,
             c.push_pull_interval.as_secs_f64(),
             c.gossip_to_the_dead_time.as_secs_f64(),
+            c.reconnect_interval.as_secs_f64(),
             c.max_packet_size,
             c.max_meta_size,
         )

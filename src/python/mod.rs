@@ -1,5 +1,6 @@
 //! The PyO3 binding: type conversion, errors, GIL release. No protocol logic.
 
+mod asyncio;
 mod config;
 mod error;
 mod node;

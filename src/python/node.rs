@@ -163,7 +163,7 @@ impl NativeNode {
         let token = self.node.start_join(&addrs, timeout).map_err(|e| driver_error(py, e))?;
         let node = self.node.clone();
         let label = seeds.join(", ");
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::driver::runtime());
+        super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             // The wait is a condvar: keep it off the async workers.
             let outcome = tokio::task::spawn_blocking(move || loop {
@@ -193,7 +193,7 @@ impl NativeNode {
         let timeout = seconds("timeout", timeout)?;
         self.node.start_leave().map_err(|e| driver_error(py, e))?;
         let node = self.node.clone();
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::driver::runtime());
+        super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let done = tokio::task::spawn_blocking(move || node.wait_leave(timeout))
                 .await
@@ -221,6 +221,7 @@ impl NativeNode {
         let deadline = Instant::now() + timeout;
         match self.wait_loop(py, deadline, |n, slice| n.wait_leave(slice).then_some(()))? {
             Some(()) => Ok(()),
+            None if self.node.is_closed() => Err(driver_error(py, DriverError::Closed)),
             None => Err(rumor_error(
                 py,
                 "TimeoutError",
@@ -235,7 +236,7 @@ impl NativeNode {
     }
 
     fn set_meta(&self, py: Python<'_>, meta: Vec<u8>) -> PyResult<()> {
-        self.node.set_meta(meta).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.set_meta(meta)).map_err(|e| driver_error(py, e))
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -248,6 +249,7 @@ impl NativeNode {
         }
         d.set_item("send_errors", send_errors)?;
         d.set_item("events_dropped", events_dropped)?;
+        d.set_item("task_panicked", u64::from(self.node.panicked()))?;
         for state in ["alive", "suspect", "dead", "left"] {
             let n = members.iter().filter(|m| m.state.as_str() == state).count();
             d.set_item(format!("members_{state}"), n)?;

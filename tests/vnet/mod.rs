@@ -41,6 +41,8 @@ pub struct Net {
     pub latency: (Duration, Duration),
     /// Every event any engine reported: (time, node, event).
     pub trace: Vec<(Duration, String, Event)>,
+    /// Partition group of each node; datagrams between groups are lost.
+    group: Vec<u32>,
 }
 
 impl Net {
@@ -56,6 +58,7 @@ impl Net {
             loss: 0.0,
             latency: (Duration::from_micros(200), Duration::from_millis(2)),
             trace: Vec::new(),
+            group: vec![0; nodes],
         };
         for i in 0..nodes {
             let addr = SocketAddr::from(([127, 0, (i / 250) as u8, (i % 250 + 1) as u8], 7946));
@@ -122,6 +125,23 @@ impl Net {
         self.flush(i);
     }
 
+    /// Splits the network: nodes in different groups cannot reach each
+    /// other; nodes in no group form one more group.
+    pub fn partition(&mut self, groups: &[&[usize]]) {
+        let rest = groups.len() as u32 + 1;
+        self.group = vec![rest; self.len()];
+        for (g, members) in groups.iter().enumerate() {
+            for &i in members.iter() {
+                self.group[i] = g as u32 + 1;
+            }
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.group = vec![0; self.len()];
+    }
+
     pub fn leave(&mut self, i: usize) {
         let now = self.now;
         self.engine_mut(i).leave(now);
@@ -141,6 +161,9 @@ impl Net {
         let src = self.slots[i].addr;
         for t in out {
             let Some(&dst) = self.by_addr.get(&t.dst) else { continue };
+            if self.group[i] != self.group[dst] {
+                continue;
+            }
             if self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss {
                 continue;
             }
