@@ -3,6 +3,7 @@
 //! Layers, data flowing one way (see DESIGN.md §1):
 //! - [`codec`]: the wire format;
 //! - [`proto`]: the sans-I/O protocol engine (no sockets, threads or clock);
+//! - [`sim`]: a deterministic simulator running many engines in virtual time;
 //! - `driver` (feature `driver`, on by default): runs engines on a tokio
 //!   runtime with real UDP sockets;
 //! - `python` (feature `python`): the PyO3 binding.
@@ -13,6 +14,7 @@ extern crate alloc;
 
 pub mod codec;
 pub mod proto;
+pub mod sim;
 
 #[cfg(feature = "driver")]
 pub mod driver;

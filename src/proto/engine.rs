@@ -86,13 +86,16 @@ pub struct Engine {
     /// Every known member, this node included. A `BTreeMap` so iteration
     /// order, and with it every run, is deterministic.
     pub(crate) members: BTreeMap<String, Entry>,
+    /// Every member name ever known, in the order learned: random picks
+    /// draw from it.
+    pub(crate) roster: Vec<String>,
     /// `(gossiped, name)`: least recently gossiped first.
     pub(crate) gossip_order: BTreeSet<(u64, String)>,
     pub(crate) gossip_clock: u64,
     /// Members by state, indexed like [`MemberState`].
     pub(crate) counts: [usize; 4],
     /// Names with an update to gossip, and how often each was sent.
-    pub(crate) broadcasts: Vec<(String, u32)>,
+    pub(crate) broadcasts: super::broadcast::TransmitQueue,
     pub(crate) probe_order: Vec<String>,
     pub(crate) probe_index: usize,
     pub(crate) probe: Option<Probe>,
@@ -130,10 +133,11 @@ impl Engine {
         let mut engine = Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
             members: BTreeMap::new(),
+            roster: Vec::new(),
             gossip_order: BTreeSet::new(),
             gossip_clock: 0,
             counts: [0; 4],
-            broadcasts: Vec::new(),
+            broadcasts: Default::default(),
             probe_order: Vec::new(),
             probe_index: 0,
             probe: None,
@@ -202,6 +206,11 @@ impl Engine {
         self.counts[MemberState::Alive as usize] + self.counts[MemberState::Suspect as usize]
     }
 
+    /// Number of members in `state`, this node included.
+    pub fn count(&self, state: MemberState) -> usize {
+        self.counts[state as usize]
+    }
+
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -258,9 +267,8 @@ impl Engine {
     /// Drops our pending leave notice, if still queued, and reports the
     /// leave as done.
     fn finish_leave(&mut self) {
-        let before = self.broadcasts.len();
-        self.broadcasts.retain(|(n, _)| *n != self.name);
-        if self.broadcasts.len() != before {
+        let name = self.name.clone();
+        if self.broadcasts.remove(&name) {
             self.events.push_back(Event::LeaveDone);
         }
     }
@@ -581,24 +589,55 @@ impl Engine {
         k: usize,
         exclude: &[&str],
     ) -> Vec<(String, SocketAddr)> {
-        let mut pool: Vec<(String, SocketAddr)> = self
-            .members
-            .values()
-            .filter(|e| {
-                e.member.state.is_live()
-                    && e.member.name != self.name
-                    && !exclude.contains(&e.member.name.as_str())
-            })
-            .map(|e| (e.member.name.clone(), e.member.addr))
-            .collect();
-        // Partial Fisher-Yates: only the first k slots need to be random.
-        let k = k.min(pool.len());
-        for i in 0..k {
-            let j = i + self.random_index(pool.len() - i);
-            pool.swap(i, j);
+        self.random_members(k, |e| {
+            e.member.state.is_live() && !exclude.contains(&e.member.name.as_str())
+        })
+    }
+
+    /// Up to `k` distinct random members other than this node for which
+    /// `pick` holds. Draws random slots of the roster first, which costs
+    /// O(k) when most members qualify; falls back to a full scan only when
+    /// few do.
+    pub(crate) fn random_members(
+        &mut self,
+        k: usize,
+        pick: impl Fn(&Entry) -> bool,
+    ) -> Vec<(String, SocketAddr)> {
+        let mut out: Vec<(String, SocketAddr)> = Vec::with_capacity(k);
+        let n = self.roster.len();
+        let mut attempts = 0;
+        while out.len() < k && attempts < 4 * k + 16 && n > 0 {
+            attempts += 1;
+            let slot = self.random_index(n);
+            let name = &self.roster[slot];
+            if *name == self.name || out.iter().any(|(o, _)| o == name) {
+                continue;
+            }
+            if let Some(e) = self.members.get(name).filter(|e| pick(e)) {
+                out.push((name.clone(), e.member.addr));
+            }
         }
-        pool.truncate(k);
-        pool
+        if out.len() < k {
+            let mut pool: Vec<(String, SocketAddr)> = self
+                .members
+                .values()
+                .filter(|e| {
+                    e.member.name != self.name
+                        && pick(e)
+                        && !out.iter().any(|(o, _)| *o == e.member.name)
+                })
+                .map(|e| (e.member.name.clone(), e.member.addr))
+                .collect();
+            // Partial Fisher-Yates: only the slots we take need to be random.
+            let take = (k - out.len()).min(pool.len());
+            for i in 0..take {
+                let j = i + self.random_index(pool.len() - i);
+                pool.swap(i, j);
+            }
+            pool.truncate(take);
+            out.extend(pool);
+        }
+        out
     }
 
     pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {

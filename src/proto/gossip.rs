@@ -20,31 +20,26 @@ impl Engine {
     /// Appends the gossip section to `b` within its budget.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>) {
         let limit = self.config.retransmit_limit(self.live_members());
-        // Fewest transmissions first; the sort is stable so ties keep queue order.
-        self.broadcasts.sort_by_key(|(_, sent)| *sent);
+        // A datagram holds a few dozen updates at most: look at a bounded
+        // number of candidates, and stop after several that do not fit.
         let mut included: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < self.broadcasts.len() {
-            let name = self.broadcasts[i].0.clone();
+        let mut misfits = 0;
+        for name in self.broadcasts.next(128) {
             let Some(msg) = self.state_message(&name) else {
-                self.broadcasts.remove(i);
+                self.broadcasts.remove(&name);
                 continue;
             };
             if !self.try_push(b, &msg) {
-                // Smaller updates may still fit.
-                i += 1;
+                misfits += 1;
+                if misfits >= 8 {
+                    break;
+                }
                 continue;
             }
-            self.broadcasts[i].1 += 1;
-            included.push(name.clone());
-            if self.broadcasts[i].1 >= limit {
-                self.broadcasts.remove(i);
-                if self.leaving && name == self.name {
-                    self.events.push_back(Event::LeaveDone);
-                }
-            } else {
-                i += 1;
+            if self.broadcasts.sent(&name, limit) && self.leaving && name == self.name {
+                self.events.push_back(Event::LeaveDone);
             }
+            included.push(name);
         }
         self.fill_sample(b, dst_name, &included);
     }
@@ -84,23 +79,11 @@ impl Engine {
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.
         let horizon = self.config.gossip_to_the_dead_time;
-        let mut targets: Vec<(String, core::net::SocketAddr)> = self
-            .members
-            .values()
-            .filter(|e| {
-                e.member.name != self.name
-                    && (e.member.state.is_live()
-                        || (e.member.state == MemberState::Dead
-                            && now.saturating_sub(e.member.since) < horizon))
-            })
-            .map(|e| (e.member.name.clone(), e.member.addr))
-            .collect();
-        let k = self.config.gossip_fanout.min(targets.len());
-        for i in 0..k {
-            let j = i + self.random_index(targets.len() - i);
-            targets.swap(i, j);
-        }
-        targets.truncate(k);
+        let targets = self.random_members(self.config.gossip_fanout, |e| {
+            e.member.state.is_live()
+                || (e.member.state == MemberState::Dead
+                    && now.saturating_sub(e.member.since) < horizon)
+        });
         for (name, addr) in targets {
             if self.broadcasts.is_empty() {
                 break;

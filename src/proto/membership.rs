@@ -22,6 +22,7 @@ impl Engine {
         // Gossiped-key 0: a new member goes to the front of the sample.
         self.gossip_order.insert((0, member.name.clone()));
         let name = member.name.clone();
+        self.roster.push(name.clone());
         let live = member.state.is_live();
         self.members.insert(name.clone(), Entry { member, gossiped: 0, accuser });
         if live && name != self.name {
@@ -60,8 +61,7 @@ impl Engine {
     /// Queues an update about `name` for gossip; a newer update about the
     /// same member replaces the older one and starts its count afresh.
     pub(crate) fn enqueue_broadcast(&mut self, name: &str) {
-        self.broadcasts.retain(|(n, _)| n != name);
-        self.broadcasts.push((String::from(name), 0));
+        self.broadcasts.push(name);
     }
 
     fn snapshot(&self, name: &str) -> Option<Member> {

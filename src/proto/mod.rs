@@ -10,6 +10,7 @@
 //! call that can fill them (all of the above). Randomness comes from a ChaCha
 //! RNG seeded by the driver, so a run is reproducible from its seed.
 
+mod broadcast;
 mod config;
 mod engine;
 mod event;

@@ -1,0 +1,57 @@
+//! Simulator speed and scale: wall time, memory and cost per delivered
+//! datagram for large simulated clusters.
+//!
+//!     cargo bench --bench sim -- [nodes] [virtual seconds] [mode]
+//!
+//! `mode` is `join` (all nodes join through n0 at t = 0, the default) or
+//! `steady` (same, but the clock starts after membership converged).
+
+use rumor::proto::Config;
+use rumor::sim::Simulation;
+use std::time::{Duration, Instant};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let nodes: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let base = rss_kib();
+    let t0 = Instant::now();
+    let mut sim = Simulation::new(Config::lan(), nodes, 1).expect("config");
+    sim.join_all(0);
+    let mut converged_at = None;
+    let end = Duration::from_secs_f64(seconds);
+    while sim.now() < end {
+        sim.run_for(Duration::from_secs(1));
+        if converged_at.is_none() && sim.converged() {
+            converged_at = Some(sim.now());
+        }
+        eprint!(
+            "\r{:>5.0} s virtual, {:>6.1} s wall",
+            sim.now().as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!();
+    let wall = t0.elapsed();
+    let delivered: u64 = (0..nodes as u32).map(|i| sim.node_stats(i).datagrams_received).sum();
+    let rss = rss_kib().saturating_sub(base);
+    println!(
+        "nodes {nodes} | virtual {seconds} s | wall {:.2} s | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | RSS {:.1} MiB ({:.1} KiB/node)",
+        wall.as_secs_f64(),
+        converged_at.map_or("never".to_string(), |t| format!("{:.2} s", t.as_secs_f64())),
+        wall.as_nanos() as f64 / delivered.max(1) as f64,
+        rss as f64 / 1024.0,
+        rss as f64 / nodes as f64,
+    );
+}

@@ -1,0 +1,88 @@
+//! What a simulation records: an event log and per-interval counters, both
+//! compact enough to keep on for 10,000 nodes.
+
+use core::time::Duration;
+
+/// What happened, in a [`Record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// `node` learned that `subject` joined (or came back).
+    Joined,
+    /// `node` learned that `subject` left gracefully.
+    Left,
+    /// `node` declared or learned that `subject` failed.
+    Failed,
+    /// `node` suspects `subject`.
+    Suspected,
+    /// `node` saw suspected `subject` refute.
+    Alive,
+    /// `node` refuted an accusation against itself.
+    Refuted,
+    /// `node`'s join was answered.
+    JoinSucceeded,
+    /// `node`'s join got no answer.
+    JoinFailed,
+    /// `node` finished spreading its leave.
+    LeaveDone,
+    /// The simulation crashed `node`.
+    Killed,
+    /// The simulation restarted `node` with a fresh engine.
+    Restarted,
+    /// The simulation paused `node`.
+    Paused,
+    /// `node` resumed after a pause.
+    Resumed,
+}
+
+impl RecordKind {
+    /// Lower-case name, as shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Joined => "join",
+            RecordKind::Left => "leave",
+            RecordKind::Failed => "fail",
+            RecordKind::Suspected => "suspect",
+            RecordKind::Alive => "alive",
+            RecordKind::Refuted => "refute",
+            RecordKind::JoinSucceeded => "join_succeeded",
+            RecordKind::JoinFailed => "join_failed",
+            RecordKind::LeaveDone => "leave_done",
+            RecordKind::Killed => "killed",
+            RecordKind::Restarted => "restarted",
+            RecordKind::Paused => "paused",
+            RecordKind::Resumed => "resumed",
+        }
+    }
+}
+
+/// One line of the event log: at `time`, `node` reported `kind` about
+/// `subject` (node indices; `subject == node` for events about itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// Virtual time.
+    pub time: Duration,
+    /// The node that reported it.
+    pub node: u32,
+    /// What happened.
+    pub kind: RecordKind,
+    /// The node it is about.
+    pub subject: u32,
+}
+
+/// Traffic and events in one interval of virtual time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interval {
+    /// Start of the interval.
+    pub start: Duration,
+    /// Datagrams handed to the network.
+    pub datagrams_sent: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Datagrams delivered to a running node.
+    pub datagrams_delivered: u64,
+    /// Datagrams lost: by the link, a partition, or a stopped receiver.
+    pub datagrams_dropped: u64,
+    /// Event-log records written.
+    pub records: u64,
+}

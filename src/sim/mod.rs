@@ -1,0 +1,540 @@
+//! A deterministic simulator: many real [`Engine`]s in one thread, in
+//! virtual time, over a seeded model of the network.
+//!
+//! The clock jumps to the next delivery or timer. One ChaCha RNG, seeded by
+//! the caller, decides every latency, loss and engine seed, so the same seed,
+//! config and script give the same event log, byte for byte. Nodes are
+//! named `n0`, `n1`, ... and addressed by index.
+
+mod log;
+mod network;
+
+pub use log::{Interval, Record, RecordKind};
+pub use network::{Fate, Latency, Link, Network};
+
+use crate::codec::{self, MessageKind};
+use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState};
+use core::net::{Ipv4Addr, SocketAddr};
+use core::time::Duration;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+/// Datagram and byte counts of one simulated node, kept by the simulator
+/// (the engine's own counters are in [`Engine::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Datagrams this node sent.
+    pub datagrams_sent: u64,
+    /// Bytes this node sent.
+    pub bytes_sent: u64,
+    /// Datagrams delivered to this node.
+    pub datagrams_received: u64,
+    /// Bytes delivered to this node.
+    pub bytes_received: u64,
+    /// Datagrams this node sent that the network lost (loss, partition).
+    pub datagrams_dropped: u64,
+    /// Datagrams that reached this node while it was paused or down.
+    pub datagrams_missed: u64,
+    /// Messages inside the dropped datagrams, by kind
+    /// ([`MessageKind::ALL`] order).
+    pub messages_dropped: [u64; MessageKind::ALL.len()],
+}
+
+struct SimNode {
+    name: String,
+    addr: SocketAddr,
+    engine: Option<Engine>,
+    paused_until: Option<Duration>,
+    /// The seeds its last join used, for restarts.
+    seeds: Vec<u32>,
+    stats: NodeStats,
+}
+
+/// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
+type Delivery = (Duration, u64, u32, u32, Vec<u8>);
+
+/// The simulator. See the [module docs](self).
+pub struct Simulation {
+    now: Duration,
+    config: Config,
+    nodes: Vec<SimNode>,
+    by_addr: HashMap<SocketAddr, u32>,
+    by_name: HashMap<String, u32>,
+    deliveries: BinaryHeap<Reverse<Delivery>>,
+    wakeups: BinaryHeap<Reverse<(Duration, u32)>>,
+    order: u64,
+    rng: ChaCha8Rng,
+    /// The network model; change it at any time.
+    pub network: Network,
+    log: Vec<Record>,
+    intervals: Vec<Interval>,
+    current: Interval,
+    interval: Duration,
+    join_timeout: Duration,
+}
+
+impl Simulation {
+    /// A simulation of `nodes` members that have not joined each other yet.
+    pub fn new(config: Config, nodes: usize, seed: u64) -> Result<Simulation, ConfigError> {
+        config.validate()?;
+        let mut sim = Simulation {
+            now: Duration::ZERO,
+            config,
+            nodes: Vec::with_capacity(nodes),
+            by_addr: HashMap::with_capacity(nodes),
+            by_name: HashMap::with_capacity(nodes),
+            deliveries: BinaryHeap::new(),
+            wakeups: BinaryHeap::new(),
+            order: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            network: Network::default(),
+            log: Vec::new(),
+            intervals: Vec::new(),
+            current: Interval::default(),
+            interval: Duration::from_secs(1),
+            join_timeout: Duration::from_secs(10),
+        };
+        for _ in 0..nodes {
+            sim.add_node();
+        }
+        Ok(sim)
+    }
+
+    /// Adds a node named `n{index}` (not joined); returns its index.
+    pub fn add_node(&mut self) -> u32 {
+        let i = self.nodes.len() as u32;
+        let ip = Ipv4Addr::from(0x7f00_0001 + i); // 127.0.0.1, 127.0.0.2, ...
+        let addr = SocketAddr::from((ip, 7946));
+        let name = format!("n{i}");
+        self.by_addr.insert(addr, i);
+        self.by_name.insert(name.clone(), i);
+        self.nodes.push(SimNode {
+            name,
+            addr,
+            engine: None,
+            paused_until: None,
+            seeds: Vec::new(),
+            stats: NodeStats::default(),
+        });
+        self.boot(i);
+        i
+    }
+
+    fn boot(&mut self, i: u32) {
+        let seed = self.rng.next_u64();
+        let node = &mut self.nodes[i as usize];
+        let engine = Engine::new(self.config.clone(), node.name.clone(), node.addr, seed, self.now)
+            .expect("config validated in Simulation::new");
+        node.engine = Some(engine);
+        node.paused_until = None;
+        self.schedule(i);
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Number of nodes (running or not).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The config every node runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Name of node `i`.
+    pub fn name(&self, i: u32) -> &str {
+        &self.nodes[i as usize].name
+    }
+
+    /// Index of the node called `name`.
+    pub fn index(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Address of node `i` (virtual; never used on a real socket).
+    pub fn addr(&self, i: u32) -> SocketAddr {
+        self.nodes[i as usize].addr
+    }
+
+    /// The engine of node `i`, unless it is down.
+    pub fn engine(&self, i: u32) -> Option<&Engine> {
+        self.nodes[i as usize].engine.as_ref()
+    }
+
+    /// Whether node `i` is up (neither killed nor paused).
+    pub fn is_running(&self, i: u32) -> bool {
+        let n = &self.nodes[i as usize];
+        n.engine.is_some() && n.paused_until.is_none()
+    }
+
+    /// Whether node `i` is paused.
+    pub fn is_paused(&self, i: u32) -> bool {
+        self.nodes[i as usize].paused_until.is_some()
+    }
+
+    /// The simulator's counters for node `i`.
+    pub fn node_stats(&self, i: u32) -> &NodeStats {
+        &self.nodes[i as usize].stats
+    }
+
+    /// The event log so far.
+    pub fn log(&self) -> &[Record] {
+        &self.log
+    }
+
+    /// Completed intervals of counters (see [`Simulation::set_interval`]).
+    pub fn intervals(&self) -> &[Interval] {
+        &self.intervals
+    }
+
+    /// Sets the length of the counter intervals (default 1 s).
+    pub fn set_interval(&mut self, d: Duration) {
+        self.interval = d.max(Duration::from_millis(1));
+    }
+
+    /// Member table of node `i` (empty if it is down).
+    pub fn members(&self, i: u32) -> Vec<Member> {
+        self.engine(i).map(|e| e.members().cloned().collect()).unwrap_or_default()
+    }
+
+    /// State of `subject` in node `observer`'s view.
+    pub fn state(&self, observer: u32, subject: u32) -> Option<MemberState> {
+        let name = &self.nodes[subject as usize].name;
+        self.engine(observer)?.member(name).map(|m| m.state)
+    }
+
+    /// Node `i` joins through `seeds`.
+    pub fn join(&mut self, i: u32, seeds: &[u32]) {
+        let addrs: Vec<SocketAddr> = seeds.iter().map(|&s| self.addr(s)).collect();
+        self.nodes[i as usize].seeds = seeds.to_vec();
+        let (now, timeout) = (self.now, self.join_timeout);
+        if let Some(e) = self.running_engine(i) {
+            e.join(now, &addrs, timeout);
+            self.flush(i);
+        }
+    }
+
+    /// Every node but `seed` joins through `seed`, all at this instant.
+    pub fn join_all(&mut self, seed: u32) {
+        for i in 0..self.nodes.len() as u32 {
+            if i != seed {
+                self.join(i, &[seed]);
+            }
+        }
+    }
+
+    /// Node `i` leaves gracefully.
+    pub fn leave(&mut self, i: u32) {
+        let now = self.now;
+        if let Some(e) = self.running_engine(i) {
+            e.leave(now);
+            self.flush(i);
+        }
+    }
+
+    /// Crashes node `i`: it stops at once, without a word.
+    pub fn kill(&mut self, i: u32) {
+        if self.nodes[i as usize].engine.take().is_some() {
+            self.nodes[i as usize].paused_until = None;
+            self.record(i, RecordKind::Killed, i);
+        }
+    }
+
+    /// Restarts node `i` as a fresh engine (same name and address,
+    /// incarnation 0) that joins through its earlier seeds, or through a
+    /// random running node if none of those runs. Its incarnation ends up
+    /// above its earlier life's once it hears of that life.
+    pub fn restart(&mut self, i: u32) {
+        self.boot(i);
+        self.record(i, RecordKind::Restarted, i);
+        let mut seeds: Vec<u32> = self.nodes[i as usize]
+            .seeds
+            .iter()
+            .copied()
+            .filter(|&s| s != i && self.is_running(s))
+            .collect();
+        if seeds.is_empty() {
+            let running: Vec<u32> =
+                (0..self.len() as u32).filter(|&s| s != i && self.is_running(s)).collect();
+            if !running.is_empty() {
+                seeds.push(running[self.rng.next_u64() as usize % running.len()]);
+            }
+        }
+        if !seeds.is_empty() {
+            self.join(i, &seeds);
+        }
+    }
+
+    /// Pauses node `i` for `d`: a stopped process that neither sends,
+    /// receives nor runs timers, then resumes with its state (what it missed
+    /// is lost; overdue timers fire at once).
+    pub fn pause(&mut self, i: u32, d: Duration) {
+        let node = &mut self.nodes[i as usize];
+        if node.engine.is_none() {
+            return;
+        }
+        let until = self.now + d;
+        node.paused_until = Some(node.paused_until.map_or(until, |u| u.max(until)));
+        self.wakeups.push(Reverse((until, i)));
+        self.record(i, RecordKind::Paused, i);
+    }
+
+    fn running_engine(&mut self, i: u32) -> Option<&mut Engine> {
+        let node = &mut self.nodes[i as usize];
+        if node.paused_until.is_some() {
+            return None;
+        }
+        node.engine.as_mut()
+    }
+
+    fn schedule(&mut self, i: u32) {
+        if let Some(t) = self.nodes[i as usize].engine.as_ref().and_then(|e| e.poll_timeout()) {
+            self.wakeups.push(Reverse((t, i)));
+        }
+    }
+
+    fn record(&mut self, node: u32, kind: RecordKind, subject: u32) {
+        self.current.records += 1;
+        self.log.push(Record { time: self.now, node, kind, subject });
+    }
+
+    /// Moves what engine `i` produced into the network and the log.
+    fn flush(&mut self, i: u32) {
+        let node = &mut self.nodes[i as usize];
+        let Some(engine) = node.engine.as_mut() else { return };
+        let mut transmits = Vec::new();
+        while let Some(t) = engine.poll_transmit() {
+            transmits.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = engine.poll_event() {
+            events.push(ev);
+        }
+        for ev in events {
+            let (kind, subject) = match &ev {
+                Event::Joined(m) => (RecordKind::Joined, self.index(&m.name)),
+                Event::Left(m) => (RecordKind::Left, self.index(&m.name)),
+                Event::Failed(m) => (RecordKind::Failed, self.index(&m.name)),
+                Event::Suspected(m) => (RecordKind::Suspected, self.index(&m.name)),
+                Event::Alive(m) => (RecordKind::Alive, self.index(&m.name)),
+                Event::Refuted { .. } => (RecordKind::Refuted, Some(i)),
+                Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, Some(i)),
+                Event::JoinFailed { .. } => (RecordKind::JoinFailed, Some(i)),
+                Event::LeaveDone => (RecordKind::LeaveDone, Some(i)),
+            };
+            self.record(i, kind, subject.unwrap_or(u32::MAX));
+        }
+        for t in transmits {
+            let len = t.payload.len() as u64;
+            let stats = &mut self.nodes[i as usize].stats;
+            stats.datagrams_sent += 1;
+            stats.bytes_sent += len;
+            self.current.datagrams_sent += 1;
+            self.current.bytes_sent += len;
+            let fate = match self.by_addr.get(&t.dst) {
+                Some(&dst) => (dst, self.network.fate(i, dst, &mut self.rng)),
+                None => (u32::MAX, Fate::Dropped),
+            };
+            match fate {
+                (dst, Fate::Delivered(delays)) => {
+                    let last = delays.len() - 1;
+                    let mut payload = Some(t.payload);
+                    for (k, delay) in delays.into_iter().enumerate() {
+                        let bytes = if k == last {
+                            payload.take().unwrap_or_default()
+                        } else {
+                            payload.clone().unwrap_or_default()
+                        };
+                        self.order += 1;
+                        self.deliveries.push(Reverse((
+                            self.now + delay,
+                            self.order,
+                            dst,
+                            i,
+                            bytes,
+                        )));
+                    }
+                }
+                (_, Fate::Dropped) => {
+                    self.current.datagrams_dropped += 1;
+                    let stats = &mut self.nodes[i as usize].stats;
+                    stats.datagrams_dropped += 1;
+                    if let Ok(msgs) = codec::decode(&t.payload, codec::MAX_DATAGRAM) {
+                        for m in msgs {
+                            stats.messages_dropped[m.kind() as usize] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.schedule(i);
+    }
+
+    fn close_intervals(&mut self, upto: Duration) {
+        while self.current.start + self.interval <= upto {
+            let next = self.current.start + self.interval;
+            self.intervals.push(self.current);
+            self.current = Interval { start: next, ..Interval::default() };
+        }
+    }
+
+    fn next_wakeup(&mut self) -> Option<Duration> {
+        // Drop stale entries: the engine's deadline moved, or it is down.
+        while let Some(&Reverse((t, i))) = self.wakeups.peek() {
+            let node = &self.nodes[i as usize];
+            let live = match (&node.engine, node.paused_until) {
+                (None, _) => false,
+                (Some(_), Some(until)) => until == t,
+                (Some(e), None) => e.poll_timeout() == Some(t),
+            };
+            if live {
+                return Some(t);
+            }
+            self.wakeups.pop();
+        }
+        None
+    }
+
+    /// Performs the next action due at or before `until`: one delivery or
+    /// one node's timers. Returns false if there is none.
+    pub fn step(&mut self, until: Duration) -> bool {
+        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.0);
+        let next_wakeup = self.next_wakeup();
+        let next = match (next_delivery, next_wakeup) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return false,
+            },
+        };
+        if next > until {
+            return false;
+        }
+        self.close_intervals(next);
+        self.now = next;
+        if next_delivery == Some(next) {
+            let Some(Reverse((_, _, dst, src, payload))) = self.deliveries.pop() else {
+                return false;
+            };
+            let from = self.nodes[src as usize].addr;
+            let now = self.now;
+            let node = &mut self.nodes[dst as usize];
+            match (&mut node.engine, node.paused_until) {
+                (Some(engine), None) => {
+                    node.stats.datagrams_received += 1;
+                    node.stats.bytes_received += payload.len() as u64;
+                    self.current.datagrams_delivered += 1;
+                    engine.handle_packet(now, from, &payload);
+                    self.flush(dst);
+                }
+                _ => {
+                    node.stats.datagrams_missed += 1;
+                    self.current.datagrams_dropped += 1;
+                }
+            }
+            return true;
+        }
+        let Some(Reverse((_, i))) = self.wakeups.pop() else { return false };
+        let now = self.now;
+        let node = &mut self.nodes[i as usize];
+        if node.paused_until.is_some_and(|u| u <= now) {
+            node.paused_until = None;
+            self.record(i, RecordKind::Resumed, i);
+        }
+        if let Some(e) = self.running_engine(i) {
+            e.handle_timeout(now);
+            self.flush(i);
+        }
+        true
+    }
+
+    /// Runs until virtual time `until`.
+    pub fn run_until(&mut self, until: Duration) {
+        while self.step(until) {}
+        self.close_intervals(until);
+        self.now = self.now.max(until);
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Runs until `until`, or until a step writes to the event log; returns
+    /// whether it stopped early for a record. Lets a caller react to each
+    /// event at the virtual time it happened.
+    pub fn run_until_record(&mut self, until: Duration) -> bool {
+        let before = self.log.len();
+        while self.step(until) {
+            if self.log.len() > before {
+                return true;
+            }
+        }
+        self.close_intervals(until);
+        self.now = self.now.max(until);
+        false
+    }
+
+    /// Runs until `cond` holds, checking every `every` of virtual time, for
+    /// at most `limit`; returns the time it first held.
+    pub fn run_until_cond(
+        &mut self,
+        limit: Duration,
+        every: Duration,
+        mut cond: impl FnMut(&Simulation) -> bool,
+    ) -> Option<Duration> {
+        let end = self.now + limit;
+        let every = every.max(Duration::from_micros(1));
+        loop {
+            if cond(self) {
+                return Some(self.now);
+            }
+            if self.now >= end {
+                return None;
+            }
+            let next = (self.now + every).min(end);
+            self.run_until(next);
+        }
+    }
+
+    /// Whether every running node sees every running node alive.
+    pub fn converged(&self) -> bool {
+        let up: Vec<u32> = (0..self.len() as u32).filter(|&i| self.is_running(i)).collect();
+        // Cheap necessary condition first: everyone counts enough alive.
+        let enough = up
+            .iter()
+            .all(|&i| self.engine(i).is_some_and(|e| e.count(MemberState::Alive) >= up.len()));
+        enough
+            && up.iter().all(|&i| up.iter().all(|&j| self.state(i, j) == Some(MemberState::Alive)))
+    }
+
+    /// Whether every running node other than `subject` holds it in `state`.
+    pub fn all_see(&self, subject: u32, state: MemberState) -> bool {
+        (0..self.len() as u32)
+            .filter(|&j| j != subject && self.is_running(j))
+            .all(|j| self.state(j, subject) == Some(state))
+    }
+
+    /// How many running nodes other than `subject` hold it in `state`.
+    pub fn count_seeing(&self, subject: u32, state: MemberState) -> usize {
+        (0..self.len() as u32)
+            .filter(|&j| {
+                j != subject && self.is_running(j) && self.state(j, subject) == Some(state)
+            })
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The simulator's own guarantees: determinism, pauses, crashes, the
+//! network model's effects on real engines.
+
+use super::*;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn joined(n: usize, seed: u64) -> Simulation {
+    let mut sim = Simulation::new(Config::lan(), n, seed).unwrap();
+    sim.join_all(0);
+    sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+    sim
+}
+
+fn script(seed: u64) -> String {
+    let mut sim = Simulation::new(Config::lan(), 24, seed).unwrap();
+    sim.network.default.loss = 0.05;
+    sim.network.default.duplicate = 0.02;
+    sim.network.default.reorder = 0.05;
+    sim.join_all(0);
+    sim.run_for(secs(10.0));
+    sim.pause(3, secs(6.0));
+    sim.kill(7);
+    sim.network.partition(&[vec![0, 1, 2, 3, 4, 5]], false);
+    sim.run_for(secs(20.0));
+    sim.network.heal();
+    sim.restart(7);
+    sim.run_for(secs(40.0));
+    format!("{:?}\n{:?}", sim.log(), sim.intervals())
+}
+
+#[test]
+fn same_seed_same_log_byte_for_byte() {
+    let a = script(7);
+    assert_eq!(a, script(7));
+    assert_ne!(a, script(8));
+}
+
+#[test]
+fn paused_node_neither_sends_nor_receives_then_resumes() {
+    let mut sim = joined(5, 1);
+    let before = sim.node_stats(2).clone();
+    sim.pause(2, secs(3.0));
+    assert!(!sim.is_running(2));
+    sim.run_for(secs(2.9));
+    let during = sim.node_stats(2).clone();
+    assert_eq!(during.datagrams_sent, before.datagrams_sent, "a paused node sends nothing");
+    assert_eq!(during.datagrams_received, before.datagrams_received);
+    assert!(during.datagrams_missed > before.datagrams_missed, "traffic to it is lost");
+    sim.run_for(secs(0.2));
+    assert!(sim.is_running(2));
+    assert!(sim.log().iter().any(|r| r.kind == RecordKind::Resumed && r.node == 2));
+    sim.run_for(secs(2.0));
+    assert!(sim.node_stats(2).datagrams_sent > during.datagrams_sent, "it runs again");
+}
+
+#[test]
+fn long_pause_is_a_failure_then_the_node_refutes() {
+    let mut sim = joined(8, 2);
+    sim.pause(4, secs(20.0));
+    let t = sim.run_until_cond(secs(20.0), secs(0.05), |s| s.all_see(4, MemberState::Dead));
+    assert!(t.is_some(), "a member paused for 20 s is declared dead");
+    // Resumed, it learns of its death from the acks to its probes and
+    // refutes; everyone sees it alive again.
+    sim.run_until_cond(secs(20.0), secs(0.01), |s| s.is_running(4)).expect("resumed");
+    assert!(sim.all_see(4, MemberState::Dead));
+    let back = sim.run_until_cond(secs(60.0), secs(0.05), Simulation::converged);
+    assert!(back.is_some());
+    assert!(sim.log().iter().any(|r| r.kind == RecordKind::Refuted && r.node == 4));
+}
+
+#[test]
+fn killed_node_is_detected_and_restart_brings_it_back() {
+    let mut sim = joined(10, 3);
+    sim.kill(6);
+    assert!(sim.engine(6).is_none());
+    sim.run_until_cond(secs(60.0), secs(0.05), |s| s.all_see(6, MemberState::Dead))
+        .expect("dead everywhere");
+    let old = sim.engine(0).unwrap().member("n6").unwrap().incarnation;
+    sim.restart(6);
+    sim.run_until_cond(secs(30.0), secs(0.05), Simulation::converged).expect("back everywhere");
+    let new = sim.engine(6).unwrap().local_member().incarnation;
+    assert!(new > old);
+}
+
+#[test]
+fn one_way_partition_makes_the_silent_side_suspected() {
+    // n0 cannot send to anyone but hears everyone: the others stop getting
+    // its acks and declare it dead; n0 itself still hears them.
+    let mut sim = joined(6, 4);
+    sim.network.partition(&[vec![0]], true);
+    sim.run_until_cond(secs(60.0), secs(0.05), |s| s.all_see(0, MemberState::Dead))
+        .expect("the mute node is declared dead");
+    sim.network.heal();
+    sim.run_until_cond(secs(120.0), secs(0.05), Simulation::converged).expect("healed");
+}
+
+#[test]
+fn duplicated_and_reordered_datagrams_do_no_harm() {
+    let mut sim = Simulation::new(Config::lan(), 16, 5).unwrap();
+    sim.network.default.duplicate = 0.3;
+    sim.network.default.reorder = 0.3;
+    sim.join_all(0);
+    sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+    sim.run_for(secs(120.0));
+    assert!(sim.log().iter().all(|r| r.kind != RecordKind::Failed), "no false failure");
+    let received: u64 = (0..16).map(|i| sim.node_stats(i).datagrams_received).sum();
+    let sent: u64 = (0..16).map(|i| sim.node_stats(i).datagrams_sent).sum();
+    assert!(received > sent, "duplicates were delivered ({received} > {sent})");
+}
+
+#[test]
+fn per_link_loss_only_hurts_that_link() {
+    let mut sim = joined(6, 6);
+    for j in 0..6 {
+        if j != 1 {
+            sim.network.set_link(1, j, Link { loss: 1.0, ..Link::default() });
+        }
+    }
+    sim.run_until_cond(secs(60.0), secs(0.05), |s| s.all_see(1, MemberState::Dead))
+        .expect("a node whose every outgoing link loses everything is declared dead");
+    let others_dead = sim
+        .log()
+        .iter()
+        .filter(|r| r.kind == RecordKind::Failed && r.subject != 1 && r.node != 1)
+        .count();
+    assert_eq!(others_dead, 0, "only n1 was declared dead by the others");
+}
+
+#[test]
+fn intervals_account_for_all_traffic() {
+    let mut sim = joined(8, 7);
+    sim.run_for(secs(10.0));
+    let sent: u64 = sim.intervals().iter().map(|i| i.datagrams_sent).sum();
+    let total: u64 = (0..8).map(|i| sim.node_stats(i).datagrams_sent).sum();
+    // The interval in progress is not in the list yet.
+    assert!(sent <= total && sent + 200 > total, "{sent} vs {total}");
+    let starts: Vec<Duration> = sim.intervals().iter().map(|i| i.start).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] == Duration::from_secs(1)));
+}
