@@ -46,6 +46,16 @@ fn main() {
     let wall = t0.elapsed();
     let delivered: u64 = (0..nodes as u32).map(|i| sim.node_stats(i).datagrams_received).sum();
     let rss = rss_kib().saturating_sub(base);
+    let mut by_kind = [0u64; 10];
+    for i in 0..nodes as u32 {
+        if let Some(e) = sim.engine(i) {
+            for (k, v) in e.stats().messages_received.iter().enumerate() {
+                by_kind[k] += v;
+            }
+        }
+    }
+    let messages: u64 = by_kind.iter().sum();
+    println!("messages received: {messages} ({by_kind:?})");
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | RSS {:.1} MiB ({:.1} KiB/node)",
         wall.as_secs_f64(),

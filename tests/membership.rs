@@ -122,6 +122,8 @@ fn leaving_member_is_reported_left_never_failed() {
             Op::WaitUntil(Check::Converged, 10.0),
             Op::Leave(3),
             Op::WaitUntil(Check::AllSee(3, MemberState::Left), 10.0),
+            // Its last retransmissions may still be due.
+            Op::Run(5.0),
             Op::Kill(3),
             Op::Run(60.0),
         ],

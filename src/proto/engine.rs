@@ -6,7 +6,7 @@ use super::member::{Member, MemberState};
 use super::stats::Stats;
 use super::timer::{Timer, Timers};
 use crate::codec::{self, DatagramBuilder, DecodeError, Message};
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -45,12 +45,18 @@ impl fmt::Display for MetaTooLarge {
 
 impl std::error::Error for MetaTooLarge {}
 
+/// The member table: name -> entry, hashed with fixed keys (SipHash with
+/// zero keys) so that runs are reproducible.
+pub(crate) type Table = std::collections::HashMap<
+    String,
+    Entry,
+    core::hash::BuildHasherDefault<std::hash::DefaultHasher>,
+>;
+
 /// A member table entry: the member plus bookkeeping.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) member: Member,
-    /// Key in the least-recently-gossiped index.
-    pub(crate) gossiped: u64,
     /// Who raised the suspicion or declared the death we hold.
     pub(crate) accuser: String,
 }
@@ -83,15 +89,15 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) name: String,
     pub(crate) rng: ChaCha8Rng,
-    /// Every known member, this node included. A `BTreeMap` so iteration
-    /// order, and with it every run, is deterministic.
-    pub(crate) members: BTreeMap<String, Entry>,
+    /// Every known member, this node included. Hashed with fixed keys, so
+    /// iteration order depends only on the insertion history and every run
+    /// is deterministic.
+    pub(crate) members: Table,
     /// Every member name ever known, in the order learned: random picks
     /// draw from it.
     pub(crate) roster: Vec<String>,
-    /// `(gossiped, name)`: least recently gossiped first.
-    pub(crate) gossip_order: BTreeSet<(u64, String)>,
-    pub(crate) gossip_clock: u64,
+    /// Where the next gossip sample starts in `roster`.
+    pub(crate) sample_cursor: usize,
     /// Members by state, indexed like [`MemberState`].
     pub(crate) counts: [usize; 4],
     /// Names with an update to gossip, and how often each was sent.
@@ -132,10 +138,9 @@ impl Engine {
         let name = name.into();
         let mut engine = Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
-            members: BTreeMap::new(),
+            members: Table::default(),
             roster: Vec::new(),
-            gossip_order: BTreeSet::new(),
-            gossip_clock: 0,
+            sample_cursor: 0,
             counts: [0; 4],
             broadcasts: Default::default(),
             probe_order: Vec::new(),
@@ -193,7 +198,9 @@ impl Engine {
     /// Every known member, this node included, in name order. Dead and
     /// departed members stay listed with their state.
     pub fn members(&self) -> impl Iterator<Item = &Member> {
-        self.members.values().map(|e| &e.member)
+        let mut all: Vec<&Member> = self.members.values().map(|e| &e.member).collect();
+        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        all.into_iter()
     }
 
     /// One member by name.
@@ -538,8 +545,9 @@ impl Engine {
         if let Some(m) = first {
             self.push(&mut b, &m);
         }
-        let names: Vec<String> =
-            self.members.keys().filter(|n| **n != self.name).cloned().collect();
+        let mut names: Vec<&String> = self.members.keys().filter(|n| **n != self.name).collect();
+        names.sort_unstable();
+        let names: Vec<String> = names.into_iter().cloned().collect();
         let mut complete = true;
         for name in names {
             let Some(msg) = self.state_message(&name) else { continue };

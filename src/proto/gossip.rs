@@ -2,15 +2,16 @@
 //!
 //! First the pending updates, fewest transmissions first, each sent at most
 //! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's transmit-limited
-//! queue). Then a sample of other members' states, least recently gossiped
-//! first: `max(3, n/10)` entries, at most `n - 2` (Redis Cluster's gossip
-//! section). The sample is what lets a member that missed an update — say a
+//! queue). Then a sample of other members' states, least recently sampled
+//! first (round-robin over the members): `max(3, n/10)` entries, at most
+//! `n - 2` (Redis Cluster's gossip section). The sample is what lets a member that missed an update — say a
 //! join announced while it was itself joining — learn it within a few rounds
 //! instead of waiting for a full sync.
 
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
+use super::membership::state_message_of;
 use crate::codec::DatagramBuilder;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -20,56 +21,69 @@ impl Engine {
     /// Appends the gossip section to `b` within its budget.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>) {
         let limit = self.config.retransmit_limit(self.live_members());
-        // A datagram holds a few dozen updates at most: look at a bounded
-        // number of candidates, and stop after several that do not fit.
+        // Pending updates. A datagram holds a few dozen at most: stop after
+        // several in a row that do not fit.
         let mut included: Vec<String> = Vec::new();
+        let mut stale: Vec<String> = Vec::new();
         let mut misfits = 0;
-        for name in self.broadcasts.next(128) {
-            let Some(msg) = self.state_message(&name) else {
-                self.broadcasts.remove(&name);
+        for name in self.broadcasts.iter() {
+            let Some(msg) = state_message_of(&self.members, name) else {
+                stale.push(String::from(name));
                 continue;
             };
-            if !self.try_push(b, &msg) {
+            if b.try_push(&msg) {
+                self.stats.count_sent(msg.kind());
+                included.push(String::from(name));
+            } else {
                 misfits += 1;
-                if misfits >= 8 {
+                // No entry is smaller than ~12 bytes.
+                if misfits >= 8 || b.remaining() < 12 {
                     break;
                 }
-                continue;
             }
-            if self.broadcasts.sent(&name, limit) && self.leaving && name == self.name {
+        }
+        for name in &stale {
+            self.broadcasts.remove(name);
+        }
+        for name in &included {
+            if self.broadcasts.sent(name, limit) && self.leaving && *name == self.name {
                 self.events.push_back(Event::LeaveDone);
             }
-            included.push(name);
         }
-        self.fill_sample(b, dst_name, &included);
+        self.fill_sample(b, dst_name);
     }
 
-    fn fill_sample(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>, skip: &[String]) {
+    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
+    /// taken round-robin over the roster from where the last sample
+    /// stopped, so the least recently sampled go first.
+    ///
+    /// An entry may repeat one of the pending section's; checking for that
+    /// costs more than the few bytes it would save.
+    fn fill_sample(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>) {
         let n = self.members.len();
         let want = (n / 10).max(3).min(n.saturating_sub(2));
-        let mut picked: Vec<(u64, String)> = Vec::new();
-        for (key, name) in self.gossip_order.iter() {
-            if picked.len() >= want {
-                break;
-            }
-            if Some(name.as_str()) == dst_name || skip.contains(name) {
+        let len = self.roster.len();
+        let (mut added, mut scanned) = (0, 0);
+        while added < want && scanned < len {
+            let name = &self.roster[self.sample_cursor % len];
+            if Some(name.as_str()) == dst_name {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
                 continue;
             }
-            picked.push((*key, name.clone()));
-        }
-        for (key, name) in picked {
-            let Some(msg) = self.state_message(&name) else {
+            let Some(msg) = state_message_of(&self.members, name) else {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
                 continue;
             };
-            if !self.try_push(b, &msg) {
+            if !b.try_push(&msg) {
+                // Full: the next datagram's sample starts with this member.
                 break;
             }
-            self.gossip_clock += 1;
-            self.gossip_order.remove(&(key, name.clone()));
-            self.gossip_order.insert((self.gossip_clock, name.clone()));
-            if let Some(e) = self.members.get_mut(&name) {
-                e.gossiped = self.gossip_clock;
-            }
+            self.stats.count_sent(msg.kind());
+            self.sample_cursor = self.sample_cursor.wrapping_add(1);
+            added += 1;
+            scanned += 1;
         }
     }
 

@@ -5,7 +5,7 @@
 //! `Alive`, and `Dead`/`Left` override both. Only the member itself raises
 //! its incarnation, which is how it refutes an accusation.
 
-use super::engine::{Engine, Entry};
+use super::engine::{Engine, Entry, Table};
 use super::event::Event;
 use super::member::{Member, MemberState};
 use super::timer::Timer;
@@ -15,16 +15,40 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+/// The message that states what `members` holds about `name`. A free
+/// function so callers can borrow the table while writing other fields.
+pub(crate) fn state_message_of(members: &Table, name: &str) -> Option<Message> {
+    let e = members.get(name)?;
+    let m = &e.member;
+    Some(match m.state {
+        MemberState::Alive => Message::Alive {
+            name: m.name.clone(),
+            addr: m.addr,
+            incarnation: m.incarnation,
+            meta: m.meta.clone(),
+        },
+        MemberState::Suspect => Message::Suspect {
+            name: m.name.clone(),
+            incarnation: m.incarnation,
+            from: e.accuser.clone(),
+        },
+        MemberState::Dead => Message::Dead {
+            name: m.name.clone(),
+            incarnation: m.incarnation,
+            from: e.accuser.clone(),
+        },
+        MemberState::Left => Message::Left { name: m.name.clone(), incarnation: m.incarnation },
+    })
+}
+
 impl Engine {
     /// Adds a member that was not in the table.
     pub(crate) fn insert(&mut self, member: Member, accuser: String) {
         self.counts[member.state as usize] += 1;
-        // Gossiped-key 0: a new member goes to the front of the sample.
-        self.gossip_order.insert((0, member.name.clone()));
         let name = member.name.clone();
         self.roster.push(name.clone());
         let live = member.state.is_live();
-        self.members.insert(name.clone(), Entry { member, gossiped: 0, accuser });
+        self.members.insert(name.clone(), Entry { member, accuser });
         if live && name != self.name {
             self.add_probe_target(name);
         }
@@ -70,27 +94,7 @@ impl Engine {
 
     /// The message that states what we know of `name`.
     pub(crate) fn state_message(&self, name: &str) -> Option<Message> {
-        let e = self.members.get(name)?;
-        let m = &e.member;
-        Some(match m.state {
-            MemberState::Alive => Message::Alive {
-                name: m.name.clone(),
-                addr: m.addr,
-                incarnation: m.incarnation,
-                meta: m.meta.clone(),
-            },
-            MemberState::Suspect => Message::Suspect {
-                name: m.name.clone(),
-                incarnation: m.incarnation,
-                from: e.accuser.clone(),
-            },
-            MemberState::Dead => Message::Dead {
-                name: m.name.clone(),
-                incarnation: m.incarnation,
-                from: e.accuser.clone(),
-            },
-            MemberState::Left => Message::Left { name: m.name.clone(), incarnation: m.incarnation },
-        })
+        state_message_of(&self.members, name)
     }
 
     /// Someone claims `name` is alive at `incarnation`.
