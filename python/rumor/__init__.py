@@ -8,10 +8,19 @@ thin, typed face over it. Start with :class:`Node`::
     with rumor.Node(name="a", bind="127.0.0.1:7946") as a:
         a.on_join(lambda m: print("joined", m.name))
         a.join(["127.0.0.1:7947"])
+
+or simulate a cluster in virtual time with :class:`Simulation`::
+
+    sim = rumor.Simulation(nodes=100, seed=7, loss=0.05)
+    sim.run(30)
+    sim.kill("n17")
+    sim.run_until(lambda s: s.all_know_failed("n17"), timeout=60)
 """
 
 from __future__ import annotations
 
+# rumor.plot imports matplotlib only when it draws.
+from rumor import plot
 from rumor._native import Config, __version__
 from rumor.errors import (
     ConfigError,
@@ -22,6 +31,7 @@ from rumor.errors import (
 )
 from rumor.member import Member, MemberState
 from rumor.node import Node
+from rumor.sim import SimNode, Simulation
 
 __all__ = [
     "Config",
@@ -32,6 +42,9 @@ __all__ = [
     "Node",
     "NodeClosedError",
     "RumorError",
+    "SimNode",
+    "Simulation",
     "TimeoutError",
     "__version__",
+    "plot",
 ]

@@ -22,6 +22,13 @@ pub(crate) fn rumor_error(py: Python<'_>, class: &str, msg: String) -> PyErr {
     }
 }
 
+/// A `ValueError` for an argument outside its allowed range, naming the
+/// argument, the range and the value given.
+#[cold]
+pub(crate) fn bad_argument(field: &str, allowed: &str, got: impl core::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("{field} must be {allowed}, got {got}"))
+}
+
 /// Converts a driver error to the matching exception.
 pub(crate) fn driver_error(py: Python<'_>, e: DriverError) -> PyErr {
     match e {

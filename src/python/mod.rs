@@ -4,6 +4,7 @@ mod asyncio;
 mod config;
 mod error;
 mod node;
+mod sim;
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<node::NativeNode>()?;
+    m.add_class::<sim::NativeSim>()?;
     m.add_function(wrap_pyfunction!(write_unraisable, m)?)?;
     Ok(())
 }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 const SLICE: Duration = Duration::from_millis(100);
 
-type MemberTuple<'py> = (String, String, &'static str, u64, Bound<'py, PyBytes>);
+pub(super) type MemberTuple<'py> = (String, String, &'static str, u64, Bound<'py, PyBytes>);
 
-fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py> {
+pub(super) fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py> {
     (m.name.clone(), m.addr.to_string(), m.state.as_str(), m.incarnation, PyBytes::new(py, &m.meta))
 }
 
@@ -37,7 +37,7 @@ fn resolve(py: Python<'_>, field: &str, text: &str) -> PyResult<SocketAddr> {
     }
 }
 
-fn seconds(field: &str, t: f64) -> PyResult<Duration> {
+pub(super) fn seconds(field: &str, t: f64) -> PyResult<Duration> {
     if !t.is_finite() || !(0.0..=1e9).contains(&t) {
         return Err(PyValueError::new_err(format!(
             "{field} must be between 0 and 1e9 seconds, got {t}"

@@ -1,0 +1,633 @@
+"""A deterministic simulator running the real engine in virtual time:
+:class:`Simulation` and its nodes, :class:`SimNode`.
+
+Nothing here touches a socket or the wall clock: every node is the same
+Rust engine a :class:`rumor.Node` runs, the network between them is a
+seeded model (latency, loss, duplication, reordering, partitions), and the
+clock jumps from one delivery or timer to the next. The same seed, config
+and script give the same :meth:`Simulation.events`, record for record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from rumor import _native
+from rumor._native import Config
+from rumor._progress import Progress
+from rumor.errors import JoinError, NodeClosedError, RumorError, TimeoutError
+from rumor.eventlog import EventLog, Record
+from rumor.member import Member, MemberState
+from rumor.node import MemberCallback, _member
+
+__all__ = ["SimNode", "Simulation"]
+
+_C = TypeVar("_C", bound=MemberCallback)
+
+_CALLBACK_KINDS = ("join", "leave", "fail", "suspect", "alive")
+
+# The state a member is in right after each kind of event, for the rare
+# callback whose observer no longer lists the member.
+_STATE_AFTER = {
+    "join": MemberState.ALIVE,
+    "leave": MemberState.LEFT,
+    "fail": MemberState.DEAD,
+    "suspect": MemberState.SUSPECT,
+    "alive": MemberState.ALIVE,
+}
+
+_BUDGET = 0.2
+"""Wall seconds one native call may run before Python gets control back
+(to update the progress display)."""
+
+_MAX_SECONDS = 1e9
+
+
+def _seconds(field: str, value: float) -> float:
+    """``value`` as seconds, or a ValueError naming ``field`` and the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{field} must be a number of seconds, got {type(value).__name__}")
+    v = float(value)
+    if not (math.isfinite(v) and 0.0 <= v <= _MAX_SECONDS):
+        raise ValueError(f"{field} must be a number of seconds between 0 and 1e9, got {value}")
+    return v
+
+
+def _number(field: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{field} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+class Simulation:
+    """``nodes`` simulated members named ``n0`` … ``n{nodes-1}``, in virtual time.
+
+    Args:
+        nodes: how many nodes (at least 1).
+        config: protocol settings every node runs; defaults to
+            :meth:`Config.lan`.
+        seed: seeds every random choice of the run (0 to 2**64 - 1).
+        loss: probability that a datagram is lost, on every link.
+        latency: one-way delay on every link, in seconds: a number (fixed)
+            or a ``(low, high)`` pair (uniform). See :meth:`set_latency` for
+            a normal distribution.
+        join: when true, every node joins through ``n0`` at time 0.
+
+    Nothing runs until :meth:`run` or :meth:`run_until`. Callbacks
+    registered on a :meth:`node` fire during those calls, synchronously, at
+    the virtual time of their event (:attr:`now` inside a callback is the
+    event's time). A run taking more than about 2 s of wall time shows its
+    progress on stderr; Ctrl-C interrupts it between two simulator steps,
+    leaving the simulation consistent.
+    """
+
+    def __init__(
+        self,
+        nodes: int,
+        config: Config | None = None,
+        seed: int = 0,
+        loss: float = 0.0,
+        latency: float | tuple[float, float] = (0.0002, 0.002),
+        join: bool = True,
+    ) -> None:
+        if isinstance(nodes, bool) or not isinstance(nodes, int):
+            raise TypeError(f"nodes must be an int, got {type(nodes).__name__}")
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {nodes}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        if not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+        config = config if config is not None else Config.lan()
+        self._native = _native.NativeSim(config, nodes, seed)
+        self._names: list[str] = self._native.names()
+        self._handles: dict[str, SimNode] = {}
+        self._callbacks: dict[tuple[str, str], list[MemberCallback]] = {}
+        self._watches: dict[tuple[str, str], int] = {}
+        self._records: list[Record] = []
+        self._in_callback = 0
+        self.set_loss(loss)
+        self.set_latency(latency)
+        if join:
+            self._native.join_all(self._names[0])
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Current virtual time, in seconds since the simulation started."""
+        return self._native.now
+
+    @property
+    def node_names(self) -> list[str]:
+        """Every node's name, ``n0`` first."""
+        return list(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"<rumor.Simulation of {len(self._names)} nodes at t={self.now:.3f} s>"
+
+    def node(self, name: str) -> SimNode:
+        """The handle of node ``name``, with the methods of :class:`rumor.Node`.
+
+        Raises:
+            ValueError: there is no node called ``name``.
+        """
+        handle = self._handles.get(name)
+        if handle is None:
+            if not isinstance(name, str):
+                raise TypeError(f"name must be a str, got {type(name).__name__}")
+            self._native.addr(name)  # raises ValueError for an unknown name
+            handle = self._handles[name] = SimNode(self, name)
+        return handle
+
+    def add_node(self) -> SimNode:
+        """Adds a node (``n{len(sim)}``) that has not joined; returns its handle."""
+        name = self._native.add_node()
+        self._names.append(name)
+        return self.node(name)
+
+    # -- running ----------------------------------------------------------
+
+    def run(self, seconds: float) -> None:
+        """Runs for ``seconds`` of virtual time, firing callbacks on the way."""
+        seconds = _seconds("seconds", seconds)
+        start = self.now
+        progress = Progress(start, start + seconds)
+        try:
+            self._run(start + seconds, progress=progress)
+        finally:
+            progress.close()
+
+    def run_until(
+        self,
+        predicate: Callable[[Simulation], bool],
+        timeout: float = 60.0,
+        every: float = 0.01,
+    ) -> float:
+        """Runs until ``predicate(sim)`` holds, checking it every ``every``
+        virtual seconds; returns the virtual time it first held.
+
+        Raises:
+            rumor.TimeoutError: it did not hold within ``timeout`` virtual
+                seconds (the simulation has then run for ``timeout``).
+        """
+        if not callable(predicate):
+            raise TypeError(f"predicate must be callable, got {type(predicate).__name__}")
+        timeout = _seconds("timeout", timeout)
+        every = _seconds("every", every)
+        if every <= 0.0:
+            raise ValueError(f"every must be a number of seconds above 0, got {every}")
+        start = self.now
+        end = start + timeout
+        checks = max(1, math.ceil(timeout / every - 1e-9))
+        progress = Progress(start, end)
+        try:
+            # Targets are computed from the start, not accumulated, so the
+            # loop ends exactly at `end` whatever the rounding.
+            for k in range(1, checks + 1):
+                if predicate(self):
+                    return self.now
+                self._run(min(start + k * every, end), progress=progress)
+            if predicate(self):
+                return self.now
+        finally:
+            progress.close()
+        what = getattr(predicate, "__qualname__", repr(predicate))
+        raise TimeoutError(
+            f"{what} did not hold within {timeout:g} virtual seconds "
+            f"(from t={start:.3f} s to t={self.now:.3f} s)"
+        )
+
+    def _run(
+        self,
+        until: float,
+        stop: Callable[[Record], bool] | None = None,
+        progress: Progress | None = None,
+    ) -> Record | None:
+        """Runs to ``until``, firing callbacks. Returns early, with the record,
+        if a watched record satisfies ``stop``."""
+        if self._in_callback:
+            raise RuntimeError("a callback cannot run the simulation it is called from")
+        while True:
+            reached, raw = self._native.advance(until, _BUDGET)
+            hit = self._dispatch(raw, stop)
+            if progress is not None:
+                progress.update(self.now)
+            if hit is not None:
+                return hit
+            if reached:
+                return None
+
+    def _dispatch(
+        self,
+        raw: list[tuple[float, str, str, str]],
+        stop: Callable[[Record], bool] | None,
+    ) -> Record | None:
+        hit = None
+        for fields in raw:
+            record = Record(*fields)
+            if hit is None and stop is not None and stop(record):
+                hit = record
+            callbacks = self._callbacks.get((record.node, record.kind))
+            if callbacks:
+                member = self._member_of(record)
+                for callback in list(callbacks):
+                    self._in_callback += 1
+                    try:
+                        callback(member)
+                    except Exception as exc:  # reported, never fatal to the run
+                        _native.write_unraisable(exc, callback)
+                    finally:
+                        self._in_callback -= 1
+        return hit
+
+    def _member_of(self, record: Record) -> Member:
+        raw = self._native.member(record.node, record.subject)
+        if raw is not None:
+            return _member(raw)
+        return Member(
+            record.subject,
+            self._native.addr(record.subject),
+            _STATE_AFTER.get(record.kind, MemberState.ALIVE),
+            0,
+        )
+
+    def _watch(self, node: str, kind: str, on: bool) -> None:
+        """Counts who needs runs to stop at ``kind`` records by ``node``."""
+        key = (node, kind)
+        count = self._watches.get(key, 0) + (1 if on else -1)
+        if count <= 0:
+            self._watches.pop(key, None)
+            self._native.watch(node, kind, False)
+        else:
+            self._watches[key] = count
+            if count == 1 and on:
+                self._native.watch(node, kind, True)
+
+    # -- faults -----------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        """Crashes node ``name``: it stops at once, without a word."""
+        self._native.kill(name)
+
+    def restart(self, name: str) -> None:
+        """Restarts node ``name`` as a fresh engine (same name and address)
+        that joins through its earlier seeds; once it hears of its earlier
+        life, it announces a higher incarnation."""
+        self._native.restart(name)
+
+    def pause(self, name: str, seconds: float) -> None:
+        """Stops node ``name`` for ``seconds`` of virtual time: it neither
+        sends, receives nor runs timers, then resumes with its state (what it
+        missed is lost)."""
+        self._native.pause(name, _seconds("seconds", seconds))
+
+    def partition(self, groups: Iterable[Iterable[str]], one_way: bool = False) -> None:
+        """Splits the network into ``groups`` of node names (nodes in no group
+        form one more group).
+
+        Two-way, no group reaches another. One-way, a group cannot send to a
+        group listed after it, but hears from it. Replaces any earlier
+        partition; :meth:`heal` removes it.
+        """
+        if isinstance(groups, str):
+            raise TypeError('groups must be a list of lists of node names, such as [["n0"]]')
+        lists: list[list[str]] = []
+        for group in groups:
+            if isinstance(group, str):
+                raise TypeError(
+                    f"groups must be a list of lists of node names, got the string {group!r}"
+                    " as a group"
+                )
+            lists.append(list(group))
+        self._native.partition(lists, bool(one_way))
+
+    def heal(self) -> None:
+        """Removes every partition."""
+        self._native.heal()
+
+    def set_loss(self, loss: float, src: str | None = None, dst: str | None = None) -> None:
+        """Sets the probability that a datagram is lost: on every link, or
+        only from ``src`` to ``dst`` when both are given."""
+        self._native.set_loss(_number("loss", loss), src, dst)
+
+    def set_duplicate(self, p: float, src: str | None = None, dst: str | None = None) -> None:
+        """Sets the probability that a datagram is delivered twice."""
+        self._native.set_duplicate(_number("p", p), src, dst)
+
+    def set_reorder(self, p: float, src: str | None = None, dst: str | None = None) -> None:
+        """Sets the probability that a datagram is held back long enough for
+        later ones to overtake it."""
+        self._native.set_reorder(_number("p", p), src, dst)
+
+    def set_latency(
+        self,
+        latency: float | tuple[float, float] | None = None,
+        *,
+        mean: float | None = None,
+        std: float | None = None,
+        floor: float = 0.0,
+        src: str | None = None,
+        dst: str | None = None,
+    ) -> None:
+        """Sets the one-way delay, in seconds, on every link or on the link
+        from ``src`` to ``dst``.
+
+        ``set_latency(0.001)`` is fixed; ``set_latency((0.0002, 0.002))`` is
+        uniform between the two; ``set_latency(mean=0.005, std=0.002,
+        floor=0.001)`` is normal, never below ``floor``.
+        """
+        if latency is not None:
+            if mean is not None or std is not None:
+                raise ValueError("give either latency, or mean and std, not both")
+            if isinstance(latency, (tuple, list)):
+                if len(latency) != 2:
+                    raise ValueError(
+                        f"latency must be seconds or a (low, high) pair, got {latency!r}"
+                    )
+                low, high = latency
+                self._native.set_latency_uniform(
+                    _number("latency", low), _number("latency", high), src, dst
+                )
+            else:
+                self._native.set_latency_fixed(_number("latency", latency), src, dst)
+        elif mean is not None:
+            self._native.set_latency_normal(
+                _number("mean", mean),
+                _number("std", std if std is not None else 0.0),
+                _number("floor", floor),
+                src,
+                dst,
+            )
+        else:
+            raise ValueError("set_latency needs latency, or mean (and std) for a normal law")
+
+    def set_interval(self, seconds: float) -> None:
+        """Sets the length of the intervals of :meth:`stats` (default 1 s)."""
+        self._native.set_interval(_seconds("seconds", seconds))
+
+    # -- observing --------------------------------------------------------
+
+    def members(self, name: str) -> list[Member]:
+        """The member table of node ``name``, in name order (empty if down)."""
+        return [_member(raw) for raw in self._native.members(name)]
+
+    def state(self, observer: str, subject: str) -> MemberState | None:
+        """How ``observer`` sees ``subject`` (None if it does not know it)."""
+        state = self._native.state(observer, subject)
+        return MemberState(state) if state is not None else None
+
+    def events(
+        self,
+        *,
+        node: str | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+    ) -> EventLog:
+        """The event log so far: every :class:`~rumor.eventlog.Record`, or
+        those by ``node``, of ``kind`` and about ``subject`` when given."""
+        if node is None and kind is None and subject is None:
+            start = len(self._records)
+            self._records.extend(Record(*r) for r in self._native.records(start))
+            return EventLog(self._records)
+        return EventLog(Record(*r) for r in self._native.records(0, node, kind, subject))
+
+    def stats(self) -> dict[str, Any]:
+        """Totals of the simulator's counters over every node (datagrams and
+        bytes sent, received, dropped by the network, missed by stopped
+        nodes, messages lost by kind), ``time``, node counts, and
+        ``intervals``: one dict of counters per completed interval."""
+        out: dict[str, Any] = {"time": self.now}
+        out.update(self._native.stats())
+        out["intervals"] = [
+            {
+                "start": start,
+                "datagrams_sent": sent,
+                "bytes_sent": bytes_sent,
+                "datagrams_delivered": delivered,
+                "datagrams_dropped": dropped,
+                "records": records,
+            }
+            for start, sent, bytes_sent, delivered, dropped, records in self._native.intervals()
+        ]
+        return out
+
+    # -- predicates -------------------------------------------------------
+
+    def converged(self) -> bool:
+        """Whether every running node sees every running node alive."""
+        return self._native.converged()
+
+    def all_see(self, name: str, state: MemberState | str) -> bool:
+        """Whether every running node other than ``name`` holds it in ``state``."""
+        return self._native.all_see(name, MemberState(state).value)
+
+    def count_seeing(self, name: str, state: MemberState | str) -> int:
+        """How many running nodes other than ``name`` hold it in ``state``."""
+        return self._native.count_seeing(name, MemberState(state).value)
+
+    def all_know_failed(self, name: str) -> bool:
+        """Whether every running node other than ``name`` holds it dead."""
+        return self._native.all_see(name, MemberState.DEAD.value)
+
+
+class SimNode:
+    """One simulated node, with the methods of :class:`rumor.Node` that make
+    sense in a simulation, so code written against a ``Node`` runs against
+    it. Get it from :meth:`Simulation.node`.
+
+    :meth:`join` and :meth:`leave` run the simulation (every node, in
+    virtual time) until they complete, as the real ones wait. Callbacks run
+    synchronously during the simulation's runs, at the virtual time of
+    their event; one that raises is reported through
+    :func:`sys.unraisablehook` and the run goes on.
+    """
+
+    def __init__(self, sim: Simulation, name: str) -> None:
+        self._sim = sim
+        self._name = name
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """This member's name (``n0``, ``n1``, ...)."""
+        return self._name
+
+    @property
+    def addr(self) -> str:
+        """Its virtual ``host:port`` (never a real socket)."""
+        return self._sim._native.addr(self._name)
+
+    @property
+    def sim(self) -> Simulation:
+        """The simulation it belongs to."""
+        return self._sim
+
+    @property
+    def closed(self) -> bool:
+        """Whether the node is down (killed or closed, and not restarted)."""
+        return self._sim._native.is_down(self._name)
+
+    @property
+    def running(self) -> bool:
+        """Whether the node is up and not paused."""
+        return self._sim._native.is_running(self._name)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the node is paused."""
+        return self._sim._native.is_paused(self._name)
+
+    def __repr__(self) -> str:
+        state = "down" if self.closed else "paused" if self.paused else "running"
+        return f"<rumor.SimNode {self._name!r} at {self.addr} ({state})>"
+
+    # -- membership -------------------------------------------------------
+
+    def _usable(self) -> None:
+        if self.closed:
+            raise NodeClosedError(f"{self._name} is down; restart it first")
+        if self.paused:
+            raise RumorError(f"{self._name} is paused; it cannot act until it resumes")
+
+    def join(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
+        """Joins through seed nodes, given by name (``"n0"``) or address.
+
+        Runs the simulation until a seed answers (returns 1), as
+        :meth:`rumor.Node.join` waits.
+
+        Raises:
+            JoinError: no seed answered within ``timeout`` virtual seconds.
+            ValueError: a seed is not a node of this simulation.
+        """
+        timeout = _seconds("timeout", timeout)
+        seeds = [seeds] if isinstance(seeds, str) else list(seeds)
+        self._usable()
+        outcomes = ("join_succeeded", "join_failed")
+        sim = self._sim
+        for kind in outcomes:
+            sim._watch(self._name, kind, True)
+        try:
+            sim._native.join(self._name, seeds)
+            hit = sim._run(
+                sim.now + timeout,
+                stop=lambda r: r.node == self._name and r.kind in outcomes,
+            )
+        finally:
+            for kind in outcomes:
+                sim._watch(self._name, kind, False)
+        if hit is None or hit.kind == "join_failed":
+            raise JoinError(
+                f"no seed answered {self._name} within {timeout:g} virtual s: {', '.join(seeds)}"
+            )
+        return 1
+
+    def leave(self, timeout: float = 5.0) -> None:
+        """Leaves gracefully: runs the simulation until the departure notice
+        has been gossiped enough. The node keeps running until :meth:`close`.
+
+        Raises:
+            TimeoutError: the notice was not spread within ``timeout``
+                virtual seconds.
+        """
+        timeout = _seconds("timeout", timeout)
+        self._usable()
+        sim = self._sim
+        sim._watch(self._name, "leave_done", True)
+        try:
+            sim._native.leave(self._name)
+            hit = sim._run(
+                sim.now + timeout,
+                stop=lambda r: r.node == self._name and r.kind == "leave_done",
+            )
+        finally:
+            sim._watch(self._name, "leave_done", False)
+        if hit is None:
+            raise TimeoutError(
+                f"{self._name}'s leave notice was not spread within {timeout:g} virtual s"
+            )
+
+    def members(self, state: MemberState | str | None = None) -> list[Member]:
+        """Every member this node knows, itself included, in name order;
+        only those in ``state`` when given."""
+        wanted = MemberState(state) if state is not None else None
+        out = self._sim.members(self._name)
+        return [m for m in out if wanted is None or m.state is wanted]
+
+    def stats(self) -> dict[str, int]:
+        """The counters of :meth:`rumor.Node.stats`, plus the simulator's
+        own for this node (``sim_datagrams_sent``, ``sim_lost_ping``, ...)."""
+        return self._sim._native.node_stats(self._name)
+
+    # -- callbacks --------------------------------------------------------
+
+    def _register(self, kind: str, callback: _C) -> _C:
+        if not callable(callback):
+            raise TypeError(f"on_{kind} expects a callable, got {type(callback).__name__}")
+        self._sim._callbacks.setdefault((self._name, kind), []).append(callback)
+        self._sim._watch(self._name, kind, True)
+        return callback
+
+    def on_join(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when this node learns a member joined
+        or came back. Returns ``callback``, so it works as a decorator."""
+        return self._register("join", callback)
+
+    def on_leave(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member leaves gracefully."""
+        return self._register("leave", callback)
+
+    def on_fail(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member is declared dead."""
+        return self._register("fail", callback)
+
+    def on_suspect(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a member is suspected of failing."""
+        return self._register("suspect", callback)
+
+    def on_alive(self, callback: _C) -> _C:
+        """Calls ``callback(member)`` when a suspected member proves alive."""
+        return self._register("alive", callback)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def kill(self) -> None:
+        """Crashes this node (see :meth:`Simulation.kill`)."""
+        self._sim.kill(self._name)
+
+    def restart(self) -> None:
+        """Restarts this node (see :meth:`Simulation.restart`)."""
+        self._sim.restart(self._name)
+
+    def pause(self, seconds: float) -> None:
+        """Pauses this node (see :meth:`Simulation.pause`)."""
+        self._sim.pause(self._name, seconds)
+
+    def close(self) -> None:
+        """Stops the node at once, as :meth:`rumor.Node.close` does: the
+        others detect it as failed. Idempotent."""
+        self._sim.kill(self._name)
+
+    def __enter__(self) -> SimNode:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.running:
+                self.leave(timeout=2.0)
+        except RumorError:
+            pass  # closing matters more than a late leave
+        finally:
+            self.close()
