@@ -1,0 +1,74 @@
+//! First-detection time over many seeds, against SWIM's expected
+//! e/(e-1) probe periods.
+//!
+//!     cargo bench --bench detection -- [seeds] [nodes]
+//!
+//! For each seed: N nodes (LAN preset) join and converge, run a few
+//! seconds, then one node crashes. We record, in probe periods, the time
+//! from the crash to the probe that first finds it (the suspicion is raised
+//! one probe interval after that probe) and to the first suspicion.
+
+use rumor::proto::{Config, MemberState};
+use rumor::sim::{RecordKind, Simulation};
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let seeds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let nodes: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
+    let config = Config::lan();
+    let period = config.probe_interval.as_secs_f64();
+    let (mut probe, mut suspect, mut dead) = (Vec::new(), Vec::new(), Vec::new());
+    for seed in 0..seeds {
+        let mut sim = Simulation::new(config.clone(), nodes, seed).expect("config");
+        sim.join_all(0);
+        sim.run_until_cond(
+            Duration::from_secs(30),
+            Duration::from_millis(10),
+            Simulation::converged,
+        )
+        .expect("converged");
+        // Crash at a seed-dependent phase of the probe cycle.
+        sim.run_for(Duration::from_secs(5) + Duration::from_millis(seed * 37 % 1000));
+        let victim = (nodes / 2) as u32;
+        let killed = sim.now();
+        sim.kill(victim);
+        let all = sim
+            .run_until_cond(Duration::from_secs(120), Duration::from_millis(10), |s| {
+                s.all_see(victim, MemberState::Dead)
+            })
+            .expect("detected");
+        let first = sim
+            .log()
+            .iter()
+            .find(|r| r.kind == RecordKind::Suspected && r.subject == victim)
+            .map(|r| r.time)
+            .expect("suspected");
+        let s = (first - killed).as_secs_f64();
+        suspect.push(s / period);
+        probe.push((s - period).max(0.0) / period);
+        dead.push((all - killed).as_secs_f64());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let e = std::f64::consts::E;
+    println!("{seeds} seeds, {nodes} nodes, LAN preset (probe interval {period} s)");
+    println!(
+        "crash -> first probe of it: mean {:.3} periods (SWIM expects e/(e-1) = {:.3})",
+        mean(&probe),
+        e / (e - 1.0)
+    );
+    println!(
+        "crash -> first suspicion: mean {:.3} periods, median {:.3}",
+        mean(&suspect),
+        median(&mut suspect)
+    );
+    println!(
+        "crash -> all survivors mark it dead: mean {:.2} s, median {:.2} s",
+        mean(&dead),
+        median(&mut dead)
+    );
+}
