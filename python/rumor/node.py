@@ -5,20 +5,16 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import TypeVar
 
 from rumor import _native
+from rumor._callbacks import CallbackRegistry, MemberCallback
 from rumor._native import Config
 from rumor.member import Member, MemberState
 
 __all__ = ["Node"]
 
-MemberCallback = Callable[[Member], object]
-"""A callback receiving the :class:`Member` an event is about."""
-
-_C = TypeVar("_C", bound=MemberCallback)
 
 _EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive")
 
@@ -57,7 +53,7 @@ def _dispatch(
                 _native.write_unraisable(exc, callback)
 
 
-class Node:
+class Node(CallbackRegistry):
     """One member of a rumor cluster, gossiping over UDP on ``bind``.
 
     The node starts when it is created: it binds its socket, and its engine
@@ -193,35 +189,9 @@ class Node:
 
     # -- callbacks --------------------------------------------------------
 
-    def _register(self, kind: str, callback: _C) -> _C:
-        if not callable(callback):
-            raise TypeError(f"on_{kind} expects a callable, got {type(callback).__name__}")
+    def _store(self, kind: str, callback: MemberCallback) -> None:
         with self._lock:
             self._callbacks[kind].append(callback)
-        return callback
-
-    def on_join(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member joins or comes back.
-
-        Returns ``callback``, so it also works as a decorator.
-        """
-        return self._register("join", callback)
-
-    def on_leave(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member leaves gracefully."""
-        return self._register("leave", callback)
-
-    def on_fail(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member is declared dead."""
-        return self._register("fail", callback)
-
-    def on_suspect(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member is suspected of failing."""
-        return self._register("suspect", callback)
-
-    def on_alive(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a suspected member proves alive."""
-        return self._register("alive", callback)
 
     # -- lifecycle --------------------------------------------------------
 

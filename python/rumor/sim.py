@@ -13,19 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from rumor import _native
+from rumor._callbacks import CallbackRegistry, MemberCallback
 from rumor._native import Config
 from rumor._progress import Progress
 from rumor.errors import JoinError, NodeClosedError, RumorError, TimeoutError
 from rumor.eventlog import EventLog, Record
 from rumor.member import Member, MemberState
-from rumor.node import MemberCallback, _member
+from rumor.node import _member
 
 __all__ = ["SimNode", "Simulation"]
-
-_C = TypeVar("_C", bound=MemberCallback)
 
 _CALLBACK_KINDS = ("join", "leave", "fail", "suspect", "alive")
 
@@ -437,7 +436,7 @@ class Simulation:
         return self._native.all_see(name, MemberState.DEAD.value)
 
 
-class SimNode:
+class SimNode(CallbackRegistry):
     """One simulated node, with the methods of :class:`rumor.Node` that make
     sense in a simulation, so code written against a ``Node`` runs against
     it. Get it from :meth:`Simulation.node`.
@@ -568,33 +567,9 @@ class SimNode:
 
     # -- callbacks --------------------------------------------------------
 
-    def _register(self, kind: str, callback: _C) -> _C:
-        if not callable(callback):
-            raise TypeError(f"on_{kind} expects a callable, got {type(callback).__name__}")
+    def _store(self, kind: str, callback: MemberCallback) -> None:
         self._sim._callbacks.setdefault((self._name, kind), []).append(callback)
         self._sim._watch(self._name, kind, True)
-        return callback
-
-    def on_join(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when this node learns a member joined
-        or came back. Returns ``callback``, so it works as a decorator."""
-        return self._register("join", callback)
-
-    def on_leave(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member leaves gracefully."""
-        return self._register("leave", callback)
-
-    def on_fail(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member is declared dead."""
-        return self._register("fail", callback)
-
-    def on_suspect(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member is suspected of failing."""
-        return self._register("suspect", callback)
-
-    def on_alive(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a suspected member proves alive."""
-        return self._register("alive", callback)
 
     # -- lifecycle --------------------------------------------------------
 
