@@ -230,22 +230,19 @@ fn first_detection_is_close_to_swims_expected_e_over_e_minus_1_periods() {
         );
         let killed_at = p.sim.now();
         p.sim.kill(9);
-        let mut first = None;
-        while first.is_none() {
-            p.sim.run_for(secs(0.05));
-            first = p
-                .sim
-                .log()
+        let found = p.sim.run_until_cond(secs(60.0), secs(0.01), |s| {
+            s.log()
                 .iter()
-                .find(|r| r.kind == RecordKind::Suspected && r.subject == 9)
-                .map(|r| r.time);
-        }
+                .any(|r| r.kind == RecordKind::Suspected && r.subject == 9 && r.time >= killed_at)
+        });
+        let first = found.unwrap_or_else(|| panic!("seed {seed}: n9 never suspected"));
         // A probe sent just before the crash may be the one that finds it.
-        let probe = first.unwrap().saturating_sub(period).saturating_sub(killed_at);
+        let probe = first.saturating_sub(period).saturating_sub(killed_at);
         total += probe.as_secs_f64() / period.as_secs_f64();
     }
     let mean = total / runs as f64;
     let expected = std::f64::consts::E / (std::f64::consts::E - 1.0);
-    // Round-robin probing can only do better than SWIM's random choice.
-    assert!(mean > 0.3 && mean < expected + 0.3, "mean {mean:.3} periods vs {expected:.3}");
+    // Round-robin probing by n - 1 members expects about (n - 1) / n of a
+    // period, better than SWIM's random choice.
+    assert!(mean > 0.5 && mean < expected, "mean {mean:.3} periods vs {expected:.3}");
 }

@@ -406,7 +406,8 @@ def test_plot_spread_draws_the_step_curve() -> None:
     sim.kill("n3")
     sim.run_until(lambda s: s.all_know_failed("n3"), timeout=30)
     ax = rumor.plot.plot_spread(sim, "n3")
-    ydata: Any = ax.get_lines()[0].get_ydata()
+    (curve,) = [line for line in ax.get_lines() if line.get_label() == "fail of n3"]
+    ydata: Any = curve.get_ydata()
     assert ydata[-1] == N - 1
     assert "virtual time" in ax.get_xlabel()
     pyplot = pytest.importorskip("matplotlib.pyplot")

@@ -514,7 +514,7 @@ class SimNode(CallbackRegistry):
         for kind in outcomes:
             sim._watch(self._name, kind, True)
         try:
-            sim._native.join(self._name, seeds)
+            sim._native.join(self._name, seeds, timeout)
             hit = sim._run(
                 sim.now + timeout,
                 stop=lambda r: r.node == self._name and r.kind in outcomes,

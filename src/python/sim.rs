@@ -301,7 +301,9 @@ impl NativeSim {
         Ok(())
     }
 
-    fn join(&mut self, node: &str, seeds: Vec<String>) -> PyResult<()> {
+    #[pyo3(signature = (node, seeds, timeout = 10.0))]
+    fn join(&mut self, node: &str, seeds: Vec<String>, timeout: f64) -> PyResult<()> {
+        let timeout = duration("timeout", timeout)?;
         let i = self.index("node", node)?;
         if seeds.is_empty() {
             return Err(pyo3::exceptions::PyValueError::new_err(
@@ -309,7 +311,7 @@ impl NativeSim {
             ));
         }
         let seeds = seeds.iter().map(|s| self.seed_index(s)).collect::<PyResult<Vec<_>>>()?;
-        self.sim.join(i, &seeds);
+        self.sim.join_within(i, &seeds, timeout);
         Ok(())
     }
 
@@ -523,8 +525,9 @@ impl NativeSim {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let n = self.sim.len() as u32;
         let (mut sent, mut bytes_sent, mut received, mut bytes_received) = (0u64, 0, 0, 0);
-        let (mut dropped, mut missed) = (0u64, 0);
+        let (mut dropped, mut missed, mut bytes_dropped, mut bytes_missed) = (0u64, 0, 0, 0);
         let mut lost = [0u64; MessageKind::ALL.len()];
+        let mut unheard = [0u64; MessageKind::ALL.len()];
         for i in 0..n {
             let s = self.sim.node_stats(i);
             sent += s.datagrams_sent;
@@ -533,7 +536,12 @@ impl NativeSim {
             bytes_received += s.bytes_received;
             dropped += s.datagrams_dropped;
             missed += s.datagrams_missed;
+            bytes_dropped += s.bytes_dropped;
+            bytes_missed += s.bytes_missed;
             for (total, k) in lost.iter_mut().zip(s.messages_dropped) {
+                *total += k;
+            }
+            for (total, k) in unheard.iter_mut().zip(s.messages_missed) {
                 *total += k;
             }
         }
@@ -549,8 +557,13 @@ impl NativeSim {
         d.set_item("bytes_received", bytes_received)?;
         d.set_item("datagrams_dropped", dropped)?;
         d.set_item("datagrams_missed", missed)?;
+        d.set_item("bytes_dropped", bytes_dropped)?;
+        d.set_item("bytes_missed", bytes_missed)?;
         for (kind, k) in MessageKind::ALL.iter().zip(lost) {
             d.set_item(format!("lost_{}", kind.as_str()), k)?;
+        }
+        for (kind, k) in MessageKind::ALL.iter().zip(unheard) {
+            d.set_item(format!("missed_{}", kind.as_str()), k)?;
         }
         Ok(d)
     }
@@ -582,8 +595,13 @@ impl NativeSim {
         d.set_item("sim_bytes_received", s.bytes_received)?;
         d.set_item("sim_datagrams_dropped", s.datagrams_dropped)?;
         d.set_item("sim_datagrams_missed", s.datagrams_missed)?;
+        d.set_item("sim_bytes_dropped", s.bytes_dropped)?;
+        d.set_item("sim_bytes_missed", s.bytes_missed)?;
         for (kind, k) in MessageKind::ALL.iter().zip(s.messages_dropped) {
             d.set_item(format!("sim_lost_{}", kind.as_str()), k)?;
+        }
+        for (kind, k) in MessageKind::ALL.iter().zip(s.messages_missed) {
+            d.set_item(format!("sim_missed_{}", kind.as_str()), k)?;
         }
         Ok(d)
     }

@@ -35,8 +35,14 @@ pub struct NodeStats {
     pub bytes_received: u64,
     /// Datagrams this node sent that the network lost (loss, partition).
     pub datagrams_dropped: u64,
+    /// Bytes of the datagrams the network lost.
+    pub bytes_dropped: u64,
     /// Datagrams that reached this node while it was paused or down.
     pub datagrams_missed: u64,
+    /// Bytes of those datagrams.
+    pub bytes_missed: u64,
+    /// Messages inside the missed datagrams, by kind.
+    pub messages_missed: [u64; MessageKind::ALL.len()],
     /// Messages inside the dropped datagrams, by kind
     /// ([`MessageKind::ALL`] order).
     pub messages_dropped: [u64; MessageKind::ALL.len()],
@@ -214,11 +220,17 @@ impl Simulation {
         self.engine(observer)?.member(name).map(|m| m.state)
     }
 
-    /// Node `i` joins through `seeds`.
+    /// Node `i` joins through `seeds` (giving up after 10 virtual seconds).
     pub fn join(&mut self, i: u32, seeds: &[u32]) {
+        self.join_within(i, seeds, self.join_timeout);
+    }
+
+    /// Node `i` joins through `seeds`, giving up (a `JoinFailed` record)
+    /// after `timeout` of virtual time.
+    pub fn join_within(&mut self, i: u32, seeds: &[u32], timeout: Duration) {
         let addrs: Vec<SocketAddr> = seeds.iter().map(|&s| self.addr(s)).collect();
         self.nodes[i as usize].seeds = seeds.to_vec();
-        let (now, timeout) = (self.now, self.join_timeout);
+        let now = self.now;
         if let Some(e) = self.running_engine(i) {
             e.join(now, &addrs, timeout);
             self.flush(i);
@@ -285,9 +297,12 @@ impl Simulation {
             return;
         }
         let until = self.now + d;
+        let already = node.paused_until.is_some();
         node.paused_until = Some(node.paused_until.map_or(until, |u| u.max(until)));
         self.wakeups.push(Reverse((until, i)));
-        self.record(i, RecordKind::Paused, i);
+        if !already {
+            self.record(i, RecordKind::Paused, i);
+        }
     }
 
     fn running_engine(&mut self, i: u32) -> Option<&mut Engine> {
@@ -370,6 +385,7 @@ impl Simulation {
                     self.current.datagrams_dropped += 1;
                     let stats = &mut self.nodes[i as usize].stats;
                     stats.datagrams_dropped += 1;
+                    stats.bytes_dropped += t.payload.len() as u64;
                     if let Ok(msgs) = codec::decode(&t.payload, codec::MAX_DATAGRAM) {
                         for m in msgs {
                             stats.messages_dropped[m.kind() as usize] += 1;
@@ -440,6 +456,12 @@ impl Simulation {
                 }
                 _ => {
                     node.stats.datagrams_missed += 1;
+                    node.stats.bytes_missed += payload.len() as u64;
+                    if let Ok(msgs) = codec::decode(&payload, codec::MAX_DATAGRAM) {
+                        for m in msgs {
+                            node.stats.messages_missed[m.kind() as usize] += 1;
+                        }
+                    }
                     self.current.datagrams_dropped += 1;
                 }
             }

@@ -95,19 +95,12 @@ pub fn play(config: Config, nodes: usize, seed: u64, ops: &[Op]) -> Played {
                 sim.leave(*n)
             }
             Op::Partition(groups) => {
-                for g in groups {
-                    for &n in g {
-                        innocent[n as usize] = false;
-                    }
-                }
+                // The nodes in no group are cut off too: nobody is innocent.
+                innocent.iter_mut().for_each(|i| *i = false);
                 sim.network.partition(groups, false)
             }
             Op::PartitionOneWay(groups) => {
-                for g in groups {
-                    for &n in g {
-                        innocent[n as usize] = false;
-                    }
-                }
+                innocent.iter_mut().for_each(|i| *i = false);
                 sim.network.partition(groups, true)
             }
             Op::Heal => sim.network.heal(),
