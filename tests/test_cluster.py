@@ -202,6 +202,10 @@ def test_raising_callbacks_are_reported_and_later_events_still_fire(
     c = cluster.start("c")
     c.join(a.addr)
     wait_until(lambda: saw("join", "c"), message=lambda: f"reported {messages()}, after {after}")
+    # b must have heard of c before c crashes: a death notice about a member
+    # b never knew is ignored, so a crash that wins the race against the
+    # join's gossip would leave c unknown to b (memberlist behaves alike).
+    wait_for_views([a, b, c], all_alive([a, b, c]))
 
     c.close()
     wait_until(
