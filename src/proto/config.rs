@@ -165,14 +165,16 @@ impl Config {
     /// The minimum suspicion timeout for a cluster of `n` members:
     /// `suspicion_mult * max(1, log10 n) * probe_interval` (memberlist).
     pub fn suspicion_timeout(&self, n: usize) -> Duration {
-        let scale = (n.max(1) as f64).log10().max(1.0);
+        // libm, not the platform's maths library: the same inputs give the
+        // same timeouts on every machine, which keeps simulations portable.
+        let scale = libm::log10(n.max(1) as f64).max(1.0);
         self.probe_interval.mul_f64(self.suspicion_mult as f64 * scale)
     }
 
     /// How many times one update is gossiped in a cluster of `n` members:
     /// `retransmit_mult * ceil(log10(n + 1))`.
     pub fn retransmit_limit(&self, n: usize) -> u32 {
-        let scale = ((n + 1) as f64).log10().ceil() as u32;
+        let scale = libm::ceil(libm::log10((n + 1) as f64)) as u32;
         self.retransmit_mult * scale.max(1)
     }
 }

@@ -37,7 +37,8 @@ impl Latency {
                 // Box-Muller on two uniforms in (0, 1].
                 let u1 = unit(rng).max(f64::MIN_POSITIVE);
                 let u2 = unit(rng);
-                let z = (-2.0 * u1.ln()).sqrt() * (core::f64::consts::TAU * u2).cos();
+                // libm keeps the draw identical on every platform.
+                let z = libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(core::f64::consts::TAU * u2);
                 let secs = mean.as_secs_f64() + z * std_dev.as_secs_f64();
                 Duration::from_secs_f64(secs.max(floor.as_secs_f64()).max(0.0))
             }
