@@ -421,3 +421,18 @@ def test_member_snapshots_are_frozen_dataclasses() -> None:
     assert [m.name for m in members] == ["n0", "n1", "n2"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         members[0].name = "x"  # type: ignore[misc]
+
+
+def test_callback_member_state_is_the_one_its_event_left() -> None:
+    """A callback gets the member in the state its event left it, even when a
+    later event of the same simulator step already moved it on."""
+    sim = rumor.Simulation(nodes=6, seed=3)
+    sim.run(5)
+    sim.pause("n3", 30)
+    sim.run_until(lambda s: s.state("n0", "n3") is rumor.MemberState.SUSPECT, timeout=30)
+    # As if a join of n3 and its suspicion had come out of one step.
+    joined = sim._member_of(Record(sim.now, "n0", "join", "n3"))
+    assert joined.state is rumor.MemberState.ALIVE
+    assert joined.name == "n3" and joined.addr == sim.node("n3").addr
+    suspected = sim._member_of(Record(sim.now, "n0", "suspect", "n3"))
+    assert suspected.state is rumor.MemberState.SUSPECT

@@ -10,6 +10,7 @@ and script give the same :meth:`Simulation.events`, record for record.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -247,13 +248,17 @@ class Simulation:
         return hit
 
     def _member_of(self, record: Record) -> Member:
+        state = _STATE_AFTER.get(record.kind, MemberState.ALIVE)
         raw = self._native.member(record.node, record.subject)
         if raw is not None:
-            return _member(raw)
+            # The table is read after the whole step that wrote the record; a
+            # later event of the same step may have moved the member on, so
+            # the state is the one this event left it in.
+            return dataclasses.replace(_member(raw), state=state)
         return Member(
             record.subject,
             self._native.addr(record.subject),
-            _STATE_AFTER.get(record.kind, MemberState.ALIVE),
+            state,
             0,
         )
 
