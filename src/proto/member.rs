@@ -20,6 +20,10 @@ pub enum MemberState {
 }
 
 impl MemberState {
+    /// Every state, in declaration order.
+    pub const ALL: [MemberState; 4] =
+        [MemberState::Alive, MemberState::Suspect, MemberState::Dead, MemberState::Left];
+
     /// Lower-case name, as shown to users.
     pub fn as_str(self) -> &'static str {
         match self {

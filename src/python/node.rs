@@ -6,7 +6,7 @@
 use super::config::PyConfig;
 use super::error::{driver_error, rumor_error};
 use crate::driver::{DriverError, Node};
-use crate::proto::{Event, Member};
+use crate::proto::{Event, Member, MemberState};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -250,9 +250,9 @@ impl NativeNode {
         d.set_item("send_errors", send_errors)?;
         d.set_item("events_dropped", events_dropped)?;
         d.set_item("task_panicked", u64::from(self.node.panicked()))?;
-        for state in ["alive", "suspect", "dead", "left"] {
-            let n = members.iter().filter(|m| m.state.as_str() == state).count();
-            d.set_item(format!("members_{state}"), n)?;
+        for state in MemberState::ALL {
+            let n = members.iter().filter(|m| m.state == state).count();
+            d.set_item(format!("members_{}", state.as_str()), n)?;
         }
         Ok(d)
     }

@@ -17,7 +17,6 @@ use crate::proto::{MemberState, Stats};
 use crate::sim::{Latency, Link, Record, RecordKind, Simulation};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Wall time the GIL stays released before signals are checked.
@@ -29,26 +28,6 @@ const STEPS_PER_CLOCK_READ: usize = 64;
 /// Most nodes a simulation may have: addresses are 127.0.0.1 + index and
 /// must stay inside 127/8.
 const MAX_NODES: usize = 10_000_000;
-
-/// Every record kind, so names given by Python can be parsed.
-const RECORD_KINDS: [RecordKind; 13] = [
-    RecordKind::Joined,
-    RecordKind::Left,
-    RecordKind::Failed,
-    RecordKind::Suspected,
-    RecordKind::Alive,
-    RecordKind::Refuted,
-    RecordKind::JoinSucceeded,
-    RecordKind::JoinFailed,
-    RecordKind::LeaveDone,
-    RecordKind::Killed,
-    RecordKind::Restarted,
-    RecordKind::Paused,
-    RecordKind::Resumed,
-];
-
-const MEMBER_STATES: [MemberState; 4] =
-    [MemberState::Alive, MemberState::Suspect, MemberState::Dead, MemberState::Left];
 
 /// `(time, node, kind, subject)`, names as Python strings.
 type RecordTuple<'py> = (f64, Bound<'py, PyString>, Bound<'py, PyString>, Bound<'py, PyString>);
@@ -76,14 +55,14 @@ fn probability(field: &str, p: f64) -> PyResult<f64> {
 }
 
 fn record_kind(field: &str, name: &str) -> PyResult<RecordKind> {
-    RECORD_KINDS.iter().copied().find(|k| k.as_str() == name).ok_or_else(|| {
-        let all: Vec<&str> = RECORD_KINDS.iter().map(|k| k.as_str()).collect();
+    RecordKind::ALL.iter().copied().find(|k| k.as_str() == name).ok_or_else(|| {
+        let all: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
         bad_argument(field, &format!("one of {}", all.join(", ")), format!("{name:?}"))
     })
 }
 
 fn member_state(field: &str, name: &str) -> PyResult<MemberState> {
-    MEMBER_STATES.iter().copied().find(|s| s.as_str() == name).ok_or_else(|| {
+    MemberState::ALL.iter().copied().find(|s| s.as_str() == name).ok_or_else(|| {
         bad_argument(field, "one of alive, suspect, dead, left", format!("{name:?}"))
     })
 }
@@ -98,8 +77,6 @@ pub struct NativeSim {
     watching: usize,
     /// Records before this index of the log have been looked at.
     dispatched: usize,
-    /// Links given their own settings, so "every link" reaches them too.
-    overridden: BTreeSet<(u32, u32)>,
 }
 
 impl NativeSim {
@@ -182,7 +159,7 @@ impl NativeSim {
         // One Python string per name and kind, shared by every record.
         let mut names: Vec<Option<Bound<'py, PyString>>> = vec![None; self.sim.len() + 1];
         let kinds: Vec<Bound<'py, PyString>> =
-            RECORD_KINDS.iter().map(|k| PyString::intern(py, k.as_str())).collect();
+            RecordKind::ALL.iter().map(|k| PyString::intern(py, k.as_str())).collect();
         let mut name = |i: u32| -> Bound<'py, PyString> {
             let slot = (i as usize).min(self.sim.len());
             names[slot].get_or_insert_with(|| PyString::new(py, self.subject_name(i))).clone()
@@ -191,7 +168,7 @@ impl NativeSim {
             .iter()
             .map(|r| {
                 let kind =
-                    kinds[RECORD_KINDS.iter().position(|k| *k == r.kind).unwrap_or(0)].clone();
+                    kinds[RecordKind::ALL.iter().position(|k| *k == r.kind).unwrap_or(0)].clone();
                 (r.time.as_secs_f64(), name(r.node), kind, name(r.subject))
             })
             .collect()
@@ -215,16 +192,8 @@ impl NativeSim {
                 let mut link = *net.link(src, dst);
                 change(&mut link);
                 net.set_link(src, dst, link);
-                self.overridden.insert((src, dst));
             }
-            None => {
-                change(&mut net.default);
-                for &(src, dst) in &self.overridden {
-                    let mut link = *net.link(src, dst);
-                    change(&mut link);
-                    net.set_link(src, dst, link);
-                }
-            }
+            None => net.update_links(change),
         }
     }
 
@@ -251,13 +220,7 @@ impl NativeSim {
         let sim = py
             .detach(move || Simulation::new(cfg, nodes, seed))
             .map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
-        Ok(NativeSim {
-            watched: vec![0; sim.len()],
-            sim,
-            watching: 0,
-            dispatched: 0,
-            overridden: BTreeSet::new(),
-        })
+        Ok(NativeSim { watched: vec![0; sim.len()], sim, watching: 0, dispatched: 0 })
     }
 
     /// Current virtual time, in seconds.
@@ -584,7 +547,7 @@ impl NativeSim {
         d.set_item("send_errors", 0)?;
         d.set_item("events_dropped", 0)?;
         d.set_item("task_panicked", 0)?;
-        for state in MEMBER_STATES {
+        for state in MemberState::ALL {
             let n = self.sim.engine(i).map_or(0, |e| e.count(state));
             d.set_item(format!("members_{}", state.as_str()), n)?;
         }

@@ -36,6 +36,23 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RecordKind; 13] = [
+        RecordKind::Joined,
+        RecordKind::Left,
+        RecordKind::Failed,
+        RecordKind::Suspected,
+        RecordKind::Alive,
+        RecordKind::Refuted,
+        RecordKind::JoinSucceeded,
+        RecordKind::JoinFailed,
+        RecordKind::LeaveDone,
+        RecordKind::Killed,
+        RecordKind::Restarted,
+        RecordKind::Paused,
+        RecordKind::Resumed,
+    ];
+
     /// Lower-case name, as shown to users.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -114,6 +114,16 @@ impl Network {
         self.links.insert((src, dst), link);
     }
 
+    /// Applies `change` to the default link and to every overridden link,
+    /// so a network-wide setting (say, a new loss rate) reaches links that
+    /// were given settings of their own while keeping their other settings.
+    pub fn update_links(&mut self, change: impl Fn(&mut Link)) {
+        change(&mut self.default);
+        for link in self.links.values_mut() {
+            change(link);
+        }
+    }
+
     /// Removes every per-link override.
     pub fn clear_links(&mut self) {
         self.links.clear();
@@ -210,6 +220,16 @@ mod tests {
         assert!(n.is_blocked(0, 1), "first group cannot send to the second");
         assert!(!n.is_blocked(1, 0), "but hears from it");
         assert!(n.is_blocked(1, 2) && !n.is_blocked(2, 1));
+    }
+
+    #[test]
+    fn network_wide_change_reaches_overridden_links() {
+        let mut n = Network::default();
+        n.set_link(0, 1, Link { duplicate: 0.5, ..Link::default() });
+        n.update_links(|l| l.loss = 0.2);
+        assert_eq!(n.default.loss, 0.2);
+        assert_eq!(n.link(0, 1).loss, 0.2);
+        assert_eq!(n.link(0, 1).duplicate, 0.5, "its own settings are kept");
     }
 
     #[test]
