@@ -104,6 +104,20 @@ def test_killed_node_is_known_failed_by_all_within_a_bound() -> None:
     assert sim.all_see("n4", rumor.MemberState.DEAD)
 
 
+def test_a_converged_start_knows_everyone_at_once_and_still_detects_failures() -> None:
+    """join="converged": a large cluster ready at t=0, without join traffic."""
+    sim = rumor.Simulation(2000, config=fast(), seed=3, join="converged")
+    assert sim.converged()
+    assert len(sim.members("n1999")) == 2000
+    assert len(sim.events()) == 0
+    failed: list[str] = []
+    sim.node("n5").on_fail(lambda m: failed.append(m.name))
+    sim.kill("n42")
+    sim.run_until(lambda s: s.all_know_failed("n42"), timeout=60)
+    assert failed == ["n42"]
+    assert sim.count_seeing("n42", "alive") == 0
+
+
 def test_callbacks_fire_at_the_virtual_time_of_their_record() -> None:
     """Inside a callback, sim.now equals the event-log time of its event."""
     sim = rumor.Simulation(N, config=fast(), seed=3)
@@ -353,6 +367,7 @@ def test_bad_arguments_raise_value_error_naming_the_argument(
         ({"nodes": 3, "seed": -1}, r"seed.*2\*\*64"),
         ({"nodes": 3, "loss": 1.01}, r"loss.*between 0 and 1"),
         ({"nodes": 3, "latency": (0.01, 0.001)}, r"latency.*low <= high"),
+        ({"nodes": 3, "join": "yes"}, r"join must be True, False or \"converged\""),
     ],
 )
 def test_bad_constructor_arguments_raise_value_error(

@@ -168,7 +168,7 @@ class NativeSim:
     the argument and the allowed range.
     """
 
-    def __init__(self, config: Config, nodes: int, seed: int) -> None: ...
+    def __init__(self, config: Config, nodes: int, seed: int, joined: bool = False) -> None: ...
     @property
     def now(self) -> float:
         """Current virtual time, in seconds."""

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from rumor import _native
 from rumor._callbacks import CallbackRegistry, MemberCallback
@@ -74,7 +74,12 @@ class Simulation:
         latency: one-way delay on every link, in seconds: a number (fixed)
             or a ``(low, high)`` pair (uniform). See :meth:`set_latency` for
             a normal distribution.
-        join: when true, every node joins through ``n0`` at time 0.
+        join: ``True``: every node joins through ``n0`` at time 0.
+            ``"converged"``: the nodes start out knowing each other, as after
+            a join that has converged, with no join traffic and no join
+            events; the nodes share that starting view in memory, which is
+            what lets a run of 100,000 nodes fit. ``False``: nobody joins
+            anybody until told to.
 
     Nothing runs until :meth:`run` or :meth:`run_until`. Callbacks
     registered on a :meth:`node` fire during those calls, synchronously, at
@@ -91,7 +96,7 @@ class Simulation:
         seed: int = 0,
         loss: float = 0.0,
         latency: float | tuple[float, float] = (0.0002, 0.002),
-        join: bool = True,
+        join: bool | Literal["converged"] = True,
     ) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int):
             raise TypeError(f"nodes must be an int, got {type(nodes).__name__}")
@@ -101,8 +106,11 @@ class Simulation:
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if not 0 <= seed < 2**64:
             raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+        if not (isinstance(join, bool) or join == "converged"):
+            raise ValueError(f'join must be True, False or "converged", got {join!r}')
         config = config if config is not None else Config.lan()
-        self._native = _native.NativeSim(config, nodes, seed)
+        converged = join == "converged"
+        self._native = _native.NativeSim(config, nodes, seed, converged)
         self._names: list[str] = self._native.names()
         self._handles: dict[str, SimNode] = {}
         self._callbacks: dict[tuple[str, str], list[MemberCallback]] = {}
@@ -111,7 +119,7 @@ class Simulation:
         self._in_callback = 0
         self.set_loss(loss)
         self.set_latency(latency)
-        if join:
+        if join is True:
             self._native.join_all(self._names[0])
 
     # -- identity ---------------------------------------------------------

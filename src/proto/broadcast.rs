@@ -7,22 +7,19 @@
 //! and counting a transmission allocates nothing, so a burst of a thousand
 //! joins costs no more per update than one.
 
+use super::table::{FixedHashMap, Id};
 use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::string::String;
 use core::cmp::Reverse;
-
-/// A hash map with fixed keys: lookups only, so its order never matters.
-type FixedHashMap<K, V> =
-    std::collections::HashMap<K, V, core::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct TransmitQueue {
     /// `(transmissions, newest first)`: the sending order.
     order: BTreeSet<(u32, Reverse<u64>)>,
-    /// id -> member.
-    names: BTreeMap<u64, String>,
-    /// member -> `(transmissions, id)`. Only looked up, never iterated.
-    by_name: FixedHashMap<String, (u32, u64)>,
+    /// update id -> member.
+    names: BTreeMap<u64, Id>,
+    /// member -> `(transmissions, update id)`. Only looked up, never
+    /// iterated.
+    by_name: FixedHashMap<Id, (u32, u64)>,
     next_id: u64,
 }
 
@@ -43,26 +40,24 @@ impl TransmitQueue {
     }
 
     /// Queues (or re-queues, with a fresh count) an update about `name`.
-    pub(crate) fn push(&mut self, name: &str) {
+    pub(crate) fn push(&mut self, name: Id) {
         self.next_id += 1;
         let id = self.next_id;
-        if let Some(slot) = self.by_name.get_mut(name) {
+        if let Some(slot) = self.by_name.get_mut(&name) {
             let (sent, old) = *slot;
             *slot = (0, id);
             self.order.remove(&(sent, Reverse(old)));
-            if let Some(n) = self.names.remove(&old) {
-                self.names.insert(id, n);
-            }
+            self.names.remove(&old);
         } else {
-            self.by_name.insert(String::from(name), (0, id));
-            self.names.insert(id, String::from(name));
+            self.by_name.insert(name, (0, id));
         }
+        self.names.insert(id, name);
         self.order.insert((0, Reverse(id)));
     }
 
     /// Drops the update about `name`; returns whether there was one.
-    pub(crate) fn remove(&mut self, name: &str) -> bool {
-        match self.by_name.remove(name) {
+    pub(crate) fn remove(&mut self, name: Id) -> bool {
+        match self.by_name.remove(&name) {
             Some((sent, id)) => {
                 self.order.remove(&(sent, Reverse(id)));
                 self.names.remove(&id);
@@ -73,18 +68,18 @@ impl TransmitQueue {
     }
 
     /// Members with an update, in sending order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        self.order.iter().filter_map(|(_, Reverse(id))| self.names.get(id).map(String::as_str))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Id> + '_ {
+        self.order.iter().filter_map(|(_, Reverse(id))| self.names.get(id).copied())
     }
 
     /// Counts one transmission of the update about `name`; drops it once it
     /// reached `limit`. Returns whether it was dropped.
-    pub(crate) fn sent(&mut self, name: &str, limit: u32) -> bool {
-        let Some(slot) = self.by_name.get_mut(name) else { return false };
+    pub(crate) fn sent(&mut self, name: Id, limit: u32) -> bool {
+        let Some(slot) = self.by_name.get_mut(&name) else { return false };
         let (sent, id) = *slot;
         self.order.remove(&(sent, Reverse(id)));
         if sent + 1 >= limit {
-            self.by_name.remove(name);
+            self.by_name.remove(&name);
             self.names.remove(&id);
             return true;
         }
@@ -99,31 +94,31 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    fn order(q: &TransmitQueue) -> Vec<&str> {
+    fn order(q: &TransmitQueue) -> Vec<Id> {
         q.iter().collect()
     }
 
     #[test]
     fn fewest_transmissions_then_newest_first() {
         let mut q = TransmitQueue::default();
-        q.push("a");
-        q.push("b");
-        q.push("c");
-        assert_eq!(order(&q), ["c", "b", "a"]);
-        q.sent("c", 4);
-        assert_eq!(order(&q), ["b", "a", "c"]);
-        q.push("c");
-        assert_eq!(order(&q)[0], "c", "a newer update starts afresh");
+        q.push(10);
+        q.push(11);
+        q.push(12);
+        assert_eq!(order(&q), [12, 11, 10]);
+        q.sent(12, 4);
+        assert_eq!(order(&q), [11, 10, 12]);
+        q.push(12);
+        assert_eq!(order(&q)[0], 12, "a newer update starts afresh");
         assert_eq!(q.len(), 3);
     }
 
     #[test]
     fn retires_at_the_limit() {
         let mut q = TransmitQueue::default();
-        q.push("a");
-        assert!(!q.sent("a", 2));
-        assert!(q.sent("a", 2));
+        q.push(10);
+        assert!(!q.sent(10, 2));
+        assert!(q.sent(10, 2));
         assert!(q.is_empty());
-        assert!(!q.remove("a"));
+        assert!(!q.remove(10));
     }
 }

@@ -3,11 +3,14 @@
 use super::config::{Config, ConfigError};
 use super::event::Event;
 use super::member::{Member, MemberState};
+use super::probe::ProbeOrder;
 use super::stats::Stats;
+use super::table::{Entry, Id, Snapshot, Table};
 use super::timer::{Timer, Timers};
 use crate::codec::{self, DatagramBuilder, DecodeError, Message};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::SocketAddr;
@@ -45,27 +48,11 @@ impl fmt::Display for MetaTooLarge {
 
 impl std::error::Error for MetaTooLarge {}
 
-/// The member table: name -> entry, hashed with fixed keys (SipHash with
-/// zero keys) so that runs are reproducible.
-pub(crate) type Table = std::collections::HashMap<
-    String,
-    Entry,
-    core::hash::BuildHasherDefault<std::hash::DefaultHasher>,
->;
-
-/// A member table entry: the member plus bookkeeping.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) member: Member,
-    /// Who raised the suspicion or declared the death we hold.
-    pub(crate) accuser: String,
-}
-
 /// The probe in flight, if any (one per probe interval).
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
     pub(crate) seq: u64,
-    pub(crate) target: String,
+    pub(crate) target: Id,
     pub(crate) acked: bool,
     pub(crate) nacks: u32,
 }
@@ -89,21 +76,17 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) name: String,
     pub(crate) rng: ChaCha8Rng,
-    /// Every known member, this node included. Hashed with fixed keys, so
-    /// iteration order depends only on the insertion history and every run
-    /// is deterministic.
+    /// Every known member, this node included, by id.
     pub(crate) members: Table,
-    /// Every member name ever known, in the order learned: random picks
-    /// draw from it.
-    pub(crate) roster: Vec<String>,
-    /// Where the next gossip sample starts in `roster`.
+    /// This node's id in `members`.
+    pub(crate) me: Id,
+    /// The id the next gossip sample starts at.
     pub(crate) sample_cursor: usize,
     /// Members by state, indexed like [`MemberState`].
     pub(crate) counts: [usize; 4],
     /// Names with an update to gossip, and how often each was sent.
     pub(crate) broadcasts: super::broadcast::TransmitQueue,
-    pub(crate) probe_order: Vec<String>,
-    pub(crate) probe_index: usize,
+    pub(crate) probe_order: ProbeOrder,
     pub(crate) probe: Option<Probe>,
     pub(crate) relays: BTreeMap<u64, Relay>,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
@@ -134,17 +117,33 @@ impl Engine {
         seed: u64,
         now: Duration,
     ) -> Result<Self, ConfigError> {
+        Engine::with_snapshot(config, name, addr, seed, now, Arc::default())
+    }
+
+    /// Like [`Engine::new`], but the engine starts out knowing the members
+    /// of `view` (as if it had joined them), without a join. Engines built
+    /// on one snapshot share its memory until their views diverge, which is
+    /// how the simulator starts a large converged cluster. If `name` is in
+    /// the view, its entry there describes this member (its address is
+    /// replaced by `addr`).
+    pub fn with_snapshot(
+        config: Config,
+        name: impl Into<String>,
+        addr: SocketAddr,
+        seed: u64,
+        now: Duration,
+        view: Arc<Snapshot>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let name = name.into();
         let mut engine = Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
-            members: Table::default(),
-            roster: Vec::new(),
+            members: Table::with_base(view),
+            me: 0,
             sample_cursor: 0,
             counts: [0; 4],
             broadcasts: Default::default(),
-            probe_order: Vec::new(),
-            probe_index: 0,
+            probe_order: ProbeOrder::default(),
             probe: None,
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -159,15 +158,33 @@ impl Engine {
             name: name.clone(),
             config,
         };
-        let me = Member {
-            name,
-            addr,
-            incarnation: 0,
-            state: MemberState::Alive,
-            meta: Vec::new(),
-            since: now,
-        };
-        engine.insert(me, String::new());
+        engine.counts = engine.members.base_counts();
+        match engine.members.id(&name) {
+            Some(id) => {
+                engine.me = id;
+                let own = engine.members.get(id).map(|e| e.member.clone());
+                if let Some(own) = own.filter(|m| m.addr != addr || m.state != MemberState::Alive) {
+                    engine.counts[own.state as usize] -= 1;
+                    engine.counts[MemberState::Alive as usize] += 1;
+                    if let Some(e) = engine.members.get_mut(id) {
+                        e.member.addr = addr;
+                        e.member.state = MemberState::Alive;
+                    }
+                }
+            }
+            None => {
+                let me = Member {
+                    name,
+                    addr,
+                    incarnation: 0,
+                    state: MemberState::Alive,
+                    meta: Vec::new(),
+                    since: now,
+                };
+                engine.me = engine.members.len() as Id;
+                engine.insert(me, String::new());
+            }
+        }
         // Random phases keep members from probing and gossiping in lockstep.
         let probe_phase = engine.jitter(engine.config.probe_interval);
         let gossip_phase = engine.jitter(engine.config.gossip_interval);
@@ -187,7 +204,12 @@ impl Engine {
 
     /// This member as it announces itself.
     pub fn local_member(&self) -> &Member {
-        &self.members[&self.name].member
+        &self.entry(self.me).member
+    }
+
+    /// The entry of a member known to be in the table.
+    pub(crate) fn entry(&self, id: Id) -> &Entry {
+        self.members.get(id).expect("ids come from the table and are never removed")
     }
 
     /// The configuration in force.
@@ -198,14 +220,14 @@ impl Engine {
     /// Every known member, this node included, in name order. Dead and
     /// departed members stay listed with their state.
     pub fn members(&self) -> impl Iterator<Item = &Member> {
-        let mut all: Vec<&Member> = self.members.values().map(|e| &e.member).collect();
+        let mut all: Vec<&Member> = self.members.iter().map(|(_, e)| &e.member).collect();
         all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         all.into_iter()
     }
 
     /// One member by name.
     pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.get(name).map(|e| &e.member)
+        self.members.by_name(name).map(|e| &e.member)
     }
 
     /// Number of members alive or suspect, this node included.
@@ -260,9 +282,8 @@ impl Engine {
             return;
         }
         self.leaving = true;
-        let name = self.name.clone();
-        self.set_state(&name, MemberState::Left, now);
-        self.enqueue_broadcast(&name);
+        self.set_state(self.me, MemberState::Left, now);
+        self.enqueue_broadcast(self.me);
         if self.live_members() == 0 {
             self.finish_leave();
             return;
@@ -274,8 +295,7 @@ impl Engine {
     /// Drops our pending leave notice, if still queued, and reports the
     /// leave as done.
     fn finish_leave(&mut self) {
-        let name = self.name.clone();
-        if self.broadcasts.remove(&name) {
+        if self.broadcasts.remove(self.me) {
             self.events.push_back(Event::LeaveDone);
         }
     }
@@ -285,13 +305,12 @@ impl Engine {
         if meta.len() > self.config.max_meta_size {
             return Err(MetaTooLarge { len: meta.len(), max: self.config.max_meta_size });
         }
-        let name = self.name.clone();
-        if let Some(e) = self.members.get_mut(&name) {
+        if let Some(e) = self.members.get_mut(self.me) {
             e.member.meta = meta;
             e.member.incarnation = (e.member.incarnation + 1).min(crate::codec::MAX_INCARNATION);
             e.member.since = now;
         }
-        self.enqueue_broadcast(&name);
+        self.enqueue_broadcast(self.me);
         Ok(())
     }
 
@@ -316,11 +335,8 @@ impl Engine {
         if let Some((addr, target, token)) = self.handshake_ping.take() {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.
-            self.send_with_gossip(
-                addr,
-                Message::Ping { seq: token, target: target.clone() },
-                Some(&target),
-            );
+            let id = self.members.id(&target);
+            self.send_with_gossip(addr, Message::Ping { seq: token, target }, id);
         }
     }
 
@@ -387,7 +403,8 @@ impl Engine {
                 self.apply_dead(now, &name, incarnation, from, MemberState::Dead)
             }
             Message::Left { name, incarnation } => {
-                self.apply_dead(now, &name, incarnation, name.clone(), MemberState::Left)
+                let from = name.clone();
+                self.apply_dead(now, &name, incarnation, from, MemberState::Left)
             }
         }
     }
@@ -410,8 +427,8 @@ impl Engine {
                         self.gossip_round(now);
                     }
                 }
-                Timer::Suspicion { name, incarnation } => {
-                    self.suspicion_expired(now, &name, incarnation)
+                Timer::Suspicion { id, incarnation } => {
+                    self.suspicion_expired(now, id, incarnation)
                 }
                 Timer::Relay { seq } => {
                     if let Some(r) = self.relays.remove(&seq) {
@@ -447,21 +464,21 @@ impl Engine {
     /// at once, answers with a Pong at its new incarnation and its view, and
     /// the two sides of the partition gossip each other back to life.
     fn reconnect(&mut self) {
-        if self.leaving {
+        if self.leaving || self.count(MemberState::Dead) == 0 {
             return;
         }
-        let dead: Vec<String> = self
+        let dead: Vec<Id> = self
             .members
-            .values()
-            .filter(|e| e.member.state == MemberState::Dead)
-            .map(|e| e.member.name.clone())
+            .iter()
+            .filter(|(_, e)| e.member.state == MemberState::Dead)
+            .map(|(id, _)| id)
             .collect();
         if dead.is_empty() {
             return;
         }
-        let name = dead[self.random_index(dead.len())].clone();
-        let Some(claim) = self.state_message(&name) else { return };
-        let Some(addr) = self.member(&name).map(|m| m.addr) else { return };
+        let id = dead[self.random_index(dead.len())];
+        let Some(claim) = self.state_message(id) else { return };
+        let addr = self.entry(id).member.addr;
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
         self.stats.reconnects += 1;
@@ -545,12 +562,12 @@ impl Engine {
         if let Some(m) = first {
             self.push(&mut b, &m);
         }
-        let mut names: Vec<&String> = self.members.keys().filter(|n| **n != self.name).collect();
-        names.sort_unstable();
-        let names: Vec<String> = names.into_iter().cloned().collect();
         let mut complete = true;
-        for name in names {
-            let Some(msg) = self.state_message(&name) else { continue };
+        for id in 0..self.members.len() as Id {
+            if id == self.me {
+                continue;
+            }
+            let Some(msg) = self.state_message(id) else { continue };
             if self.try_push(&mut b, &msg) {
                 continue;
             }
@@ -582,59 +599,45 @@ impl Engine {
         (self.rng.next_u64() % n as u64) as usize
     }
 
-    /// Fisher-Yates shuffle driven by the engine's RNG.
-    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.random_index(i + 1);
-            items.swap(i, j);
-        }
-    }
-
     /// Up to `k` distinct random live members other than this node and
     /// those in `exclude`.
     pub(crate) fn random_live_members(
         &mut self,
         k: usize,
-        exclude: &[&str],
-    ) -> Vec<(String, SocketAddr)> {
-        self.random_members(k, |e| {
-            e.member.state.is_live() && !exclude.contains(&e.member.name.as_str())
-        })
+        exclude: &[Id],
+    ) -> Vec<(Id, SocketAddr)> {
+        self.random_members(k, |id, e| e.member.state.is_live() && !exclude.contains(&id))
     }
 
     /// Up to `k` distinct random members other than this node for which
-    /// `pick` holds. Draws random slots of the roster first, which costs
-    /// O(k) when most members qualify; falls back to a full scan only when
-    /// few do.
+    /// `pick` holds. Draws random ids first, which costs O(k) when most
+    /// members qualify; falls back to a full scan only when few do.
     pub(crate) fn random_members(
         &mut self,
         k: usize,
-        pick: impl Fn(&Entry) -> bool,
-    ) -> Vec<(String, SocketAddr)> {
-        let mut out: Vec<(String, SocketAddr)> = Vec::with_capacity(k);
-        let n = self.roster.len();
+        pick: impl Fn(Id, &Entry) -> bool,
+    ) -> Vec<(Id, SocketAddr)> {
+        let mut out: Vec<(Id, SocketAddr)> = Vec::with_capacity(k);
+        let n = self.members.len();
         let mut attempts = 0;
         while out.len() < k && attempts < 4 * k + 16 && n > 0 {
             attempts += 1;
-            let slot = self.random_index(n);
-            let name = &self.roster[slot];
-            if *name == self.name || out.iter().any(|(o, _)| o == name) {
+            let id = self.random_index(n) as Id;
+            if id == self.me || out.iter().any(|(o, _)| *o == id) {
                 continue;
             }
-            if let Some(e) = self.members.get(name).filter(|e| pick(e)) {
-                out.push((name.clone(), e.member.addr));
+            if let Some(e) = self.members.get(id).filter(|e| pick(id, e)) {
+                out.push((id, e.member.addr));
             }
         }
         if out.len() < k {
-            let mut pool: Vec<(String, SocketAddr)> = self
+            let mut pool: Vec<(Id, SocketAddr)> = self
                 .members
-                .values()
-                .filter(|e| {
-                    e.member.name != self.name
-                        && pick(e)
-                        && !out.iter().any(|(o, _)| *o == e.member.name)
+                .iter()
+                .filter(|&(id, e)| {
+                    id != self.me && pick(id, e) && !out.iter().any(|(o, _)| *o == id)
                 })
-                .map(|e| (e.member.name.clone(), e.member.addr))
+                .map(|(id, e)| (id, e.member.addr))
                 .collect();
             // Partial Fisher-Yates: only the slots we take need to be random.
             let take = (k - out.len()).min(pool.len());
@@ -679,16 +682,12 @@ impl Engine {
     }
 
     /// Sends `msg` with a gossip section filling the rest of the datagram.
-    /// `dst_name`, when known, is left out of the sample (it knows itself).
-    pub(crate) fn send_with_gossip(
-        &mut self,
-        dst: SocketAddr,
-        msg: Message,
-        dst_name: Option<&str>,
-    ) {
+    /// The member `dst_id`, when known, is left out of the sample (it knows
+    /// itself).
+    pub(crate) fn send_with_gossip(&mut self, dst: SocketAddr, msg: Message, dst_id: Option<Id>) {
         let mut b = DatagramBuilder::new(self.config.max_packet_size);
         self.push(&mut b, &msg);
-        self.fill_gossip(&mut b, dst_name);
+        self.fill_gossip(&mut b, dst_id);
         self.transmit(dst, b);
     }
 }

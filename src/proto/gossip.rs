@@ -3,7 +3,7 @@
 //! First the pending updates, fewest transmissions first, each sent at most
 //! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's transmit-limited
 //! queue). Then a sample of other members' states, least recently sampled
-//! first (round-robin over the members): `max(3, n/10)` entries, at most
+//! first (round-robin over the member ids): `max(3, n/10)` entries, at most
 //! `n - 2` (Redis Cluster's gossip section). The sample is what lets a member that missed an update — say a
 //! join announced while it was itself joining — learn it within a few rounds
 //! instead of waiting for a full sync.
@@ -12,28 +12,27 @@ use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
 use super::membership::state_message_of;
+use super::table::Id;
 use crate::codec::DatagramBuilder;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 impl Engine {
-    /// Appends the gossip section to `b` within its budget.
-    pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>) {
+    /// Appends the gossip section to `b` within its budget. The member
+    /// `dst`, when known, is the receiver.
+    pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
         let limit = self.config.retransmit_limit(self.live_members());
         // Pending updates. A datagram holds a few dozen at most: stop after
         // several in a row that do not fit.
-        let mut included: Vec<String> = Vec::new();
-        let mut stale: Vec<String> = Vec::new();
+        let mut included: Vec<Id> = Vec::new();
         let mut misfits = 0;
-        for name in self.broadcasts.iter() {
-            let Some(msg) = state_message_of(&self.members, name) else {
-                stale.push(String::from(name));
+        for id in self.broadcasts.iter() {
+            let Some(msg) = state_message_of(&self.members, id) else {
                 continue;
             };
             if b.try_push(&msg) {
                 self.stats.count_sent(msg.kind());
-                included.push(String::from(name));
+                included.push(id);
             } else {
                 misfits += 1;
                 // No entry is smaller than ~12 bytes.
@@ -42,36 +41,32 @@ impl Engine {
                 }
             }
         }
-        for name in &stale {
-            self.broadcasts.remove(name);
-        }
-        for name in &included {
-            if self.broadcasts.sent(name, limit) && self.leaving && *name == self.name {
+        for id in included {
+            if self.broadcasts.sent(id, limit) && self.leaving && id == self.me {
                 self.events.push_back(Event::LeaveDone);
             }
         }
-        self.fill_sample(b, dst_name);
+        self.fill_sample(b, dst);
     }
 
     /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
-    /// taken round-robin over the roster from where the last sample
-    /// stopped, so the least recently sampled go first.
+    /// taken round-robin over the ids from where the last sample stopped,
+    /// so the least recently sampled go first.
     ///
     /// An entry may repeat one of the pending section's; checking for that
     /// costs more than the few bytes it would save.
-    fn fill_sample(&mut self, b: &mut DatagramBuilder, dst_name: Option<&str>) {
+    fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
         let n = self.members.len();
         let want = (n / 10).max(3).min(n.saturating_sub(2));
-        let len = self.roster.len();
         let (mut added, mut scanned) = (0, 0);
-        while added < want && scanned < len {
-            let name = &self.roster[self.sample_cursor % len];
-            if Some(name.as_str()) == dst_name {
+        while added < want && scanned < n {
+            let id = (self.sample_cursor % n) as Id;
+            if Some(id) == dst {
                 self.sample_cursor = self.sample_cursor.wrapping_add(1);
                 scanned += 1;
                 continue;
             }
-            let Some(msg) = state_message_of(&self.members, name) else {
+            let Some(msg) = state_message_of(&self.members, id) else {
                 self.sample_cursor = self.sample_cursor.wrapping_add(1);
                 scanned += 1;
                 continue;
@@ -93,17 +88,17 @@ impl Engine {
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.
         let horizon = self.config.gossip_to_the_dead_time;
-        let targets = self.random_members(self.config.gossip_fanout, |e| {
+        let targets = self.random_members(self.config.gossip_fanout, |_, e| {
             e.member.state.is_live()
                 || (e.member.state == MemberState::Dead
                     && now.saturating_sub(e.member.since) < horizon)
         });
-        for (name, addr) in targets {
+        for (id, addr) in targets {
             if self.broadcasts.is_empty() {
                 break;
             }
             let mut b = DatagramBuilder::new(self.config.max_packet_size);
-            self.fill_gossip(&mut b, Some(&name));
+            self.fill_gossip(&mut b, Some(id));
             self.transmit(addr, b);
         }
     }

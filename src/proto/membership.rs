@@ -5,9 +5,10 @@
 //! `Alive`, and `Dead`/`Left` override both. Only the member itself raises
 //! its incarnation, which is how it refutes an accusation.
 
-use super::engine::{Engine, Entry, Table};
+use super::engine::Engine;
 use super::event::Event;
 use super::member::{Member, MemberState};
+use super::table::{Entry, Id, Table};
 use super::timer::Timer;
 use crate::codec::Message;
 use alloc::string::String;
@@ -15,10 +16,10 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
-/// The message that states what `members` holds about `name`. A free
+/// The message that states what `members` holds about member `id`. A free
 /// function so callers can borrow the table while writing other fields.
-pub(crate) fn state_message_of(members: &Table, name: &str) -> Option<Message> {
-    let e = members.get(name)?;
+pub(crate) fn state_message_of(members: &Table, id: Id) -> Option<Message> {
+    let e = members.get(id)?;
     let m = &e.member;
     Some(match m.state {
         MemberState::Alive => Message::Alive {
@@ -42,59 +43,50 @@ pub(crate) fn state_message_of(members: &Table, name: &str) -> Option<Message> {
 }
 
 impl Engine {
-    /// Adds a member that was not in the table.
-    pub(crate) fn insert(&mut self, member: Member, accuser: String) {
+    /// Adds a member that was not in the table; returns its id.
+    pub(crate) fn insert(&mut self, member: Member, accuser: String) -> Id {
         self.counts[member.state as usize] += 1;
-        let name = member.name.clone();
-        self.roster.push(name.clone());
         let live = member.state.is_live();
-        self.members.insert(name.clone(), Entry { member, accuser });
-        if live && name != self.name {
-            self.add_probe_target(name);
+        let id = self.members.insert(Entry { member, accuser });
+        if live && id != self.me {
+            self.probe_order.add(id);
         }
+        id
     }
 
     /// Changes a known member's state, keeping the per-state counts right.
-    pub(crate) fn set_state(&mut self, name: &str, state: MemberState, now: Duration) {
-        let Some(e) = self.members.get_mut(name) else {
+    pub(crate) fn set_state(&mut self, id: Id, state: MemberState, now: Duration) {
+        let old = match self.members.get(id) {
+            Some(e) if e.member.state != state => e.member.state,
+            _ => return,
+        };
+        let Some(e) = self.members.get_mut(id) else {
             return;
         };
-        let old = e.member.state;
-        if old == state {
-            return;
-        }
         e.member.state = state;
         e.member.since = now;
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
-        if !old.is_live() && state.is_live() && name != self.name {
-            self.add_probe_target(String::from(name));
+        if !old.is_live() && state.is_live() && id != self.me {
+            // Probed within this round, at a random place among the members
+            // not probed yet (memberlist does the same for newcomers).
+            self.probe_order.add(id);
         }
     }
 
-    /// Puts `name` at a random place among the members not yet probed this
-    /// round, so a newcomer is probed within one round (memberlist does the
-    /// same).
-    fn add_probe_target(&mut self, name: String) {
-        let start = self.probe_index.min(self.probe_order.len());
-        let span = self.probe_order.len() - start + 1;
-        let at = start + self.random_index(span);
-        self.probe_order.insert(at, name);
+    /// Queues an update about member `id` for gossip; a newer update about
+    /// the same member replaces the older one and starts its count afresh.
+    pub(crate) fn enqueue_broadcast(&mut self, id: Id) {
+        self.broadcasts.push(id);
     }
 
-    /// Queues an update about `name` for gossip; a newer update about the
-    /// same member replaces the older one and starts its count afresh.
-    pub(crate) fn enqueue_broadcast(&mut self, name: &str) {
-        self.broadcasts.push(name);
+    fn snapshot(&self, id: Id) -> Option<Member> {
+        self.members.get(id).map(|e| e.member.clone())
     }
 
-    fn snapshot(&self, name: &str) -> Option<Member> {
-        self.members.get(name).map(|e| e.member.clone())
-    }
-
-    /// The message that states what we know of `name`.
-    pub(crate) fn state_message(&self, name: &str) -> Option<Message> {
-        state_message_of(&self.members, name)
+    /// The message that states what we know of member `id`.
+    pub(crate) fn state_message(&self, id: Id) -> Option<Message> {
+        state_message_of(&self.members, id)
     }
 
     /// Someone claims `name` is alive at `incarnation`.
@@ -118,31 +110,30 @@ impl Engine {
             }
             return;
         }
-        let Some(e) = self.members.get_mut(&name) else {
-            let member = Member {
-                name: name.clone(),
-                addr,
-                incarnation,
-                state: MemberState::Alive,
-                meta,
-                since: now,
-            };
-            self.insert(member.clone(), String::new());
-            self.enqueue_broadcast(&name);
-            self.events.push_back(Event::Joined(member));
+        let Some(id) = self.members.id(&name) else {
+            let member =
+                Member { name, addr, incarnation, state: MemberState::Alive, meta, since: now };
+            self.events.push_back(Event::Joined(member.clone()));
+            let id = self.insert(member, String::new());
+            self.enqueue_broadcast(id);
             return;
         };
-        if incarnation <= e.member.incarnation {
+        // Most claims are old news: read before writing, so a snapshot
+        // entry is copied only when it changes.
+        let old = match self.members.get(id) {
+            Some(e) if incarnation > e.member.incarnation => e.member.state,
+            _ => return,
+        };
+        let Some(e) = self.members.get_mut(id) else {
             return;
-        }
-        let old = e.member.state;
+        };
         e.member.incarnation = incarnation;
         e.member.addr = addr;
         e.member.meta = meta;
         e.accuser.clear();
-        self.set_state(&name, MemberState::Alive, now);
-        self.enqueue_broadcast(&name);
-        let Some(m) = self.snapshot(&name) else {
+        self.set_state(id, MemberState::Alive, now);
+        self.enqueue_broadcast(id);
+        let Some(m) = self.snapshot(id) else {
             return;
         };
         match old {
@@ -166,7 +157,10 @@ impl Engine {
             }
             return;
         }
-        let Some(e) = self.members.get_mut(name) else {
+        let Some(id) = self.members.id(name) else {
+            return;
+        };
+        let Some(e) = self.members.get(id) else {
             return;
         };
         let state = e.member.state;
@@ -179,33 +173,36 @@ impl Engine {
         if !applies {
             return;
         }
+        let Some(e) = self.members.get_mut(id) else {
+            return;
+        };
         e.member.incarnation = incarnation;
         e.accuser = from;
-        self.start_suspicion(now, name, state == MemberState::Alive);
+        self.start_suspicion(now, id, state == MemberState::Alive);
     }
 
-    /// Marks `name` suspect (already at the right incarnation), arms its
-    /// suspicion timer, gossips it and, if it was alive, reports it.
-    pub(crate) fn start_suspicion(&mut self, now: Duration, name: &str, report: bool) {
-        let Some(e) = self.members.get(name) else {
+    /// Marks member `id` suspect (already at the right incarnation), arms
+    /// its suspicion timer, gossips it and, if it was alive, reports it.
+    pub(crate) fn start_suspicion(&mut self, now: Duration, id: Id, report: bool) {
+        let Some(e) = self.members.get(id) else {
             return;
         };
         let incarnation = e.member.incarnation;
-        self.set_state(name, MemberState::Suspect, now);
+        self.set_state(id, MemberState::Suspect, now);
         let timeout = self.config.suspicion_timeout(self.live_members());
-        self.timers.arm(now + timeout, Timer::Suspicion { name: String::from(name), incarnation });
-        self.enqueue_broadcast(name);
+        self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
+        self.enqueue_broadcast(id);
         if report {
-            if let Some(m) = self.snapshot(name) {
+            if let Some(m) = self.snapshot(id) {
                 self.events.push_back(Event::Suspected(m));
             }
         }
     }
 
-    /// The suspicion of `name` at `incarnation` ran out: unless it was
+    /// The suspicion of member `id` at `incarnation` ran out: unless it was
     /// refuted meanwhile, the member is dead.
-    pub(crate) fn suspicion_expired(&mut self, now: Duration, name: &str, incarnation: u64) {
-        let Some(e) = self.members.get(name) else {
+    pub(crate) fn suspicion_expired(&mut self, now: Duration, id: Id, incarnation: u64) {
+        let Some(e) = self.members.get(id) else {
             return;
         };
         if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
@@ -213,7 +210,7 @@ impl Engine {
         }
         self.stats.failures_declared += 1;
         let me = self.name.clone();
-        self.apply_dead(now, name, incarnation, me, MemberState::Dead);
+        self.declare(now, id, incarnation, me, MemberState::Dead);
     }
 
     /// `from` declares `name` dead (`state == Dead`) or `name` announces it
@@ -232,17 +229,34 @@ impl Engine {
             }
             return;
         }
-        let Some(e) = self.members.get_mut(name) else {
+        if let Some(id) = self.members.id(name) {
+            self.declare(now, id, incarnation, from, state);
+        }
+    }
+
+    /// Applies a death (`state == Dead`) or departure (`Left`) of another
+    /// member at `incarnation`, unless we already hold it gone or know a
+    /// later life.
+    fn declare(
+        &mut self,
+        now: Duration,
+        id: Id,
+        incarnation: u64,
+        from: String,
+        state: MemberState,
+    ) {
+        match self.members.get(id) {
+            Some(e) if e.member.state.is_live() && incarnation >= e.member.incarnation => {}
+            _ => return,
+        }
+        let Some(e) = self.members.get_mut(id) else {
             return;
         };
-        if !e.member.state.is_live() || incarnation < e.member.incarnation {
-            return;
-        }
         e.member.incarnation = incarnation;
         e.accuser = from;
-        self.set_state(name, state, now);
-        self.enqueue_broadcast(name);
-        if let Some(m) = self.snapshot(name) {
+        self.set_state(id, state, now);
+        self.enqueue_broadcast(id);
+        if let Some(m) = self.snapshot(id) {
             self.events.push_back(match state {
                 MemberState::Left => Event::Left(m),
                 _ => Event::Failed(m),
@@ -253,8 +267,7 @@ impl Engine {
     /// Another member holds a claim about us at `incarnation` that is wrong:
     /// announce ourselves alive with a higher incarnation.
     pub(crate) fn refute(&mut self, now: Duration, incarnation: u64, accusation: MemberState) {
-        let name = self.name.clone();
-        let Some(e) = self.members.get_mut(&name) else {
+        let Some(e) = self.members.get_mut(self.me) else {
             return;
         };
         e.member.incarnation =
@@ -262,7 +275,7 @@ impl Engine {
         e.member.since = now;
         let incarnation = e.member.incarnation;
         self.stats.refutations += 1;
-        self.enqueue_broadcast(&name);
+        self.enqueue_broadcast(self.me);
         self.events.push_back(Event::Refuted { accusation, incarnation });
     }
 }

@@ -19,6 +19,7 @@ mod member;
 mod membership;
 mod probe;
 mod stats;
+mod table;
 mod timer;
 
 pub use config::{Config, ConfigError};
@@ -26,6 +27,7 @@ pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
 pub use member::{Member, MemberState};
 pub use stats::Stats;
+pub use table::Snapshot;
 
 #[cfg(test)]
 mod tests;

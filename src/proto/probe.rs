@@ -2,12 +2,97 @@
 
 use super::engine::{Engine, Probe, Relay};
 use super::member::MemberState;
+use super::table::Id;
 use super::timer::Timer;
 use crate::codec::Message;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
+use rand_core::Rng;
+
+/// The order members are probed in: a round visits every id known at its
+/// start once, in an order that is a fresh pseudo-random permutation each
+/// round (a keyed Feistel network on the ids, so the order costs the same
+/// few bytes whatever the size of the cluster). Members learned or revived
+/// during a round go at random places among those not yet probed.
+#[derive(Debug, Default)]
+pub(crate) struct ProbeOrder {
+    /// Round keys of the permutation.
+    keys: [u64; 4],
+    /// Ids below `size` are permuted this round.
+    size: u64,
+    /// Half the bits of the permuted domain, `[0, 4^half)`, which is the
+    /// smallest power of four at least `size`.
+    half: u32,
+    /// Next position in the permuted domain.
+    pos: u64,
+    /// Permuted ids not visited yet this round.
+    left: u64,
+    /// Ids added during the round, not visited yet.
+    late: Vec<Id>,
+}
+
+impl ProbeOrder {
+    /// Puts `id` at a random place among the ids left this round.
+    pub(crate) fn add(&mut self, id: Id) {
+        self.late.push(id);
+    }
+
+    fn start_round(&mut self, size: usize, rng: &mut impl Rng) {
+        self.size = size as u64;
+        self.half = 0;
+        while (1u64 << (2 * self.half)) < self.size {
+            self.half += 1;
+        }
+        for k in &mut self.keys {
+            *k = rng.next_u64();
+        }
+        self.pos = 0;
+        self.left = self.size;
+        self.late.clear();
+    }
+
+    /// The next id of the round, or `None` once the round is over.
+    fn next(&mut self, rng: &mut impl Rng) -> Option<Id> {
+        let total = self.left + self.late.len() as u64;
+        if total == 0 {
+            return None;
+        }
+        let draw = rng.next_u64() % total;
+        if draw < self.late.len() as u64 {
+            return Some(self.late.swap_remove(draw as usize));
+        }
+        // Cycle-walk: skip the permuted values at or above `size` (fewer
+        // than three in four).
+        loop {
+            let x = self.permute(self.pos);
+            self.pos += 1;
+            if x < self.size {
+                self.left -= 1;
+                return Some(x as Id);
+            }
+        }
+    }
+
+    /// A bijection of `[0, 4^half)`: four Feistel rounds over two halves.
+    fn permute(&self, x: u64) -> u64 {
+        let mask = (1u64 << self.half) - 1;
+        let (mut l, mut r) = (x >> self.half, x & mask);
+        for k in self.keys {
+            let f = mix(r ^ k) & mask;
+            (l, r) = (r, l ^ f);
+        }
+        (l << self.half) | r
+    }
+}
+
+/// SplitMix64's finalizer: a cheap, well-mixing 64-bit hash.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 impl Engine {
     /// Start of a probe interval: settle the previous probe, then probe the
@@ -18,7 +103,7 @@ impl Engine {
         if let Some(p) = self.probe.take() {
             if !p.acked {
                 self.stats.probes_failed += 1;
-                self.suspect(now, &p.target);
+                self.suspect(now, p.target);
             }
         }
         if self.leaving {
@@ -27,47 +112,39 @@ impl Engine {
         let Some(target) = self.next_probe_target() else {
             return;
         };
-        let Some(e) = self.members.get(&target) else {
-            return;
-        };
-        let addr = e.member.addr;
+        let e = self.entry(target);
+        let (addr, name) = (e.member.addr, e.member.name.clone());
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
-        self.probe = Some(Probe { seq, target: target.clone(), acked: false, nacks: 0 });
+        self.probe = Some(Probe { seq, target, acked: false, nacks: 0 });
         self.stats.probes += 1;
         let mut b = crate::codec::DatagramBuilder::new(self.config.max_packet_size);
-        self.push(&mut b, &Message::Ping { seq, target: target.clone() });
+        self.push(&mut b, &Message::Ping { seq, target: name });
         if suspect {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
-            if let Some(msg) = self.state_message(&target) {
+            if let Some(msg) = self.state_message(target) {
                 self.try_push(&mut b, &msg);
             }
         }
-        self.fill_gossip(&mut b, Some(&target));
+        self.fill_gossip(&mut b, Some(target));
         self.transmit(addr, b);
         self.timers.arm(now + self.config.probe_timeout, Timer::ProbeTimeout { seq });
     }
 
-    fn next_probe_target(&mut self) -> Option<String> {
+    fn next_probe_target(&mut self) -> Option<Id> {
+        if self.live_members() <= 1 {
+            return None;
+        }
         for _pass in 0..2 {
-            while self.probe_index < self.probe_order.len() {
-                let name = self.probe_order[self.probe_index].clone();
-                self.probe_index += 1;
-                if self.members.get(&name).is_some_and(|e| e.member.state.is_live()) {
-                    return Some(name);
+            while let Some(id) = self.probe_order.next(&mut self.rng) {
+                if id != self.me && self.members.get(id).is_some_and(|e| e.member.state.is_live()) {
+                    return Some(id);
                 }
             }
-            // End of a round: reshuffle everyone still live.
-            let mut order: Vec<String> = self
-                .members
-                .values()
-                .filter(|e| e.member.state.is_live() && e.member.name != self.name)
-                .map(|e| e.member.name.clone())
-                .collect();
-            self.shuffle(&mut order);
-            self.probe_order = order;
-            self.probe_index = 0;
+            // End of a round: a new one over everyone known now.
+            let size = self.members.len();
+            self.probe_order.start_round(size, &mut self.rng);
         }
         None
     }
@@ -78,14 +155,13 @@ impl Engine {
         let Some(p) = self.probe.as_ref().filter(|p| p.seq == seq && !p.acked) else {
             return;
         };
-        let target = p.target.clone();
-        let Some(addr) = self.members.get(&target).map(|e| e.member.addr) else {
-            return;
-        };
-        let relays = self.random_live_members(self.config.indirect_checks, &[target.as_str()]);
+        let target = p.target;
+        let e = self.entry(target);
+        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let relays = self.random_live_members(self.config.indirect_checks, &[target]);
         for (_, relay) in relays {
             self.stats.indirect_probes += 1;
-            self.send_alone(relay, Message::PingReq { seq, target: target.clone(), addr });
+            self.send_alone(relay, Message::PingReq { seq, target: name.clone(), addr });
         }
     }
 
@@ -108,31 +184,103 @@ impl Engine {
         target: String,
         addr: SocketAddr,
     ) {
-        let known = self
-            .members
-            .get(&target)
-            .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr);
-        if !known || target == self.name {
+        let known = self.members.id(&target).filter(|&id| {
+            id != self.me
+                && self
+                    .members
+                    .get(id)
+                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr)
+        });
+        let Some(id) = known else {
             self.stats.ping_reqs_refused += 1;
             return;
-        }
+        };
         let own = self.next_seq();
         self.relays.insert(own, Relay { requester, seq });
-        let name = target.clone();
-        self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(&name));
+        self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(id));
         self.timers.arm(now + self.config.probe_timeout, Timer::Relay { seq: own });
     }
 
-    /// Our own probe of `name` failed: raise a suspicion.
-    pub(crate) fn suspect(&mut self, now: Duration, name: &str) {
-        let Some(e) = self.members.get_mut(name) else {
-            return;
-        };
-        if e.member.state != MemberState::Alive {
+    /// Our own probe of member `id` failed: raise a suspicion.
+    pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
+        if self.members.get(id).is_none_or(|e| e.member.state != MemberState::Alive) {
             return;
         }
-        e.accuser = self.name.clone();
+        let accuser = self.name.clone();
+        let Some(e) = self.members.get_mut(id) else {
+            return;
+        };
+        e.accuser = accuser;
         self.stats.suspicions += 1;
-        self.start_suspicion(now, name, true);
+        self.start_suspicion(now, id, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    /// The ids one round visits, in order.
+    fn round(order: &mut ProbeOrder, rng: &mut ChaCha8Rng) -> Vec<Id> {
+        core::iter::from_fn(|| order.next(rng)).collect()
+    }
+
+    #[test]
+    fn a_round_visits_every_id_once_in_a_fresh_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for size in [0usize, 1, 2, 3, 5, 16, 17, 64, 1000, 4097] {
+            let mut order = ProbeOrder::default();
+            order.start_round(size, &mut rng);
+            let first = round(&mut order, &mut rng);
+            let mut sorted = first.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..size as Id).collect::<Vec<_>>(), "size {size}");
+            if size >= 16 {
+                order.start_round(size, &mut rng);
+                let second = round(&mut order, &mut rng);
+                assert_ne!(first, second, "each round has its own order (size {size})");
+                assert_ne!(first, sorted, "not the identity (size {size})");
+            }
+        }
+    }
+
+    #[test]
+    fn members_added_during_a_round_are_visited_in_it_at_random_places() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut positions = Vec::new();
+        for _ in 0..200 {
+            let mut order = ProbeOrder::default();
+            order.start_round(10, &mut rng);
+            let mut seen: Vec<Id> = (0..3).filter_map(|_| order.next(&mut rng)).collect();
+            order.add(10);
+            seen.extend(round(&mut order, &mut rng));
+            seen.sort_unstable();
+            assert_eq!(seen, (0..11).collect::<Vec<_>>());
+            let mut order2 = ProbeOrder::default();
+            order2.start_round(10, &mut rng);
+            order2.add(10);
+            let pos = round(&mut order2, &mut rng).iter().position(|&id| id == 10);
+            positions.push(pos.expect("visited"));
+        }
+        // Uniform over 11 places: both halves of the round get some.
+        assert!(positions.iter().any(|&p| p < 3) && positions.iter().any(|&p| p > 7));
+    }
+
+    /// A member that crashes is, on average, reached halfway through the
+    /// round: its place in each round's order is uniform.
+    #[test]
+    fn every_id_is_equally_likely_at_every_place() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let n = 8;
+        let mut first_place = [0u32; 8];
+        let mut order = ProbeOrder::default();
+        for _ in 0..8000 {
+            order.start_round(n, &mut rng);
+            first_place[order.next(&mut rng).unwrap() as usize] += 1;
+        }
+        // Expected 1000 each; 5 standard deviations is about 150.
+        assert!(first_place.iter().all(|&c| (850..1150).contains(&c)), "{first_place:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::codec::{self, Message};
+use crate::proto::table::Id;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -278,7 +279,7 @@ fn forged_extreme_incarnation_is_dropped_and_counted() {
     let out = run_timers(&mut a, Duration::from_secs(1));
     assert!(out.is_empty() || out.iter().all(|t| codec::decode(&t.payload, 65_000).is_ok()));
     let mut b = engine(2);
-    let alive = a.state_message("n1").unwrap();
+    let alive = a.state_message(a.me).unwrap();
     b.handle_packet(ms(0), addr(1), &codec::encode(&[alive]));
     assert_eq!(b.stats().dropped_total(), 0);
     assert_eq!(b.member("n1").unwrap().incarnation, codec::MAX_INCARNATION);
@@ -664,9 +665,8 @@ fn updates_stop_after_the_retransmit_limit() {
 fn datagrams_respect_max_packet_size() {
     let mut a = engine_knowing(300);
     // Make every member pending so the gossip section wants far more room.
-    let names: Vec<String> = a.members().map(|m| m.name.clone()).collect();
-    for n in &names {
-        a.enqueue_broadcast(n);
+    for id in 0..a.members.len() as Id {
+        a.enqueue_broadcast(id);
     }
     a.handle_packet(
         ms(0),
@@ -686,4 +686,62 @@ fn same_seed_same_transmissions() {
         run_timers(&mut all[0], Duration::from_secs(20))
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
+    let view = Snapshot::new((1..=5).map(|i| Member {
+        name: alloc::format!("n{i}"),
+        addr: addr(i),
+        incarnation: 0,
+        state: MemberState::Alive,
+        meta: Vec::new(),
+        since: Duration::ZERO,
+    }));
+    let on_view = |i: u8| {
+        Engine::with_snapshot(
+            Config::lan(),
+            alloc::format!("n{i}"),
+            addr(i),
+            i as u64,
+            Duration::ZERO,
+            view.clone(),
+        )
+        .unwrap()
+    };
+    let (mut a, b, mut c) = (on_view(1), on_view(2), on_view(9));
+    assert_eq!((a.members().count(), a.live_members()), (5, 5));
+    assert_eq!(a.local_member().name, "n1");
+    assert!(events(&mut a).is_empty(), "a snapshot is not news: no Joined events");
+    assert_eq!((c.members().count(), c.live_members()), (6, 6), "a newcomer adds itself");
+
+    let suspect =
+        Message::Suspect { name: String::from("n3"), incarnation: 0, from: String::from("n4") };
+    let about_a =
+        Message::Suspect { name: String::from("n1"), incarnation: 0, from: String::from("n4") };
+    a.handle_packet(ms(10), addr(4), &codec::encode(&[suspect, about_a]));
+    assert_eq!(a.member("n3").unwrap().state, MemberState::Suspect);
+    assert_eq!(a.count(MemberState::Suspect), 1);
+    assert_eq!(a.local_member().incarnation, 1, "a refuted");
+    assert_eq!(b.member("n3").unwrap().state, MemberState::Alive, "b's view is its own");
+    assert_eq!(b.member("n1").unwrap().incarnation, 0);
+    assert_eq!(view.member("n3").unwrap().state, MemberState::Alive, "the snapshot is untouched");
+
+    // The probe order covers the snapshot's members: within a round of
+    // probes, c pings each of the five once.
+    let mut pinged = Vec::new();
+    for k in 0..5 {
+        let now = Duration::from_secs(k + 1);
+        c.handle_timeout(now);
+        for t in transmits(&mut c) {
+            if let Message::Ping { target, .. } = &decode(&t)[0] {
+                pinged.push(target.clone());
+                // Answer, so nobody is suspected.
+                let Message::Ping { seq, .. } = decode(&t)[0] else { unreachable!() };
+                c.handle_packet(now, t.dst, &codec::encode(&[Message::Ack { seq }]));
+            }
+        }
+    }
+    pinged.sort();
+    assert_eq!(pinged, ["n1", "n2", "n3", "n4", "n5"]);
 }

@@ -5,8 +5,8 @@
 //! precondition false and does nothing (foca's approach), so cancelling is
 //! free and the heap needs no lookup by key.
 
+use super::table::Id;
 use alloc::collections::BinaryHeap;
-use alloc::string::String;
 use core::cmp::{Ordering, Reverse};
 use core::time::Duration;
 
@@ -19,8 +19,8 @@ pub(crate) enum Timer {
     ProbeTimeout { seq: u64 },
     /// Send a round of pending gossip.
     Gossip,
-    /// The suspicion of `name` at `incarnation` expires.
-    Suspicion { name: String, incarnation: u64 },
+    /// The suspicion of member `id` at `incarnation` expires.
+    Suspicion { id: Id, incarnation: u64 },
     /// A relayed Ping (`seq`, for a PingReq) got no Ack in time.
     Relay { seq: u64 },
     /// Resend the Meets of join attempt `token`, or give up.

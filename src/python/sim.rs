@@ -212,13 +212,26 @@ impl NativeSim {
 #[pymethods]
 impl NativeSim {
     #[new]
-    fn new(py: Python<'_>, config: PyRef<'_, PyConfig>, nodes: usize, seed: u64) -> PyResult<Self> {
+    #[pyo3(signature = (config, nodes, seed, joined = false))]
+    fn new(
+        py: Python<'_>,
+        config: PyRef<'_, PyConfig>,
+        nodes: usize,
+        seed: u64,
+        joined: bool,
+    ) -> PyResult<Self> {
         if !(1..=MAX_NODES).contains(&nodes) {
             return Err(bad_argument("nodes", &format!("between 1 and {MAX_NODES}"), nodes));
         }
         let cfg = config.inner.clone();
         let sim = py
-            .detach(move || Simulation::new(cfg, nodes, seed))
+            .detach(move || {
+                if joined {
+                    Simulation::new_joined(cfg, nodes, seed)
+                } else {
+                    Simulation::new(cfg, nodes, seed)
+                }
+            })
             .map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
         Ok(NativeSim { watched: vec![0; sim.len()], sim, watching: 0, dispatched: 0 })
     }

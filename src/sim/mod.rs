@@ -13,13 +13,14 @@ pub use log::{Interval, Record, RecordKind};
 pub use network::{Fate, Latency, Link, Network};
 
 use crate::codec::{self, MessageKind};
-use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState};
+use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState, Snapshot};
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 /// Datagram and byte counts of one simulated node, kept by the simulator
 /// (the engine's own counters are in [`Engine::stats`]).
@@ -79,6 +80,18 @@ pub struct Simulation {
     current: Interval,
     interval: Duration,
     join_timeout: Duration,
+    /// The view nodes booted now start from (see [`Simulation::new_joined`]).
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// Name of node `i`.
+fn node_name(i: u32) -> String {
+    format!("n{i}")
+}
+
+/// Address of node `i`: 127.0.0.1, 127.0.0.2, ... port 7946.
+fn node_addr(i: u32) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::from(0x7f00_0001 + i), 7946))
 }
 
 impl Simulation {
@@ -101,6 +114,7 @@ impl Simulation {
             current: Interval::default(),
             interval: Duration::from_secs(1),
             join_timeout: Duration::from_secs(10),
+            snapshot: None,
         };
         for _ in 0..nodes {
             sim.add_node();
@@ -108,12 +122,35 @@ impl Simulation {
         Ok(sim)
     }
 
+    /// A simulation of `nodes` members that already know each other, all
+    /// alive at incarnation 0, as after a join that has converged: no join
+    /// traffic, and no `Joined` records. Every engine starts from one
+    /// shared [`Snapshot`] and keeps only what changes in its view, so a
+    /// quiet cluster of n members costs O(n) memory rather than O(n²).
+    pub fn new_joined(config: Config, nodes: usize, seed: u64) -> Result<Simulation, ConfigError> {
+        let mut sim = Simulation::new(config, 0, seed)?;
+        let members: Vec<Member> = (0..nodes as u32)
+            .map(|i| Member {
+                name: node_name(i),
+                addr: node_addr(i),
+                incarnation: 0,
+                state: MemberState::Alive,
+                meta: Vec::new(),
+                since: Duration::ZERO,
+            })
+            .collect();
+        sim.snapshot = Some(Snapshot::new(members));
+        for _ in 0..nodes {
+            sim.add_node();
+        }
+        sim.snapshot = None;
+        Ok(sim)
+    }
+
     /// Adds a node named `n{index}` (not joined); returns its index.
     pub fn add_node(&mut self) -> u32 {
         let i = self.nodes.len() as u32;
-        let ip = Ipv4Addr::from(0x7f00_0001 + i); // 127.0.0.1, 127.0.0.2, ...
-        let addr = SocketAddr::from((ip, 7946));
-        let name = format!("n{i}");
+        let (name, addr) = (node_name(i), node_addr(i));
         self.by_addr.insert(addr, i);
         self.by_name.insert(name.clone(), i);
         self.nodes.push(SimNode {
@@ -131,8 +168,16 @@ impl Simulation {
     fn boot(&mut self, i: u32) {
         let seed = self.rng.next_u64();
         let node = &mut self.nodes[i as usize];
-        let engine = Engine::new(self.config.clone(), node.name.clone(), node.addr, seed, self.now)
-            .expect("config validated in Simulation::new");
+        let view = self.snapshot.clone().unwrap_or_default();
+        let engine = Engine::with_snapshot(
+            self.config.clone(),
+            node.name.clone(),
+            node.addr,
+            seed,
+            self.now,
+            view,
+        )
+        .expect("config validated in Simulation::new");
         node.engine = Some(engine);
         node.paused_until = None;
         self.schedule(i);
@@ -531,14 +576,18 @@ impl Simulation {
     }
 
     /// Whether every running node sees every running node alive.
+    ///
+    /// Costs O(running × stopped) lookups, not O(n²): a node's view holds
+    /// every running node alive exactly when its count of alive members,
+    /// less the stopped nodes it holds alive, equals the number running.
     pub fn converged(&self) -> bool {
-        let up: Vec<u32> = (0..self.len() as u32).filter(|&i| self.is_running(i)).collect();
-        // Cheap necessary condition first: everyone counts enough alive.
-        let enough = up
-            .iter()
-            .all(|&i| self.engine(i).is_some_and(|e| e.count(MemberState::Alive) >= up.len()));
-        enough
-            && up.iter().all(|&i| up.iter().all(|&j| self.state(i, j) == Some(MemberState::Alive)))
+        let (up, down): (Vec<u32>, Vec<u32>) =
+            (0..self.len() as u32).partition(|&i| self.is_running(i));
+        up.iter().all(|&i| {
+            let Some(e) = self.engine(i) else { return false };
+            let stale = down.iter().filter(|&&j| self.state(i, j) == Some(MemberState::Alive));
+            e.count(MemberState::Alive) - stale.count() == up.len()
+        })
     }
 
     /// Whether every running node other than `subject` holds it in `state`.

@@ -140,3 +140,31 @@ fn intervals_account_for_all_traffic() {
     let starts: Vec<Duration> = sim.intervals().iter().map(|i| i.start).collect();
     assert!(starts.windows(2).all(|w| w[1] - w[0] == Duration::from_secs(1)));
 }
+
+#[test]
+fn a_joined_cluster_starts_converged_and_detects_a_crash() {
+    let mut sim = Simulation::new_joined(Config::lan(), 200, 4).unwrap();
+    assert!(sim.converged(), "everyone knows everyone at t = 0");
+    assert!(sim.log().is_empty(), "no join happened, so nothing to record");
+    sim.run_for(secs(5.0));
+    assert!(sim.converged());
+    assert!(
+        !sim.log().iter().any(|r| matches!(r.kind, RecordKind::Suspected | RecordKind::Failed)),
+        "a quiet cluster suspects nobody"
+    );
+    let sent: u64 = (0..200).map(|i| sim.node_stats(i).datagrams_sent).sum();
+    // About one probe and its ack per node per second; no join traffic.
+    assert!((1500..2500).contains(&sent), "{sent} datagrams in 5 s");
+    sim.kill(17);
+    let t0 = sim.now();
+    let t = sim
+        .run_until_cond(secs(30.0), secs(0.1), |s| s.all_see(17, MemberState::Dead))
+        .expect("all survivors declare the crashed node dead");
+    assert!(t - t0 < secs(15.0), "{:?}", t - t0);
+    // A node added later joins the cluster the usual way.
+    let late = sim.add_node();
+    sim.join(late, &[3]);
+    sim.run_until_cond(secs(30.0), secs(0.1), |s| s.all_see(late, MemberState::Alive))
+        .expect("everyone learns of the newcomer");
+    assert_eq!(sim.engine(late).unwrap().live_members(), 200);
+}
