@@ -65,15 +65,16 @@ def test_same_seed_gives_the_same_events_and_another_seed_does_not() -> None:
 
 
 def test_events_is_a_list_of_frozen_records_with_names() -> None:
-    """events() holds (time, node, kind, subject) records, names as str, time in seconds."""
+    """events() holds (time, node, kind, subject, incarnation) records, names
+    as str, time in seconds."""
     sim = converged()
     log = sim.events()
     first = log[0]
     assert isinstance(first, Record)
-    time, node, kind, subject = first
+    time, node, kind, subject, incarnation = first
     assert isinstance(time, float) and 0.0 <= time <= sim.now
     assert node in sim.node_names and subject in sim.node_names
-    assert kind == "join"
+    assert kind == "join" and incarnation == 0
     with pytest.raises(AttributeError):
         first.time = 1.0  # type: ignore[misc]
     assert isinstance(log[:3], EventLog) and len(log[:3]) == 3
@@ -83,7 +84,7 @@ def test_events_is_a_list_of_frozen_records_with_names() -> None:
     sim.kill("n3")
     sim.run(1)
     assert len(log) == size < len(sim.events())
-    assert [r[1:] for r in sim.events(kind="killed")] == [("n3", "killed", "n3")]
+    assert [r[1:] for r in sim.events(kind="killed")] == [("n3", "killed", "n3", 0)]
     assert list(sim.events(node="n1", kind="join")) == list(
         sim.events().filter(node="n1", kind="join")
     )
@@ -202,7 +203,8 @@ def test_one_way_partition_and_per_link_loss() -> None:
 
 
 def test_paused_node_is_silent_then_resumes() -> None:
-    """A paused node neither sends nor receives, then runs again with its state."""
+    """A paused node neither sends nor receives, then runs again with its state
+    and handles what waited in its receive buffer."""
     sim = converged()
     n2 = sim.node("n2")
     before = n2.stats()
@@ -212,9 +214,10 @@ def test_paused_node_is_silent_then_resumes() -> None:
     during = n2.stats()
     assert during["sim_datagrams_sent"] == before["sim_datagrams_sent"]
     assert during["sim_datagrams_received"] == before["sim_datagrams_received"]
-    assert during["sim_datagrams_missed"] > before["sim_datagrams_missed"]
+    assert during["sim_datagrams_missed"] == before["sim_datagrams_missed"]
     sim.run(0.2)
     assert n2.running
+    assert n2.stats()["received_ping"] > during["received_ping"], "the buffered probes"
     assert [r.kind for r in sim.events(node="n2") if r.kind in ("paused", "resumed")] == [
         "paused",
         "resumed",
@@ -451,3 +454,36 @@ def test_callback_member_state_is_the_one_its_event_left() -> None:
     assert joined.name == "n3" and joined.addr == sim.node("n3").addr
     suspected = sim._member_of(Record(sim.now, "n0", "suspect", "n3"))
     assert suspected.state is rumor.MemberState.SUSPECT
+
+
+def test_a_paused_node_without_a_receive_buffer_misses_its_traffic() -> None:
+    """set_receive_buffer(0): what reaches a paused node is lost and counted."""
+    sim = converged()
+    sim.set_receive_buffer(0)
+    before = sim.node("n2").stats()
+    sim.pause("n2", 1.0)
+    sim.run(0.9)
+    during = sim.node("n2").stats()
+    assert during["sim_missed_ping"] > before["sim_missed_ping"]
+    assert during["sim_datagrams_missed"] > before["sim_datagrams_missed"]
+    with pytest.raises(ValueError, match=r"size must be a number of bytes, 0 or more"):
+        sim.set_receive_buffer(-1)
+
+
+def test_records_and_callbacks_carry_the_incarnation_of_their_event() -> None:
+    """A paused node is suspected and declared failed at incarnation 0, then
+    refutes when it resumes: the records and the callbacks show each event's
+    own incarnation."""
+    sim = converged()
+    seen: list[tuple[str, int]] = []
+    n0 = sim.node("n0")
+    n0.on_suspect(lambda m: seen.append(("suspect", m.incarnation)))
+    n0.on_fail(lambda m: seen.append(("fail", m.incarnation)))
+    n0.on_join(lambda m: seen.append(("join", m.incarnation)))
+    sim.pause("n3", 1.5)
+    sim.run_until(lambda s: ("join", 1) in seen, timeout=30)
+    assert seen == [("suspect", 0), ("fail", 0), ("join", 1)]
+    log = sim.events()
+    assert {r.incarnation for r in log.filter(kind="fail", subject="n3")} == {0}
+    assert [r.incarnation for r in log.filter(node="n3", kind="refute")] == [1]
+    assert all(r.incarnation == 1 for r in log.filter(kind="join", subject="n3") if r.time > 1)

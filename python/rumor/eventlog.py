@@ -11,7 +11,8 @@ __all__ = ["EventLog", "Record"]
 
 class Record(NamedTuple):
     """One line of a simulation's event log: at ``time``, ``node`` reported
-    ``kind`` about ``subject``.
+    ``kind`` about ``subject``, at ``subject``'s ``incarnation`` as the
+    event saw it.
 
     ``kind`` is one of ``join``, ``leave``, ``fail``, ``suspect``, ``alive``
     (what ``node`` learned about ``subject``), ``refute``,
@@ -28,6 +29,9 @@ class Record(NamedTuple):
     """What happened."""
     subject: str
     """The node it is about."""
+    incarnation: int = 0
+    """The subject's incarnation in the event (the new one for ``refute``;
+    0 for ``killed``, ``restarted``, ``paused``, ``resumed``)."""
 
 
 class EventLog(Sequence[Record]):
@@ -92,7 +96,7 @@ class EventLog(Sequence[Record]):
 
     def to_pandas(self) -> Any:
         """The log as a ``pandas.DataFrame`` with columns ``time``, ``node``,
-        ``kind`` and ``subject``.
+        ``kind``, ``subject`` and ``incarnation``.
 
         Raises:
             ImportError: pandas is not installed (``pip install pandas``).

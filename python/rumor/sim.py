@@ -234,7 +234,7 @@ class Simulation:
 
     def _dispatch(
         self,
-        raw: list[tuple[float, str, str, str]],
+        raw: list[tuple[float, str, str, str, int]],
         stop: Callable[[Record], bool] | None,
     ) -> Record | None:
         hit = None
@@ -261,13 +261,13 @@ class Simulation:
         if raw is not None:
             # The table is read after the whole step that wrote the record; a
             # later event of the same step may have moved the member on, so
-            # the state is the one this event left it in.
-            return dataclasses.replace(_member(raw), state=state)
+            # the state and incarnation are the ones this event left.
+            return dataclasses.replace(_member(raw), state=state, incarnation=record.incarnation)
         return Member(
             record.subject,
             self._native.addr(record.subject),
             state,
-            0,
+            record.incarnation,
         )
 
     def _watch(self, node: str, kind: str, on: bool) -> None:
@@ -296,9 +296,23 @@ class Simulation:
 
     def pause(self, name: str, seconds: float) -> None:
         """Stops node ``name`` for ``seconds`` of virtual time: it neither
-        sends, receives nor runs timers, then resumes with its state (what it
-        missed is lost)."""
+        sends, receives nor runs timers, then resumes with its state.
+
+        Like a stopped process, it finds the datagrams sent to it meanwhile
+        in its socket's receive buffer (up to :meth:`set_receive_buffer`
+        bytes; the rest are missed), handles them oldest first on resuming,
+        then runs its overdue timers."""
         self._native.pause(name, _seconds("seconds", seconds))
+
+    def set_receive_buffer(self, size: int) -> None:
+        """Sets how many bytes of datagrams a paused node's receive buffer
+        holds (default 212992, Linux's ``net.core.rmem_default``; 0 loses
+        everything sent to a paused node)."""
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"size must be an int, got {type(size).__name__}")
+        if size < 0:
+            raise ValueError(f"size must be a number of bytes, 0 or more, got {size}")
+        self._native.set_receive_buffer(size)
 
     def partition(self, groups: Iterable[Iterable[str]], one_way: bool = False) -> None:
         """Splits the network into ``groups`` of node names (nodes in no group
@@ -575,7 +589,11 @@ class SimNode(CallbackRegistry):
 
     def stats(self) -> dict[str, int]:
         """The counters of :meth:`rumor.Node.stats`, plus the simulator's
-        own for this node (``sim_datagrams_sent``, ``sim_lost_ping``, ...)."""
+        own for this node (``sim_datagrams_sent``, ``sim_lost_ping``, ...).
+
+        Counters are totals over every life of the node: a kill or restart
+        does not reset them. ``members_*`` describe the running engine's
+        view (zeros while the node is down)."""
         return self._sim._native.node_stats(self._name)
 
     # -- callbacks --------------------------------------------------------

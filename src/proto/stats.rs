@@ -100,6 +100,60 @@ impl Stats {
             + self.dropped_out_of_limits
     }
 
+    /// Adds `other`'s counters to these: totals over several engines, or
+    /// over the lives of one member that restarted.
+    pub fn add(&mut self, other: &Stats) {
+        // Destructured in full, so a new counter cannot be forgotten here.
+        let Stats {
+            packets_sent,
+            bytes_sent,
+            packets_received,
+            bytes_received,
+            dropped_malformed,
+            dropped_truncated,
+            dropped_oversized,
+            dropped_bad_magic,
+            dropped_unknown_version,
+            dropped_out_of_limits,
+            ping_reqs_refused,
+            reconnects,
+            messages_sent,
+            messages_received,
+            probes,
+            probes_failed,
+            indirect_probes,
+            suspicions,
+            refutations,
+            failures_declared,
+            misdirected_pings,
+        } = other;
+        self.packets_sent += packets_sent;
+        self.bytes_sent += bytes_sent;
+        self.packets_received += packets_received;
+        self.bytes_received += bytes_received;
+        self.dropped_malformed += dropped_malformed;
+        self.dropped_truncated += dropped_truncated;
+        self.dropped_oversized += dropped_oversized;
+        self.dropped_bad_magic += dropped_bad_magic;
+        self.dropped_unknown_version += dropped_unknown_version;
+        self.dropped_out_of_limits += dropped_out_of_limits;
+        self.ping_reqs_refused += ping_reqs_refused;
+        self.reconnects += reconnects;
+        for (a, b) in self.messages_sent.iter_mut().zip(messages_sent) {
+            *a += b;
+        }
+        for (a, b) in self.messages_received.iter_mut().zip(messages_received) {
+            *a += b;
+        }
+        self.probes += probes;
+        self.probes_failed += probes_failed;
+        self.indirect_probes += indirect_probes;
+        self.suspicions += suspicions;
+        self.refutations += refutations;
+        self.failures_declared += failures_declared;
+        self.misdirected_pings += misdirected_pings;
+    }
+
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {
         self.messages_sent[kind as usize] += 1;
     }

@@ -13,7 +13,7 @@ use super::config::PyConfig;
 use super::error::{bad_argument, rumor_error};
 use super::node::{member_tuple, seconds as duration, MemberTuple};
 use crate::codec::MessageKind;
-use crate::proto::{MemberState, Stats};
+use crate::proto::MemberState;
 use crate::sim::{Latency, Link, Record, RecordKind, Simulation};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -30,7 +30,8 @@ const STEPS_PER_CLOCK_READ: usize = 64;
 const MAX_NODES: usize = 10_000_000;
 
 /// `(time, node, kind, subject)`, names as Python strings.
-type RecordTuple<'py> = (f64, Bound<'py, PyString>, Bound<'py, PyString>, Bound<'py, PyString>);
+type RecordTuple<'py> =
+    (f64, Bound<'py, PyString>, Bound<'py, PyString>, Bound<'py, PyString>, u64);
 
 /// One interval of counters: `(start, datagrams_sent, bytes_sent,
 /// datagrams_delivered, datagrams_dropped, records)`.
@@ -169,7 +170,7 @@ impl NativeSim {
             .map(|r| {
                 let kind =
                     kinds[RecordKind::ALL.iter().position(|k| *k == r.kind).unwrap_or(0)].clone();
-                (r.time.as_secs_f64(), name(r.node), kind, name(r.subject))
+                (r.time.as_secs_f64(), name(r.node), kind, name(r.subject), r.incarnation)
             })
             .collect()
     }
@@ -314,6 +315,10 @@ impl NativeSim {
         let d = duration("seconds", seconds)?;
         self.sim.pause(i, d);
         Ok(())
+    }
+
+    fn set_receive_buffer(&mut self, size: usize) {
+        self.sim.set_receive_buffer(size);
     }
 
     fn partition(&mut self, groups: Vec<Vec<String>>, one_way: bool) -> PyResult<()> {
@@ -549,11 +554,8 @@ impl NativeSim {
     fn node_stats<'py>(&self, py: Python<'py>, node: &str) -> PyResult<Bound<'py, PyDict>> {
         let i = self.index("node", node)?;
         let d = PyDict::new(py);
-        let counters = match self.sim.engine(i) {
-            Some(e) => e.stats().counters(),
-            None => Stats::default().counters(), // down: a fresh engine's zeros
-        };
-        for (k, v) in counters {
+        // Over every life of the node, like the sim_ counters below.
+        for (k, v) in self.sim.engine_stats(i).counters() {
             d.set_item(k, v)?;
         }
         // A simulated network never fails a send, nor loses events.

@@ -74,7 +74,8 @@ impl RecordKind {
 }
 
 /// One line of the event log: at `time`, `node` reported `kind` about
-/// `subject` (node indices; `subject == node` for events about itself).
+/// `subject` (node indices; `subject == node` for events about itself),
+/// at `subject`'s `incarnation` as the event saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
     /// Virtual time.
@@ -85,6 +86,9 @@ pub struct Record {
     pub kind: RecordKind,
     /// The node it is about.
     pub subject: u32,
+    /// The subject's incarnation in the event (the new one for
+    /// [`RecordKind::Refuted`]); 0 for what the simulation did to a node.
+    pub incarnation: u64,
 }
 
 /// Traffic and events in one interval of virtual time.

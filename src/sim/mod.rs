@@ -10,10 +10,10 @@ mod log;
 mod network;
 
 pub use log::{Interval, Record, RecordKind};
-pub use network::{Fate, Latency, Link, Network};
+pub use network::{Fate, Latency, Link, Network, MIN_REORDER_WINDOW};
 
 use crate::codec::{self, MessageKind};
-use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState, Snapshot};
+use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState, Snapshot, Stats};
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
@@ -38,7 +38,8 @@ pub struct NodeStats {
     pub datagrams_dropped: u64,
     /// Bytes of the datagrams the network lost.
     pub bytes_dropped: u64,
-    /// Datagrams that reached this node while it was paused or down.
+    /// Datagrams that reached this node while it was down, or paused with
+    /// a full receive buffer.
     pub datagrams_missed: u64,
     /// Bytes of those datagrams.
     pub bytes_missed: u64,
@@ -54,9 +55,16 @@ struct SimNode {
     addr: SocketAddr,
     engine: Option<Engine>,
     paused_until: Option<Duration>,
+    /// Datagrams that reached it while paused, held as a socket's receive
+    /// buffer would hold them: `(source, bytes)`, oldest first.
+    inbox: std::collections::VecDeque<(u32, Vec<u8>)>,
+    /// Payload bytes in `inbox`.
+    inbox_bytes: usize,
     /// The seeds its last join used, for restarts.
     seeds: Vec<u32>,
     stats: NodeStats,
+    /// Engine counters of its earlier lives (before a kill or restart).
+    earlier: Stats,
 }
 
 /// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
@@ -80,9 +88,15 @@ pub struct Simulation {
     current: Interval,
     interval: Duration,
     join_timeout: Duration,
+    /// Receive buffer of a paused node, in payload bytes.
+    receive_buffer: usize,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
 }
+
+/// Default receive buffer of a paused node: Linux's default socket
+/// receive buffer (`net.core.rmem_default`), 208 KiB.
+pub const DEFAULT_RECEIVE_BUFFER: usize = 212_992;
 
 /// Name of node `i`.
 fn node_name(i: u32) -> String {
@@ -114,6 +128,7 @@ impl Simulation {
             current: Interval::default(),
             interval: Duration::from_secs(1),
             join_timeout: Duration::from_secs(10),
+            receive_buffer: DEFAULT_RECEIVE_BUFFER,
             snapshot: None,
         };
         for _ in 0..nodes {
@@ -158,8 +173,11 @@ impl Simulation {
             addr,
             engine: None,
             paused_until: None,
+            inbox: Default::default(),
+            inbox_bytes: 0,
             seeds: Vec::new(),
             stats: NodeStats::default(),
+            earlier: Stats::default(),
         });
         self.boot(i);
         i
@@ -167,7 +185,11 @@ impl Simulation {
 
     fn boot(&mut self, i: u32) {
         let seed = self.rng.next_u64();
+        self.drop_inbox(i);
         let node = &mut self.nodes[i as usize];
+        if let Some(old) = node.engine.take() {
+            node.earlier.add(old.stats());
+        }
         let view = self.snapshot.clone().unwrap_or_default();
         let engine = Engine::with_snapshot(
             self.config.clone(),
@@ -239,6 +261,17 @@ impl Simulation {
         &self.nodes[i as usize].stats
     }
 
+    /// Engine counters of node `i` summed over all its lives: what its
+    /// engines did before each kill or restart, plus the running one's.
+    pub fn engine_stats(&self, i: u32) -> Stats {
+        let node = &self.nodes[i as usize];
+        let mut total = node.earlier.clone();
+        if let Some(e) = &node.engine {
+            total.add(e.stats());
+        }
+        total
+    }
+
     /// The event log so far.
     pub fn log(&self) -> &[Record] {
         &self.log
@@ -302,9 +335,12 @@ impl Simulation {
 
     /// Crashes node `i`: it stops at once, without a word.
     pub fn kill(&mut self, i: u32) {
-        if self.nodes[i as usize].engine.take().is_some() {
-            self.nodes[i as usize].paused_until = None;
-            self.record(i, RecordKind::Killed, i);
+        let node = &mut self.nodes[i as usize];
+        if let Some(old) = node.engine.take() {
+            node.earlier.add(old.stats());
+            node.paused_until = None;
+            self.drop_inbox(i);
+            self.record(i, RecordKind::Killed, i, 0);
         }
     }
 
@@ -314,7 +350,7 @@ impl Simulation {
     /// above its earlier life's once it hears of that life.
     pub fn restart(&mut self, i: u32) {
         self.boot(i);
-        self.record(i, RecordKind::Restarted, i);
+        self.record(i, RecordKind::Restarted, i, 0);
         let mut seeds: Vec<u32> = self.nodes[i as usize]
             .seeds
             .iter()
@@ -333,9 +369,18 @@ impl Simulation {
         }
     }
 
+    /// Sets how many payload bytes of datagrams a paused node holds for
+    /// when it resumes (default [`DEFAULT_RECEIVE_BUFFER`]; 0 loses all).
+    pub fn set_receive_buffer(&mut self, bytes: usize) {
+        self.receive_buffer = bytes;
+    }
+
     /// Pauses node `i` for `d`: a stopped process that neither sends,
-    /// receives nor runs timers, then resumes with its state (what it missed
-    /// is lost; overdue timers fire at once).
+    /// receives nor runs timers, then resumes with its state. Datagrams
+    /// sent to it meanwhile wait in its receive buffer, as in a real
+    /// socket's, up to [`Simulation::set_receive_buffer`] bytes (the rest
+    /// are missed); on resuming it handles them, oldest first, then its
+    /// overdue timers.
     pub fn pause(&mut self, i: u32, d: Duration) {
         let node = &mut self.nodes[i as usize];
         if node.engine.is_none() {
@@ -346,7 +391,7 @@ impl Simulation {
         node.paused_until = Some(node.paused_until.map_or(until, |u| u.max(until)));
         self.wakeups.push(Reverse((until, i)));
         if !already {
-            self.record(i, RecordKind::Paused, i);
+            self.record(i, RecordKind::Paused, i, 0);
         }
     }
 
@@ -364,9 +409,9 @@ impl Simulation {
         }
     }
 
-    fn record(&mut self, node: u32, kind: RecordKind, subject: u32) {
+    fn record(&mut self, node: u32, kind: RecordKind, subject: u32, incarnation: u64) {
         self.current.records += 1;
-        self.log.push(Record { time: self.now, node, kind, subject });
+        self.log.push(Record { time: self.now, node, kind, subject, incarnation });
     }
 
     /// Moves what engine `i` produced into the network and the log.
@@ -382,18 +427,23 @@ impl Simulation {
             events.push(ev);
         }
         for ev in events {
-            let (kind, subject) = match &ev {
-                Event::Joined(m) => (RecordKind::Joined, self.index(&m.name)),
-                Event::Left(m) => (RecordKind::Left, self.index(&m.name)),
-                Event::Failed(m) => (RecordKind::Failed, self.index(&m.name)),
-                Event::Suspected(m) => (RecordKind::Suspected, self.index(&m.name)),
-                Event::Alive(m) => (RecordKind::Alive, self.index(&m.name)),
-                Event::Refuted { .. } => (RecordKind::Refuted, Some(i)),
-                Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, Some(i)),
-                Event::JoinFailed { .. } => (RecordKind::JoinFailed, Some(i)),
-                Event::LeaveDone => (RecordKind::LeaveDone, Some(i)),
+            let own =
+                self.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation);
+            let about = |m: &Member| (self.index(&m.name), m.incarnation);
+            let (kind, (subject, incarnation)) = match &ev {
+                Event::Joined(m) => (RecordKind::Joined, about(m)),
+                Event::Left(m) => (RecordKind::Left, about(m)),
+                Event::Failed(m) => (RecordKind::Failed, about(m)),
+                Event::Suspected(m) => (RecordKind::Suspected, about(m)),
+                Event::Alive(m) => (RecordKind::Alive, about(m)),
+                Event::Refuted { incarnation, .. } => {
+                    (RecordKind::Refuted, (Some(i), *incarnation))
+                }
+                Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own)),
+                Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own)),
+                Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own)),
             };
-            self.record(i, kind, subject.unwrap_or(u32::MAX));
+            self.record(i, kind, subject.unwrap_or(u32::MAX), incarnation);
         }
         for t in transmits {
             let len = t.payload.len() as u64;
@@ -499,14 +549,12 @@ impl Simulation {
                     engine.handle_packet(now, from, &payload);
                     self.flush(dst);
                 }
+                (Some(_), Some(_)) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
+                    node.inbox_bytes += payload.len();
+                    node.inbox.push_back((src, payload));
+                }
                 _ => {
-                    node.stats.datagrams_missed += 1;
-                    node.stats.bytes_missed += payload.len() as u64;
-                    if let Ok(msgs) = codec::decode(&payload, codec::MAX_DATAGRAM) {
-                        for m in msgs {
-                            node.stats.messages_missed[m.kind() as usize] += 1;
-                        }
-                    }
+                    Self::count_missed(&mut node.stats, &payload);
                     self.current.datagrams_dropped += 1;
                 }
             }
@@ -517,13 +565,46 @@ impl Simulation {
         let node = &mut self.nodes[i as usize];
         if node.paused_until.is_some_and(|u| u <= now) {
             node.paused_until = None;
-            self.record(i, RecordKind::Resumed, i);
+            self.record(i, RecordKind::Resumed, i, 0);
+            let inbox = core::mem::take(&mut self.nodes[i as usize].inbox);
+            self.nodes[i as usize].inbox_bytes = 0;
+            for (src, payload) in inbox {
+                let from = self.nodes[src as usize].addr;
+                let node = &mut self.nodes[i as usize];
+                let Some(engine) = node.engine.as_mut() else { break };
+                node.stats.datagrams_received += 1;
+                node.stats.bytes_received += payload.len() as u64;
+                self.current.datagrams_delivered += 1;
+                engine.handle_packet(now, from, &payload);
+                self.flush(i);
+            }
         }
         if let Some(e) = self.running_engine(i) {
             e.handle_timeout(now);
             self.flush(i);
         }
         true
+    }
+
+    fn count_missed(stats: &mut NodeStats, payload: &[u8]) {
+        stats.datagrams_missed += 1;
+        stats.bytes_missed += payload.len() as u64;
+        if let Ok(msgs) = codec::decode(payload, codec::MAX_DATAGRAM) {
+            for m in msgs {
+                stats.messages_missed[m.kind() as usize] += 1;
+            }
+        }
+    }
+
+    /// Counts what waited in node `i`'s receive buffer as missed, and
+    /// empties it.
+    fn drop_inbox(&mut self, i: u32) {
+        let node = &mut self.nodes[i as usize];
+        for (_, payload) in core::mem::take(&mut node.inbox) {
+            Self::count_missed(&mut node.stats, &payload);
+            self.current.datagrams_dropped += 1;
+        }
+        node.inbox_bytes = 0;
     }
 
     /// Runs until virtual time `until`.

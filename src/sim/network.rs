@@ -61,6 +61,10 @@ pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The shortest hold-back window of a reordered datagram, so reordering
+/// still happens on a link with no latency.
+pub const MIN_REORDER_WINDOW: Duration = Duration::from_millis(1);
+
 /// The behaviour of one directed link (or of every link, as the default).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Link {
@@ -71,7 +75,8 @@ pub struct Link {
     /// Probability a datagram is delivered twice.
     pub duplicate: f64,
     /// Probability a datagram is held back by an extra delay of up to twice
-    /// the link's typical maximum latency, so later ones overtake it.
+    /// the link's typical maximum latency (at least [`MIN_REORDER_WINDOW`]),
+    /// so later ones overtake it.
     pub reorder: f64,
 }
 
@@ -187,8 +192,8 @@ impl Network {
         }
         let mut delay = link.latency.sample(rng);
         if link.reorder > 0.0 && unit(rng) < link.reorder {
-            let extra = link.latency.typical_max().as_nanos() as u64 * 2;
-            delay += Duration::from_nanos(if extra == 0 { 0 } else { rng.next_u64() % extra });
+            let window = (link.latency.typical_max() * 2).max(MIN_REORDER_WINDOW);
+            delay += Duration::from_nanos(rng.next_u64() % window.as_nanos() as u64);
         }
         let mut out = vec![delay];
         if link.duplicate > 0.0 && unit(rng) < link.duplicate {
@@ -244,6 +249,23 @@ mod tests {
         assert!(xs.iter().all(|d| *d >= Duration::from_millis(1)));
         let mean = xs.iter().sum::<Duration>() / xs.len() as u32;
         assert!(mean > Duration::from_millis(5) && mean < Duration::from_millis(7), "{mean:?}");
+    }
+
+    #[test]
+    fn reordering_holds_datagrams_back_even_without_latency() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut n = Network::default();
+        n.default.latency = Latency::Fixed(Duration::ZERO);
+        n.default.reorder = 0.5;
+        let delays: Vec<Duration> = (0..1000)
+            .map(|_| match n.fate(0, 1, &mut rng) {
+                Fate::Delivered(d) => d[0],
+                Fate::Dropped => unreachable!("no loss"),
+            })
+            .collect();
+        let held = delays.iter().filter(|d| !d.is_zero()).count();
+        assert!((400..600).contains(&held), "{held} of 1000 held back");
+        assert!(delays.iter().all(|d| *d < MIN_REORDER_WINDOW));
     }
 
     #[test]

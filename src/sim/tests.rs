@@ -48,12 +48,30 @@ fn paused_node_neither_sends_nor_receives_then_resumes() {
     let during = sim.node_stats(2).clone();
     assert_eq!(during.datagrams_sent, before.datagrams_sent, "a paused node sends nothing");
     assert_eq!(during.datagrams_received, before.datagrams_received);
-    assert!(during.datagrams_missed > before.datagrams_missed, "traffic to it is lost");
+    assert_eq!(during.datagrams_missed, before.datagrams_missed, "its socket buffer holds them");
     sim.run_for(secs(0.2));
     assert!(sim.is_running(2));
     assert!(sim.log().iter().any(|r| r.kind == RecordKind::Resumed && r.node == 2));
+    let after = sim.node_stats(2).clone();
+    // Probes from four members for 3 s: at least a dozen datagrams waited.
+    assert!(after.datagrams_received >= during.datagrams_received + 12, "{after:?}");
     sim.run_for(secs(2.0));
     assert!(sim.node_stats(2).datagrams_sent > during.datagrams_sent, "it runs again");
+}
+
+#[test]
+fn a_paused_nodes_full_receive_buffer_loses_the_rest() {
+    let mut sim = joined(5, 1);
+    sim.set_receive_buffer(0);
+    let before = sim.node_stats(2).clone();
+    sim.pause(2, secs(3.0));
+    sim.run_for(secs(3.0));
+    let after = sim.node_stats(2).clone();
+    assert!(after.datagrams_missed >= before.datagrams_missed + 12, "{after:?}");
+    assert_eq!(after.datagrams_received, before.datagrams_received, "nothing waited for it");
+    let missed_pings = after.messages_missed[MessageKind::Ping as usize]
+        - before.messages_missed[MessageKind::Ping as usize];
+    assert!(missed_pings >= 4, "the probes sent to it are among the missed");
 }
 
 #[test]
@@ -167,4 +185,26 @@ fn a_joined_cluster_starts_converged_and_detects_a_crash() {
     sim.run_until_cond(secs(30.0), secs(0.1), |s| s.all_see(late, MemberState::Alive))
         .expect("everyone learns of the newcomer");
     assert_eq!(sim.engine(late).unwrap().live_members(), 200);
+}
+
+#[test]
+fn engine_counters_add_up_over_a_nodes_lives() {
+    let mut sim = joined(5, 2);
+    sim.run_for(secs(10.0));
+    let first_life = sim.engine(3).unwrap().stats().clone();
+    assert!(first_life.probes >= 9);
+    sim.kill(3);
+    assert_eq!(sim.engine_stats(3), first_life, "a crash keeps what the node did");
+    sim.run_for(secs(5.0));
+    sim.restart(3);
+    sim.run_for(secs(10.0));
+    let second_life = sim.engine(3).unwrap().stats().clone();
+    let total = sim.engine_stats(3);
+    assert_eq!(total.probes, first_life.probes + second_life.probes);
+    assert_eq!(total.packets_sent, first_life.packets_sent + second_life.packets_sent);
+    assert_eq!(
+        total.messages_received[MessageKind::Ping as usize],
+        first_life.messages_received[MessageKind::Ping as usize]
+            + second_life.messages_received[MessageKind::Ping as usize]
+    );
 }
