@@ -165,6 +165,33 @@ def test_raising_callback_is_reported_and_the_run_continues(
     assert all(a.object is boom and a.exc_type is RuntimeError for a in reported)
 
 
+def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
+    """KeyboardInterrupt raised by a callback propagates; the callbacks it
+    cut off run first thing in the next run, in order."""
+    sim = rumor.Simulation(5, config=fast(), seed=2)
+    calls: list[str] = []
+    after: list[str] = []
+
+    def interrupt_once(member: rumor.Member) -> None:
+        calls.append(member.name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    n4 = sim.node("n4")
+    n4.on_join(interrupt_once)
+    n4.on_join(lambda m: after.append(m.name))
+    with pytest.raises(KeyboardInterrupt):
+        sim.run_until(rumor.Simulation.converged, timeout=30)
+    assert len(calls) == 1 and after == [], "the second callback of that event is still due"
+    interrupted_at = sim.now
+    sim.run(0)
+    # Everything cut off ran at once, in order, before the simulation moved on.
+    assert after == calls
+    assert sim.now == interrupted_at
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    assert sorted(calls) == sorted(after) == ["n0", "n1", "n2", "n3"]
+
+
 def test_a_callback_cannot_run_the_simulation_it_is_called_from(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -262,7 +289,8 @@ def alive_peers(node: rumor.Node | rumor.SimNode) -> list[str]:
 
 
 def test_code_written_for_a_node_runs_against_a_simnode() -> None:
-    """members/on_fail/join/leave/stats used as on a rumor.Node work on a SimNode."""
+    """members/on_fail/join/leave/stats/set_meta used as on a rumor.Node work
+    on a SimNode."""
     sim = rumor.Simulation(4, config=fast(), seed=5, join=False)
     n0, n1, n2, n3 = (sim.node(name) for name in sim.node_names)
     assert sim.node("n1") is n1
@@ -277,6 +305,13 @@ def test_code_written_for_a_node_runs_against_a_simnode() -> None:
     for key in ("packets_sent", "bytes_received", "dropped_total", "members_alive", "probes"):
         assert key in stats, key
     assert stats["members_alive"] == 4
+
+    n1.set_meta(b"zone=b")
+    sim.run_until(
+        lambda s: all(m.meta == b"zone=b" for m in s.members("n0") if m.name == "n1"), timeout=30
+    )
+    with pytest.raises(ValueError, match="max_meta_size"):
+        n1.set_meta(bytes(10_000))
 
     n3.close()
     sim.run_until(lambda s: s.all_know_failed("n3"), timeout=30)

@@ -10,6 +10,7 @@ and script give the same :meth:`Simulation.events`, record for record.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from collections.abc import Callable, Iterable
@@ -117,6 +118,9 @@ class Simulation:
         self._watches: dict[tuple[str, str], int] = {}
         self._records: list[Record] = []
         self._in_callback = 0
+        # Callbacks due but not run yet: a Ctrl-C inside one callback leaves
+        # the rest of its batch here, to run first thing in the next run.
+        self._due: collections.deque[tuple[MemberCallback, Member]] = collections.deque()
         self.set_loss(loss)
         self.set_latency(latency)
         if join is True:
@@ -222,6 +226,7 @@ class Simulation:
         if a watched record satisfies ``stop``."""
         if self._in_callback:
             raise RuntimeError("a callback cannot run the simulation it is called from")
+        self._fire_due()
         while True:
             reached, raw = self._native.advance(until, _BUDGET)
             hit = self._dispatch(raw, stop)
@@ -237,6 +242,8 @@ class Simulation:
         raw: list[tuple[float, str, str, str, int]],
         stop: Callable[[Record], bool] | None,
     ) -> Record | None:
+        """Fires the callbacks of ``raw``'s records, in order; returns the
+        first record that satisfies ``stop``."""
         hit = None
         for fields in raw:
             record = Record(*fields)
@@ -245,15 +252,23 @@ class Simulation:
             callbacks = self._callbacks.get((record.node, record.kind))
             if callbacks:
                 member = self._member_of(record)
-                for callback in list(callbacks):
-                    self._in_callback += 1
-                    try:
-                        callback(member)
-                    except Exception as exc:  # reported, never fatal to the run
-                        _native.write_unraisable(exc, callback)
-                    finally:
-                        self._in_callback -= 1
+                self._due.extend((callback, member) for callback in callbacks)
+        self._fire_due()
         return hit
+
+    def _fire_due(self) -> None:
+        """Runs the due callbacks. One that raises an ``Exception`` is
+        reported and the rest still run; a ``KeyboardInterrupt`` (or other
+        ``BaseException``) propagates and leaves the rest due."""
+        while self._due:
+            callback, member = self._due.popleft()
+            self._in_callback += 1
+            try:
+                callback(member)
+            except Exception as exc:  # reported, never fatal to the run
+                _native.write_unraisable(exc, callback)
+            finally:
+                self._in_callback -= 1
 
     def _member_of(self, record: Record) -> Member:
         state = _STATE_AFTER.get(record.kind, MemberState.ALIVE)
@@ -586,6 +601,18 @@ class SimNode(CallbackRegistry):
         wanted = MemberState(state) if state is not None else None
         out = self._sim.members(self._name)
         return [m for m in out if wanted is None or m.state is wanted]
+
+    def set_meta(self, meta: bytes) -> None:
+        """Replaces this member's metadata and gossips it to the cluster
+        (from the next :meth:`Simulation.run`), as :meth:`rumor.Node.set_meta`.
+
+        Raises:
+            ValueError: ``meta`` is longer than ``config.max_meta_size``.
+            NodeClosedError: the node is down.
+            RumorError: the node is paused.
+        """
+        self._usable()
+        self._sim._native.set_meta(self._name, bytes(meta))
 
     def stats(self) -> dict[str, int]:
         """The counters of :meth:`rumor.Node.stats`, plus the simulator's

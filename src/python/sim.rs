@@ -292,6 +292,13 @@ impl NativeSim {
         Ok(())
     }
 
+    fn set_meta(&mut self, node: &str, meta: Vec<u8>) -> PyResult<()> {
+        let i = self.index("node", node)?;
+        self.sim
+            .set_meta(i, meta)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
     fn leave(&mut self, node: &str) -> PyResult<()> {
         let i = self.index("node", node)?;
         self.sim.leave(i);

@@ -13,7 +13,9 @@ pub use log::{Interval, Record, RecordKind};
 pub use network::{Fate, Latency, Link, Network, MIN_REORDER_WINDOW};
 
 use crate::codec::{self, MessageKind};
-use crate::proto::{Config, ConfigError, Engine, Event, Member, MemberState, Snapshot, Stats};
+use crate::proto::{
+    Config, ConfigError, Engine, Event, Member, MemberState, MetaTooLarge, Snapshot, Stats,
+};
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
@@ -331,6 +333,17 @@ impl Simulation {
             e.leave(now);
             self.flush(i);
         }
+    }
+
+    /// Node `i` sets its metadata and gossips it (see [`Engine::set_meta`]).
+    /// Does nothing while it is down or paused.
+    pub fn set_meta(&mut self, i: u32, meta: Vec<u8>) -> Result<(), MetaTooLarge> {
+        let now = self.now;
+        if let Some(e) = self.running_engine(i) {
+            e.set_meta(now, meta)?;
+            self.flush(i);
+        }
+        Ok(())
     }
 
     /// Crashes node `i`: it stops at once, without a word.
