@@ -38,8 +38,8 @@ fn main() {
     };
     let setup = t0.elapsed();
     let mut converged_at = None;
-    // Time spent checking convergence (O(n²) lookups), left out of the
-    // simulator's wall time.
+    // Time spent checking convergence, left out of the simulator's wall
+    // time.
     let mut checking = Duration::ZERO;
     let end = Duration::from_secs_f64(seconds);
     while sim.now() < end {

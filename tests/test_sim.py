@@ -192,6 +192,30 @@ def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
     assert sorted(calls) == sorted(after) == ["n0", "n1", "n2", "n3"]
 
 
+def test_run_until_fires_callbacks_cut_off_by_ctrl_c_before_its_predicate() -> None:
+    """Even when the predicate already holds, run_until first runs what a
+    Ctrl-C left due."""
+    sim = rumor.Simulation(5, config=fast(), seed=2)
+    after: list[str] = []
+    interrupted: list[str] = []
+
+    def interrupt_once(member: rumor.Member) -> None:
+        interrupted.append(member.name)
+        if len(interrupted) == 1:
+            raise KeyboardInterrupt
+
+    n4 = sim.node("n4")
+    n4.on_join(interrupt_once)
+    n4.on_join(lambda m: after.append(m.name))
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(1)
+    assert after == []
+    at = sim.now
+    sim.run_until(lambda s: True, timeout=1)
+    assert after[:1] == interrupted[:1], "the second callback of the interrupted event ran"
+    assert sim.now == at
+
+
 def test_a_callback_cannot_run_the_simulation_it_is_called_from(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

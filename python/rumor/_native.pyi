@@ -153,7 +153,7 @@ class NativeNode:
     def close(self) -> None: ...
 
 RecordTuple = tuple[float, str, str, str, int]
-"""``(time, node, kind, subject)`` of one event-log record."""
+"""``(time, node, kind, subject, incarnation)`` of one event-log record."""
 
 IntervalTuple = tuple[float, int, int, int, int, int]
 """``(start, datagrams_sent, bytes_sent, datagrams_delivered,

@@ -31,7 +31,9 @@ class Record(NamedTuple):
     """The node it is about."""
     incarnation: int = 0
     """The subject's incarnation in the event (the new one for ``refute``;
-    0 for ``killed``, ``restarted``, ``paused``, ``resumed``)."""
+    for ``join_succeeded``, ``join_failed``, ``leave_done`` the node's own
+    at the end of the simulator step; 0 for ``killed``, ``restarted``,
+    ``paused``, ``resumed``)."""
 
 
 class EventLog(Sequence[Record]):

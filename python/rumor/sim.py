@@ -107,8 +107,10 @@ class Simulation:
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if not 0 <= seed < 2**64:
             raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
-        if not (isinstance(join, bool) or join == "converged"):
+        if isinstance(join, str) and join != "converged":
             raise ValueError(f'join must be True, False or "converged", got {join!r}')
+        if not isinstance(join, (bool, str)):
+            raise TypeError(f'join must be True, False or "converged", got {join!r}')
         config = config if config is not None else Config.lan()
         converged = join == "converged"
         self._native = _native.NativeSim(config, nodes, seed, converged)
@@ -120,7 +122,9 @@ class Simulation:
         self._in_callback = 0
         # Callbacks due but not run yet: a Ctrl-C inside one callback leaves
         # the rest of its batch here, to run first thing in the next run.
-        self._due: collections.deque[tuple[MemberCallback, Member]] = collections.deque()
+        self._due: collections.deque[tuple[tuple[str, str], MemberCallback, Member]] = (
+            collections.deque()
+        )
         self.set_loss(loss)
         self.set_latency(latency)
         if join is True:
@@ -195,6 +199,9 @@ class Simulation:
         every = _seconds("every", every)
         if every <= 0.0:
             raise ValueError(f"every must be a number of seconds above 0, got {every}")
+        if self._in_callback:
+            raise RuntimeError("a callback cannot run the simulation it is called from")
+        self._fire_due()  # callbacks a Ctrl-C cut off, before the predicate
         start = self.now
         end = start + timeout
         checks = max(1, math.ceil(timeout / every - 1e-9))
@@ -252,7 +259,8 @@ class Simulation:
             callbacks = self._callbacks.get((record.node, record.kind))
             if callbacks:
                 member = self._member_of(record)
-                self._due.extend((callback, member) for callback in callbacks)
+                key = (record.node, record.kind)
+                self._due.extend((key, callback, member) for callback in callbacks)
         self._fire_due()
         return hit
 
@@ -261,7 +269,9 @@ class Simulation:
         reported and the rest still run; a ``KeyboardInterrupt`` (or other
         ``BaseException``) propagates and leaves the rest due."""
         while self._due:
-            callback, member = self._due.popleft()
+            key, callback, member = self._due.popleft()
+            if callback not in self._callbacks.get(key, ()):
+                continue  # unregistered meanwhile
             self._in_callback += 1
             try:
                 callback(member)

@@ -39,7 +39,8 @@ impl TransmitQueue {
         self.by_name.clear();
     }
 
-    /// Queues (or re-queues, with a fresh count) an update about `name`.
+    /// Queues (or re-queues, with a fresh count) an update about member
+    /// `name`.
     pub(crate) fn push(&mut self, name: Id) {
         self.next_id += 1;
         let id = self.next_id;
@@ -55,7 +56,7 @@ impl TransmitQueue {
         self.order.insert((0, Reverse(id)));
     }
 
-    /// Drops the update about `name`; returns whether there was one.
+    /// Drops the update about member `name`; returns whether there was one.
     pub(crate) fn remove(&mut self, name: Id) -> bool {
         match self.by_name.remove(&name) {
             Some((sent, id)) => {
@@ -72,7 +73,7 @@ impl TransmitQueue {
         self.order.iter().filter_map(|(_, Reverse(id))| self.names.get(id).copied())
     }
 
-    /// Counts one transmission of the update about `name`; drops it once it
+    /// Counts one transmission of the update about member `name`; drops it once it
     /// reached `limit`. Returns whether it was dropped.
     pub(crate) fn sent(&mut self, name: Id, limit: u32) -> bool {
         let Some(slot) = self.by_name.get_mut(&name) else { return false };

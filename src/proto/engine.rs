@@ -84,7 +84,7 @@ pub struct Engine {
     pub(crate) sample_cursor: usize,
     /// Members by state, indexed like [`MemberState`].
     pub(crate) counts: [usize; 4],
-    /// Names with an update to gossip, and how often each was sent.
+    /// Members with an update to gossip, and how often each was sent.
     pub(crate) broadcasts: super::broadcast::TransmitQueue,
     pub(crate) probe_order: ProbeOrder,
     pub(crate) probe: Option<Probe>,
@@ -124,8 +124,10 @@ impl Engine {
     /// of `view` (as if it had joined them), without a join. Engines built
     /// on one snapshot share its memory until their views diverge, which is
     /// how the simulator starts a large converged cluster. If `name` is in
-    /// the view, its entry there describes this member (its address is
-    /// replaced by `addr`).
+    /// the view, its entry there describes this member: its incarnation and
+    /// metadata are kept, its address becomes `addr` and its state alive
+    /// (other engines on the view still hold the view's claim until this
+    /// member refutes it).
     pub fn with_snapshot(
         config: Config,
         name: impl Into<String>,

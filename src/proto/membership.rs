@@ -1,4 +1,5 @@
-//! The member table and the rules that order competing claims about a member.
+//! How the member table changes: the rules that order competing claims
+//! about a member.
 //!
 //! SWIM's rules (as in memberlist): a claim about incarnation `i` overrides
 //! one about a lower incarnation; at the same incarnation `Suspect` overrides

@@ -29,7 +29,7 @@ const STEPS_PER_CLOCK_READ: usize = 64;
 /// must stay inside 127/8.
 const MAX_NODES: usize = 10_000_000;
 
-/// `(time, node, kind, subject)`, names as Python strings.
+/// `(time, node, kind, subject, incarnation)`, names as Python strings.
 type RecordTuple<'py> =
     (f64, Bound<'py, PyString>, Bound<'py, PyString>, Bound<'py, PyString>, u64);
 

@@ -87,7 +87,9 @@ pub struct Record {
     /// The node it is about.
     pub subject: u32,
     /// The subject's incarnation in the event (the new one for
-    /// [`RecordKind::Refuted`]); 0 for what the simulation did to a node.
+    /// [`RecordKind::Refuted`]; for `JoinSucceeded`, `JoinFailed` and
+    /// `LeaveDone`, the node's own at the end of the step that reported it);
+    /// 0 for what the simulation did to a node.
     pub incarnation: u64,
 }
 

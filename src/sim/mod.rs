@@ -25,7 +25,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 /// Datagram and byte counts of one simulated node, kept by the simulator
-/// (the engine's own counters are in [`Engine::stats`]).
+/// (the engine's own counters are in [`Simulation::engine_stats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
     /// Datagrams this node sent.
