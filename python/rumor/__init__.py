@@ -30,10 +30,12 @@ from rumor.errors import (
     TimeoutError,
 )
 from rumor.member import Member, MemberState
+from rumor.news import AntiEntropy, Rumor
 from rumor.node import Node
 from rumor.sim import SimNode, Simulation
 
 __all__ = [
+    "AntiEntropy",
     "Config",
     "ConfigError",
     "JoinError",
@@ -41,6 +43,7 @@ __all__ = [
     "MemberState",
     "Node",
     "NodeClosedError",
+    "Rumor",
     "RumorError",
     "SimNode",
     "Simulation",

@@ -4,26 +4,40 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rumor.member import Member
+from rumor.news import Rumor, Value
 
-__all__ = ["CallbackRegistry", "MemberCallback"]
+__all__ = ["AnyCallback", "CallbackRegistry", "MemberCallback", "RumorCallback", "UpdateCallback"]
 
 MemberCallback = Callable[[Member], object]
 """A callback receiving the :class:`Member` an event is about."""
 
+RumorCallback = Callable[[Rumor], object]
+"""A callback receiving a :class:`Rumor`."""
+
+UpdateCallback = Callable[[str, str, Value | None], object]
+"""A callback receiving ``(member, key, value)`` of a state change; ``value``
+is ``None`` once the key is deleted."""
+
+AnyCallback = Callable[..., Any]
+"""Any of the above, as stored."""
+
 _C = TypeVar("_C", bound=MemberCallback)
+_R = TypeVar("_R", bound=RumorCallback)
+_U = TypeVar("_U", bound=UpdateCallback)
+_T = TypeVar("_T", bound=AnyCallback)
 
 
 class CallbackRegistry:
     """Mixin: ``on_join`` … ``on_alive``, each checking its argument and
     handing it to :meth:`_store`."""
 
-    def _store(self, kind: str, callback: MemberCallback) -> None:
+    def _store(self, kind: str, callback: AnyCallback) -> None:
         raise NotImplementedError
 
-    def _register(self, kind: str, callback: _C) -> _C:
+    def _register(self, kind: str, callback: _T) -> _T:
         if not callable(callback):
             raise TypeError(f"on_{kind} expects a callable, got {type(callback).__name__}")
         self._store(kind, callback)
@@ -51,3 +65,14 @@ class CallbackRegistry:
     def on_alive(self, callback: _C) -> _C:
         """Calls ``callback(member)`` when a suspected member proves alive."""
         return self._register("alive", callback)
+
+    def on_rumor(self, callback: _R) -> _R:
+        """Calls ``callback(rumor)`` for each broadcast, once per
+        ``(origin, seq)``, this member's own broadcasts included."""
+        return self._register("rumor", callback)
+
+    def on_update(self, callback: _U) -> _U:
+        """Calls ``callback(member, key, value)`` when a key of a member's
+        replicated state changes (``value`` is ``None`` once deleted), this
+        member's own keys included."""
+        return self._register("update", callback)

@@ -1,7 +1,7 @@
 """Type stubs of the compiled extension ``rumor._native`` (kept by hand)."""
 
 from collections.abc import Awaitable
-from typing import final
+from typing import Protocol, final
 
 __version__: str
 
@@ -31,6 +31,11 @@ class Config:
         reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
+        anti_entropy: str | AntiEntropyLike = ...,
+        sync_peers: str = ...,
+        stop_policy: str = ...,
+        state_gc_grace: float = ...,
+        sync_max_datagrams: int = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -48,6 +53,11 @@ class Config:
         reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
+        anti_entropy: str | AntiEntropyLike = ...,
+        sync_peers: str = ...,
+        stop_policy: str = ...,
+        state_gc_grace: float = ...,
+        sync_max_datagrams: int = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -66,6 +76,11 @@ class Config:
         reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
+        anti_entropy: str | AntiEntropyLike = ...,
+        sync_peers: str = ...,
+        stop_policy: str = ...,
+        state_gc_grace: float = ...,
+        sync_max_datagrams: int = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -84,6 +99,11 @@ class Config:
         reconnect_interval: float = ...,
         max_packet_size: int = ...,
         max_meta_size: int = ...,
+        anti_entropy: str | AntiEntropyLike = ...,
+        sync_peers: str = ...,
+        stop_policy: str = ...,
+        state_gc_grace: float = ...,
+        sync_max_datagrams: int = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -125,6 +145,41 @@ class Config:
     @property
     def max_meta_size(self) -> int:
         """Largest member metadata, in bytes."""
+    @property
+    def anti_entropy(self) -> str:
+        """Anti-entropy mode: ``"push"``, ``"pull"`` or ``"push_pull"``."""
+    @property
+    def sync_peers(self) -> str:
+        """Whom a member syncs with: ``"random"`` or ``"ring"``."""
+    @property
+    def stop_policy(self) -> str:
+        """When rumor mongering stops: ``"retransmit_limit"``,
+        ``"counter(k)"`` or ``"coin(k)"``."""
+    @property
+    def state_gc_grace(self) -> float:
+        """Seconds tombstones and delivered rumors are kept for anti-entropy."""
+    @property
+    def sync_max_datagrams(self) -> int:
+        """Datagrams one anti-entropy answer may take."""
+
+class AntiEntropyLike(Protocol):
+    """What ``Config(anti_entropy=...)`` accepts besides a mode name."""
+
+    @property
+    def mode(self) -> str: ...
+    @property
+    def interval(self) -> float: ...
+    @property
+    def peers(self) -> str: ...
+
+Value = bytes | str
+"""A value of the replicated state."""
+
+RumorTuple = tuple[str, int, bytes]
+"""``(origin, seq, payload)`` of a rumor event."""
+
+UpdateTuple = tuple[str, str, Value | None]
+"""``(member, key, value or None)`` of a state-change event."""
 
 MemberTuple = tuple[str, str, str, int, bytes]
 
@@ -148,12 +203,23 @@ class NativeNode:
     def members(self) -> list[MemberTuple]: ...
     def set_meta(self, meta: bytes) -> None: ...
     def stats(self) -> dict[str, int]: ...
-    def next_event(self, timeout: float) -> tuple[str, MemberTuple] | None:
-        """The next membership event, waiting up to ``timeout`` seconds."""
+    def next_event(
+        self, timeout: float
+    ) -> tuple[str, MemberTuple | RumorTuple | UpdateTuple] | None:
+        """The next event, waiting up to ``timeout`` seconds."""
+    def broadcast(self, payload: bytes) -> int: ...
+    def set(self, key: str, value: Value) -> int: ...
+    def delete(self, key: str) -> int: ...
+    def get(self, member: str, key: str) -> Value | None: ...
+    def state(self, member: str) -> dict[str, Value]: ...
+    def max_item_len(self, key: str | None = None) -> int: ...
     def close(self) -> None: ...
 
 RecordTuple = tuple[float, str, str, str, int]
 """``(time, node, kind, subject, incarnation)`` of one event-log record."""
+
+WatchedTuple = tuple[float, str, str, str, int, bytes | tuple[str, Value | None] | None]
+"""A :data:`RecordTuple` plus what a rumor or state-change record said."""
 
 IntervalTuple = tuple[float, int, int, int, int, int]
 """``(start, datagrams_sent, bytes_sent, datagrams_delivered,
@@ -181,6 +247,11 @@ class NativeSim:
     def join(self, node: str, seeds: list[str], timeout: float = ...) -> None: ...
     def leave(self, node: str) -> None: ...
     def set_meta(self, node: str, meta: bytes) -> None: ...
+    def broadcast(self, node: str, payload: bytes) -> int | None: ...
+    def set(self, node: str, key: str, value: Value) -> None: ...
+    def delete(self, node: str, key: str) -> None: ...
+    def get(self, observer: str, member: str, key: str) -> Value | None: ...
+    def kv_state(self, observer: str, member: str) -> dict[str, Value]: ...
     def kill(self, node: str) -> None: ...
     def restart(self, node: str) -> None: ...
     def pause(self, node: str, seconds: float) -> None: ...
@@ -206,10 +277,11 @@ class NativeSim:
     ) -> None: ...
     def watch(self, node: str, kind: str, on: bool) -> None:
         """Starts or stops (``on``) stopping runs at ``kind`` records by ``node``."""
-    def advance(self, until: float, budget: float) -> tuple[bool, list[RecordTuple]]:
+    def advance(self, until: float, budget: float) -> tuple[bool, list[WatchedTuple]]:
         """Runs toward virtual time ``until`` for at most ``budget`` wall
         seconds, the GIL released. Returns whether ``until`` was reached and
-        the watched records of the step it stopped after."""
+        the watched records of the step it stopped after, each with what a
+        rumor (its payload) or a state change (``(key, value)``) said."""
     def records(
         self,
         start: int = 0,

@@ -7,16 +7,18 @@ import threading
 import weakref
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from rumor import _native
-from rumor._callbacks import CallbackRegistry, MemberCallback
+from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
 from rumor.member import Member, MemberState
+from rumor.news import Rumor, Value
 
 __all__ = ["Node"]
 
 
-_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive")
+_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive", "rumor", "update")
 
 # Nodes still open, closed at interpreter exit so no dispatcher thread is
 # left running a callback while Python finalizes.
@@ -28,9 +30,19 @@ def _member(raw: tuple[str, str, str, int, bytes]) -> Member:
     return Member(name, addr, MemberState(state), incarnation, meta)
 
 
+def _arguments(kind: str, raw: Any) -> tuple[Any, ...]:
+    """The callback arguments of a native event of ``kind``."""
+    if kind == "rumor":
+        origin, seq, payload = raw
+        return (Rumor(origin, seq, payload),)
+    if kind == "update":
+        return tuple(raw)
+    return (_member(raw),)
+
+
 def _dispatch(
     native: _native.NativeNode,
-    callbacks: dict[str, list[MemberCallback]],
+    callbacks: dict[str, list[AnyCallback]],
     lock: threading.Lock,
 ) -> None:
     """Dispatcher thread: runs the callbacks of each event, in order, until
@@ -43,12 +55,12 @@ def _dispatch(
                 return
             continue
         kind, raw = event
-        member = _member(raw)
+        args = _arguments(kind, raw)
         with lock:
             todo = list(callbacks.get(kind, ()))
         for callback in todo:
             try:
-                callback(member)
+                callback(*args)
             except BaseException as exc:  # reported, never fatal to the node
                 _native.write_unraisable(exc, callback)
 
@@ -88,7 +100,7 @@ class Node(CallbackRegistry):
             name, bind, config if config is not None else Config.lan(), bytes(meta), seed
         )
         self._lock = threading.Lock()
-        self._callbacks: dict[str, list[MemberCallback]] = {k: [] for k in _EVENT_KINDS}
+        self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in _EVENT_KINDS}
         # The dispatcher holds the native node and the callbacks, not the Node
         # itself, so a Node nobody references any more is collected, and
         # collecting it closes the native node, which ends the dispatcher.
@@ -181,6 +193,51 @@ class Node(CallbackRegistry):
         """
         self._native.set_meta(bytes(meta))
 
+    # -- dissemination ----------------------------------------------------
+
+    def broadcast(self, payload: bytes) -> int:
+        """Sends ``payload`` to every member: rumor mongering spreads it at
+        once, anti-entropy repairs what that misses. Every live member's
+        ``on_rumor`` callbacks, this node's too, get it exactly once. Returns
+        its sequence number.
+
+        Raises:
+            ValueError: ``payload`` does not fit in one datagram (the
+                message says how many bytes do; see :attr:`max_broadcast_size`).
+        """
+        return self._native.broadcast(bytes(payload))
+
+    @property
+    def max_broadcast_size(self) -> int:
+        """The largest payload :meth:`broadcast` accepts, in bytes."""
+        return self._native.max_item_len(None)
+
+    def set(self, key: str, value: Value) -> None:
+        """Sets ``key`` of this member's replicated state to ``value``
+        (``bytes`` or ``str``, kept as given); every member sees it through
+        :meth:`get` and ``on_update``.
+
+        Raises:
+            TypeError: ``value`` is neither bytes nor str.
+            ValueError: the key is empty or longer than 256 bytes, or the
+                value does not fit in one datagram.
+        """
+        self._native.set(key, value)
+
+    def delete(self, key: str) -> None:
+        """Deletes ``key`` of this member's replicated state (a tombstone that
+        spreads like a write)."""
+        self._native.delete(key)
+
+    def get(self, member: str, key: str) -> Value | None:
+        """``member``'s value of ``key`` as this node knows it; ``None`` if
+        missing or deleted."""
+        return self._native.get(member, key)
+
+    def state(self, member: str) -> dict[str, Value]:
+        """``member``'s replicated state as this node knows it."""
+        return self._native.state(member)
+
     def stats(self) -> dict[str, int]:
         """Counters: packets and bytes sent and received, dropped datagrams by
         reason, messages by kind, probes, suspicions, refutations, and the
@@ -189,7 +246,7 @@ class Node(CallbackRegistry):
 
     # -- callbacks --------------------------------------------------------
 
-    def _store(self, kind: str, callback: MemberCallback) -> None:
+    def _store(self, kind: str, callback: AnyCallback) -> None:
         with self._lock:
             self._callbacks[kind].append(callback)
 

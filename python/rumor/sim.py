@@ -18,12 +18,13 @@ from types import TracebackType
 from typing import Any, Literal
 
 from rumor import _native
-from rumor._callbacks import CallbackRegistry, MemberCallback
+from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
 from rumor._progress import Progress
 from rumor.errors import JoinError, NodeClosedError, RumorError, TimeoutError
 from rumor.eventlog import EventLog, Record
 from rumor.member import Member, MemberState
+from rumor.news import Rumor, Value
 from rumor.node import _member
 
 __all__ = ["SimNode", "Simulation"]
@@ -116,13 +117,13 @@ class Simulation:
         self._native = _native.NativeSim(config, nodes, seed, converged)
         self._names: list[str] = self._native.names()
         self._handles: dict[str, SimNode] = {}
-        self._callbacks: dict[tuple[str, str], list[MemberCallback]] = {}
+        self._callbacks: dict[tuple[str, str], list[AnyCallback]] = {}
         self._watches: dict[tuple[str, str], int] = {}
         self._records: list[Record] = []
         self._in_callback = 0
         # Callbacks due but not run yet: a Ctrl-C inside one callback leaves
         # the rest of its batch here, to run first thing in the next run.
-        self._due: collections.deque[tuple[tuple[str, str], MemberCallback, Member]] = (
+        self._due: collections.deque[tuple[tuple[str, str], AnyCallback, tuple[Any, ...]]] = (
             collections.deque()
         )
         self.set_loss(loss)
@@ -246,21 +247,21 @@ class Simulation:
 
     def _dispatch(
         self,
-        raw: list[tuple[float, str, str, str, int]],
+        raw: list[_native.WatchedTuple],
         stop: Callable[[Record], bool] | None,
     ) -> Record | None:
         """Fires the callbacks of ``raw``'s records, in order; returns the
         first record that satisfies ``stop``."""
         hit = None
-        for fields in raw:
-            record = Record(*fields)
+        for time, node, kind, subject, incarnation, content in raw:
+            record = Record(time, node, kind, subject, incarnation)
             if hit is None and stop is not None and stop(record):
                 hit = record
             callbacks = self._callbacks.get((record.node, record.kind))
             if callbacks:
-                member = self._member_of(record)
+                args = self._arguments(record, content)
                 key = (record.node, record.kind)
-                self._due.extend((key, callback, member) for callback in callbacks)
+                self._due.extend((key, callback, args) for callback in callbacks)
         self._fire_due()
         return hit
 
@@ -269,16 +270,26 @@ class Simulation:
         reported and the rest still run; a ``KeyboardInterrupt`` (or other
         ``BaseException``) propagates and leaves the rest due."""
         while self._due:
-            key, callback, member = self._due.popleft()
+            key, callback, args = self._due.popleft()
             if callback not in self._callbacks.get(key, ()):
                 continue  # unregistered meanwhile
             self._in_callback += 1
             try:
-                callback(member)
+                callback(*args)
             except Exception as exc:  # reported, never fatal to the run
                 _native.write_unraisable(exc, callback)
             finally:
                 self._in_callback -= 1
+
+    def _arguments(self, record: Record, content: Any) -> tuple[Any, ...]:
+        """The callback arguments of a record: a :class:`Rumor`, ``(member,
+        key, value)``, or the :class:`Member` it is about."""
+        if record.kind == "rumor":
+            return (Rumor(record.subject, record.incarnation, content),)
+        if record.kind == "update":
+            key, value = content
+            return (record.subject, key, value)
+        return (self._member_of(record),)
 
     def _member_of(self, record: Record) -> Member:
         state = _STATE_AFTER.get(record.kind, MemberState.ALIVE)
@@ -612,6 +623,42 @@ class SimNode(CallbackRegistry):
         out = self._sim.members(self._name)
         return [m for m in out if wanted is None or m.state is wanted]
 
+    # -- dissemination ----------------------------------------------------
+
+    def broadcast(self, payload: bytes) -> int:
+        """Broadcasts ``payload`` (see :meth:`rumor.Node.broadcast`); it
+        spreads from the next :meth:`Simulation.run`. Returns its sequence
+        number.
+
+        Raises:
+            ValueError: ``payload`` does not fit in one datagram.
+            NodeClosedError: the node is down.
+            RumorError: the node is paused.
+        """
+        self._usable()
+        seq = self._sim._native.broadcast(self._name, bytes(payload))
+        assert seq is not None  # _usable: the node runs
+        return seq
+
+    def set(self, key: str, value: Value) -> None:
+        """Sets ``key`` of this member's replicated state (see
+        :meth:`rumor.Node.set`)."""
+        self._usable()
+        self._sim._native.set(self._name, key, value)
+
+    def delete(self, key: str) -> None:
+        """Deletes ``key`` of this member's replicated state."""
+        self._usable()
+        self._sim._native.delete(self._name, key)
+
+    def get(self, member: str, key: str) -> Value | None:
+        """``member``'s value of ``key`` as this node knows it."""
+        return self._sim._native.get(self._name, member, key)
+
+    def state(self, member: str) -> dict[str, Value]:
+        """``member``'s replicated state as this node knows it."""
+        return self._sim._native.kv_state(self._name, member)
+
     def set_meta(self, meta: bytes) -> None:
         """Replaces this member's metadata and gossips it to the cluster
         (from the next :meth:`Simulation.run`), as :meth:`rumor.Node.set_meta`.
@@ -635,7 +682,7 @@ class SimNode(CallbackRegistry):
 
     # -- callbacks --------------------------------------------------------
 
-    def _store(self, kind: str, callback: MemberCallback) -> None:
+    def _store(self, kind: str, callback: AnyCallback) -> None:
         self._sim._callbacks.setdefault((self._name, kind), []).append(callback)
         self._sim._watch(self._name, kind, True)
 

@@ -103,6 +103,124 @@ pub enum Message {
         /// Its incarnation when leaving.
         incarnation: u64,
     },
+    /// Rumor mongering: item `version` of `origin`'s stream (a state
+    /// change or a user rumor).
+    Update {
+        /// The member whose stream the item belongs to.
+        origin: String,
+        /// Its version in that stream (per-member counter).
+        version: u64,
+        /// What changed.
+        item: Item,
+        /// Whether the sender wants a [`Message::Known`] if we knew it
+        /// already (Demers' counter-with-feedback stop policy).
+        feedback: bool,
+    },
+    /// Feedback: the receiver of an [`Message::Update`] already had it.
+    Known {
+        /// Origin of the item.
+        origin: String,
+        /// Its version.
+        version: u64,
+    },
+    /// Anti-entropy, first step: what the sender holds of the members whose
+    /// names are in `(after, upto]` (no bound: open end), sorted by name.
+    /// A member in that range but not listed is unknown to the sender.
+    Digest {
+        /// The sender's name (only known members at their address get an
+        /// answer).
+        sender: String,
+        /// Exclusive lower bound of the names covered.
+        after: Option<String>,
+        /// Inclusive upper bound of the names covered.
+        upto: Option<String>,
+        /// One entry per member the sender knows in that range.
+        entries: Vec<DigestEntry>,
+        /// Answer with the state and items we lack (pull).
+        want_delta: bool,
+        /// Answer with a digest of your own so we can send what you lack
+        /// (push).
+        want_digest: bool,
+    },
+    /// Anti-entropy, answer: `member`'s items with versions in
+    /// `(from, through]` that are current at the sender, in version order.
+    Delta {
+        /// Whose stream.
+        member: String,
+        /// Exclusive lower bound: the receiver's watermark (0 for a reset).
+        from: u64,
+        /// Inclusive upper bound the sender vouches for.
+        through: u64,
+        /// Versions up to this are collected at the sender; if the receiver
+        /// is behind it, it must drop what it holds and start over (reset).
+        collected: u64,
+        /// The items, `(version, item)`, in version order.
+        items: Vec<(u64, Item)>,
+    },
+}
+
+/// A value of the replicated state: bytes or text, kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value {
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// UTF-8 text.
+    Text(String),
+}
+
+impl Value {
+    /// Size of the value in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Bytes(b) => b.len(),
+            Value::Text(s) => s.len(),
+        }
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One entry of a member's stream. The variant order is wire format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    /// `key` now holds `value`.
+    Set {
+        /// The key.
+        key: String,
+        /// Its new value.
+        value: Value,
+    },
+    /// `key` was deleted (a tombstone, collected after a grace period).
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// A user broadcast.
+    Rumor {
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+    /// The member started a new life: every item of a lower version is
+    /// gone.
+    Clear,
+}
+
+/// What a digest says about one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    /// Member name.
+    pub name: String,
+    /// Its incarnation in the sender's view.
+    pub incarnation: u64,
+    /// Its state in the sender's view: 0 alive, 1 suspect, 2 dead, 3 left.
+    pub state: u8,
+    /// The sender holds every current item of it up to this version.
+    pub watermark: u64,
+    /// The sender collected its items up to this version.
+    pub collected: u64,
 }
 
 /// The kind of a message, for per-kind counters.
@@ -128,6 +246,14 @@ pub enum MessageKind {
     Dead,
     /// [`Message::Left`]
     Left,
+    /// [`Message::Update`]
+    Update,
+    /// [`Message::Known`]
+    Known,
+    /// [`Message::Digest`]
+    Digest,
+    /// [`Message::Delta`]
+    Delta,
 }
 
 impl Message {
@@ -155,6 +281,22 @@ impl Message {
                 target.len() <= MAX_NAME_LEN
             }
             Message::Ack { .. } | Message::Nack { .. } => true,
+            Message::Update { origin, item, .. } => name_ok(origin) && item.within_limits(),
+            Message::Known { origin, .. } => name_ok(origin),
+            Message::Digest { sender, after, upto, entries, .. } => {
+                name_ok(sender)
+                    && after.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
+                    && upto.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
+                    && entries.iter().all(|e| {
+                        name_ok(&e.name) && e.incarnation <= MAX_INCARNATION && e.state <= 3
+                    })
+            }
+            Message::Delta { member, from, through, items, .. } => {
+                name_ok(member)
+                    && from <= through
+                    && items.iter().all(|(v, i)| *v > *from && *v <= *through && i.within_limits())
+                    && items.windows(2).all(|w| w[0].0 < w[1].0)
+            }
         }
     }
 
@@ -171,13 +313,29 @@ impl Message {
             Message::Suspect { .. } => MessageKind::Suspect,
             Message::Dead { .. } => MessageKind::Dead,
             Message::Left { .. } => MessageKind::Left,
+            Message::Update { .. } => MessageKind::Update,
+            Message::Known { .. } => MessageKind::Known,
+            Message::Digest { .. } => MessageKind::Digest,
+            Message::Delta { .. } => MessageKind::Delta,
+        }
+    }
+}
+
+impl Item {
+    /// Whether a key is 1 to [`MAX_KEY_LEN`](super::MAX_KEY_LEN) bytes.
+    pub fn within_limits(&self) -> bool {
+        match self {
+            Item::Set { key, .. } | Item::Delete { key } => {
+                !key.is_empty() && key.len() <= super::MAX_KEY_LEN
+            }
+            Item::Rumor { .. } | Item::Clear => true,
         }
     }
 }
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 10] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -188,6 +346,10 @@ impl MessageKind {
         MessageKind::Suspect,
         MessageKind::Dead,
         MessageKind::Left,
+        MessageKind::Update,
+        MessageKind::Known,
+        MessageKind::Digest,
+        MessageKind::Delta,
     ];
 
     /// Lower-case name used in statistics.
@@ -203,6 +365,10 @@ impl MessageKind {
             MessageKind::Suspect => "suspect",
             MessageKind::Dead => "dead",
             MessageKind::Left => "left",
+            MessageKind::Update => "update",
+            MessageKind::Known => "known",
+            MessageKind::Digest => "digest",
+            MessageKind::Delta => "delta",
         }
     }
 }

@@ -10,7 +10,7 @@
 
 mod message;
 
-pub use message::{Message, MessageKind};
+pub use message::{DigestEntry, Item, Message, MessageKind, Value};
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -28,6 +28,8 @@ pub const MAX_DATAGRAM: usize = 65_507;
 
 /// Longest member name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
+/// Longest key of the replicated state, in bytes.
+pub const MAX_KEY_LEN: usize = 256;
 /// Highest incarnation a message may carry. Members raise their incarnation
 /// one step at a time, so no honest member gets near it; refusing claims
 /// above it keeps `incarnation + 1` from overflowing and stops a forged

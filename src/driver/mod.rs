@@ -9,7 +9,8 @@ mod runtime;
 
 pub use runtime::runtime;
 
-use crate::proto::{Config, ConfigError, Engine, Event, Member, MetaTooLarge, Stats};
+use crate::codec::Value;
+use crate::proto::{Config, ConfigError, Engine, Event, ItemError, Member, MetaTooLarge, Stats};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -37,6 +38,8 @@ pub enum DriverError {
     UnspecifiedAddress(SocketAddr),
     /// Metadata larger than the configured limit.
     Meta(MetaTooLarge),
+    /// A broadcast payload, key or value the engine refused.
+    Item(ItemError),
     /// The node is closed.
     Closed,
 }
@@ -51,6 +54,7 @@ impl fmt::Display for DriverError {
                 "bind address {a} is unspecified; bind a specific address other members can reach"
             ),
             DriverError::Meta(e) => e.fmt(f),
+            DriverError::Item(e) => e.fmt(f),
             DriverError::Closed => f.write_str("the node is closed"),
         }
     }
@@ -250,6 +254,37 @@ impl Node {
         self.shared.command(|e, now| e.set_meta(now, meta))?.map_err(DriverError::Meta)
     }
 
+    /// Broadcasts `payload` to every member; returns its sequence number.
+    pub fn broadcast(&self, payload: Vec<u8>) -> Result<u64, DriverError> {
+        self.shared.command(|e, now| e.broadcast(now, payload))?.map_err(DriverError::Item)
+    }
+
+    /// Sets `key` of this member's replicated state.
+    pub fn set(&self, key: &str, value: Value) -> Result<u64, DriverError> {
+        self.shared.command(|e, now| e.set(now, key, value))?.map_err(DriverError::Item)
+    }
+
+    /// Deletes `key` of this member's replicated state.
+    pub fn delete(&self, key: &str) -> Result<u64, DriverError> {
+        self.shared.command(|e, now| e.delete(now, key))?.map_err(DriverError::Item)
+    }
+
+    /// `member`'s value of `key`, as known here.
+    pub fn get(&self, member: &str, key: &str) -> Option<Value> {
+        self.shared.engine.lock().get(member, key).cloned()
+    }
+
+    /// `member`'s replicated state, as known here, in key order.
+    pub fn state(&self, member: &str) -> Vec<(String, Value)> {
+        let engine = self.shared.engine.lock();
+        engine.state(member).into_iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
+    }
+
+    /// The largest broadcast payload (with `key`: value) that fits.
+    pub fn max_item_len(&self, key: Option<&str>) -> usize {
+        self.shared.engine.lock().max_item_len(key)
+    }
+
     /// A snapshot of the member table.
     pub fn members(&self) -> Vec<Member> {
         self.shared.engine.lock().members().cloned().collect()
@@ -266,7 +301,8 @@ impl Node {
         (self.shared.send_errors.load(Ordering::Relaxed), dropped)
     }
 
-    /// Takes the next membership event, waiting up to `timeout`. `None` on
+    /// Takes the next event (membership, rumor or state), waiting up to
+    /// `timeout`. `None` on
     /// timeout, or once the node is closed and its queue drained.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
         self.shared.wait(timeout, |w| w.events.pop_front())

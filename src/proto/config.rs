@@ -30,8 +30,23 @@ pub struct Config {
     pub retransmit_mult: u32,
     /// Members asked to probe a target that missed its direct Ack.
     pub indirect_checks: usize,
-    /// Period of full anti-entropy syncs; zero disables them.
+    /// Period of anti-entropy syncs (each member starts one per period);
+    /// zero disables them.
     pub push_pull_interval: Duration,
+    /// What an anti-entropy sync exchanges.
+    pub anti_entropy: AntiEntropyMode,
+    /// Whom a member syncs with.
+    pub sync_peers: SyncPeers,
+    /// When a member stops pushing an item of the replicated state or a
+    /// user rumor (rumor mongering).
+    pub stop_policy: StopPolicy,
+    /// How long tombstones of deleted keys and delivered rumors are kept
+    /// for anti-entropy before they are collected. A member out of touch
+    /// for longer resyncs from scratch and misses those rumors.
+    pub state_gc_grace: Duration,
+    /// Datagrams one anti-entropy answer may take, at most (the rest
+    /// waits for the next sync).
+    pub sync_max_datagrams: usize,
     /// How long dead members are still gossiped to, so one wrongly declared
     /// dead hears it and refutes.
     pub gossip_to_the_dead_time: Duration,
@@ -42,6 +57,41 @@ pub struct Config {
     pub max_packet_size: usize,
     /// Largest metadata a member may carry, in bytes.
     pub max_meta_size: usize,
+}
+
+/// What an anti-entropy sync between two members exchanges (Demers et al.
+/// 1987): `Push` sends what the peer lacks, `Pull` fetches what we lack,
+/// `PushPull` both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AntiEntropyMode {
+    /// We send the peer what it lacks.
+    Push,
+    /// The peer sends us what we lack.
+    Pull,
+    /// Both.
+    PushPull,
+}
+
+/// Whom a member syncs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPeers {
+    /// A random live member each time.
+    Random,
+    /// Its successor among the live members sorted by name: a closed loop
+    /// that reaches everyone within n - 1 syncs, with no randomness.
+    Ring,
+}
+
+/// When a member stops pushing a piece of news (Demers et al. 1987).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopPolicy {
+    /// After `retransmit_mult * ceil(log10(n + 1))` pushes (memberlist).
+    RetransmitLimit,
+    /// Counter with feedback: after `k` pushes to members that already
+    /// knew it.
+    Counter(u32),
+    /// Blind coin: after each push, with probability `1 / k`.
+    Coin(u32),
 }
 
 /// A configuration value outside its allowed range.
@@ -80,6 +130,11 @@ impl Config {
             retransmit_mult: 4,
             indirect_checks: 3,
             push_pull_interval: Duration::from_secs(30),
+            anti_entropy: AntiEntropyMode::PushPull,
+            sync_peers: SyncPeers::Random,
+            stop_policy: StopPolicy::RetransmitLimit,
+            state_gc_grace: Duration::from_secs(600),
+            sync_max_datagrams: 16,
             gossip_to_the_dead_time: Duration::from_secs(30),
             reconnect_interval: Duration::from_secs(30),
             max_packet_size: 1400,
@@ -145,6 +200,11 @@ impl Config {
         int("retransmit_mult", self.retransmit_mult as u64, 1, 100)?;
         int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
         dur("push_pull_interval", self.push_pull_interval, Duration::ZERO, DAY)?;
+        if let StopPolicy::Counter(k) | StopPolicy::Coin(k) = self.stop_policy {
+            int("stop_policy k", k as u64, 1, 1000)?;
+        }
+        dur("state_gc_grace", self.state_gc_grace, MS, 30 * DAY)?;
+        int("sync_max_datagrams", self.sync_max_datagrams as u64, 1, 1024)?;
         dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
         dur("reconnect_interval", self.reconnect_interval, Duration::ZERO, DAY)?;
         int(

@@ -87,6 +87,10 @@ pub struct Engine {
     /// Members with an update to gossip, and how often each was sent.
     pub(crate) broadcasts: super::broadcast::TransmitQueue,
     pub(crate) probe_order: ProbeOrder,
+    /// Every member's replicated state and rumors, as known here.
+    pub(crate) streams: super::table::FixedHashMap<Id, super::store::Stream>,
+    /// Items being spread (rumor mongering).
+    pub(crate) pushes: super::store::Pushes,
     pub(crate) probe: Option<Probe>,
     pub(crate) relays: BTreeMap<u64, Relay>,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
@@ -146,6 +150,8 @@ impl Engine {
             counts: [0; 4],
             broadcasts: Default::default(),
             probe_order: ProbeOrder::default(),
+            streams: Default::default(),
+            pushes: Default::default(),
             probe: None,
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -195,6 +201,10 @@ impl Engine {
         if !engine.config.reconnect_interval.is_zero() {
             let phase = engine.jitter(engine.config.reconnect_interval);
             engine.timers.arm(now + phase, Timer::Reconnect);
+        }
+        if !engine.config.push_pull_interval.is_zero() {
+            let phase = engine.jitter(engine.config.push_pull_interval);
+            engine.timers.arm(now + phase, Timer::Sync);
         }
         Ok(engine)
     }
@@ -408,6 +418,15 @@ impl Engine {
                 let from = name.clone();
                 self.apply_dead(now, &name, incarnation, from, MemberState::Left)
             }
+            Message::Update { origin, version, item, feedback } => {
+                self.handle_update(now, from, &origin, version, item, feedback)
+            }
+            Message::Known { origin, version } => self.handle_known(&origin, version),
+            Message::Digest { sender, after, upto, entries, want_delta, want_digest } => self
+                .handle_digest(now, from, &sender, after, upto, entries, want_delta, want_digest),
+            Message::Delta { member, from, through, collected, items } => {
+                self.handle_delta(now, &member, from, through, collected, items)
+            }
         }
     }
 
@@ -425,7 +444,7 @@ impl Engine {
                         // left to tell, so the leave is complete.
                         self.finish_leave();
                     }
-                    if !self.broadcasts.is_empty() {
+                    if !self.broadcasts.is_empty() || !self.pushes.is_empty() {
                         self.gossip_round(now);
                     }
                 }
@@ -442,6 +461,7 @@ impl Engine {
                     self.timers.arm(now + self.config.reconnect_interval, Timer::Reconnect);
                     self.reconnect();
                 }
+                Timer::Sync => self.sync_tick(now),
             }
         }
     }

@@ -1,6 +1,9 @@
 //! What the engine reports to its driver.
 
 use super::member::{Member, MemberState};
+use crate::codec::Value;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 /// An event produced by the engine, taken with
@@ -39,4 +42,25 @@ pub enum Event {
     },
     /// The leave notice has been gossiped enough; the node may close.
     LeaveDone,
+    /// A user broadcast arrived (once per `(origin, version)`; this node's
+    /// own broadcasts too).
+    Rumor {
+        /// The member that broadcast it.
+        origin: String,
+        /// Its sequence number in the origin's stream.
+        version: u64,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// A key of a member's replicated state changed (this node's own too).
+    Updated {
+        /// The member that owns the key.
+        member: String,
+        /// The key.
+        key: String,
+        /// Its new value; `None` once deleted.
+        value: Option<Value>,
+        /// The version of the change in the member's stream.
+        version: u64,
+    },
 }

@@ -21,6 +21,12 @@ impl Engine {
     /// Appends the gossip section to `b` within its budget. The member
     /// `dst`, when known, is the receiver.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
+        self.fill_updates(b);
+        self.fill_sample(b, dst);
+    }
+
+    /// Appends pending member updates to `b`, fewest transmissions first.
+    fn fill_updates(&mut self, b: &mut DatagramBuilder) {
         let limit = self.config.retransmit_limit(self.live_members());
         // Pending updates. A datagram holds a few dozen at most: stop after
         // several in a row that do not fit.
@@ -46,7 +52,6 @@ impl Engine {
                 self.events.push_back(Event::LeaveDone);
             }
         }
-        self.fill_sample(b, dst);
     }
 
     /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
@@ -94,12 +99,15 @@ impl Engine {
                     && now.saturating_sub(e.member.since) < horizon)
         });
         for (id, addr) in targets {
-            if self.broadcasts.is_empty() {
+            if self.broadcasts.is_empty() && self.pushes.is_empty() {
                 break;
             }
             let mut b = DatagramBuilder::new(self.config.max_packet_size);
-            self.fill_gossip(&mut b, Some(id));
+            self.fill_updates(&mut b);
+            let items = self.fill_items(&mut b);
+            self.fill_sample(&mut b, Some(id));
             self.transmit(addr, b);
+            self.pushed(&items);
         }
     }
 }

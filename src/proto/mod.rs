@@ -12,6 +12,7 @@
 
 mod broadcast;
 mod config;
+mod dissemination;
 mod engine;
 mod event;
 mod gossip;
@@ -19,10 +20,12 @@ mod member;
 mod membership;
 mod probe;
 mod stats;
+mod store;
 mod table;
 mod timer;
 
-pub use config::{Config, ConfigError};
+pub use config::{AntiEntropyMode, Config, ConfigError, StopPolicy, SyncPeers};
+pub use dissemination::ItemError;
 pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
 pub use member::{Member, MemberState};

@@ -53,6 +53,18 @@ pub struct Stats {
     pub failures_declared: u64,
     /// Pings for another name that reached this node (not acknowledged).
     pub misdirected_pings: u64,
+    /// Anti-entropy syncs this node started.
+    pub syncs: u64,
+    /// Digests ignored: not from a live member at its address.
+    pub syncs_refused: u64,
+    /// Times this node's view of a member's state was reset (it was behind
+    /// what a peer had collected).
+    pub state_resets: u64,
+    /// Times this node found its own state from an earlier life and moved
+    /// past it.
+    pub state_restarts: u64,
+    /// State items or deltas about members this node does not know.
+    pub items_unknown_origin: u64,
 }
 
 impl Stats {
@@ -78,6 +90,11 @@ impl Stats {
             ("refutations", self.refutations),
             ("failures_declared", self.failures_declared),
             ("misdirected_pings", self.misdirected_pings),
+            ("syncs", self.syncs),
+            ("syncs_refused", self.syncs_refused),
+            ("state_resets", self.state_resets),
+            ("state_restarts", self.state_restarts),
+            ("items_unknown_origin", self.items_unknown_origin),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -126,6 +143,11 @@ impl Stats {
             refutations,
             failures_declared,
             misdirected_pings,
+            syncs,
+            syncs_refused,
+            state_resets,
+            state_restarts,
+            items_unknown_origin,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -152,6 +174,11 @@ impl Stats {
         self.refutations += refutations;
         self.failures_declared += failures_declared;
         self.misdirected_pings += misdirected_pings;
+        self.syncs += syncs;
+        self.syncs_refused += syncs_refused;
+        self.state_resets += state_resets;
+        self.state_restarts += state_restarts;
+        self.items_unknown_origin += items_unknown_origin;
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

@@ -27,6 +27,8 @@ pub(crate) enum Timer {
     JoinRetry { token: u64 },
     /// Try to reach a dead member, in case a partition has healed.
     Reconnect,
+    /// Start an anti-entropy sync.
+    Sync,
 }
 
 #[derive(Debug, PartialEq, Eq)]

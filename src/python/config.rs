@@ -1,7 +1,7 @@
 //! `rumor.Config`: the protocol settings, built from presets and keywords.
 
 use super::error::rumor_error;
-use crate::proto::Config;
+use crate::proto::{AntiEntropyMode, Config, StopPolicy, SyncPeers};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -44,6 +44,100 @@ fn count(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
     u64::try_from(n).map_err(|_| config_error(py, field, "a non-negative int", format!("{n}")))
 }
 
+fn word(field: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    v.extract().map_err(|_| PyTypeError::new_err(format!("{field} must be a str")))
+}
+
+fn mode_name(m: AntiEntropyMode) -> &'static str {
+    match m {
+        AntiEntropyMode::Push => "push",
+        AntiEntropyMode::Pull => "pull",
+        AntiEntropyMode::PushPull => "push_pull",
+    }
+}
+
+fn peers_name(p: SyncPeers) -> &'static str {
+    match p {
+        SyncPeers::Random => "random",
+        SyncPeers::Ring => "ring",
+    }
+}
+
+fn policy_name(p: StopPolicy) -> String {
+    match p {
+        StopPolicy::RetransmitLimit => "retransmit_limit".into(),
+        StopPolicy::Counter(k) => format!("counter({k})"),
+        StopPolicy::Coin(k) => format!("coin({k})"),
+    }
+}
+
+fn sync_peers(py: Python<'_>, s: &str) -> PyResult<SyncPeers> {
+    match s {
+        "random" => Ok(SyncPeers::Random),
+        "ring" => Ok(SyncPeers::Ring),
+        _ => Err(config_error(py, "sync_peers", "\"random\" or \"ring\"", format!("{s:?}"))),
+    }
+}
+
+/// `"retransmit_limit"`, `"counter(k)"` or `"coin(k)"`.
+fn stop_policy(py: Python<'_>, s: &str) -> PyResult<StopPolicy> {
+    let bad = || {
+        config_error(
+            py,
+            "stop_policy",
+            "\"retransmit_limit\", \"counter(k)\" or \"coin(k)\" with k from 1 to 1000",
+            format!("{s:?}"),
+        )
+    };
+    if s == "retransmit_limit" {
+        return Ok(StopPolicy::RetransmitLimit);
+    }
+    let arg = |prefix: &str| -> Option<u32> {
+        s.strip_prefix(prefix)?.strip_suffix(')')?.trim().parse().ok()
+    };
+    let policy = if let Some(k) = arg("counter(") {
+        StopPolicy::Counter(k)
+    } else if let Some(k) = arg("coin(") {
+        StopPolicy::Coin(k)
+    } else {
+        return Err(bad());
+    };
+    match policy {
+        StopPolicy::Counter(k) | StopPolicy::Coin(k) if (1..=1000).contains(&k) => Ok(policy),
+        _ => Err(bad()),
+    }
+}
+
+/// `anti_entropy`: a mode name, or an object with `mode`, `interval` and
+/// `peers` attributes (`rumor.AntiEntropy`).
+fn anti_entropy(py: Python<'_>, c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    let mode: String = match v.extract::<String>() {
+        Ok(s) => s,
+        Err(_) => {
+            let mode = v.getattr("mode").map_err(|_| {
+                PyTypeError::new_err("anti_entropy must be a mode name or a rumor.AntiEntropy")
+            })?;
+            c.push_pull_interval = seconds(py, "anti_entropy.interval", &v.getattr("interval")?)?;
+            c.sync_peers = sync_peers(py, &word("anti_entropy.peers", &v.getattr("peers")?)?)?;
+            word("anti_entropy.mode", &mode)?
+        }
+    };
+    c.anti_entropy = match mode.as_str() {
+        "push" => AntiEntropyMode::Push,
+        "pull" => AntiEntropyMode::Pull,
+        "push_pull" => AntiEntropyMode::PushPull,
+        _ => {
+            return Err(config_error(
+                py,
+                "anti_entropy",
+                "\"push\", \"pull\" or \"push_pull\"",
+                format!("{mode:?}"),
+            ))
+        }
+    };
+    Ok(())
+}
+
 /// Applies keyword overrides to `base`, then validates the result.
 fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig> {
     if let Some(kwargs) = kwargs {
@@ -68,6 +162,11 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                     c.suspicion_max_timeout_mult = small(count(py, f, &v)?)
                 }
                 "retransmit_mult" => c.retransmit_mult = small(count(py, f, &v)?),
+                "anti_entropy" => anti_entropy(py, &mut c, &v)?,
+                "sync_peers" => c.sync_peers = sync_peers(py, &word(f, &v)?)?,
+                "stop_policy" => c.stop_policy = stop_policy(py, &word(f, &v)?)?,
+                "state_gc_grace" => c.state_gc_grace = seconds(py, f, &v)?,
+                "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
                 _ => {
                     return Err(PyTypeError::new_err(format!(
                         "Config got an unexpected keyword argument '{key}'"
@@ -188,13 +287,45 @@ impl PyConfig {
         self.inner.max_meta_size
     }
 
+    /// Anti-entropy mode: `"push"`, `"pull"` or `"push_pull"`.
+    #[getter]
+    fn anti_entropy(&self) -> &'static str {
+        mode_name(self.inner.anti_entropy)
+    }
+
+    /// Whom a member syncs with: `"random"` or `"ring"`.
+    #[getter]
+    fn sync_peers(&self) -> &'static str {
+        peers_name(self.inner.sync_peers)
+    }
+
+    /// When rumor mongering stops: `"retransmit_limit"`, `"counter(k)"` or
+    /// `"coin(k)"`.
+    #[getter]
+    fn stop_policy(&self) -> String {
+        policy_name(self.inner.stop_policy)
+    }
+
+    /// Seconds tombstones and delivered rumors are kept for anti-entropy.
+    #[getter]
+    fn state_gc_grace(&self) -> f64 {
+        self.inner.state_gc_grace.as_secs_f64()
+    }
+
+    /// Datagrams one anti-entropy answer may take.
+    #[getter]
+    fn sync_max_datagrams(&self) -> usize {
+        self.inner.sync_max_datagrams
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         format!(
             "Config(probe_interval={}, probe_timeout={}, gossip_interval={}, gossip_fanout={}, \
              suspicion_mult={}, suspicion_max_timeout_mult={}, retransmit_mult={}, \
              indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
-             reconnect_interval={}, max_packet_size={}, max_meta_size={})",
+             reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
+             sync_peers={:?}, stop_policy={:?}, state_gc_grace={}, sync_max_datagrams={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -208,6 +339,11 @@ impl PyConfig {
             c.reconnect_interval.as_secs_f64(),
             c.max_packet_size,
             c.max_meta_size,
+            mode_name(c.anti_entropy),
+            peers_name(c.sync_peers),
+            policy_name(c.stop_policy),
+            c.state_gc_grace.as_secs_f64(),
+            c.sync_max_datagrams,
         )
     }
 }

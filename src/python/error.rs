@@ -35,7 +35,7 @@ pub(crate) fn driver_error(py: Python<'_>, e: DriverError) -> PyErr {
         DriverError::Config(e) => rumor_error(py, "ConfigError", e.to_string()),
         DriverError::Bind(io) => PyErr::from(io),
         DriverError::UnspecifiedAddress(_) => PyValueError::new_err(e.to_string()),
-        DriverError::Meta(_) => PyValueError::new_err(e.to_string()),
+        DriverError::Meta(_) | DriverError::Item(_) => PyValueError::new_err(e.to_string()),
         DriverError::Closed => rumor_error(py, "NodeClosedError", e.to_string()),
     }
 }

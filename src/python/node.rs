@@ -5,11 +5,12 @@
 
 use super::config::PyConfig;
 use super::error::{driver_error, rumor_error};
+use crate::codec::Value;
 use crate::driver::{DriverError, Node};
 use crate::proto::{Event, Member, MemberState};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,57 @@ use std::time::{Duration, Instant};
 const SLICE: Duration = Duration::from_millis(100);
 
 pub(super) type MemberTuple<'py> = (String, String, &'static str, u64, Bound<'py, PyBytes>);
+
+/// A replicated-state value as Python sees it: `bytes` or `str`.
+pub(super) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyAny> {
+    match v {
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+    }
+}
+
+/// A Python `bytes` or `str` as a replicated-state value.
+pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::Text(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        return Ok(Value::Bytes(obj.extract()?));
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "value must be bytes or str, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// An engine event as `(kind, payload)` for the Python dispatchers:
+/// member events carry a member tuple, `rumor` `(origin, seq, payload)`,
+/// `update` `(member, key, value or None)`. Other events give `None`.
+pub(super) fn event_tuple<'py>(
+    py: Python<'py>,
+    ev: Event,
+) -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
+    let member = |kind, m: &Member| -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
+        Ok(Some((kind, member_tuple(py, m).into_pyobject(py)?.into_any())))
+    };
+    match &ev {
+        Event::Joined(m) => member("join", m),
+        Event::Left(m) => member("leave", m),
+        Event::Failed(m) => member("fail", m),
+        Event::Suspected(m) => member("suspect", m),
+        Event::Alive(m) => member("alive", m),
+        Event::Rumor { origin, version, payload } => {
+            let t = (origin.as_str(), *version, PyBytes::new(py, payload));
+            Ok(Some(("rumor", t.into_pyobject(py)?.into_any())))
+        }
+        Event::Updated { member, key, value, .. } => {
+            let v = value.as_ref().map(|v| value_to_py(py, v));
+            let t = (member.as_str(), key.as_str(), v);
+            Ok(Some(("update", t.into_pyobject(py)?.into_any())))
+        }
+        _ => Ok(None),
+    }
+}
 
 pub(super) fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py> {
     (m.name.clone(), m.addr.to_string(), m.state.as_str(), m.incarnation, PyBytes::new(py, &m.meta))
@@ -261,20 +313,42 @@ impl NativeNode {
         &self,
         py: Python<'py>,
         timeout: f64,
-    ) -> PyResult<Option<(&'static str, MemberTuple<'py>)>> {
+    ) -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
         let timeout = seconds("timeout", timeout)?;
-        let ev = py.detach(|| self.node.next_event(timeout));
-        Ok(ev.and_then(|ev| {
-            let (kind, m) = match &ev {
-                Event::Joined(m) => ("join", m),
-                Event::Left(m) => ("leave", m),
-                Event::Failed(m) => ("fail", m),
-                Event::Suspected(m) => ("suspect", m),
-                Event::Alive(m) => ("alive", m),
-                _ => return None,
-            };
-            Some((kind, member_tuple(py, m)))
-        }))
+        let Some(ev) = py.detach(|| self.node.next_event(timeout)) else { return Ok(None) };
+        event_tuple(py, ev)
+    }
+
+    fn broadcast(&self, py: Python<'_>, payload: Vec<u8>) -> PyResult<u64> {
+        py.detach(|| self.node.broadcast(payload)).map_err(|e| driver_error(py, e))
+    }
+
+    fn set(&self, py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let value = value_from_py(value)?;
+        py.detach(|| self.node.set(key, value)).map_err(|e| driver_error(py, e))
+    }
+
+    fn delete(&self, py: Python<'_>, key: &str) -> PyResult<u64> {
+        py.detach(|| self.node.delete(key)).map_err(|e| driver_error(py, e))
+    }
+
+    fn get<'py>(&self, py: Python<'py>, member: &str, key: &str) -> Option<Bound<'py, PyAny>> {
+        let value = py.detach(|| self.node.get(member, key));
+        value.map(|v| value_to_py(py, &v))
+    }
+
+    fn state<'py>(&self, py: Python<'py>, member: &str) -> PyResult<Bound<'py, PyDict>> {
+        let entries = py.detach(|| self.node.state(member));
+        let d = PyDict::new(py);
+        for (k, v) in entries {
+            d.set_item(k, value_to_py(py, &v))?;
+        }
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key=None))]
+    fn max_item_len(&self, key: Option<&str>) -> usize {
+        self.node.max_item_len(key)
     }
 
     fn close(&self, py: Python<'_>) {

@@ -11,12 +11,13 @@
 
 use super::config::PyConfig;
 use super::error::{bad_argument, rumor_error};
-use super::node::{member_tuple, seconds as duration, MemberTuple};
+use super::node::{member_tuple, seconds as duration, value_from_py, value_to_py, MemberTuple};
 use crate::codec::MessageKind;
 use crate::proto::MemberState;
-use crate::sim::{Latency, Link, Record, RecordKind, Simulation};
+use crate::sim::{Content, Latency, Link, Record, RecordKind, Simulation};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use std::time::{Duration, Instant};
 
 /// Wall time the GIL stays released before signals are checked.
@@ -32,6 +33,16 @@ const MAX_NODES: usize = 10_000_000;
 /// `(time, node, kind, subject, incarnation)`, names as Python strings.
 type RecordTuple<'py> =
     (f64, Bound<'py, PyString>, Bound<'py, PyString>, Bound<'py, PyString>, u64);
+
+/// A [`RecordTuple`] plus what a rumor or state-change record said.
+type WatchedTuple<'py> = (
+    f64,
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    u64,
+    Option<Bound<'py, PyAny>>,
+);
 
 /// One interval of counters: `(start, datagrams_sent, bytes_sent,
 /// datagrams_delivered, datagrams_dropped, records)`.
@@ -154,6 +165,27 @@ impl NativeSim {
         } else {
             "?" // a name the simulation does not know (never expected)
         }
+    }
+
+    /// Records with their content: `None`, a rumor's payload, or a state
+    /// change's `(key, value or None)`.
+    fn watched_tuples<'py>(&self, py: Python<'py>, records: &[Record]) -> Vec<WatchedTuple<'py>> {
+        self.tuples(py, records)
+            .into_iter()
+            .zip(records)
+            .map(|((t, n, k, s, i), r)| {
+                let content = self.sim.content(r).and_then(|c| {
+                    Some(match c {
+                        Content::Rumor(p) => PyBytes::new(py, p).into_any(),
+                        Content::Update(key, value) => {
+                            let v = value.as_ref().map(|v| value_to_py(py, v));
+                            (key.as_str(), v).into_pyobject(py).ok()?.into_any()
+                        }
+                    })
+                });
+                (t, n, k, s, i, content)
+            })
+            .collect()
     }
 
     fn tuples<'py>(&self, py: Python<'py>, records: &[Record]) -> Vec<RecordTuple<'py>> {
@@ -290,6 +322,51 @@ impl NativeSim {
         let seeds = seeds.iter().map(|s| self.seed_index(s)).collect::<PyResult<Vec<_>>>()?;
         self.sim.join_within(i, &seeds, timeout);
         Ok(())
+    }
+
+    fn broadcast(&mut self, node: &str, payload: Vec<u8>) -> PyResult<Option<u64>> {
+        let i = self.index("node", node)?;
+        self.sim.broadcast(i, payload).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    fn set(&mut self, node: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let i = self.index("node", node)?;
+        let value = value_from_py(value)?;
+        self.sim.set(i, key, value).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    fn delete(&mut self, node: &str, key: &str) -> PyResult<()> {
+        let i = self.index("node", node)?;
+        self.sim.delete(i, key).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        observer: &str,
+        member: &str,
+        key: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let i = self.index("observer", observer)?;
+        let j = self.index("member", member)?;
+        Ok(self.sim.get(i, j, key).map(|v| value_to_py(py, v)))
+    }
+
+    fn kv_state<'py>(
+        &self,
+        py: Python<'py>,
+        observer: &str,
+        member: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let i = self.index("observer", observer)?;
+        self.index("member", member)?;
+        let d = PyDict::new(py);
+        if let Some(e) = self.sim.engine(i) {
+            for (k, v) in e.state(member) {
+                d.set_item(k, value_to_py(py, v))?;
+            }
+        }
+        Ok(d)
     }
 
     fn set_meta(&mut self, node: &str, meta: Vec<u8>) -> PyResult<()> {
@@ -437,13 +514,13 @@ impl NativeSim {
         py: Python<'py>,
         until: f64,
         budget: f64,
-    ) -> PyResult<(bool, Vec<RecordTuple<'py>>)> {
+    ) -> PyResult<(bool, Vec<WatchedTuple<'py>>)> {
         let until = duration("until", until)?;
         let budget = duration("budget", budget)?;
         let start = Instant::now();
         let early = self.take_watched();
         if !early.is_empty() {
-            return Ok((false, self.tuples(py, &early)));
+            return Ok((false, self.watched_tuples(py, &early)));
         }
         loop {
             let deadline = (Instant::now() + CHUNK).min(start + budget);
@@ -453,7 +530,7 @@ impl NativeSim {
             };
             match outcome {
                 Chunk::Reached => return Ok((true, Vec::new())),
-                Chunk::Watched(found) => return Ok((false, self.tuples(py, &found))),
+                Chunk::Watched(found) => return Ok((false, self.watched_tuples(py, &found))),
                 Chunk::Sliced => {}
             }
             py.check_signals()?;

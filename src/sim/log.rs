@@ -33,11 +33,16 @@ pub enum RecordKind {
     Paused,
     /// `node` resumed after a pause.
     Resumed,
+    /// `node` received a rumor broadcast by `subject` (version in the
+    /// record's `incarnation` field).
+    Rumor,
+    /// `node` saw a key of `subject`'s state change.
+    Updated,
 }
 
 impl RecordKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::Joined,
         RecordKind::Left,
         RecordKind::Failed,
@@ -51,6 +56,8 @@ impl RecordKind {
         RecordKind::Restarted,
         RecordKind::Paused,
         RecordKind::Resumed,
+        RecordKind::Rumor,
+        RecordKind::Updated,
     ];
 
     /// Lower-case name, as shown to users.
@@ -69,6 +76,8 @@ impl RecordKind {
             RecordKind::Restarted => "restarted",
             RecordKind::Paused => "paused",
             RecordKind::Resumed => "resumed",
+            RecordKind::Rumor => "rumor",
+            RecordKind::Updated => "update",
         }
     }
 }
@@ -87,11 +96,19 @@ pub struct Record {
     /// The node it is about.
     pub subject: u32,
     /// The subject's incarnation in the event (the new one for
-    /// [`RecordKind::Refuted`]; for `JoinSucceeded`, `JoinFailed` and
+    /// [`RecordKind::Refuted`]; the item's version for `Rumor` and
+    /// `Updated`; for `JoinSucceeded`, `JoinFailed` and
     /// `LeaveDone`, the node's own at the end of the step that reported it);
     /// 0 for what the simulation did to a node.
     pub incarnation: u64,
+    /// For `Rumor` and `Updated`: what it said, through
+    /// [`Simulation::content`](super::Simulation::content); otherwise
+    /// [`NO_DETAIL`].
+    pub detail: u32,
 }
+
+/// [`Record::detail`] of a record without content.
+pub const NO_DETAIL: u32 = u32::MAX;
 
 /// Traffic and events in one interval of virtual time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -9,12 +9,14 @@
 mod log;
 mod network;
 
-pub use log::{Interval, Record, RecordKind};
+pub use log::{Interval, Record, RecordKind, NO_DETAIL};
 pub use network::{Fate, Latency, Link, Network, MIN_REORDER_WINDOW};
 
+use crate::codec::Value;
 use crate::codec::{self, MessageKind};
 use crate::proto::{
-    Config, ConfigError, Engine, Event, Member, MemberState, MetaTooLarge, Snapshot, Stats,
+    Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Snapshot,
+    Stats,
 };
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
@@ -92,8 +94,21 @@ pub struct Simulation {
     join_timeout: Duration,
     /// Receive buffer of a paused node, in payload bytes.
     receive_buffer: usize,
+    /// What the rumors and state changes of the log said, each once.
+    contents: Vec<Content>,
+    /// `(subject, version, key)` -> index in `contents`.
+    content_index: HashMap<(u32, u64, Option<String>), u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
+}
+
+/// What a [`RecordKind::Rumor`] or [`RecordKind::Updated`] record is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A rumor's payload.
+    Rumor(Vec<u8>),
+    /// A key's new value (`None`: deleted).
+    Update(String, Option<Value>),
 }
 
 /// Default receive buffer of a paused node: Linux's default socket
@@ -132,6 +147,8 @@ impl Simulation {
             join_timeout: Duration::from_secs(10),
             receive_buffer: DEFAULT_RECEIVE_BUFFER,
             snapshot: None,
+            contents: Vec::new(),
+            content_index: HashMap::new(),
         };
         for _ in 0..nodes {
             sim.add_node();
@@ -346,6 +363,73 @@ impl Simulation {
         Ok(())
     }
 
+    /// Node `i` broadcasts `payload` (see [`Engine::broadcast`]); returns
+    /// its sequence number, or `None` while the node is down or paused.
+    pub fn broadcast(&mut self, i: u32, payload: Vec<u8>) -> Result<Option<u64>, ItemError> {
+        let now = self.now;
+        let Some(e) = self.running_engine(i) else { return Ok(None) };
+        let seq = e.broadcast(now, payload)?;
+        self.flush(i);
+        Ok(Some(seq))
+    }
+
+    /// Node `i` sets `key` of its replicated state (see [`Engine::set`]).
+    /// Does nothing while it is down or paused.
+    pub fn set(&mut self, i: u32, key: &str, value: Value) -> Result<(), ItemError> {
+        let now = self.now;
+        if let Some(e) = self.running_engine(i) {
+            e.set(now, key, value)?;
+            self.flush(i);
+        }
+        Ok(())
+    }
+
+    /// Node `i` deletes `key` of its replicated state.
+    pub fn delete(&mut self, i: u32, key: &str) -> Result<(), ItemError> {
+        let now = self.now;
+        if let Some(e) = self.running_engine(i) {
+            e.delete(now, key)?;
+            self.flush(i);
+        }
+        Ok(())
+    }
+
+    /// What a `Rumor` or `Updated` record said: the content its `detail`
+    /// points to.
+    pub fn content(&self, record: &Record) -> Option<&Content> {
+        self.contents.get(record.detail as usize)
+    }
+
+    /// Stores what a rumor or state change event said, once per item;
+    /// returns its index ([`NO_DETAIL`] for other events).
+    fn content_of(&mut self, ev: &Event) -> u32 {
+        let (key, content) = match ev {
+            Event::Rumor { origin, version, payload } => match self.index(origin) {
+                Some(s) => ((s, *version, None), Content::Rumor(payload.clone())),
+                None => return NO_DETAIL,
+            },
+            Event::Updated { member, version, key, value } => match self.index(member) {
+                Some(s) => {
+                    ((s, *version, Some(key.clone())), Content::Update(key.clone(), value.clone()))
+                }
+                None => return NO_DETAIL,
+            },
+            _ => return NO_DETAIL,
+        };
+        if let Some(&at) = self.content_index.get(&key) {
+            return at;
+        }
+        let at = self.contents.len() as u32;
+        self.contents.push(content);
+        self.content_index.insert(key, at);
+        at
+    }
+
+    /// `subject`'s value of `key` as node `observer` knows it.
+    pub fn get(&self, observer: u32, subject: u32, key: &str) -> Option<&Value> {
+        self.engine(observer)?.get(&self.nodes[subject as usize].name, key)
+    }
+
     /// Crashes node `i`: it stops at once, without a word.
     pub fn kill(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
@@ -424,7 +508,8 @@ impl Simulation {
 
     fn record(&mut self, node: u32, kind: RecordKind, subject: u32, incarnation: u64) {
         self.current.records += 1;
-        self.log.push(Record { time: self.now, node, kind, subject, incarnation });
+        let detail = NO_DETAIL;
+        self.log.push(Record { time: self.now, node, kind, subject, incarnation, detail });
     }
 
     /// Moves what engine `i` produced into the network and the log.
@@ -440,6 +525,7 @@ impl Simulation {
             events.push(ev);
         }
         for ev in events {
+            let detail = self.content_of(&ev);
             let own =
                 self.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation);
             let about = |m: &Member| (self.index(&m.name), m.incarnation);
@@ -455,8 +541,17 @@ impl Simulation {
                 Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own)),
                 Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own)),
                 Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own)),
+                Event::Rumor { origin, version, .. } => {
+                    (RecordKind::Rumor, (self.index(origin), *version))
+                }
+                Event::Updated { member, version, .. } => {
+                    (RecordKind::Updated, (self.index(member), *version))
+                }
             };
             self.record(i, kind, subject.unwrap_or(u32::MAX), incarnation);
+            if let Some(r) = self.log.last_mut() {
+                r.detail = detail;
+            }
         }
         for t in transmits {
             let len = t.payload.len() as u64;

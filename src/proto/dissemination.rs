@@ -1,0 +1,611 @@
+//! Spreading the replicated state and user rumors: rumor mongering with a
+//! stop policy, and anti-entropy syncs (digest, then delta) that repair
+//! whatever mongering missed, membership included.
+
+use super::config::{AntiEntropyMode, StopPolicy, SyncPeers};
+use super::engine::Engine;
+use super::event::Event;
+use super::member::MemberState;
+use super::store::{Change, Held, Stream};
+use super::table::Id;
+use super::timer::Timer;
+use crate::codec::{self, DatagramBuilder, DigestEntry, Item, Message, Value};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+/// Why [`Engine::broadcast`], [`Engine::set`] or [`Engine::delete`]
+/// refused an item. The engine's state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemError {
+    /// The item does not fit in one datagram.
+    TooLarge {
+        /// Bytes of payload or value given.
+        len: usize,
+        /// The most that fits.
+        max: usize,
+    },
+    /// The key is empty or longer than [`codec::MAX_KEY_LEN`].
+    BadKey {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemError::TooLarge { len, max } => write!(
+                f,
+                "{len} bytes do not fit in one datagram: at most {max} with this name, key and \
+                 max_packet_size"
+            ),
+            ItemError::BadKey { len } => {
+                write!(f, "key must be 1 to {} bytes long, got {len} bytes", codec::MAX_KEY_LEN)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ItemError {}
+
+/// State rank in digests: SWIM's order of claims at one incarnation.
+fn rank(state: MemberState) -> u8 {
+    match state {
+        MemberState::Alive => 0,
+        MemberState::Suspect => 1,
+        MemberState::Dead => 2,
+        MemberState::Left => 3,
+    }
+}
+
+impl Engine {
+    /// Broadcasts `payload` to every member (rumor mongering, repaired by
+    /// anti-entropy); this member gets it too, as an [`Event::Rumor`].
+    /// Returns its sequence number, unique for this member.
+    pub fn broadcast(&mut self, now: Duration, payload: Vec<u8>) -> Result<u64, ItemError> {
+        let max = self.max_item_len(None);
+        if payload.len() > max {
+            return Err(ItemError::TooLarge { len: payload.len(), max });
+        }
+        Ok(self.issue(now, Item::Rumor { payload }, true))
+    }
+
+    /// Sets `key` of this member's replicated state to `value`.
+    pub fn set(&mut self, now: Duration, key: &str, value: Value) -> Result<u64, ItemError> {
+        check_key(key)?;
+        let max = self.max_item_len(Some(key));
+        if value.len() > max {
+            return Err(ItemError::TooLarge { len: value.len(), max });
+        }
+        Ok(self.issue(now, Item::Set { key: String::from(key), value }, true))
+    }
+
+    /// Deletes `key` of this member's replicated state (a tombstone).
+    pub fn delete(&mut self, now: Duration, key: &str) -> Result<u64, ItemError> {
+        check_key(key)?;
+        Ok(self.issue(now, Item::Delete { key: String::from(key) }, true))
+    }
+
+    /// The value of `key` in `member`'s replicated state, as known here.
+    pub fn get(&self, member: &str, key: &str) -> Option<&Value> {
+        self.streams.get(&self.members.id(member)?)?.get(key)
+    }
+
+    /// `member`'s replicated state as known here, in key order.
+    pub fn state(&self, member: &str) -> Vec<(&str, &Value)> {
+        let stream = self.members.id(member).and_then(|id| self.streams.get(&id));
+        stream.map(|s| s.entries().collect()).unwrap_or_default()
+    }
+
+    /// The highest version of `member`'s stream known here with nothing
+    /// missing below it (for tests and metrics).
+    pub fn watermark(&self, member: &str) -> u64 {
+        let stream = self.members.id(member).and_then(|id| self.streams.get(&id));
+        stream.map_or(0, |s| s.watermark)
+    }
+
+    /// Items this node is still pushing (for tests and metrics).
+    pub fn active_items(&self) -> usize {
+        self.pushes.len()
+    }
+
+    /// The largest payload (with `key`: value) one item may carry: what
+    /// fits in a datagram next to this member's name.
+    pub fn max_item_len(&self, key: Option<&str>) -> usize {
+        let item = match key {
+            Some(k) => Item::Set { key: String::from(k), value: Value::Bytes(Vec::new()) },
+            None => Item::Rumor { payload: Vec::new() },
+        };
+        let probe =
+            Message::Update { origin: self.name.clone(), version: u64::MAX, item, feedback: true };
+        let len = postcard::to_allocvec(&probe).map_or(0, |v| v.len());
+        // The empty payload's length took one byte; a large one takes three.
+        self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + len + 2)
+    }
+
+    /// Adds an item to this member's own stream, reports it here and starts
+    /// spreading it; returns its version.
+    fn issue(&mut self, now: Duration, item: Item, report: bool) -> u64 {
+        let me = self.me;
+        let stream = self.streams.entry(me).or_default();
+        let version = stream.watermark + 1;
+        let mut changes = Vec::new();
+        stream.apply(version, item, now, &mut changes);
+        if report {
+            self.report(me, changes);
+        }
+        self.pushes.start(me, version);
+        version
+    }
+
+    /// Turns stream changes of member `id` into events.
+    fn report(&mut self, id: Id, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let name = self.entry(id).member.name.clone();
+        for change in changes {
+            self.events.push_back(match change {
+                Change::Key { key, value, version } => {
+                    Event::Updated { member: name.clone(), key, value, version }
+                }
+                Change::Rumor { version, payload } => {
+                    Event::Rumor { origin: name.clone(), version, payload }
+                }
+            });
+        }
+    }
+
+    /// A peer holds our stream up to `version`, beyond what we have: those
+    /// items are from an earlier life of ours (we restarted). Jump past
+    /// them, mark them gone with a `Clear`, and issue our current keys
+    /// again above it.
+    fn outrun_earlier_life(&mut self, now: Duration, version: u64) {
+        let me = self.me;
+        let stream = self.streams.entry(me).or_default();
+        if version <= stream.watermark {
+            return;
+        }
+        let current: Vec<(String, Value)> =
+            stream.entries().map(|(k, v)| (String::from(k), v.clone())).collect();
+        let old: Vec<u64> = stream.items.keys().copied().collect();
+        *stream = Stream { watermark: version, collected: version, ..Stream::default() };
+        for v in old {
+            self.pushes.stop(me, v);
+        }
+        self.stats.state_restarts += 1;
+        self.issue(now, Item::Clear, false);
+        for (key, value) in current {
+            self.issue(now, Item::Set { key, value }, false);
+        }
+    }
+
+    /// An Update arrived from `from`.
+    pub(crate) fn handle_update(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        origin: &str,
+        version: u64,
+        item: Item,
+        feedback: bool,
+    ) {
+        let Some(id) = self.members.id(origin) else {
+            self.stats.items_unknown_origin += 1;
+            return;
+        };
+        if id == self.me {
+            self.outrun_earlier_life(now, version);
+        }
+        let stream = self.streams.entry(id).or_default();
+        if stream.knows(version) {
+            if feedback {
+                self.send_alone(from, Message::Known { origin: String::from(origin), version });
+            }
+            return;
+        }
+        let mut changes = Vec::new();
+        stream.apply(version, item, now, &mut changes);
+        self.report(id, changes);
+        // News: spread it in turn.
+        self.pushes.start(id, version);
+    }
+
+    /// A Known arrived: one of our pushes was not news.
+    pub(crate) fn handle_known(&mut self, origin: &str, version: u64) {
+        let Some(id) = self.members.id(origin) else { return };
+        let count = self.pushes.known(id, version);
+        if let StopPolicy::Counter(k) = self.config.stop_policy {
+            if count >= k {
+                self.pushes.stop(id, version);
+            }
+        }
+    }
+
+    /// The Update message for item `version` of member `origin`, if held.
+    fn update_message(&self, origin: Id, version: u64) -> Option<Message> {
+        let held = self.streams.get(&origin)?.items.get(&version)?;
+        Some(Message::Update {
+            origin: self.entry(origin).member.name.clone(),
+            version,
+            item: held.item.clone(),
+            feedback: matches!(self.config.stop_policy, StopPolicy::Counter(_)),
+        })
+    }
+
+    /// Appends the items being spread to `b`, fewest pushes first; returns
+    /// those added.
+    pub(crate) fn fill_items(&mut self, b: &mut DatagramBuilder) -> Vec<(Id, u64)> {
+        let mut added = Vec::new();
+        let mut gone = Vec::new();
+        let mut misfits = 0;
+        let active: Vec<(Id, u64)> = self.pushes.iter().collect();
+        for (origin, version) in active {
+            let Some(msg) = self.update_message(origin, version) else {
+                gone.push((origin, version)); // superseded or collected
+                continue;
+            };
+            if self.try_push(b, &msg) {
+                added.push((origin, version));
+            } else {
+                misfits += 1;
+                if misfits >= 8 || b.remaining() < 16 {
+                    break;
+                }
+            }
+        }
+        for (origin, version) in gone {
+            self.pushes.stop(origin, version);
+        }
+        added
+    }
+
+    /// Counts one push of each item in `sent` and applies the stop policy.
+    pub(crate) fn pushed(&mut self, sent: &[(Id, u64)]) {
+        let limit = self.config.retransmit_limit(self.live_members());
+        for &(origin, version) in sent {
+            let pushes = self.pushes.pushed(origin, version);
+            let stop = match self.config.stop_policy {
+                StopPolicy::RetransmitLimit => pushes >= limit,
+                // Feedback stops it; the cap only matters if nobody answers
+                // (every peer gone).
+                StopPolicy::Counter(_) => pushes >= 10 * limit,
+                StopPolicy::Coin(k) => self.random_index(k as usize) == 0,
+            };
+            if stop {
+                self.pushes.stop(origin, version);
+            }
+        }
+    }
+
+    /// Start of an anti-entropy period: sync with one peer.
+    pub(crate) fn sync_tick(&mut self, now: Duration) {
+        self.timers.arm(now + self.config.push_pull_interval, Timer::Sync);
+        let horizon = now.saturating_sub(self.config.state_gc_grace);
+        if !horizon.is_zero() {
+            for stream in self.streams.values_mut() {
+                stream.collect(horizon);
+            }
+        }
+        if self.leaving {
+            return;
+        }
+        let Some(addr) = self.sync_peer() else { return };
+        self.stats.syncs += 1;
+        match self.config.anti_entropy {
+            AntiEntropyMode::Pull => self.send_digest(addr, true, false),
+            AntiEntropyMode::PushPull => self.send_digest(addr, true, true),
+            AntiEntropyMode::Push => {
+                let msg = Message::Digest {
+                    sender: self.name.clone(),
+                    after: None,
+                    upto: Some(String::new()), // covers no name
+                    entries: Vec::new(),
+                    want_delta: false,
+                    want_digest: true,
+                };
+                self.send_alone(addr, msg);
+            }
+        }
+    }
+
+    fn sync_peer(&mut self) -> Option<SocketAddr> {
+        match self.config.sync_peers {
+            SyncPeers::Random => self.random_live_members(1, &[]).first().map(|(_, a)| *a),
+            SyncPeers::Ring => {
+                // Our successor among the live members sorted by name.
+                let me = self.name.as_str();
+                let mut best: Option<(&str, SocketAddr)> = None;
+                let mut first: Option<(&str, SocketAddr)> = None;
+                for (id, e) in self.members.iter() {
+                    if id == self.me || !e.member.state.is_live() {
+                        continue;
+                    }
+                    let n = e.member.name.as_str();
+                    if first.is_none_or(|(f, _)| n < f) {
+                        first = Some((n, e.member.addr));
+                    }
+                    if n > me && best.is_none_or(|(b, _)| n < b) {
+                        best = Some((n, e.member.addr));
+                    }
+                }
+                best.or(first).map(|(_, a)| a)
+            }
+        }
+    }
+
+    /// Our digest, in chunks that each fit a datagram, sorted by name.
+    fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
+        let mut all: Vec<DigestEntry> = self
+            .members
+            .iter()
+            .map(|(id, e)| {
+                let s = self.streams.get(&id);
+                DigestEntry {
+                    name: e.member.name.clone(),
+                    incarnation: e.member.incarnation,
+                    state: rank(e.member.state),
+                    watermark: s.map_or(0, |s| s.watermark),
+                    collected: s.map_or(0, |s| s.collected),
+                }
+            })
+            .collect();
+        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Room for the header, the flags and two bounds of the longest name.
+        let budget = self.config.max_packet_size.saturating_sub(
+            codec::HEADER_LEN + 3 * (codec::MAX_NAME_LEN + 2) + 16 + self.name.len(),
+        );
+        let mut after: Option<String> = None;
+        let mut chunk: Vec<DigestEntry> = Vec::new();
+        let mut size = 0;
+        let mut first = true;
+        let total = all.len();
+        for (i, entry) in all.into_iter().enumerate() {
+            size += postcard::to_allocvec(&entry).map_or(0, |v| v.len());
+            chunk.push(entry);
+            let last = i + 1 == total;
+            if size >= budget.saturating_sub(64) || last {
+                let upto = if last { None } else { chunk.last().map(|e| e.name.clone()) };
+                let next_after = upto.clone();
+                let msg = Message::Digest {
+                    sender: self.name.clone(),
+                    after: after.take(),
+                    upto,
+                    entries: core::mem::take(&mut chunk),
+                    want_delta,
+                    want_digest: want_digest && first,
+                };
+                self.send_alone(to, msg);
+                first = false;
+                after = next_after;
+                size = 0;
+            }
+        }
+    }
+
+    /// A Digest arrived from `from`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn handle_digest(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        sender: &str,
+        after: Option<String>,
+        upto: Option<String>,
+        entries: Vec<DigestEntry>,
+        want_delta: bool,
+        want_digest: bool,
+    ) {
+        // Only members we know, at their address: a forged digest must not
+        // turn a small datagram into our whole state sent elsewhere.
+        let known = self.members.id(sender).filter(|&id| {
+            id != self.me
+                && self
+                    .members
+                    .get(id)
+                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == from)
+        });
+        if known.is_none() {
+            self.stats.syncs_refused += 1;
+            return;
+        }
+        if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
+            if mine.watermark > self.watermark_of(self.me) {
+                self.outrun_earlier_life(now, mine.watermark);
+            }
+        }
+        if want_delta {
+            self.send_delta(from, after.as_deref(), upto.as_deref(), &entries);
+        }
+        if want_digest {
+            self.send_digest(from, true, false);
+        }
+    }
+
+    fn watermark_of(&self, id: Id) -> u64 {
+        self.streams.get(&id).map_or(0, |s| s.watermark)
+    }
+
+    /// Answers a digest covering names in `(after, upto]`: membership
+    /// claims newer than the peer's, and the items it lacks, within
+    /// `sync_max_datagrams` datagrams.
+    fn send_delta(
+        &mut self,
+        to: SocketAddr,
+        after: Option<&str>,
+        upto: Option<&str>,
+        entries: &[DigestEntry],
+    ) {
+        let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
+            entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        let mut ours: Vec<(Id, &str)> = self
+            .members
+            .iter()
+            .filter(|(_, e)| {
+                let n = e.member.name.as_str();
+                after.is_none_or(|a| n > a) && upto.is_none_or(|u| n <= u)
+            })
+            .map(|(id, e)| (id, e.member.name.as_str()))
+            .collect();
+        ours.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        let ours: Vec<Id> = ours.into_iter().map(|(id, _)| id).collect();
+        let mut out = Outbox::new(self.config.max_packet_size, self.config.sync_max_datagrams);
+        for id in ours {
+            let e = &self.entry(id).member;
+            let name = e.name.clone();
+            let peer = theirs.get(name.as_str());
+            let newer = match peer {
+                None => true,
+                Some(p) => (e.incarnation, rank(e.state)) > (p.incarnation, p.state),
+            };
+            if newer {
+                if let Some(msg) = self.state_message(id) {
+                    if !out.push(self, msg) {
+                        break;
+                    }
+                }
+            }
+            let Some(stream) = self.streams.get(&id) else { continue };
+            let (pw, pc) = peer.map_or((0, 0), |p| (p.watermark, p.collected));
+            let from = if pw < stream.collected && pc < stream.collected { 0 } else { pw };
+            if stream.watermark <= from {
+                continue;
+            }
+            let items: Vec<(u64, Item)> = stream
+                .items
+                .range(from + 1..=stream.watermark)
+                .map(|(v, Held { item, .. })| (*v, item.clone()))
+                .collect();
+            let (watermark, collected) = (stream.watermark, stream.collected);
+            if !self.push_delta(&mut out, name, from, watermark, collected, items) {
+                break;
+            }
+        }
+        for b in out.finish() {
+            self.transmit(to, b);
+        }
+    }
+
+    /// Adds Delta messages for `member` covering `(from, watermark]`,
+    /// split so each fits a datagram; returns false once the outbox is
+    /// full (the rest waits for the next sync).
+    fn push_delta(
+        &mut self,
+        out: &mut Outbox,
+        member: String,
+        from: u64,
+        watermark: u64,
+        collected: u64,
+        items: Vec<(u64, Item)>,
+    ) -> bool {
+        let mut start = from;
+        let mut chunk: Vec<(u64, Item)> = Vec::new();
+        let mut size = 0;
+        let room =
+            self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + 64 + member.len());
+        for (v, item) in items {
+            let len = postcard::to_allocvec(&item).map_or(0, |b| b.len()) + 10;
+            if !chunk.is_empty() && size + len > room {
+                let through = chunk.last().map_or(start, |(v, _)| *v);
+                let msg = Message::Delta {
+                    member: member.clone(),
+                    from: start,
+                    through,
+                    collected,
+                    items: core::mem::take(&mut chunk),
+                };
+                if !out.push(self, msg) {
+                    return false;
+                }
+                start = through;
+                size = 0;
+            }
+            size += len;
+            chunk.push((v, item));
+        }
+        let msg =
+            Message::Delta { member, from: start, through: watermark, collected, items: chunk };
+        out.push(self, msg)
+    }
+
+    /// A Delta arrived.
+    pub(crate) fn handle_delta(
+        &mut self,
+        now: Duration,
+        member: &str,
+        from: u64,
+        through: u64,
+        collected: u64,
+        items: Vec<(u64, Item)>,
+    ) {
+        let Some(id) = self.members.id(member) else {
+            self.stats.items_unknown_origin += 1;
+            return;
+        };
+        if id == self.me {
+            self.outrun_earlier_life(now, through);
+            return;
+        }
+        let stream = self.streams.entry(id).or_default();
+        let mut changes = Vec::new();
+        if from == 0 && collected > stream.watermark && collected > stream.collected {
+            // We are behind what the sender collected: we may hold a key
+            // whose tombstone is gone. Start over from its stream.
+            stream.reset(collected, &mut changes);
+            self.stats.state_resets += 1;
+        }
+        for (version, item) in items {
+            stream.apply(version, item, now, &mut changes);
+        }
+        stream.covered(from, through);
+        self.report(id, changes);
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ItemError> {
+    if key.is_empty() || key.len() > codec::MAX_KEY_LEN {
+        return Err(ItemError::BadKey { len: key.len() });
+    }
+    Ok(())
+}
+
+/// Datagrams of one anti-entropy answer, at most `max` of them.
+struct Outbox {
+    done: Vec<DatagramBuilder>,
+    current: DatagramBuilder,
+    budget: usize,
+    max: usize,
+}
+
+impl Outbox {
+    fn new(budget: usize, max: usize) -> Outbox {
+        Outbox { done: Vec::new(), current: DatagramBuilder::new(budget), budget, max }
+    }
+
+    /// Adds `msg`, opening a new datagram if needed; false once full.
+    fn push(&mut self, engine: &mut Engine, msg: Message) -> bool {
+        if engine.try_push(&mut self.current, &msg) {
+            return true;
+        }
+        if self.done.len() + 1 >= self.max {
+            return false;
+        }
+        let full = core::mem::replace(&mut self.current, DatagramBuilder::new(self.budget));
+        if !full.is_empty() {
+            self.done.push(full);
+        }
+        // A message too big for an empty datagram still goes, alone.
+        engine.push(&mut self.current, &msg);
+        true
+    }
+
+    fn finish(mut self) -> Vec<DatagramBuilder> {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
