@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 from rumor.member import Member
 from rumor.news import Rumor, Value
@@ -17,7 +17,8 @@ MemberCallback = Callable[[Member], object]
 RumorCallback = Callable[[Rumor], object]
 """A callback receiving a :class:`Rumor`."""
 
-UpdateCallback = Callable[[str, str, Value | None], object]
+# Optional, not "| None": this line runs on Python 3.9 too.
+UpdateCallback = Callable[[str, str, Optional[Value]], object]
 """A callback receiving ``(member, key, value)`` of a state change; ``value``
 is ``None`` once the key is deleted."""
 
@@ -67,8 +68,8 @@ class CallbackRegistry:
         return self._register("alive", callback)
 
     def on_rumor(self, callback: _R) -> _R:
-        """Calls ``callback(rumor)`` for each broadcast, once per
-        ``(origin, seq)``, this member's own broadcasts included."""
+        """Calls ``callback(rumor)`` once for each broadcast this member
+        receives, its own included (see :class:`rumor.Rumor`)."""
         return self._register("rumor", callback)
 
     def on_update(self, callback: _U) -> _U:

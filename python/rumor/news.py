@@ -4,24 +4,29 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, Union
 
 __all__ = ["AntiEntropy", "Rumor", "Value"]
 
-Value = bytes | str
+# typing.Union, not "bytes | str": this line runs on Python 3.9 too.
+Value = Union[bytes, str]
 """A value of the replicated state: kept as given, bytes or text."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Rumor:
-    """A broadcast as delivered to ``on_rumor`` callbacks: once per member
-    for each ``(origin, seq)``."""
+    """A broadcast as delivered to ``on_rumor`` callbacks.
+
+    Each member that is up while it spreads, or that syncs with one that
+    still holds it (for ``state_gc_grace``, 10 minutes on the presets: a
+    member that joins soon after a broadcast gets it too), delivers it once.
+    """
 
     origin: str
     """The member that broadcast it."""
     seq: int
-    """Its sequence number, unique for ``origin`` (a version of the origin's
-    stream, so increasing but not consecutive)."""
+    """Its sequence number: unique for one life of ``origin`` (it starts over
+    when the origin restarts), increasing but not consecutive."""
     payload: bytes
     """What was broadcast."""
 

@@ -198,8 +198,8 @@ class Node(CallbackRegistry):
     def broadcast(self, payload: bytes) -> int:
         """Sends ``payload`` to every member: rumor mongering spreads it at
         once, anti-entropy repairs what that misses. Every live member's
-        ``on_rumor`` callbacks, this node's too, get it exactly once. Returns
-        its sequence number.
+        ``on_rumor`` callbacks, this node's too, get it once (see
+        :class:`rumor.Rumor` for who else does). Returns its sequence number.
 
         Raises:
             ValueError: ``payload`` does not fit in one datagram (the

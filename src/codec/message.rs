@@ -108,6 +108,8 @@ pub enum Message {
     Update {
         /// The member whose stream the item belongs to.
         origin: String,
+        /// Which life of the origin the stream is from.
+        generation: u64,
         /// Its version in that stream (per-member counter).
         version: u64,
         /// What changed.
@@ -120,6 +122,8 @@ pub enum Message {
     Known {
         /// Origin of the item.
         origin: String,
+        /// Which life of the origin.
+        generation: u64,
         /// Its version.
         version: u64,
     },
@@ -147,6 +151,8 @@ pub enum Message {
     Delta {
         /// Whose stream.
         member: String,
+        /// Which life of that member the stream is from.
+        generation: u64,
         /// Exclusive lower bound: the receiver's watermark (0 for a reset).
         from: u64,
         /// Inclusive upper bound the sender vouches for.
@@ -203,9 +209,6 @@ pub enum Item {
         /// Its payload.
         payload: Vec<u8>,
     },
-    /// The member started a new life: every item of a lower version is
-    /// gone.
-    Clear,
 }
 
 /// What a digest says about one member.
@@ -217,6 +220,8 @@ pub struct DigestEntry {
     pub incarnation: u64,
     /// Its state in the sender's view: 0 alive, 1 suspect, 2 dead, 3 left.
     pub state: u8,
+    /// The life of the member whose stream the sender holds.
+    pub generation: u64,
     /// The sender holds every current item of it up to this version.
     pub watermark: u64,
     /// The sender collected its items up to this version.
@@ -262,8 +267,9 @@ impl Message {
     /// [`MAX_INCARNATION`](super::MAX_INCARNATION) (strictly below it for an
     /// accusation).
     pub fn within_limits(&self) -> bool {
-        use super::{MAX_INCARNATION, MAX_NAME_LEN};
+        use super::{MAX_INCARNATION, MAX_NAME_LEN, MAX_VERSION};
         let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NAME_LEN;
+        let version_ok = |v: u64| (1..=MAX_VERSION).contains(&v);
         match self {
             Message::Meet { name, incarnation, .. }
             | Message::Pong { name, incarnation, .. }
@@ -281,19 +287,27 @@ impl Message {
                 target.len() <= MAX_NAME_LEN
             }
             Message::Ack { .. } | Message::Nack { .. } => true,
-            Message::Update { origin, item, .. } => name_ok(origin) && item.within_limits(),
-            Message::Known { origin, .. } => name_ok(origin),
+            Message::Update { origin, version, item, .. } => {
+                name_ok(origin) && version_ok(*version) && item.within_limits()
+            }
+            Message::Known { origin, version, .. } => name_ok(origin) && version_ok(*version),
             Message::Digest { sender, after, upto, entries, .. } => {
                 name_ok(sender)
                     && after.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
                     && upto.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
                     && entries.iter().all(|e| {
-                        name_ok(&e.name) && e.incarnation <= MAX_INCARNATION && e.state <= 3
+                        name_ok(&e.name)
+                            && e.incarnation <= MAX_INCARNATION
+                            && e.state <= 3
+                            && e.watermark <= MAX_VERSION
+                            && e.collected <= MAX_VERSION
                     })
             }
-            Message::Delta { member, from, through, items, .. } => {
+            Message::Delta { member, from, through, collected, items, .. } => {
                 name_ok(member)
                     && from <= through
+                    && version_ok(*through)
+                    && *collected <= MAX_VERSION
                     && items.iter().all(|(v, i)| *v > *from && *v <= *through && i.within_limits())
                     && items.windows(2).all(|w| w[0].0 < w[1].0)
             }
@@ -328,7 +342,7 @@ impl Item {
             Item::Set { key, .. } | Item::Delete { key } => {
                 !key.is_empty() && key.len() <= super::MAX_KEY_LEN
             }
-            Item::Rumor { .. } | Item::Clear => true,
+            Item::Rumor { .. } => true,
         }
     }
 }

@@ -30,6 +30,9 @@ pub const MAX_DATAGRAM: usize = 65_507;
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest key of the replicated state, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
+/// Highest version a state item may carry (a member's counter never gets
+/// near it): keeps `version + 1` from overflowing.
+pub const MAX_VERSION: u64 = u64::MAX / 2;
 /// Highest incarnation a message may carry. Members raise their incarnation
 /// one step at a time, so no honest member gets near it; refusing claims
 /// above it keeps `incarnation + 1` from overflowing and stops a forged
@@ -294,6 +297,42 @@ mod tests {
         assert!(decode(&encode(&[ok]), 1400).is_ok());
         let unrefutable = Message::Left { name: String::from("x"), incarnation: MAX_INCARNATION };
         assert_eq!(decode(&encode(&[unrefutable]), 1400), Err(DecodeError::OutOfLimits));
+    }
+
+    #[test]
+    fn state_messages_with_out_of_range_versions_are_rejected() {
+        let rumor = |version| Message::Update {
+            origin: String::from("a"),
+            generation: 1,
+            version,
+            item: Item::Rumor { payload: vec![1] },
+            feedback: false,
+        };
+        assert!(decode(&encode(&[rumor(MAX_VERSION)]), 1400).is_ok());
+        for bad in [0, MAX_VERSION + 1, u64::MAX] {
+            assert_eq!(decode(&encode(&[rumor(bad)]), 1400), Err(DecodeError::OutOfLimits));
+        }
+        let delta = |from, through, items: Vec<(u64, Item)>| Message::Delta {
+            member: String::from("a"),
+            generation: 1,
+            from,
+            through,
+            collected: 0,
+            items,
+        };
+        let set = |k: &str| Item::Set { key: String::from(k), value: Value::Text(String::new()) };
+        let ok = delta(2, 9, vec![(3, set("k")), (9, set("j"))]);
+        assert!(decode(&encode(&[ok]), 1400).is_ok());
+        for bad in [
+            delta(5, 4, vec![]),                             // from > through
+            delta(2, u64::MAX, vec![]),                      // through out of range
+            delta(2, 9, vec![(2, set("k"))]),                // item at from
+            delta(2, 9, vec![(10, set("k"))]),               // item past through
+            delta(2, 9, vec![(5, set("k")), (4, set("j"))]), // unsorted
+            delta(2, 9, vec![(5, set(""))]),                 // empty key
+        ] {
+            assert_eq!(decode(&encode(&[bad]), 1400), Err(DecodeError::OutOfLimits));
+        }
     }
 
     #[test]

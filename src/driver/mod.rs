@@ -173,6 +173,13 @@ impl Node {
         if !meta.is_empty() {
             engine.set_meta(Duration::ZERO, meta).map_err(DriverError::Meta)?;
         }
+        // Which life of this member: the boot time, which grows from one
+        // start of a process to the next. Only ever compared with this
+        // member's own earlier lives.
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        engine.set_generation(boot);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
             origin,

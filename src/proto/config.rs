@@ -31,7 +31,8 @@ pub struct Config {
     /// Members asked to probe a target that missed its direct Ack.
     pub indirect_checks: usize,
     /// Period of anti-entropy syncs (each member starts one per period);
-    /// zero disables them.
+    /// zero disables them (rumor mongering alone then spreads state and
+    /// rumors, with no repair).
     pub push_pull_interval: Duration,
     /// What an anti-entropy sync exchanges.
     pub anti_entropy: AntiEntropyMode,
@@ -44,8 +45,9 @@ pub struct Config {
     /// for anti-entropy before they are collected. A member out of touch
     /// for longer resyncs from scratch and misses those rumors.
     pub state_gc_grace: Duration,
-    /// Datagrams one anti-entropy answer may take, at most (the rest
-    /// waits for the next sync).
+    /// Datagrams one answer to a digest chunk may take, at most (the rest
+    /// waits for the next sync). A push_pull or push sync also sends the
+    /// asker's own digest, which this does not count.
     pub sync_max_datagrams: usize,
     /// How long dead members are still gossiped to, so one wrongly declared
     /// dead hears it and refutes.

@@ -113,36 +113,78 @@ impl Engine {
     }
 
     /// The largest payload (with `key`: value) one item may carry: what
-    /// fits in a datagram next to this member's name.
+    /// fits in a datagram next to this member's name, as an Update or in a
+    /// Delta.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
         let item = match key {
             Some(k) => Item::Set { key: String::from(k), value: Value::Bytes(Vec::new()) },
             None => Item::Rumor { payload: Vec::new() },
         };
-        let probe =
-            Message::Update { origin: self.name.clone(), version: u64::MAX, item, feedback: true };
-        let len = postcard::to_allocvec(&probe).map_or(0, |v| v.len());
+        let big = codec::MAX_VERSION;
+        let update = Message::Update {
+            origin: self.name.clone(),
+            generation: u64::MAX,
+            version: big,
+            item: item.clone(),
+            feedback: true,
+        };
+        let delta = Message::Delta {
+            member: self.name.clone(),
+            generation: u64::MAX,
+            from: big,
+            through: big,
+            collected: big,
+            items: alloc::vec![(big, item)],
+        };
+        let len = |m: &Message| postcard::to_allocvec(m).map_or(usize::MAX, |v| v.len());
+        let overhead = len(&update).max(len(&delta));
         // The empty payload's length took one byte; a large one takes three.
-        self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + len + 2)
+        self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + overhead + 2)
     }
 
     /// Adds an item to this member's own stream, reports it here and starts
     /// spreading it; returns its version.
     fn issue(&mut self, now: Duration, item: Item, report: bool) -> u64 {
-        let me = self.me;
-        let stream = self.streams.entry(me).or_default();
-        let version = stream.watermark + 1;
+        let (me, generation) = (self.me, self.generation);
+        let stream =
+            self.streams.entry(me).or_insert_with(|| Stream { generation, ..Stream::default() });
+        // 2^63 items: never reached.
+        let version = (stream.watermark + 1).min(codec::MAX_VERSION);
         let mut changes = Vec::new();
         stream.apply(version, item, now, &mut changes);
         if report {
-            self.report(me, changes);
+            self.report(me, generation, changes);
         }
         self.pushes.start(me, version);
         version
     }
 
-    /// Turns stream changes of member `id` into events.
-    fn report(&mut self, id: Id, changes: Vec<Change>) {
+    /// The stream of member `id` for its life `generation`: a later life
+    /// replaces what we held (its keys reported deleted); an earlier one
+    /// gets `None`.
+    fn stream_for(&mut self, id: Id, generation: u64) -> Option<&mut Stream> {
+        let held = self.streams.get(&id).map(|s| s.generation);
+        match held {
+            Some(g) if g > generation => return None,
+            Some(g) if g < generation => {
+                let mut changes = Vec::new();
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.restart(generation, &mut changes);
+                }
+                self.pushes.stop_origin(id);
+                self.stats.state_restarts += 1;
+                self.report(id, generation, changes);
+            }
+            Some(_) => {}
+            None => {
+                self.streams.insert(id, Stream { generation, ..Stream::default() });
+            }
+        }
+        self.streams.get_mut(&id)
+    }
+
+    /// Turns stream changes of member `id` (life `generation`) into events.
+    fn report(&mut self, id: Id, generation: u64, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
@@ -150,45 +192,23 @@ impl Engine {
         for change in changes {
             self.events.push_back(match change {
                 Change::Key { key, value, version } => {
-                    Event::Updated { member: name.clone(), key, value, version }
+                    Event::Updated { member: name.clone(), generation, key, value, version }
                 }
                 Change::Rumor { version, payload } => {
-                    Event::Rumor { origin: name.clone(), version, payload }
+                    Event::Rumor { origin: name.clone(), generation, version, payload }
                 }
             });
         }
     }
 
-    /// A peer holds our stream up to `version`, beyond what we have: those
-    /// items are from an earlier life of ours (we restarted). Jump past
-    /// them, mark them gone with a `Clear`, and issue our current keys
-    /// again above it.
-    fn outrun_earlier_life(&mut self, now: Duration, version: u64) {
-        let me = self.me;
-        let stream = self.streams.entry(me).or_default();
-        if version <= stream.watermark {
-            return;
-        }
-        let current: Vec<(String, Value)> =
-            stream.entries().map(|(k, v)| (String::from(k), v.clone())).collect();
-        let old: Vec<u64> = stream.items.keys().copied().collect();
-        *stream = Stream { watermark: version, collected: version, ..Stream::default() };
-        for v in old {
-            self.pushes.stop(me, v);
-        }
-        self.stats.state_restarts += 1;
-        self.issue(now, Item::Clear, false);
-        for (key, value) in current {
-            self.issue(now, Item::Set { key, value }, false);
-        }
-    }
-
     /// An Update arrived from `from`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_update(
         &mut self,
         now: Duration,
         from: SocketAddr,
         origin: &str,
+        generation: u64,
         version: u64,
         item: Item,
         feedback: bool,
@@ -197,26 +217,32 @@ impl Engine {
             self.stats.items_unknown_origin += 1;
             return;
         };
-        if id == self.me {
-            self.outrun_earlier_life(now, version);
-        }
-        let stream = self.streams.entry(id).or_default();
-        if stream.knows(version) {
+        // Our own items, and those of an earlier life of theirs, are not
+        // news.
+        let news =
+            id != self.me && self.stream_for(id, generation).is_some_and(|s| !s.knows(version));
+        if !news {
             if feedback {
-                self.send_alone(from, Message::Known { origin: String::from(origin), version });
+                let origin = String::from(origin);
+                self.send_alone(from, Message::Known { origin, generation, version });
             }
             return;
         }
         let mut changes = Vec::new();
-        stream.apply(version, item, now, &mut changes);
-        self.report(id, changes);
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.apply(version, item, now, &mut changes);
+        }
+        self.report(id, generation, changes);
         // News: spread it in turn.
         self.pushes.start(id, version);
     }
 
     /// A Known arrived: one of our pushes was not news.
-    pub(crate) fn handle_known(&mut self, origin: &str, version: u64) {
+    pub(crate) fn handle_known(&mut self, origin: &str, generation: u64, version: u64) {
         let Some(id) = self.members.id(origin) else { return };
+        if self.streams.get(&id).is_none_or(|s| s.generation != generation) {
+            return;
+        }
         let count = self.pushes.known(id, version);
         if let StopPolicy::Counter(k) = self.config.stop_policy {
             if count >= k {
@@ -227,9 +253,11 @@ impl Engine {
 
     /// The Update message for item `version` of member `origin`, if held.
     fn update_message(&self, origin: Id, version: u64) -> Option<Message> {
-        let held = self.streams.get(&origin)?.items.get(&version)?;
+        let stream = self.streams.get(&origin)?;
+        let held = stream.items.get(&version)?;
         Some(Message::Update {
             origin: self.entry(origin).member.name.clone(),
+            generation: stream.generation,
             version,
             item: held.item.clone(),
             feedback: matches!(self.config.stop_policy, StopPolicy::Counter(_)),
@@ -284,12 +312,6 @@ impl Engine {
     /// Start of an anti-entropy period: sync with one peer.
     pub(crate) fn sync_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.push_pull_interval, Timer::Sync);
-        let horizon = now.saturating_sub(self.config.state_gc_grace);
-        if !horizon.is_zero() {
-            for stream in self.streams.values_mut() {
-                stream.collect(horizon);
-            }
-        }
         if self.leaving {
             return;
         }
@@ -308,6 +330,17 @@ impl Engine {
                     want_digest: true,
                 };
                 self.send_alone(addr, msg);
+            }
+        }
+    }
+
+    /// Collects tombstones and delivered rumors older than
+    /// `state_gc_grace`; runs every quarter of it.
+    pub(crate) fn collect_tick(&mut self, now: Duration) {
+        self.timers.arm(now + self.config.state_gc_grace / 4, Timer::Collect);
+        if let Some(horizon) = now.checked_sub(self.config.state_gc_grace) {
+            for stream in self.streams.values_mut() {
+                stream.collect(horizon);
             }
         }
     }
@@ -348,6 +381,7 @@ impl Engine {
                     name: e.member.name.clone(),
                     incarnation: e.member.incarnation,
                     state: rank(e.member.state),
+                    generation: s.map_or(0, |s| s.generation),
                     watermark: s.map_or(0, |s| s.watermark),
                     collected: s.map_or(0, |s| s.collected),
                 }
@@ -390,7 +424,6 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_digest(
         &mut self,
-        now: Duration,
         from: SocketAddr,
         sender: &str,
         after: Option<String>,
@@ -401,32 +434,23 @@ impl Engine {
     ) {
         // Only members we know, at their address: a forged digest must not
         // turn a small datagram into our whole state sent elsewhere.
-        let known = self.members.id(sender).filter(|&id| {
+        let requester = self.members.id(sender).filter(|&id| {
             id != self.me
                 && self
                     .members
                     .get(id)
                     .is_some_and(|e| e.member.state.is_live() && e.member.addr == from)
         });
-        if known.is_none() {
+        let Some(requester) = requester else {
             self.stats.syncs_refused += 1;
             return;
-        }
-        if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
-            if mine.watermark > self.watermark_of(self.me) {
-                self.outrun_earlier_life(now, mine.watermark);
-            }
-        }
+        };
         if want_delta {
-            self.send_delta(from, after.as_deref(), upto.as_deref(), &entries);
+            self.send_delta(from, requester, after.as_deref(), upto.as_deref(), &entries);
         }
         if want_digest {
             self.send_digest(from, true, false);
         }
-    }
-
-    fn watermark_of(&self, id: Id) -> u64 {
-        self.streams.get(&id).map_or(0, |s| s.watermark)
     }
 
     /// Answers a digest covering names in `(after, upto]`: membership
@@ -435,6 +459,7 @@ impl Engine {
     fn send_delta(
         &mut self,
         to: SocketAddr,
+        requester: Id,
         after: Option<&str>,
         upto: Option<&str>,
         entries: &[DigestEntry],
@@ -468,9 +493,16 @@ impl Engine {
                     }
                 }
             }
-            let Some(stream) = self.streams.get(&id) else { continue };
-            let (pw, pc) = peer.map_or((0, 0), |p| (p.watermark, p.collected));
-            let from = if pw < stream.collected && pc < stream.collected { 0 } else { pw };
+            // The requester's own stream is its to tell.
+            let Some(stream) = self.streams.get(&id).filter(|_| id != requester) else { continue };
+            let (pg, pw, pc) = peer.map_or((0, 0, 0), |p| (p.generation, p.watermark, p.collected));
+            let from = if stream.generation < pg {
+                continue; // the peer knows a later life
+            } else if stream.generation > pg || (pw < stream.collected && pc < stream.collected) {
+                0 // a later life, or we collected what it lacks: the whole stream
+            } else {
+                pw
+            };
             if stream.watermark <= from {
                 continue;
             }
@@ -479,8 +511,8 @@ impl Engine {
                 .range(from + 1..=stream.watermark)
                 .map(|(v, Held { item, .. })| (*v, item.clone()))
                 .collect();
-            let (watermark, collected) = (stream.watermark, stream.collected);
-            if !self.push_delta(&mut out, name, from, watermark, collected, items) {
+            let range = (stream.generation, from, stream.watermark, stream.collected);
+            if !self.push_delta(&mut out, name, range, items) {
                 break;
             }
         }
@@ -496,9 +528,7 @@ impl Engine {
         &mut self,
         out: &mut Outbox,
         member: String,
-        from: u64,
-        watermark: u64,
-        collected: u64,
+        (generation, from, watermark, collected): (u64, u64, u64, u64),
         items: Vec<(u64, Item)>,
     ) -> bool {
         let mut start = from;
@@ -512,6 +542,7 @@ impl Engine {
                 let through = chunk.last().map_or(start, |(v, _)| *v);
                 let msg = Message::Delta {
                     member: member.clone(),
+                    generation,
                     from: start,
                     through,
                     collected,
@@ -526,16 +557,25 @@ impl Engine {
             size += len;
             chunk.push((v, item));
         }
-        let msg =
-            Message::Delta { member, from: start, through: watermark, collected, items: chunk };
+        let msg = Message::Delta {
+            member,
+            generation,
+            from: start,
+            through: watermark,
+            collected,
+            items: chunk,
+        };
         out.push(self, msg)
     }
 
     /// A Delta arrived.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_delta(
         &mut self,
         now: Duration,
+        from_addr: SocketAddr,
         member: &str,
+        generation: u64,
         from: u64,
         through: u64,
         collected: u64,
@@ -546,22 +586,30 @@ impl Engine {
             return;
         };
         if id == self.me {
-            self.outrun_earlier_life(now, through);
+            return; // our own stream is ours to tell
+        }
+        // Deltas answer our digests: only live members send them. (A scan,
+        // but deltas come a few per sync.)
+        let known = self
+            .members
+            .iter()
+            .any(|(_, e)| e.member.addr == from_addr && e.member.state.is_live());
+        if !known {
+            self.stats.syncs_refused += 1;
             return;
         }
-        let stream = self.streams.entry(id).or_default();
-        let mut changes = Vec::new();
-        if from == 0 && collected > stream.watermark && collected > stream.collected {
-            // We are behind what the sender collected: we may hold a key
-            // whose tombstone is gone. Start over from its stream.
-            stream.reset(collected, &mut changes);
+        let Some(stream) = self.stream_for(id, generation) else { return };
+        if from == 0 && !stream.items.is_empty() && collected > stream.watermark {
             self.stats.state_resets += 1;
         }
+        let Some(stream) = self.streams.get_mut(&id) else { return };
+        let mut changes = Vec::new();
+        let present: Vec<u64> = items.iter().map(|(v, _)| *v).collect();
         for (version, item) in items {
             stream.apply(version, item, now, &mut changes);
         }
-        stream.covered(from, through);
-        self.report(id, changes);
+        stream.covered(from, through, collected, &present, &mut changes);
+        self.report(id, generation, changes);
     }
 }
 
@@ -590,6 +638,11 @@ impl Outbox {
         if engine.try_push(&mut self.current, &msg) {
             return true;
         }
+        if self.current.is_empty() {
+            // Too big for any datagram: it goes alone.
+            engine.push(&mut self.current, &msg);
+            return true;
+        }
         if self.done.len() + 1 >= self.max {
             return false;
         }
@@ -597,8 +650,10 @@ impl Outbox {
         if !full.is_empty() {
             self.done.push(full);
         }
-        // A message too big for an empty datagram still goes, alone.
-        engine.push(&mut self.current, &msg);
+        if !engine.try_push(&mut self.current, &msg) {
+            // Too big for any datagram: it goes alone.
+            engine.push(&mut self.current, &msg);
+        }
         true
     }
 

@@ -91,6 +91,8 @@ pub struct Engine {
     pub(crate) streams: super::table::FixedHashMap<Id, super::store::Stream>,
     /// Items being spread (rumor mongering).
     pub(crate) pushes: super::store::Pushes,
+    /// This life of the member (see [`Engine::set_generation`]).
+    pub(crate) generation: u64,
     pub(crate) probe: Option<Probe>,
     pub(crate) relays: BTreeMap<u64, Relay>,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
@@ -152,6 +154,7 @@ impl Engine {
             probe_order: ProbeOrder::default(),
             streams: Default::default(),
             pushes: Default::default(),
+            generation: 0,
             probe: None,
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -206,7 +209,26 @@ impl Engine {
             let phase = engine.jitter(engine.config.push_pull_interval);
             engine.timers.arm(now + phase, Timer::Sync);
         }
+        engine.timers.arm(now + engine.config.state_gc_grace / 4, Timer::Collect);
         Ok(engine)
+    }
+
+    /// Sets which life of this member the engine runs: a number that must
+    /// grow each time the member starts again under the same name (drivers
+    /// use the boot time; the simulator counts restarts). Peers use it to
+    /// tell this life's replicated state and rumors from an earlier life's,
+    /// whose versions start over. Call it before the first `set` or
+    /// `broadcast`; it is 0 otherwise.
+    pub fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+        if let Some(s) = self.streams.get_mut(&self.me) {
+            s.generation = generation;
+        }
+    }
+
+    /// This life of the member (see [`Engine::set_generation`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// This member's name.
@@ -418,14 +440,17 @@ impl Engine {
                 let from = name.clone();
                 self.apply_dead(now, &name, incarnation, from, MemberState::Left)
             }
-            Message::Update { origin, version, item, feedback } => {
-                self.handle_update(now, from, &origin, version, item, feedback)
+            Message::Update { origin, generation, version, item, feedback } => {
+                self.handle_update(now, from, &origin, generation, version, item, feedback)
             }
-            Message::Known { origin, version } => self.handle_known(&origin, version),
-            Message::Digest { sender, after, upto, entries, want_delta, want_digest } => self
-                .handle_digest(now, from, &sender, after, upto, entries, want_delta, want_digest),
-            Message::Delta { member, from, through, collected, items } => {
-                self.handle_delta(now, &member, from, through, collected, items)
+            Message::Known { origin, generation, version } => {
+                self.handle_known(&origin, generation, version)
+            }
+            Message::Digest { sender, after, upto, entries, want_delta, want_digest } => {
+                self.handle_digest(from, &sender, after, upto, entries, want_delta, want_digest)
+            }
+            Message::Delta { member, generation, from: from_v, through, collected, items } => {
+                self.handle_delta(now, from, &member, generation, from_v, through, collected, items)
             }
         }
     }
@@ -462,6 +487,7 @@ impl Engine {
                     self.reconnect();
                 }
                 Timer::Sync => self.sync_tick(now),
+                Timer::Collect => self.collect_tick(now),
             }
         }
     }

@@ -47,6 +47,8 @@ pub enum Event {
     Rumor {
         /// The member that broadcast it.
         origin: String,
+        /// Which life of the origin broadcast it.
+        generation: u64,
         /// Its sequence number in the origin's stream.
         version: u64,
         /// The payload.
@@ -56,6 +58,8 @@ pub enum Event {
     Updated {
         /// The member that owns the key.
         member: String,
+        /// Which life of the member.
+        generation: u64,
         /// The key.
         key: String,
         /// Its new value; `None` once deleted.

@@ -1,7 +1,11 @@
 //! Replicated per-member state and user rumors, kept as Scuttlebutt keeps
-//! them: each member owns a stream of items (`Set`, `Delete`, `Rumor`,
-//! `Clear`) numbered by its own version counter, and every member holds,
-//! for every other, the items of its stream that still matter.
+//! them: each member owns a stream of items (`Set`, `Delete`, `Rumor`)
+//! numbered by its own version counter, and every member holds, for every
+//! other, the items of its stream that still matter.
+//!
+//! A stream belongs to one life of its member, its `generation` (a number
+//! that grows each time the member starts): items of an earlier life are
+//! ignored, and news of a later life replaces the stream.
 //!
 //! A stream's `watermark` is a promise: every item up to that version that
 //! is still current is here. Items of a lower version may be missing only
@@ -9,7 +13,8 @@
 //! collected (tombstones and delivered rumors, after `state_gc_grace`), so
 //! anti-entropy only ever needs to send what lies above a peer's watermark.
 //! A peer whose watermark is below what we collected cannot tell whether
-//! it missed a tombstone: it is reset, i.e. sent the whole current stream.
+//! it missed a tombstone: it is sent the whole current stream, and drops
+//! whatever it holds in the range that stream covers but does not list.
 
 use crate::codec::{Item, Value};
 use alloc::collections::BTreeMap;
@@ -25,7 +30,7 @@ pub(crate) struct Held {
     pub(crate) at: Duration,
 }
 
-/// What applying one item changed, for the events the engine reports.
+/// What applying items changed, for the events the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
     /// `key` now holds `value` (`None`: deleted), as of item `version`.
@@ -37,13 +42,15 @@ pub(crate) enum Change {
 /// One member's stream as this node holds it.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Stream {
+    /// The life of the member this stream is from.
+    pub(crate) generation: u64,
     /// Every current item up to this version is in `items`.
     pub(crate) watermark: u64,
     /// Items up to this version may have been collected here.
     pub(crate) collected: u64,
-    /// Held items by version: current `Set`s, tombstones, rumors and
-    /// `Clear` markers not collected yet, and items above the watermark
-    /// that arrived out of order.
+    /// Held items by version: current `Set`s, tombstones and rumors not
+    /// collected yet, and items above the watermark that arrived out of
+    /// order.
     pub(crate) items: BTreeMap<u64, Held>,
     /// The version of the item that last wrote each key (`Set` or
     /// `Delete`).
@@ -57,7 +64,7 @@ impl Stream {
         version <= self.watermark || self.items.contains_key(&version)
     }
 
-    /// Applies item `version`, received at `now`; returns what changed
+    /// Applies item `version`, received at `now`; reports what changed
     /// (nothing if it was known or superseded). Advances the watermark
     /// over any run of consecutive versions now held.
     pub(crate) fn apply(&mut self, version: u64, item: Item, now: Duration, out: &mut Vec<Change>) {
@@ -66,25 +73,27 @@ impl Stream {
         }
         match &item {
             Item::Set { key, .. } | Item::Delete { key } => {
+                let mut had_value = false;
                 match self.keys.get(key) {
-                    Some(&v) if v > version => {
-                        // Superseded: only a placeholder-free "seen". The
-                        // watermark moves past it once anti-entropy vouches.
-                        return;
-                    }
+                    // Superseded. The watermark moves past it once a delta
+                    // vouches for the range.
+                    Some(&v) if v > version => return,
                     Some(&v) => {
-                        self.items.remove(&v);
+                        had_value = matches!(
+                            self.items.remove(&v),
+                            Some(Held { item: Item::Set { .. }, .. })
+                        );
                     }
                     None => {}
                 }
-                let had = self.keys.insert(key.clone(), version).is_some();
+                self.keys.insert(key.clone(), version);
                 match &item {
                     Item::Set { key, value } => out.push(Change::Key {
                         key: key.clone(),
                         value: Some(value.clone()),
                         version,
                     }),
-                    Item::Delete { key } if had => {
+                    Item::Delete { key } if had_value => {
                         out.push(Change::Key { key: key.clone(), value: None, version })
                     }
                     _ => {}
@@ -92,20 +101,6 @@ impl Stream {
             }
             Item::Rumor { payload } => {
                 out.push(Change::Rumor { version, payload: payload.clone() });
-            }
-            Item::Clear => {
-                // A new life of the member: everything older is gone.
-                let old: Vec<u64> = self.items.range(..version).map(|(v, _)| *v).collect();
-                for v in old {
-                    if let Some(Held { item: Item::Set { key, .. }, .. }) = self.items.remove(&v) {
-                        self.keys.remove(&key);
-                        out.push(Change::Key { key, value: None, version });
-                    } else {
-                        self.keys.retain(|_, kv| *kv != v);
-                    }
-                }
-                self.watermark = self.watermark.max(version - 1);
-                self.collected = self.collected.max(version - 1);
             }
         }
         self.items.insert(version, Held { item, at: now });
@@ -119,30 +114,65 @@ impl Stream {
         }
     }
 
-    /// A delta covering `(from, through]` arrived and was applied: if it
-    /// started at or below our watermark, everything up to `through` is
-    /// now vouched for.
-    pub(crate) fn covered(&mut self, from: u64, through: u64) {
-        if from <= self.watermark && through > self.watermark {
+    /// A delta whose items were `present` (sorted) arrived and was applied:
+    /// it vouches for `(from, through]`, the sender's current items in that
+    /// range. If it joins up with our watermark, whatever we hold in the
+    /// range and it did not list is no longer current (superseded, or a
+    /// tombstone or rumor the sender collected): dropped, a key reported
+    /// deleted. A delta from 0 (we were behind what the sender collected)
+    /// also acknowledges the sender's `collected`, so the next sync goes on
+    /// from our watermark instead of starting over.
+    pub(crate) fn covered(
+        &mut self,
+        from: u64,
+        through: u64,
+        collected: u64,
+        present: &[u64],
+        out: &mut Vec<Change>,
+    ) {
+        if from > self.watermark {
+            return;
+        }
+        let stale: Vec<u64> = self
+            .items
+            .range(from + 1..=through)
+            .map(|(v, _)| *v)
+            .filter(|v| present.binary_search(v).is_err())
+            .collect();
+        for v in stale {
+            let Some(held) = self.items.remove(&v) else { continue };
+            let was_set = matches!(held.item, Item::Set { .. });
+            if let Item::Set { key, .. } | Item::Delete { key } = held.item {
+                if self.keys.get(&key) == Some(&v) {
+                    self.keys.remove(&key);
+                    if was_set {
+                        out.push(Change::Key { key, value: None, version: through });
+                    }
+                }
+            }
+        }
+        if from == 0 {
+            self.collected = self.collected.max(collected);
+        }
+        if through > self.watermark {
             self.watermark = through;
             self.advance();
         }
     }
 
-    /// Drops everything (a reset), reporting the keys that disappear.
-    pub(crate) fn reset(&mut self, collected: u64, out: &mut Vec<Change>) {
+    /// Empties the stream for life `generation` of its member, reporting
+    /// the keys that disappear.
+    pub(crate) fn restart(&mut self, generation: u64, out: &mut Vec<Change>) {
         for (key, v) in core::mem::take(&mut self.keys) {
             if matches!(self.items.get(&v), Some(Held { item: Item::Set { .. }, .. })) {
-                out.push(Change::Key { key, value: None, version: collected });
+                out.push(Change::Key { key, value: None, version: 0 });
             }
         }
-        self.items.clear();
-        self.watermark = 0;
-        self.collected = collected;
+        *self = Stream { generation, ..Stream::default() };
     }
 
-    /// Collects tombstones, rumors and `Clear` markers at or below the
-    /// watermark that arrived before `horizon`.
+    /// Collects tombstones and rumors at or below the watermark that
+    /// arrived before `horizon`.
     pub(crate) fn collect(&mut self, horizon: Duration) {
         let old: Vec<u64> = self
             .items
@@ -220,6 +250,15 @@ impl Pushes {
         }
     }
 
+    /// Stops spreading every item of `origin` (its stream was replaced).
+    pub(crate) fn stop_origin(&mut self, origin: u32) {
+        let items: Vec<(u32, u64)> =
+            self.index.range((origin, 0)..=(origin, u64::MAX)).map(|(k, _)| *k).collect();
+        for (o, v) in items {
+            self.stop(o, v);
+        }
+    }
+
     /// Counts one push; returns the pushes so far.
     pub(crate) fn pushed(&mut self, origin: u32, version: u64) -> u32 {
         let Some(slot) = self.index.get_mut(&(origin, version)) else { return 0 };
@@ -264,7 +303,7 @@ mod tests {
         s.apply(1, set("a", "1"), at(0), &mut out);
         assert_eq!(s.get("a"), Some(&Value::Text("2".into())), "the older write lost");
         assert_eq!(s.watermark, 0, "1 was superseded, not held: only a delta vouches for it");
-        s.covered(0, 2);
+        s.covered(0, 2, 0, &[2], &mut out);
         assert_eq!(s.watermark, 2);
         s.apply(3, Item::Delete { key: "a".into() }, at(0), &mut out);
         assert_eq!(s.get("a"), None);
@@ -306,16 +345,46 @@ mod tests {
     }
 
     #[test]
-    fn clear_drops_an_earlier_life() {
+    fn deleting_twice_reports_one_deletion() {
         let mut s = Stream::default();
         let mut out = Vec::new();
         s.apply(1, set("a", "x"), at(0), &mut out);
+        s.apply(2, Item::Delete { key: "a".into() }, at(0), &mut out);
+        s.apply(3, Item::Delete { key: "a".into() }, at(0), &mut out);
+        assert_eq!(out.iter().filter(|c| matches!(c, Change::Key { value: None, .. })).count(), 1);
+    }
+
+    #[test]
+    fn a_whole_stream_delta_drops_what_it_does_not_list() {
+        let mut s = Stream::default();
+        let mut out = Vec::new();
+        s.apply(1, set("gone", "x"), at(0), &mut out);
+        s.apply(2, set("kept", "y"), at(0), &mut out);
+        s.apply(3, Item::Rumor { payload: vec![1] }, at(0), &mut out);
         out.clear();
-        s.apply(5, Item::Clear, at(0), &mut out);
-        assert_eq!(out, [Change::Key { key: "a".into(), value: None, version: 5 }]);
+        // The sender deleted "gone" at 4 and collected that tombstone and
+        // the rumor; its whole stream is "kept"@2 and "new"@5.
+        s.apply(5, set("new", "z"), at(1), &mut out);
+        s.covered(0, 5, 4, &[2, 5], &mut out);
+        assert_eq!(s.get("gone"), None);
+        assert_eq!(s.get("kept"), Some(&Value::Text("y".into())));
         assert_eq!((s.watermark, s.collected), (5, 4));
-        s.apply(3, set("late", "old life"), at(0), &mut out);
-        assert_eq!(s.get("late"), None, "an item of the earlier life is ignored");
+        let deleted: Vec<&Change> =
+            out.iter().filter(|c| matches!(c, Change::Key { value: None, .. })).collect();
+        assert_eq!(deleted.len(), 1, "only the deleted key is reported: {out:?}");
+        s.apply(3, Item::Rumor { payload: vec![1] }, at(0), &mut out);
+        assert!(!out.iter().any(|c| matches!(c, Change::Rumor { .. })), "never delivered again");
+    }
+
+    #[test]
+    fn a_new_life_empties_the_stream() {
+        let mut s = Stream { generation: 1, ..Stream::default() };
+        let mut out = Vec::new();
+        s.apply(1, set("a", "x"), at(0), &mut out);
+        out.clear();
+        s.restart(2, &mut out);
+        assert_eq!(out, [Change::Key { key: "a".into(), value: None, version: 0 }]);
+        assert_eq!((s.generation, s.watermark, s.items.len()), (2, 0, 0));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub(crate) enum Timer {
     Reconnect,
     /// Start an anti-entropy sync.
     Sync,
+    /// Collect old tombstones and rumors.
+    Collect,
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -57,7 +57,7 @@ pub(super) fn event_tuple<'py>(
         Event::Failed(m) => member("fail", m),
         Event::Suspected(m) => member("suspect", m),
         Event::Alive(m) => member("alive", m),
-        Event::Rumor { origin, version, payload } => {
+        Event::Rumor { origin, version, payload, .. } => {
             let t = (origin.as_str(), *version, PyBytes::new(py, payload));
             Ok(Some(("rumor", t.into_pyobject(py)?.into_any())))
         }

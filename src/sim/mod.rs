@@ -69,6 +69,8 @@ struct SimNode {
     stats: NodeStats,
     /// Engine counters of its earlier lives (before a kill or restart).
     earlier: Stats,
+    /// Engines booted so far: the generation of the running one.
+    lives: u64,
 }
 
 /// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
@@ -96,8 +98,8 @@ pub struct Simulation {
     receive_buffer: usize,
     /// What the rumors and state changes of the log said, each once.
     contents: Vec<Content>,
-    /// `(subject, version, key)` -> index in `contents`.
-    content_index: HashMap<(u32, u64, Option<String>), u32>,
+    /// `(subject, generation, version, key)` -> index in `contents`.
+    content_index: HashMap<(u32, u64, u64, Option<String>), u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
 }
@@ -197,6 +199,7 @@ impl Simulation {
             seeds: Vec::new(),
             stats: NodeStats::default(),
             earlier: Stats::default(),
+            lives: 0,
         });
         self.boot(i);
         i
@@ -210,7 +213,7 @@ impl Simulation {
             node.earlier.add(old.stats());
         }
         let view = self.snapshot.clone().unwrap_or_default();
-        let engine = Engine::with_snapshot(
+        let mut engine = Engine::with_snapshot(
             self.config.clone(),
             node.name.clone(),
             node.addr,
@@ -219,6 +222,8 @@ impl Simulation {
             view,
         )
         .expect("config validated in Simulation::new");
+        node.lives += 1;
+        engine.set_generation(node.lives);
         node.engine = Some(engine);
         node.paused_until = None;
         self.schedule(i);
@@ -404,16 +409,19 @@ impl Simulation {
     /// returns its index ([`NO_DETAIL`] for other events).
     fn content_of(&mut self, ev: &Event) -> u32 {
         let (key, content) = match ev {
-            Event::Rumor { origin, version, payload } => match self.index(origin) {
-                Some(s) => ((s, *version, None), Content::Rumor(payload.clone())),
+            Event::Rumor { origin, generation, version, payload } => match self.index(origin) {
+                Some(s) => ((s, *generation, *version, None), Content::Rumor(payload.clone())),
                 None => return NO_DETAIL,
             },
-            Event::Updated { member, version, key, value } => match self.index(member) {
-                Some(s) => {
-                    ((s, *version, Some(key.clone())), Content::Update(key.clone(), value.clone()))
+            Event::Updated { member, generation, version, key, value } => {
+                match self.index(member) {
+                    Some(s) => (
+                        (s, *generation, *version, Some(key.clone())),
+                        Content::Update(key.clone(), value.clone()),
+                    ),
+                    None => return NO_DETAIL,
                 }
-                None => return NO_DETAIL,
-            },
+            }
             _ => return NO_DETAIL,
         };
         if let Some(&at) = self.content_index.get(&key) {
