@@ -43,6 +43,8 @@ fn monger(n: usize, fanout: usize, policy: StopPolicy, seed: u64) -> (Option<f64
         push_pull_interval: Duration::ZERO,
         gossip_fanout: fanout,
         stop_policy: policy,
+        // Rounds, as in the theory: a node pushes at its gossip ticks only.
+        eager_push: false,
         ..Config::lan()
     };
     let round = config.gossip_interval.as_secs_f64();
@@ -78,6 +80,7 @@ fn sync_curve(
         anti_entropy: mode,
         sync_peers: peers,
         stop_policy: StopPolicy::Coin(1),
+        eager_push: false,
         ..Config::lan()
     };
     let mut sim = Simulation::new_joined(config, n, seed).expect("config");

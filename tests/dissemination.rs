@@ -9,9 +9,10 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
-/// LAN timings without anti-entropy: rumor mongering alone.
+/// LAN timings without anti-entropy and without eager pushes: rumor
+/// mongering alone, in gossip rounds.
 fn mongering_only() -> Config {
-    Config { push_pull_interval: Duration::ZERO, ..Config::lan() }
+    Config { push_pull_interval: Duration::ZERO, eager_push: false, ..Config::lan() }
 }
 
 /// How many nodes delivered the rumor `(origin, version)`, and whether any
@@ -111,6 +112,7 @@ fn anti_entropy_curve(
         sync_peers: peers,
         // Mongering stops after its first push, which the cut below eats.
         stop_policy: StopPolicy::Coin(1),
+        eager_push: false,
         ..Config::lan()
     };
     let mut sim = Simulation::new_joined(config, n, 4).unwrap();
@@ -210,4 +212,22 @@ fn a_member_cut_off_past_the_tombstone_grace_is_reset_and_forgets_deleted_keys()
     })
     .expect("it forgot the deleted key and kept the others");
     assert!(sim.engine_stats(5).state_resets > resets_before, "through a reset");
+}
+
+#[test]
+fn eager_pushes_carry_a_broadcast_to_most_members_within_milliseconds() {
+    let config = Config { push_pull_interval: Duration::ZERO, ..Config::lan() };
+    assert!(config.eager_push, "the default");
+    let mut sim = Simulation::new_joined(config, 1000, 8).unwrap();
+    sim.run_for(secs(1.0));
+    let seq = sim.broadcast(3, b"fast".to_vec()).unwrap().unwrap();
+    let t0 = sim.now();
+    let most = sim
+        .run_until_cond(secs(5.0), secs(0.001), |s| deliveries(s, 3, seq).0 >= 900)
+        .expect("90% reached");
+    // Each hop is one LAN latency (0.2 to 2 ms); a gossip interval is 200 ms.
+    assert!(most - t0 < secs(0.05), "{:?}", most - t0);
+    sim.run_until_cond(secs(5.0), secs(0.01), |s| deliveries(s, 3, seq).0 == 1000)
+        .expect("the gossip rounds reach the rest");
+    assert!(!deliveries(&sim, 3, seq).1);
 }

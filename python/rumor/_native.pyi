@@ -34,6 +34,7 @@ class Config:
         anti_entropy: str | AntiEntropyLike = ...,
         sync_peers: str = ...,
         stop_policy: str = ...,
+        eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
     ) -> None: ...
@@ -56,6 +57,7 @@ class Config:
         anti_entropy: str | AntiEntropyLike = ...,
         sync_peers: str = ...,
         stop_policy: str = ...,
+        eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
     ) -> Config:
@@ -79,6 +81,7 @@ class Config:
         anti_entropy: str | AntiEntropyLike = ...,
         sync_peers: str = ...,
         stop_policy: str = ...,
+        eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
     ) -> Config:
@@ -102,6 +105,7 @@ class Config:
         anti_entropy: str | AntiEntropyLike = ...,
         sync_peers: str = ...,
         stop_policy: str = ...,
+        eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
     ) -> Config:
@@ -155,6 +159,9 @@ class Config:
     def stop_policy(self) -> str:
         """When rumor mongering stops: ``"retransmit_limit"``,
         ``"counter(k)"`` or ``"coin(k)"``."""
+    @property
+    def eager_push(self) -> bool:
+        """Whether news is pushed the moment it arrives, not only each round."""
     @property
     def state_gc_grace(self) -> float:
         """Seconds tombstones and delivered rumors are kept for anti-entropy."""

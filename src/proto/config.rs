@@ -41,6 +41,11 @@ pub struct Config {
     /// When a member stops pushing an item of the replicated state or a
     /// user rumor (rumor mongering).
     pub stop_policy: StopPolicy,
+    /// Push news to `gossip_fanout` members the moment it arrives (or is
+    /// made), not only at the next gossip round: a broadcast then crosses
+    /// the cluster in a few network round trips instead of a few gossip
+    /// intervals. The pushes count toward the stop policy.
+    pub eager_push: bool,
     /// How long tombstones of deleted keys and delivered rumors are kept
     /// for anti-entropy before they are collected. A member out of touch
     /// for longer resyncs from scratch and misses those rumors.
@@ -135,6 +140,7 @@ impl Config {
             anti_entropy: AntiEntropyMode::PushPull,
             sync_peers: SyncPeers::Random,
             stop_policy: StopPolicy::RetransmitLimit,
+            eager_push: true,
             state_gc_grace: Duration::from_secs(600),
             sync_max_datagrams: 16,
             gossip_to_the_dead_time: Duration::from_secs(30),

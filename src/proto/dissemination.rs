@@ -156,6 +156,7 @@ impl Engine {
             self.report(me, generation, changes);
         }
         self.pushes.start(me, version);
+        self.push_now(now, me, version);
         version
     }
 
@@ -235,6 +236,21 @@ impl Engine {
         self.report(id, generation, changes);
         // News: spread it in turn.
         self.pushes.start(id, version);
+        self.push_now(now, id, version);
+    }
+
+    /// With `eager_push`, pushes item `version` of `origin` to
+    /// `gossip_fanout` live members at once.
+    fn push_now(&mut self, _now: Duration, origin: Id, version: u64) {
+        if !self.config.eager_push {
+            return;
+        }
+        let Some(msg) = self.update_message(origin, version) else { return };
+        let targets = self.random_live_members(self.config.gossip_fanout, &[origin]);
+        for (_, addr) in targets {
+            self.send_alone(addr, msg.clone());
+            self.pushed(&[(origin, version)]);
+        }
     }
 
     /// A Known arrived: one of our pushes was not news.

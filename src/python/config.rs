@@ -167,6 +167,12 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "stop_policy" => c.stop_policy = stop_policy(py, &word(f, &v)?)?,
                 "state_gc_grace" => c.state_gc_grace = seconds(py, f, &v)?,
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
+                "eager_push" => {
+                    if !v.is_instance_of::<pyo3::types::PyBool>() {
+                        return Err(PyTypeError::new_err("eager_push must be a bool"));
+                    }
+                    c.eager_push = v.extract()?;
+                }
                 _ => {
                     return Err(PyTypeError::new_err(format!(
                         "Config got an unexpected keyword argument '{key}'"
@@ -312,6 +318,12 @@ impl PyConfig {
         self.inner.state_gc_grace.as_secs_f64()
     }
 
+    /// Whether news is pushed the moment it arrives, not only each round.
+    #[getter]
+    fn eager_push(&self) -> bool {
+        self.inner.eager_push
+    }
+
     /// Datagrams one anti-entropy answer may take.
     #[getter]
     fn sync_max_datagrams(&self) -> usize {
@@ -325,7 +337,8 @@ impl PyConfig {
              suspicion_mult={}, suspicion_max_timeout_mult={}, retransmit_mult={}, \
              indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
              reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
-             sync_peers={:?}, stop_policy={:?}, state_gc_grace={}, sync_max_datagrams={})",
+             sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
+             sync_max_datagrams={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -342,6 +355,7 @@ impl PyConfig {
             mode_name(c.anti_entropy),
             peers_name(c.sync_peers),
             policy_name(c.stop_policy),
+            if c.eager_push { "True" } else { "False" },
             c.state_gc_grace.as_secs_f64(),
             c.sync_max_datagrams,
         )
