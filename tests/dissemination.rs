@@ -231,3 +231,56 @@ fn eager_pushes_carry_a_broadcast_to_most_members_within_milliseconds() {
         .expect("the gossip rounds reach the rest");
     assert!(!deliveries(&sim, 3, seq).1);
 }
+
+#[test]
+fn payloads_too_big_for_a_datagram_travel_over_streams() {
+    let mut sim = Simulation::new_joined(Config::lan(), 20, 9).unwrap();
+    let big = vec![7u8; 100_000];
+    let seq = sim.broadcast(2, big).unwrap().unwrap();
+    sim.set(3, "blob", Value::Bytes(vec![1; 50_000])).unwrap();
+    let blob_everywhere = |s: &Simulation| {
+        (0..20).all(|i| matches!(s.get(i, 3, "blob"), Some(Value::Bytes(b)) if b.len() == 50_000))
+    };
+    sim.run_until_cond(secs(10.0), secs(0.05), |s| {
+        deliveries(s, 2, seq).0 == 20 && blob_everywhere(s)
+    })
+    .expect("both reached everyone");
+    assert!(!deliveries(&sim, 2, seq).1, "once each");
+    assert!(sim.engine_stats(2).streams_sent > 0);
+    let limit = sim.engine(2).unwrap().max_item_len(None);
+    assert!(limit > 4_000_000, "{limit}");
+    let err = sim.broadcast(2, vec![0; limit + 1]).unwrap_err();
+    assert_eq!(err, rumor::proto::ItemError::TooLarge { len: limit + 1, max: limit });
+
+    let no_streams = Config { max_stream_size: 0, ..Config::lan() };
+    let mut sim = Simulation::new_joined(no_streams, 3, 9).unwrap();
+    let limit = sim.engine(0).unwrap().max_item_len(None);
+    assert!((1_000..1_400).contains(&limit), "{limit}");
+    assert!(sim.broadcast(0, vec![0; limit + 1]).is_err());
+}
+
+#[test]
+fn an_anti_entropy_answer_too_big_for_its_datagrams_goes_over_a_stream() {
+    let config = Config {
+        push_pull_interval: secs(1.0),
+        sync_max_datagrams: 4,
+        // Mongering stops at once, and its pushes are cut off below.
+        stop_policy: StopPolicy::Coin(1),
+        eager_push: false,
+        ..Config::lan()
+    };
+    let mut sim = Simulation::new_joined(config, 5, 10).unwrap();
+    sim.network.partition(&[vec![1]], false);
+    for k in 0..300 {
+        sim.set(1, &format!("key-{k:03}"), Value::Bytes(vec![k as u8; 200])).unwrap();
+    }
+    sim.run_for(secs(0.5));
+    sim.network.heal();
+    let streams_before: u64 = (0..5).map(|i| sim.engine_stats(i).streams_sent).sum();
+    sim.run_until_cond(secs(20.0), secs(0.1), |s| {
+        (0..5).all(|i| s.engine(i).is_some_and(|e| e.state("n1").len() == 300))
+    })
+    .expect("60 KB of state crossed over in syncs");
+    let streams: u64 = (0..5).map(|i| sim.engine_stats(i).streams_sent).sum();
+    assert!(streams > streams_before, "over streams, not only the 4 datagrams per answer");
+}

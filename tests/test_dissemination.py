@@ -77,24 +77,52 @@ def test_state_set_on_one_node_is_visible_on_all(cluster: Cluster) -> None:
 
 
 def test_oversized_payloads_and_bad_values_are_refused_clearly(node: rumor.Node) -> None:
-    """A payload that cannot fit names the limit; a value of the wrong type
-    is a TypeError; a bad key a ValueError."""
+    """A payload too big even for a stream names the limit; a value of the
+    wrong type is a TypeError; a bad key a ValueError."""
     limit = node.max_broadcast_size
-    assert 1000 < limit < node_config_packet_size()
-    node.broadcast(bytes(limit))
+    assert 4_000_000 < limit < fast_config().max_stream_size
     with pytest.raises(ValueError, match=f"at most {limit}"):
         node.broadcast(bytes(limit + 1))
     with pytest.raises(TypeError, match="value must be bytes or str, got int"):
         node.set("k", 5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="key must be 1 to 256 bytes long, got 0"):
         node.set("", "x")
-    with pytest.raises(ValueError, match="do not fit in one datagram"):
-        node.set("k", "x" * 2000)
+    with pytest.raises(ValueError, match="do not fit"):
+        node.set("k", "x" * (limit + 1))
     assert node.state(node.name) == {}
+    no_streams = rumor.Node(bind="127.0.0.1:0", config=rumor.Config.local(max_stream_size=0))
+    try:
+        assert 1000 < no_streams.max_broadcast_size < 1400
+    finally:
+        no_streams.close()
 
 
-def node_config_packet_size() -> int:
-    return fast_config().max_packet_size
+def test_payloads_too_big_for_a_datagram_go_over_tcp(cluster: Cluster) -> None:
+    """A 200 KB broadcast and a 100 KB value reach every member, once."""
+    nodes = cluster.start_joined(8)
+    lock = threading.Lock()
+    got: dict[str, list[bytes]] = {node.name: [] for node in nodes}
+    for node in nodes:
+
+        def record(r: rumor.Rumor, name: str = node.name) -> None:
+            with lock:
+                got[name].append(r.payload)
+
+        node.on_rumor(record)
+    payload = bytes(range(256)) * 800
+    nodes[1].broadcast(payload)
+    nodes[2].set("blob", b"\x07" * 100_000)
+    wait_until(
+        lambda: (
+            all(len(v) == 1 for v in got.values())
+            and all(n.get(nodes[2].name, "blob") == b"\x07" * 100_000 for n in nodes)
+        ),
+        message=lambda: f"rumors: { {k: len(v) for k, v in got.items()} }",
+    )
+    wait_probe_rounds(nodes, QUIET_PROBES)
+    cluster.barrier(nodes)
+    assert all(v == [payload] for v in got.values())
+    assert sum(n.stats()["streams_received"] for n in nodes) > 0
 
 
 def test_a_restarted_node_rejoins_with_its_new_state_and_gets_what_it_missed(

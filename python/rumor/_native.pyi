@@ -37,6 +37,7 @@ class Config:
         eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
+        max_stream_size: int = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -60,6 +61,7 @@ class Config:
         eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
+        max_stream_size: int = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -84,6 +86,7 @@ class Config:
         eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
+        max_stream_size: int = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -108,6 +111,7 @@ class Config:
         eager_push: bool = ...,
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
+        max_stream_size: int = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -165,6 +169,9 @@ class Config:
     @property
     def state_gc_grace(self) -> float:
         """Seconds tombstones and delivered rumors are kept for anti-entropy."""
+    @property
+    def max_stream_size(self) -> int:
+        """Largest payload sent over a TCP stream (0: no streams)."""
     @property
     def sync_max_datagrams(self) -> int:
         """Datagrams one anti-entropy answer may take."""

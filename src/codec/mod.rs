@@ -161,11 +161,12 @@ pub fn encode(messages: &[Message]) -> Vec<u8> {
     b.finish()
 }
 
-/// Decodes a datagram of at most `max_len` bytes into its messages.
+/// Decodes a datagram (or a stream payload, which has the same layout) of
+/// at most `max_len` bytes into its messages.
 ///
-/// A datagram is accepted whole or not at all: one bad message rejects it.
+/// It is accepted whole or not at all: one bad message rejects it.
 pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError> {
-    if bytes.len() > max_len.min(MAX_DATAGRAM) {
+    if bytes.len() > max_len {
         return Err(DecodeError::Oversized);
     }
     if bytes.len() < HEADER_LEN {

@@ -6,6 +6,7 @@
 //! nothing on the I/O path ever waits for a caller (or for Python's GIL).
 
 mod runtime;
+mod stream;
 
 pub use runtime::runtime;
 
@@ -15,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +84,10 @@ struct Shared {
     name: String,
     addr: SocketAddr,
     send_errors: std::sync::atomic::AtomicU64,
+    /// Incoming streams dropped: bad frame, too large, too slow.
+    streams_refused: std::sync::atomic::AtomicU64,
+    /// Stops the stream listener.
+    shutdown_streams: Notify,
     /// The node's task panicked (a bug): the node is closed.
     panicked: AtomicBool,
 }
@@ -158,12 +163,20 @@ impl Node {
         if bind.ip().is_unspecified() {
             return Err(DriverError::UnspecifiedAddress(bind));
         }
-        let std_socket = StdUdpSocket::bind(bind).map_err(DriverError::Bind)?;
+        let (std_socket, std_listener) = stream::bind_pair(bind, config.max_stream_size > 0)?;
         std_socket.set_nonblocking(true).map_err(DriverError::Bind)?;
         let addr = std_socket.local_addr().map_err(DriverError::Bind)?;
-        let socket = {
+        let (socket, listener) = {
             let _guard = runtime().enter();
-            UdpSocket::from_std(std_socket).map_err(DriverError::Bind)?
+            let socket = UdpSocket::from_std(std_socket).map_err(DriverError::Bind)?;
+            let listener = match std_listener {
+                Some(l) => {
+                    l.set_nonblocking(true).map_err(DriverError::Bind)?;
+                    Some(tokio::net::TcpListener::from_std(l).map_err(DriverError::Bind)?)
+                }
+                None => None,
+            };
+            (socket, listener)
         };
         let name = name.unwrap_or_else(|| addr.to_string());
         let seed = seed.unwrap_or_else(random_seed);
@@ -191,9 +204,14 @@ impl Node {
             name,
             addr,
             send_errors: Default::default(),
+            streams_refused: Default::default(),
+            shutdown_streams: Notify::new(),
             panicked: AtomicBool::new(false),
         });
         runtime().spawn(run(shared.clone(), socket));
+        if let Some(listener) = listener {
+            runtime().spawn(stream::accept(shared.clone(), listener));
+        }
         Ok(Node { shared })
     }
 
@@ -302,10 +320,12 @@ impl Node {
         self.shared.engine.lock().stats().clone()
     }
 
-    /// Counters kept by the driver: `(send_errors, events_dropped)`.
-    pub fn driver_stats(&self) -> (u64, u64) {
+    /// Counters kept by the driver: `(send_errors, events_dropped,
+    /// streams_refused)`.
+    pub fn driver_stats(&self) -> (u64, u64, u64) {
         let dropped = self.shared.waiters.lock().events_dropped;
-        (self.shared.send_errors.load(Ordering::Relaxed), dropped)
+        let refused = self.shared.streams_refused.load(Ordering::Relaxed);
+        (self.shared.send_errors.load(Ordering::Relaxed), dropped, refused)
     }
 
     /// Takes the next event (membership, rumor or state), waiting up to
@@ -323,6 +343,7 @@ impl Node {
             return;
         }
         self.shared.shutdown.notify_one();
+        self.shared.shutdown_streams.notify_one();
         self.shared.wait(Duration::from_secs(1), |w| w.stopped.then_some(()));
     }
 }
@@ -403,7 +424,9 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
             drain(&shared, &mut engine, &mut out)
         };
         for t in out.drain(..) {
-            if socket.send_to(&t.payload, t.dst).await.is_err() {
+            if t.stream {
+                tokio::spawn(stream::send(shared.clone(), t.dst, t.payload));
+            } else if socket.send_to(&t.payload, t.dst).await.is_err() {
                 shared.send_errors.fetch_add(1, Ordering::Relaxed);
             }
         }

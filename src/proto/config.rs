@@ -64,6 +64,10 @@ pub struct Config {
     pub max_packet_size: usize,
     /// Largest metadata a member may carry, in bytes.
     pub max_meta_size: usize,
+    /// Largest payload sent over a stream (TCP) instead of a datagram: a
+    /// broadcast or value too big for one datagram, an anti-entropy answer
+    /// too big for `sync_max_datagrams`. Zero disables streams.
+    pub max_stream_size: usize,
 }
 
 /// What an anti-entropy sync between two members exchanges (Demers et al.
@@ -147,6 +151,7 @@ impl Config {
             reconnect_interval: Duration::from_secs(30),
             max_packet_size: 1400,
             max_meta_size: 512,
+            max_stream_size: 4 << 20,
         }
     }
 
@@ -213,6 +218,14 @@ impl Config {
         }
         dur("state_gc_grace", self.state_gc_grace, MS, 30 * DAY)?;
         int("sync_max_datagrams", self.sync_max_datagrams as u64, 1, 1024)?;
+        if self.max_stream_size != 0 {
+            int("max_stream_size", self.max_stream_size as u64, 65_536, 256 << 20).map_err(
+                |mut e| {
+                    e.allowed = format!("0 (no streams) or {}", e.allowed);
+                    e
+                },
+            )?;
+        }
         dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
         dur("reconnect_interval", self.reconnect_interval, Duration::ZERO, DAY)?;
         int(

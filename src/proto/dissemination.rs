@@ -51,6 +51,9 @@ impl fmt::Display for ItemError {
 
 impl std::error::Error for ItemError {}
 
+/// An item too big for a datagram, with its Update message.
+pub(crate) type BigItem = (Id, u64, Message);
+
 /// State rank in digests: SWIM's order of claims at one incarnation.
 fn rank(state: MemberState) -> u8 {
     match state {
@@ -113,9 +116,18 @@ impl Engine {
     }
 
     /// The largest payload (with `key`: value) one item may carry: what
-    /// fits in a datagram next to this member's name, as an Update or in a
-    /// Delta.
+    /// fits in a stream payload (`max_stream_size`), or in a datagram when
+    /// streams are disabled.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
+        match self.config.max_stream_size {
+            0 => self.item_len_within(key, self.config.max_packet_size),
+            n => self.item_len_within(key, n),
+        }
+    }
+
+    /// The largest payload one item may carry in `budget` bytes, next to
+    /// this member's name, as an Update or in a Delta.
+    fn item_len_within(&self, key: Option<&str>, budget: usize) -> usize {
         let item = match key {
             Some(k) => Item::Set { key: String::from(k), value: Value::Bytes(Vec::new()) },
             None => Item::Rumor { payload: Vec::new() },
@@ -138,8 +150,8 @@ impl Engine {
         };
         let len = |m: &Message| postcard::to_allocvec(m).map_or(usize::MAX, |v| v.len());
         let overhead = len(&update).max(len(&delta));
-        // The empty payload's length took one byte; a large one takes three.
-        self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + overhead + 2)
+        // The empty payload's length took one byte; a large one up to five.
+        budget.saturating_sub(codec::HEADER_LEN + overhead + 4)
     }
 
     /// Adds an item to this member's own stream, reports it here and starts
@@ -248,7 +260,7 @@ impl Engine {
         let Some(msg) = self.update_message(origin, version) else { return };
         let targets = self.random_live_members(self.config.gossip_fanout, &[origin]);
         for (_, addr) in targets {
-            self.send_alone(addr, msg.clone());
+            self.send_big(addr, &msg);
             self.pushed(&[(origin, version)]);
         }
     }
@@ -281,11 +293,17 @@ impl Engine {
     }
 
     /// Appends the items being spread to `b`, fewest pushes first; returns
-    /// those added.
-    pub(crate) fn fill_items(&mut self, b: &mut DatagramBuilder) -> Vec<(Id, u64)> {
+    /// those added, and those too big for any datagram (they go over a
+    /// stream).
+    pub(crate) fn fill_items(
+        &mut self,
+        b: &mut DatagramBuilder,
+    ) -> (Vec<(Id, u64)>, Vec<BigItem>) {
         let mut added = Vec::new();
+        let mut big = Vec::new();
         let mut gone = Vec::new();
         let mut misfits = 0;
+        let room = self.config.max_packet_size.saturating_sub(codec::HEADER_LEN);
         let active: Vec<(Id, u64)> = self.pushes.iter().collect();
         for (origin, version) in active {
             let Some(msg) = self.update_message(origin, version) else {
@@ -294,17 +312,16 @@ impl Engine {
             };
             if self.try_push(b, &msg) {
                 added.push((origin, version));
-            } else {
+            } else if postcard::to_allocvec(&msg).map_or(0, |v| v.len()) > room {
+                big.push((origin, version, msg));
+            } else if misfits < 8 && b.remaining() >= 16 {
                 misfits += 1;
-                if misfits >= 8 || b.remaining() < 16 {
-                    break;
-                }
             }
         }
         for (origin, version) in gone {
             self.pushes.stop(origin, version);
         }
-        added
+        (added, big)
     }
 
     /// Counts one push of each item in `sent` and applies the stop policy.
@@ -493,7 +510,11 @@ impl Engine {
             .collect();
         ours.sort_unstable_by(|a, b| a.1.cmp(b.1));
         let ours: Vec<Id> = ours.into_iter().map(|(id, _)| id).collect();
-        let mut out = Outbox::new(self.config.max_packet_size, self.config.sync_max_datagrams);
+        let mut out = Outbox::new(
+            self.config.max_packet_size,
+            self.config.sync_max_datagrams,
+            self.config.max_stream_size,
+        );
         for id in ours {
             let e = &self.entry(id).member;
             let name = e.name.clone();
@@ -532,8 +553,12 @@ impl Engine {
                 break;
             }
         }
-        for b in out.finish() {
+        let (datagrams, stream) = out.finish();
+        for b in datagrams {
             self.transmit(to, b);
+        }
+        if let Some(b) = stream {
+            self.transmit_stream(to, b);
         }
     }
 
@@ -636,47 +661,61 @@ fn check_key(key: &str) -> Result<(), ItemError> {
     Ok(())
 }
 
-/// Datagrams of one anti-entropy answer, at most `max` of them.
+/// One anti-entropy answer: at most `max` datagrams, then (if streams are
+/// enabled) one stream payload for the rest and for messages too big for
+/// a datagram.
 struct Outbox {
     done: Vec<DatagramBuilder>,
     current: DatagramBuilder,
+    stream: Option<DatagramBuilder>,
     budget: usize,
     max: usize,
+    stream_budget: usize,
 }
 
 impl Outbox {
-    fn new(budget: usize, max: usize) -> Outbox {
-        Outbox { done: Vec::new(), current: DatagramBuilder::new(budget), budget, max }
+    fn new(budget: usize, max: usize, stream_budget: usize) -> Outbox {
+        Outbox {
+            done: Vec::new(),
+            current: DatagramBuilder::new(budget),
+            stream: None,
+            budget,
+            max,
+            stream_budget,
+        }
     }
 
-    /// Adds `msg`, opening a new datagram if needed; false once full.
+    /// Adds `msg`; false once there is no room left anywhere.
     fn push(&mut self, engine: &mut Engine, msg: Message) -> bool {
-        if engine.try_push(&mut self.current, &msg) {
-            return true;
+        if self.stream.is_none() {
+            if engine.try_push(&mut self.current, &msg) {
+                return true;
+            }
+            let fits_a_datagram = {
+                let mut empty = DatagramBuilder::new(self.budget);
+                empty.try_push(&msg)
+            };
+            if fits_a_datagram && self.done.len() + 1 < self.max {
+                let full = core::mem::replace(&mut self.current, DatagramBuilder::new(self.budget));
+                self.done.push(full);
+                return engine.try_push(&mut self.current, &msg);
+            }
+            if self.stream_budget == 0 {
+                return false;
+            }
+            self.stream = Some(DatagramBuilder::new(self.stream_budget));
         }
-        if self.current.is_empty() {
-            // Too big for any datagram: it goes alone.
-            engine.push(&mut self.current, &msg);
-            return true;
+        match self.stream.as_mut() {
+            Some(s) => engine.try_push(s, &msg),
+            None => false,
         }
-        if self.done.len() + 1 >= self.max {
-            return false;
-        }
-        let full = core::mem::replace(&mut self.current, DatagramBuilder::new(self.budget));
-        if !full.is_empty() {
-            self.done.push(full);
-        }
-        if !engine.try_push(&mut self.current, &msg) {
-            // Too big for any datagram: it goes alone.
-            engine.push(&mut self.current, &msg);
-        }
-        true
     }
 
-    fn finish(mut self) -> Vec<DatagramBuilder> {
+    /// The datagrams, and the stream payload if one was opened.
+    fn finish(mut self) -> (Vec<DatagramBuilder>, Option<DatagramBuilder>) {
         if !self.current.is_empty() {
             self.done.push(self.current);
         }
-        self.done
+        (self.done, self.stream)
     }
 }

@@ -26,8 +26,12 @@ const MAX_HANDSHAKES: usize = 256;
 pub struct Transmit {
     /// Destination address.
     pub dst: SocketAddr,
-    /// The encoded datagram.
+    /// The encoded datagram (or stream payload).
     pub payload: Vec<u8>,
+    /// Send it over a reliable stream (TCP) to `dst`, not as a datagram: it
+    /// may be up to `max_stream_size` bytes. The receiver hands it to
+    /// [`Engine::handle_stream`].
+    pub stream: bool,
 }
 
 /// [`Engine::set_meta`] was given more bytes than `max_meta_size`.
@@ -350,11 +354,23 @@ impl Engine {
 
     /// Feeds a datagram received from `from`.
     pub fn handle_packet(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
-        self.stats.bytes_received += bytes.len() as u64;
         // Accept up to the largest UDP payload whatever our own
         // max_packet_size: a member configured with a larger one must not
         // look dead to us.
-        let messages = match codec::decode(bytes, codec::MAX_DATAGRAM) {
+        self.handle_bytes(now, from, bytes, codec::MAX_DATAGRAM);
+    }
+
+    /// Feeds a stream payload received from the member gossiping at `from`
+    /// (the address its stream header gave). Refused, and counted, when
+    /// streams are disabled or it exceeds `max_stream_size`.
+    pub fn handle_stream(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
+        self.stats.streams_received += 1;
+        self.handle_bytes(now, from, bytes, self.config.max_stream_size);
+    }
+
+    fn handle_bytes(&mut self, now: Duration, from: SocketAddr, bytes: &[u8], limit: usize) {
+        self.stats.bytes_received += bytes.len() as u64;
+        let messages = match codec::decode(bytes, limit) {
             Ok(m) => m,
             Err(e) => {
                 self.count_drop(e);
@@ -719,7 +735,32 @@ impl Engine {
         let payload = b.finish();
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += payload.len() as u64;
-        self.transmits.push_back(Transmit { dst, payload });
+        self.transmits.push_back(Transmit { dst, payload, stream: false });
+    }
+
+    /// Sends a stream payload built in `b` (no-op if empty).
+    pub(crate) fn transmit_stream(&mut self, dst: SocketAddr, b: DatagramBuilder) {
+        if b.is_empty() {
+            return;
+        }
+        let payload = b.finish();
+        self.stats.streams_sent += 1;
+        self.stats.bytes_sent += payload.len() as u64;
+        self.transmits.push_back(Transmit { dst, payload, stream: true });
+    }
+
+    /// Sends one message in a datagram of its own, or over a stream if it
+    /// is too big for one.
+    pub(crate) fn send_big(&mut self, dst: SocketAddr, msg: &Message) {
+        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        if self.try_push(&mut b, msg) {
+            self.transmit(dst, b);
+        } else if self.config.max_stream_size > 0 {
+            let mut b = DatagramBuilder::new(self.config.max_stream_size);
+            if self.try_push(&mut b, msg) {
+                self.transmit_stream(dst, b);
+            }
+        }
     }
 
     /// Sends one message in a datagram of its own.

@@ -104,10 +104,14 @@ impl Engine {
             }
             let mut b = DatagramBuilder::new(self.config.max_packet_size);
             self.fill_updates(&mut b);
-            let items = self.fill_items(&mut b);
+            let (items, big) = self.fill_items(&mut b);
             self.fill_sample(&mut b, Some(id));
             self.transmit(addr, b);
             self.pushed(&items);
+            for (origin, version, msg) in big {
+                self.send_big(addr, &msg);
+                self.pushed(&[(origin, version)]);
+            }
         }
     }
 }

@@ -65,6 +65,10 @@ pub struct Stats {
     pub state_restarts: u64,
     /// State items or deltas about members this node does not know.
     pub items_unknown_origin: u64,
+    /// Stream payloads handed to the driver.
+    pub streams_sent: u64,
+    /// Stream payloads received (accepted or not).
+    pub streams_received: u64,
 }
 
 impl Stats {
@@ -95,6 +99,8 @@ impl Stats {
             ("state_resets", self.state_resets),
             ("state_restarts", self.state_restarts),
             ("items_unknown_origin", self.items_unknown_origin),
+            ("streams_sent", self.streams_sent),
+            ("streams_received", self.streams_received),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -148,6 +154,8 @@ impl Stats {
             state_resets,
             state_restarts,
             items_unknown_origin,
+            streams_sent,
+            streams_received,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -179,6 +187,8 @@ impl Stats {
         self.state_resets += state_resets;
         self.state_restarts += state_restarts;
         self.items_unknown_origin += items_unknown_origin;
+        self.streams_sent += streams_sent;
+        self.streams_received += streams_received;
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

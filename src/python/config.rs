@@ -167,6 +167,7 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "stop_policy" => c.stop_policy = stop_policy(py, &word(f, &v)?)?,
                 "state_gc_grace" => c.state_gc_grace = seconds(py, f, &v)?,
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
+                "max_stream_size" => c.max_stream_size = clamp(count(py, f, &v)?),
                 "eager_push" => {
                     if !v.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(PyTypeError::new_err("eager_push must be a bool"));
@@ -324,6 +325,12 @@ impl PyConfig {
         self.inner.eager_push
     }
 
+    /// Largest payload sent over a TCP stream (0: no streams).
+    #[getter]
+    fn max_stream_size(&self) -> usize {
+        self.inner.max_stream_size
+    }
+
     /// Datagrams one anti-entropy answer may take.
     #[getter]
     fn sync_max_datagrams(&self) -> usize {
@@ -338,7 +345,7 @@ impl PyConfig {
              indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
              reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
              sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
-             sync_max_datagrams={})",
+             sync_max_datagrams={}, max_stream_size={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -358,6 +365,7 @@ impl PyConfig {
             if c.eager_push { "True" } else { "False" },
             c.state_gc_grace.as_secs_f64(),
             c.sync_max_datagrams,
+            c.max_stream_size,
         )
     }
 }

@@ -294,13 +294,14 @@ impl NativeNode {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = py.detach(|| self.node.stats());
         let members = py.detach(|| self.node.members());
-        let (send_errors, events_dropped) = self.node.driver_stats();
+        let (send_errors, events_dropped, streams_refused) = self.node.driver_stats();
         let d = PyDict::new(py);
         for (k, v) in stats.counters() {
             d.set_item(k, v)?;
         }
         d.set_item("send_errors", send_errors)?;
         d.set_item("events_dropped", events_dropped)?;
+        d.set_item("streams_refused", streams_refused)?;
         d.set_item("task_panicked", u64::from(self.node.panicked()))?;
         for state in MemberState::ALL {
             let n = members.iter().filter(|m| m.state == state).count();

@@ -645,6 +645,7 @@ impl NativeSim {
         // A simulated network never fails a send, nor loses events.
         d.set_item("send_errors", 0)?;
         d.set_item("events_dropped", 0)?;
+        d.set_item("streams_refused", 0)?;
         d.set_item("task_panicked", 0)?;
         for state in MemberState::ALL {
             let n = self.sim.engine(i).map_or(0, |e| e.count(state));

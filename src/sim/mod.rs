@@ -61,7 +61,7 @@ struct SimNode {
     paused_until: Option<Duration>,
     /// Datagrams that reached it while paused, held as a socket's receive
     /// buffer would hold them: `(source, bytes)`, oldest first.
-    inbox: std::collections::VecDeque<(u32, Vec<u8>)>,
+    inbox: std::collections::VecDeque<(u32, Vec<u8>, bool)>,
     /// Payload bytes in `inbox`.
     inbox_bytes: usize,
     /// The seeds its last join used, for restarts.
@@ -74,7 +74,8 @@ struct SimNode {
 }
 
 /// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
-type Delivery = (Duration, u64, u32, u32, Vec<u8>);
+/// `stream`: a reliable stream payload (TCP), not a datagram.
+type Delivery = (Duration, u64, u32, u32, Vec<u8>, bool);
 
 /// The simulator. See the [module docs](self).
 pub struct Simulation {
@@ -569,9 +570,11 @@ impl Simulation {
             self.current.datagrams_sent += 1;
             self.current.bytes_sent += len;
             let fate = match self.by_addr.get(&t.dst) {
+                Some(&dst) if t.stream => (dst, self.network.stream_fate(i, dst, &mut self.rng)),
                 Some(&dst) => (dst, self.network.fate(i, dst, &mut self.rng)),
                 None => (u32::MAX, Fate::Dropped),
             };
+            let stream = t.stream;
             match fate {
                 (dst, Fate::Delivered(delays)) => {
                     let last = delays.len() - 1;
@@ -589,6 +592,7 @@ impl Simulation {
                             dst,
                             i,
                             bytes,
+                            stream,
                         )));
                     }
                 }
@@ -597,7 +601,7 @@ impl Simulation {
                     let stats = &mut self.nodes[i as usize].stats;
                     stats.datagrams_dropped += 1;
                     stats.bytes_dropped += t.payload.len() as u64;
-                    if let Ok(msgs) = codec::decode(&t.payload, codec::MAX_DATAGRAM) {
+                    if let Ok(msgs) = codec::decode(&t.payload, usize::MAX) {
                         for m in msgs {
                             stats.messages_dropped[m.kind() as usize] += 1;
                         }
@@ -651,7 +655,7 @@ impl Simulation {
         self.close_intervals(next);
         self.now = next;
         if next_delivery == Some(next) {
-            let Some(Reverse((_, _, dst, src, payload))) = self.deliveries.pop() else {
+            let Some(Reverse((_, _, dst, src, payload, stream))) = self.deliveries.pop() else {
                 return false;
             };
             let from = self.nodes[src as usize].addr;
@@ -662,12 +666,16 @@ impl Simulation {
                     node.stats.datagrams_received += 1;
                     node.stats.bytes_received += payload.len() as u64;
                     self.current.datagrams_delivered += 1;
-                    engine.handle_packet(now, from, &payload);
+                    if stream {
+                        engine.handle_stream(now, from, &payload);
+                    } else {
+                        engine.handle_packet(now, from, &payload);
+                    }
                     self.flush(dst);
                 }
                 (Some(_), Some(_)) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
                     node.inbox_bytes += payload.len();
-                    node.inbox.push_back((src, payload));
+                    node.inbox.push_back((src, payload, stream));
                 }
                 _ => {
                     Self::count_missed(&mut node.stats, &payload);
@@ -684,14 +692,18 @@ impl Simulation {
             self.record(i, RecordKind::Resumed, i, 0);
             let inbox = core::mem::take(&mut self.nodes[i as usize].inbox);
             self.nodes[i as usize].inbox_bytes = 0;
-            for (src, payload) in inbox {
+            for (src, payload, stream) in inbox {
                 let from = self.nodes[src as usize].addr;
                 let node = &mut self.nodes[i as usize];
                 let Some(engine) = node.engine.as_mut() else { break };
                 node.stats.datagrams_received += 1;
                 node.stats.bytes_received += payload.len() as u64;
                 self.current.datagrams_delivered += 1;
-                engine.handle_packet(now, from, &payload);
+                if stream {
+                    engine.handle_stream(now, from, &payload);
+                } else {
+                    engine.handle_packet(now, from, &payload);
+                }
                 self.flush(i);
             }
         }
@@ -705,7 +717,7 @@ impl Simulation {
     fn count_missed(stats: &mut NodeStats, payload: &[u8]) {
         stats.datagrams_missed += 1;
         stats.bytes_missed += payload.len() as u64;
-        if let Ok(msgs) = codec::decode(payload, codec::MAX_DATAGRAM) {
+        if let Ok(msgs) = codec::decode(payload, usize::MAX) {
             for m in msgs {
                 stats.messages_missed[m.kind() as usize] += 1;
             }
@@ -716,7 +728,7 @@ impl Simulation {
     /// empties it.
     fn drop_inbox(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
-        for (_, payload) in core::mem::take(&mut node.inbox) {
+        for (_, payload, _) in core::mem::take(&mut node.inbox) {
             Self::count_missed(&mut node.stats, &payload);
             self.current.datagrams_dropped += 1;
         }

@@ -181,6 +181,16 @@ impl Network {
         self.blocked.contains(&(g(src), g(dst)))
     }
 
+    /// Decides the fate of one stream payload (TCP) from `src` to `dst`:
+    /// blocked by a partition, else delivered once, whole, after one
+    /// latency (TCP retransmits what the link loses).
+    pub fn stream_fate(&self, src: u32, dst: u32, rng: &mut ChaCha8Rng) -> Fate {
+        if self.is_blocked(src, dst) {
+            return Fate::Dropped;
+        }
+        Fate::Delivered(vec![self.link(src, dst).latency.sample(rng)])
+    }
+
     /// Decides the fate of one datagram from `src` to `dst`.
     pub fn fate(&self, src: u32, dst: u32, rng: &mut ChaCha8Rng) -> Fate {
         if self.is_blocked(src, dst) {
