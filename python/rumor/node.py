@@ -201,9 +201,12 @@ class Node(CallbackRegistry):
         ``on_rumor`` callbacks, this node's too, get it once (see
         :class:`rumor.Rumor` for who else does). Returns its sequence number.
 
+        A payload too big for a datagram travels over TCP.
+
         Raises:
-            ValueError: ``payload`` does not fit in one datagram (the
-                message says how many bytes do; see :attr:`max_broadcast_size`).
+            ValueError: ``payload`` is larger than ``config.max_stream_size``
+                allows (the message says how many bytes do; see
+                :attr:`max_broadcast_size`).
         """
         return self._native.broadcast(bytes(payload))
 
@@ -220,7 +223,7 @@ class Node(CallbackRegistry):
         Raises:
             TypeError: ``value`` is neither bytes nor str.
             ValueError: the key is empty or longer than 256 bytes, or the
-                value does not fit in one datagram.
+                value is larger than :attr:`max_broadcast_size` allows.
         """
         self._native.set(key, value)
 

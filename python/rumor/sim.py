@@ -631,7 +631,8 @@ class SimNode(CallbackRegistry):
         number.
 
         Raises:
-            ValueError: ``payload`` does not fit in one datagram.
+            ValueError: ``payload`` is larger than ``config.max_stream_size``
+                allows.
             NodeClosedError: the node is down.
             RumorError: the node is paused.
         """

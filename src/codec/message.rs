@@ -287,8 +287,11 @@ impl Message {
                 target.len() <= MAX_NAME_LEN
             }
             Message::Ack { .. } | Message::Nack { .. } => true,
-            Message::Update { origin, version, item, .. } => {
-                name_ok(origin) && version_ok(*version) && item.within_limits()
+            Message::Update { origin, generation, version, item, .. } => {
+                name_ok(origin)
+                    && *generation <= MAX_VERSION
+                    && version_ok(*version)
+                    && item.within_limits()
             }
             Message::Known { origin, version, .. } => name_ok(origin) && version_ok(*version),
             Message::Digest { sender, after, upto, entries, .. } => {
@@ -299,12 +302,14 @@ impl Message {
                         name_ok(&e.name)
                             && e.incarnation <= MAX_INCARNATION
                             && e.state <= 3
+                            && e.generation <= MAX_VERSION
                             && e.watermark <= MAX_VERSION
                             && e.collected <= MAX_VERSION
                     })
             }
-            Message::Delta { member, from, through, collected, items, .. } => {
+            Message::Delta { member, generation, from, through, collected, items } => {
                 name_ok(member)
+                    && *generation <= MAX_VERSION
                     && from <= through
                     && version_ok(*through)
                     && *collected <= MAX_VERSION

@@ -30,8 +30,8 @@ pub const MAX_DATAGRAM: usize = 65_507;
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest key of the replicated state, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
-/// Highest version a state item may carry (a member's counter never gets
-/// near it): keeps `version + 1` from overflowing.
+/// Highest version (or generation) a state item may carry (a member's
+/// counter never gets near it): keeps `version + 1` from overflowing.
 pub const MAX_VERSION: u64 = u64::MAX / 2;
 /// Highest incarnation a message may carry. Members raise their incarnation
 /// one step at a time, so no honest member gets near it; refusing claims

@@ -408,6 +408,8 @@ impl Drop for StopGuard {
             self.0.panicked.store(true, Ordering::Release);
         }
         self.0.closed.store(true, Ordering::Release);
+        // The stream listener ends with the node, whatever ended it.
+        self.0.shutdown_streams.notify_one();
         self.0.waiters.lock().stopped = true;
         self.0.changed.notify_all();
     }

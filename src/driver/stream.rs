@@ -18,6 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 const MAGIC: &[u8; 4] = b"RmS\x01";
+/// Longest `ip:port` text a frame may name (an IPv6 address with a scope
+/// and a port fits well within it).
+const MAX_ADDR_TEXT: usize = 64;
 /// Time one frame may take to connect and transfer, either way.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Incoming streams read at the same time, at most; more wait in the
@@ -77,23 +80,37 @@ pub(super) async fn send(shared: Arc<Shared>, dst: SocketAddr, payload: Vec<u8>)
 /// of its own (at most [`MAX_INCOMING`] at once).
 pub(super) async fn accept(shared: Arc<Shared>, listener: TcpListener) {
     let slots = Arc::new(Semaphore::new(MAX_INCOMING));
+    let shutdown = shared.shutdown_streams.notified();
+    tokio::pin!(shutdown);
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            p = slots.clone().acquire_owned() => p,
+        };
+        let Ok(permit) = permit else { return };
         let conn = tokio::select! {
-            _ = shared.shutdown_streams.notified() => return,
+            _ = &mut shutdown => return,
             r = listener.accept() => r,
         };
-        let Ok((conn, _)) = conn else { continue };
+        let (conn, peer) = match conn {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of file handles, say: do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            receive(shared, conn).await;
+            receive(shared, conn, peer).await;
         });
     }
 }
 
-/// Reads one frame and hands its payload to the engine.
-async fn receive(shared: Arc<Shared>, mut conn: TcpStream) {
+/// Reads one frame and hands its payload to the engine. The frame must
+/// come from the IP address of the member it names.
+async fn receive(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr) {
     let max = shared.engine.lock().config().max_stream_size;
     let read = tokio::time::timeout(TIMEOUT, async {
         let mut head = [0u8; 6];
@@ -101,18 +118,26 @@ async fn receive(shared: Arc<Shared>, mut conn: TcpStream) {
         if &head[..4] != MAGIC {
             return None;
         }
-        let mut addr = vec![0u8; usize::from(u16::from_le_bytes([head[4], head[5]]))];
+        let addr_len = usize::from(u16::from_le_bytes([head[4], head[5]]));
+        if addr_len > MAX_ADDR_TEXT {
+            return None;
+        }
+        let mut addr = vec![0u8; addr_len];
         conn.read_exact(&mut addr).await.ok()?;
         let from: SocketAddr = std::str::from_utf8(&addr).ok()?.parse().ok()?;
+        if from.ip() != peer.ip() {
+            return None; // a frame naming someone else's address
+        }
         let mut len = [0u8; 4];
         conn.read_exact(&mut len).await.ok()?;
         let len = u32::from_le_bytes(len) as usize;
         if len > max {
             return None;
         }
-        let mut payload = vec![0u8; len];
-        conn.read_exact(&mut payload).await.ok()?;
-        Some((from, payload))
+        // Grown as bytes arrive, not allocated up front on a length claim.
+        let mut payload = Vec::with_capacity(len.min(64 * 1024));
+        (&mut conn).take(len as u64).read_to_end(&mut payload).await.ok()?;
+        (payload.len() == len).then_some((from, payload))
     })
     .await;
     match read {

@@ -39,8 +39,8 @@ impl fmt::Display for ItemError {
         match self {
             ItemError::TooLarge { len, max } => write!(
                 f,
-                "{len} bytes do not fit in one datagram: at most {max} with this name, key and \
-                 max_packet_size"
+                "{len} bytes do not fit: at most {max} with this name, key and max_stream_size \
+                 (max_packet_size when streams are off)"
             ),
             ItemError::BadKey { len } => {
                 write!(f, "key must be 1 to {} bytes long, got {len} bytes", codec::MAX_KEY_LEN)
@@ -295,10 +295,7 @@ impl Engine {
     /// Appends the items being spread to `b`, fewest pushes first; returns
     /// those added, and those too big for any datagram (they go over a
     /// stream).
-    pub(crate) fn fill_items(
-        &mut self,
-        b: &mut DatagramBuilder,
-    ) -> (Vec<(Id, u64)>, Vec<BigItem>) {
+    pub(crate) fn fill_items(&mut self, b: &mut DatagramBuilder) -> (Vec<(Id, u64)>, Vec<BigItem>) {
         let mut added = Vec::new();
         let mut big = Vec::new();
         let mut gone = Vec::new();
@@ -478,6 +475,15 @@ impl Engine {
             self.stats.syncs_refused += 1;
             return;
         };
+        if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
+            if mine.generation > self.generation {
+                // A peer holds a later life of ours than this one: our boot
+                // clock went back. Move past it, as a refutation moves past
+                // an incarnation, so our state is not ignored.
+                self.set_generation(mine.generation + 1);
+                self.stats.state_restarts += 1;
+            }
+        }
         if want_delta {
             self.send_delta(from, requester, after.as_deref(), upto.as_deref(), &entries);
         }
@@ -701,14 +707,27 @@ impl Outbox {
                 return engine.try_push(&mut self.current, &msg);
             }
             if self.stream_budget == 0 {
+                if !fits_a_datagram {
+                    // Too big for any datagram and no streams (a peer
+                    // with a larger max_packet_size made it): skip it, so
+                    // the members after it are still repaired.
+                    engine.stats.items_oversized += 1;
+                    return true;
+                }
                 return false;
             }
             self.stream = Some(DatagramBuilder::new(self.stream_budget));
         }
-        match self.stream.as_mut() {
-            Some(s) => engine.try_push(s, &msg),
-            None => false,
+        let Some(s) = self.stream.as_mut() else { return false };
+        if engine.try_push(s, &msg) {
+            return true;
         }
+        if s.is_empty() {
+            // Too big even for a stream (a peer with a larger limit).
+            engine.stats.items_oversized += 1;
+            return true;
+        }
+        false
     }
 
     /// The datagrams, and the stream payload if one was opened.

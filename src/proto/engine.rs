@@ -755,10 +755,12 @@ impl Engine {
         let mut b = DatagramBuilder::new(self.config.max_packet_size);
         if self.try_push(&mut b, msg) {
             self.transmit(dst, b);
-        } else if self.config.max_stream_size > 0 {
+        } else {
             let mut b = DatagramBuilder::new(self.config.max_stream_size);
-            if self.try_push(&mut b, msg) {
+            if self.config.max_stream_size > 0 && self.try_push(&mut b, msg) {
                 self.transmit_stream(dst, b);
+            } else {
+                self.stats.items_oversized += 1;
             }
         }
     }

@@ -69,6 +69,9 @@ pub struct Stats {
     pub streams_sent: u64,
     /// Stream payloads received (accepted or not).
     pub streams_received: u64,
+    /// Messages too big to send by any path (a peer configured for larger
+    /// datagrams or streams made them): skipped.
+    pub items_oversized: u64,
 }
 
 impl Stats {
@@ -101,6 +104,7 @@ impl Stats {
             ("items_unknown_origin", self.items_unknown_origin),
             ("streams_sent", self.streams_sent),
             ("streams_received", self.streams_received),
+            ("items_oversized", self.items_oversized),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -156,6 +160,7 @@ impl Stats {
             items_unknown_origin,
             streams_sent,
             streams_received,
+            items_oversized,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -189,6 +194,7 @@ impl Stats {
         self.items_unknown_origin += items_unknown_origin;
         self.streams_sent += streams_sent;
         self.streams_received += streams_received;
+        self.items_oversized += items_oversized;
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

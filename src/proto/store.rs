@@ -120,8 +120,8 @@ impl Stream {
     /// range and it did not list is no longer current (superseded, or a
     /// tombstone or rumor the sender collected): dropped, a key reported
     /// deleted. A delta from 0 (we were behind what the sender collected)
-    /// also acknowledges the sender's `collected`, so the next sync goes on
-    /// from our watermark instead of starting over.
+    /// also acknowledges the sender's `collected`, as far as it reached, so
+    /// the next sync goes on from our watermark instead of starting over.
     pub(crate) fn covered(
         &mut self,
         from: u64,
@@ -152,7 +152,9 @@ impl Stream {
             }
         }
         if from == 0 {
-            self.collected = self.collected.max(collected);
+            // Clean up to `through` against the sender's stream: a later
+            // sync may go on from there only if that covers its horizon.
+            self.collected = self.collected.max(collected.min(through));
         }
         if through > self.watermark {
             self.watermark = through;
