@@ -126,6 +126,8 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
         wait_for_views(survivors, {old.name: "dead"})
 
     new = cluster.start(old.name)
+    accusations: list[rumor.Accusation] = []
+    new.on_self(accusations.append)
     new.join(nodes[0].addr, timeout=10.0)
     everyone = [*survivors, new]
 
@@ -149,7 +151,11 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
             f"everywhere: {stale()}; other gaps: {view_gaps(everyone, all_alive(everyone))}"
         ),
     )
+    # It learned what the others held of its earlier life and refuted it.
+    wait_until(lambda: len(accusations) > 0, message="on_self never fired")
+    assert accusations[-1].incarnation > old_incarnation
     if wait_for_failure:
+        assert rumor.MemberState.DEAD in [a.state for a in accusations]
         # Back from the dead: on_join fires again ("a member ... came back").
         for node in survivors:
             wait_for_second_join(cluster.logs[node.name], old.name)

@@ -77,3 +77,48 @@ def test_join_and_leave_are_awaitable(cluster: Cluster) -> None:
         ),
         message="the seed did not see 'other' leave",
     )
+
+
+def test_a_busy_python_program_does_not_make_its_node_look_dead(cluster: Cluster) -> None:
+    """A process that holds the GIL for about 5 s keeps answering probes:
+    its node's engine never waits for the GIL, so no peer suspects it."""
+    peers = cluster.start_joined(3)
+    script = textwrap.dedent(
+        f"""
+        import sys, time, rumor
+        c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+        node = rumor.Node(name="busy", config=c)
+        node.join({peers[0].addr!r})
+        while len(node.members(state="alive")) < 4:
+            time.sleep(0.01)
+        t = time.perf_counter()
+        sum(range(10**6))
+        n = int(5.0 / (time.perf_counter() - t) * 10**6)
+        print("busy", flush=True)
+        t = time.perf_counter()
+        # One call into C that runs about 5 s and never lets go of the GIL
+        # (a pure-Python loop would hand it over every few milliseconds).
+        sum(range(n))
+        print("done", node.stats()["refutations"], time.perf_counter() - t, flush=True)
+        node.close()
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().strip() == "busy", proc.stderr.read()
+        suspicions = sum(p.stats()["suspicions"] for p in peers)
+        line = proc.stdout.readline().split()
+        assert line[:1] == ["done"], proc.stderr.read()
+        assert line[1] == "0", "the busy node never had to refute anything"
+        assert float(line[2]) > 2.0, f"held the GIL for {line[2]} s only"
+        assert sum(p.stats()["suspicions"] for p in peers) == suspicions
+        assert all(
+            m.state is rumor.MemberState.ALIVE
+            for p in peers
+            for m in p.members()
+            if m.name == "busy"
+        )
+        assert all(log.count("suspect", "busy") == 0 for log in cluster.logs.values())
+        proc.wait(timeout=30)

@@ -233,8 +233,13 @@ def test_partition_then_heal_converges_again() -> None:
     sim = converged()
     left = [f"n{i}" for i in range(5)]
     sim.partition([left])
-    sim.run_until(lambda s: s.state("n0", "n9") is rumor.MemberState.DEAD, timeout=30)
-    assert sim.state("n9", "n0") is rumor.MemberState.DEAD
+    sim.run_until(
+        lambda s: (
+            s.state("n0", "n9") is rumor.MemberState.DEAD
+            and s.state("n9", "n0") is rumor.MemberState.DEAD
+        ),
+        timeout=60,
+    )
     assert not sim.converged()
     sim.heal()
     sim.run_until(rumor.Simulation.converged, timeout=60)
@@ -247,7 +252,8 @@ def test_one_way_partition_and_per_link_loss() -> None:
     sim.partition([["n0"]], one_way=True)
     sim.run_until(lambda s: s.all_know_failed("n0"), timeout=30)
     assert sim.node("n0").stats()["sim_datagrams_dropped"] > 0
-    assert sim.node("n1").stats()["sim_datagrams_dropped"] > 0
+    # n1 sends to n2 only when it probes or gossips to it: wait for that.
+    sim.run_until(lambda s: s.node("n1").stats()["sim_datagrams_dropped"] > 0, timeout=30)
     sim.heal()
     sim.set_loss(0.0)  # every link, the n1 -> n2 override included
     sim.run_until(rumor.Simulation.converged, timeout=60)
@@ -527,6 +533,19 @@ def test_a_paused_node_without_a_receive_buffer_misses_its_traffic() -> None:
     assert during["sim_datagrams_missed"] > before["sim_datagrams_missed"]
     with pytest.raises(ValueError, match=r"size must be a number of bytes, 0 or more"):
         sim.set_receive_buffer(-1)
+
+
+def test_a_paused_node_hears_it_was_declared_dead_and_refutes() -> None:
+    """SimNode.on_self: after a pause long enough to be declared dead, the
+    node learns it and refutes with a higher incarnation."""
+    sim = converged()
+    accusations: list[rumor.Accusation] = []
+    sim.node("n3").on_self(accusations.append)
+    sim.pause("n3", 8)
+    sim.run_until(lambda s: len(accusations) > 0, timeout=30)
+    assert accusations[0].state in (rumor.MemberState.SUSPECT, rumor.MemberState.DEAD)
+    assert accusations[0].incarnation >= 1
+    sim.run_until(rumor.Simulation.converged, timeout=30)
 
 
 def test_records_and_callbacks_carry_the_incarnation_of_their_event() -> None:

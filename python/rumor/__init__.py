@@ -29,12 +29,13 @@ from rumor.errors import (
     RumorError,
     TimeoutError,
 )
-from rumor.member import Member, MemberState
+from rumor.member import Accusation, Member, MemberState
 from rumor.news import AntiEntropy, Rumor
 from rumor.node import Node
 from rumor.sim import SimNode, Simulation
 
 __all__ = [
+    "Accusation",
     "AntiEntropy",
     "Config",
     "ConfigError",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional, TypeVar
 
-from rumor.member import Member
+from rumor.member import Accusation, Member
 from rumor.news import Rumor, Value
 
 __all__ = ["AnyCallback", "CallbackRegistry", "MemberCallback", "RumorCallback", "UpdateCallback"]
@@ -22,12 +22,16 @@ UpdateCallback = Callable[[str, str, Optional[Value]], object]
 """A callback receiving ``(member, key, value)`` of a state change; ``value``
 is ``None`` once the key is deleted."""
 
+SelfCallback = Callable[[Accusation], object]
+"""A callback receiving an :class:`Accusation` of this node."""
+
 AnyCallback = Callable[..., Any]
 """Any of the above, as stored."""
 
 _C = TypeVar("_C", bound=MemberCallback)
 _R = TypeVar("_R", bound=RumorCallback)
 _U = TypeVar("_U", bound=UpdateCallback)
+_S = TypeVar("_S", bound=SelfCallback)
 _T = TypeVar("_T", bound=AnyCallback)
 
 
@@ -71,6 +75,13 @@ class CallbackRegistry:
         """Calls ``callback(rumor)`` once for each broadcast this member
         receives, its own included (see :class:`rumor.Rumor`)."""
         return self._register("rumor", callback)
+
+    def on_self(self, callback: _S) -> _S:
+        """Calls ``callback(accusation)`` when this node learns that others
+        hold it suspect, dead or departed, once it has refuted (announced a
+        higher incarnation). Frequent accusations of a healthy node point
+        to a slow process or network (see Lifeguard's local health)."""
+        return self._register("self", callback)
 
     def on_update(self, callback: _U) -> _U:
         """Calls ``callback(member, key, value)`` when a key of a member's

@@ -38,6 +38,8 @@ class Config:
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
         max_stream_size: int = ...,
+        lifeguard: bool = ...,
+        awareness_max_multiplier: int = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -62,6 +64,8 @@ class Config:
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
         max_stream_size: int = ...,
+        lifeguard: bool = ...,
+        awareness_max_multiplier: int = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -87,6 +91,8 @@ class Config:
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
         max_stream_size: int = ...,
+        lifeguard: bool = ...,
+        awareness_max_multiplier: int = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -112,6 +118,8 @@ class Config:
         state_gc_grace: float = ...,
         sync_max_datagrams: int = ...,
         max_stream_size: int = ...,
+        lifeguard: bool = ...,
+        awareness_max_multiplier: int = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -170,6 +178,12 @@ class Config:
     def state_gc_grace(self) -> float:
         """Seconds tombstones and delivered rumors are kept for anti-entropy."""
     @property
+    def lifeguard(self) -> bool:
+        """Whether Lifeguard is on (local health, shrinking suspicions, buddy system)."""
+    @property
+    def awareness_max_multiplier(self) -> int:
+        """Lifeguard's cap on the local health multiplier."""
+    @property
     def max_stream_size(self) -> int:
         """Largest payload sent over a TCP stream (0: no streams)."""
     @property
@@ -219,7 +233,7 @@ class NativeNode:
     def stats(self) -> dict[str, int]: ...
     def next_event(
         self, timeout: float
-    ) -> tuple[str, MemberTuple | RumorTuple | UpdateTuple] | None:
+    ) -> tuple[str, MemberTuple | RumorTuple | UpdateTuple | tuple[str, int]] | None:
         """The next event, waiting up to ``timeout`` seconds."""
     def broadcast(self, payload: bytes) -> int: ...
     def set(self, key: str, value: Value) -> int: ...
@@ -232,7 +246,7 @@ class NativeNode:
 RecordTuple = tuple[float, str, str, str, int]
 """``(time, node, kind, subject, incarnation)`` of one event-log record."""
 
-WatchedTuple = tuple[float, str, str, str, int, bytes | tuple[str, Value | None] | None]
+WatchedTuple = tuple[float, str, str, str, int, bytes | tuple[str, Value | None] | str | None]
 """A :data:`RecordTuple` plus what a rumor or state-change record said."""
 
 IntervalTuple = tuple[float, int, int, int, int, int]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["Member", "MemberState"]
+__all__ = ["Accusation", "Member", "MemberState"]
 
 
 class MemberState(str, enum.Enum):
@@ -41,3 +41,15 @@ class Member:
     """Logical counter the member raises to refute suspicion or announce news."""
     meta: bytes = b""
     """Small opaque metadata the member set for itself."""
+
+
+@dataclass(frozen=True)
+class Accusation:
+    """What ``on_self`` callbacks get: other members held this node
+    ``state`` (suspect, dead or left) and it has refuted by announcing
+    ``incarnation``."""
+
+    state: MemberState
+    """What this node was accused of."""
+    incarnation: int
+    """The incarnation it announced to refute it."""

@@ -12,13 +12,13 @@ from typing import Any
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
-from rumor.member import Member, MemberState
+from rumor.member import Accusation, Member, MemberState
 from rumor.news import Rumor, Value
 
 __all__ = ["Node"]
 
 
-_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive", "rumor", "update")
+_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive", "rumor", "update", "self")
 
 # Nodes still open, closed at interpreter exit so no dispatcher thread is
 # left running a callback while Python finalizes.
@@ -37,6 +37,9 @@ def _arguments(kind: str, raw: Any) -> tuple[Any, ...]:
         return (Rumor(origin, seq, payload),)
     if kind == "update":
         return tuple(raw)
+    if kind == "self":
+        state, incarnation = raw
+        return (Accusation(MemberState(state), incarnation),)
     return (_member(raw),)
 
 

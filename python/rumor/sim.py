@@ -23,7 +23,7 @@ from rumor._native import Config
 from rumor._progress import Progress
 from rumor.errors import JoinError, NodeClosedError, RumorError, TimeoutError
 from rumor.eventlog import EventLog, Record
-from rumor.member import Member, MemberState
+from rumor.member import Accusation, Member, MemberState
 from rumor.news import Rumor, Value
 from rumor.node import _member
 
@@ -289,6 +289,8 @@ class Simulation:
         if record.kind == "update":
             key, value = content
             return (record.subject, key, value)
+        if record.kind == "refute":
+            return (Accusation(MemberState(content), record.incarnation),)
         return (self._member_of(record),)
 
     def _member_of(self, record: Record) -> Member:
@@ -684,6 +686,7 @@ class SimNode(CallbackRegistry):
     # -- callbacks --------------------------------------------------------
 
     def _store(self, kind: str, callback: AnyCallback) -> None:
+        kind = "refute" if kind == "self" else kind  # the record's kind
         self._sim._callbacks.setdefault((self._name, kind), []).append(callback)
         self._sim._watch(self._name, kind, True)
 

@@ -30,6 +30,14 @@ pub struct Config {
     pub retransmit_mult: u32,
     /// Members asked to probe a target that missed its direct Ack.
     pub indirect_checks: usize,
+    /// Lifeguard (Dadgar et al., 2018): a member that misses its own acks
+    /// or nacks slows its probing (local health), suspicions start long and
+    /// shrink as independent members confirm them, and a suspect is told so
+    /// with each probe. Off: plain SWIM, for comparison.
+    pub lifeguard: bool,
+    /// Lifeguard's cap on the local health multiplier: probing slows to at
+    /// most this many times `probe_interval` (and `probe_timeout`).
+    pub awareness_max_multiplier: u32,
     /// Period of anti-entropy syncs (each member starts one per period);
     /// zero disables them (rumor mongering alone then spreads state and
     /// rumors, with no repair).
@@ -140,6 +148,8 @@ impl Config {
             suspicion_max_timeout_mult: 6,
             retransmit_mult: 4,
             indirect_checks: 3,
+            lifeguard: true,
+            awareness_max_multiplier: 8,
             push_pull_interval: Duration::from_secs(30),
             anti_entropy: AntiEntropyMode::PushPull,
             sync_peers: SyncPeers::Random,
@@ -212,6 +222,7 @@ impl Config {
         int("suspicion_max_timeout_mult", self.suspicion_max_timeout_mult as u64, 1, 100)?;
         int("retransmit_mult", self.retransmit_mult as u64, 1, 100)?;
         int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
+        int("awareness_max_multiplier", self.awareness_max_multiplier as u64, 1, 100)?;
         dur("push_pull_interval", self.push_pull_interval, Duration::ZERO, DAY)?;
         if let StopPolicy::Counter(k) | StopPolicy::Coin(k) = self.stop_policy {
             int("stop_policy k", k as u64, 1, 1000)?;
@@ -250,6 +261,27 @@ impl Config {
         // same timeouts on every machine, which keeps simulations portable.
         let scale = libm::log10(n.max(1) as f64).max(1.0);
         self.probe_interval.mul_f64(self.suspicion_mult as f64 * scale)
+    }
+
+    /// Lifeguard's suspicion timeout after `confirmations` independent
+    /// members besides the first accuser confirmed it, in a cluster of `n`:
+    /// `max - log(c + 1) / log(k + 1) * (max - min)` with `k =
+    /// suspicion_mult - 2`, never below `min` (memberlist's formula; `max` is
+    /// `suspicion_max_timeout_mult * min`). Without Lifeguard, `min`.
+    pub fn suspicion_timeout_after(&self, n: usize, confirmations: u32) -> Duration {
+        let min = self.suspicion_timeout(n);
+        if !self.lifeguard {
+            return min;
+        }
+        let max = min * self.suspicion_max_timeout_mult;
+        let k = self.suspicion_mult.saturating_sub(2);
+        if k == 0 {
+            return min;
+        }
+        let frac = libm::log((confirmations + 1) as f64) / libm::log((k + 1) as f64);
+        let span = (max - min).as_secs_f64();
+        let t = max.as_secs_f64() - frac * span;
+        Duration::from_secs_f64(t.max(min.as_secs_f64()))
     }
 
     /// How many times one update is gossiped in a cluster of `n` members:
@@ -323,5 +355,14 @@ mod tests {
         assert_eq!(c.retransmit_limit(100), 12);
         assert_eq!(c.suspicion_timeout(5), Duration::from_secs(4));
         assert_eq!(c.suspicion_timeout(100), Duration::from_secs(8));
+        // Lifeguard: 6x the minimum at first, down to it after k = 2
+        // confirmations.
+        assert_eq!(c.suspicion_timeout_after(5, 0), Duration::from_secs(24));
+        let one = c.suspicion_timeout_after(5, 1).as_secs_f64();
+        assert!((one - (24.0 - 20.0 * (2f64.ln() / 3f64.ln()))).abs() < 1e-9, "{one}");
+        assert_eq!(c.suspicion_timeout_after(5, 2), Duration::from_secs(4));
+        assert_eq!(c.suspicion_timeout_after(5, 9), Duration::from_secs(4));
+        let plain = Config { lifeguard: false, ..Config::lan() };
+        assert_eq!(plain.suspicion_timeout_after(5, 0), Duration::from_secs(4));
     }
 }

@@ -59,6 +59,18 @@ pub(crate) struct Probe {
     pub(crate) target: Id,
     pub(crate) acked: bool,
     pub(crate) nacks: u32,
+    /// Indirect probes sent: as many nacks are expected if the relays are
+    /// healthy (Lifeguard).
+    pub(crate) indirect: u32,
+}
+
+/// A suspicion in progress (Lifeguard): when it started and who accused.
+#[derive(Debug, Clone)]
+pub(crate) struct Suspicion {
+    pub(crate) start: Duration,
+    pub(crate) incarnation: u64,
+    /// Distinct accusers, the first one first.
+    pub(crate) accusers: Vec<String>,
 }
 
 /// A PingReq this node is relaying.
@@ -97,6 +109,11 @@ pub struct Engine {
     pub(crate) pushes: super::store::Pushes,
     /// This life of the member (see [`Engine::set_generation`]).
     pub(crate) generation: u64,
+    /// Lifeguard's local health score: 0 is healthy; probing runs
+    /// `health + 1` times slower.
+    pub(crate) health: u32,
+    /// Suspicions in progress, by member.
+    pub(crate) suspicions: super::table::FixedHashMap<Id, Suspicion>,
     pub(crate) probe: Option<Probe>,
     pub(crate) relays: BTreeMap<u64, Relay>,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
@@ -159,6 +176,8 @@ impl Engine {
             streams: Default::default(),
             pushes: Default::default(),
             generation: 0,
+            health: 0,
+            suspicions: Default::default(),
             probe: None,
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -233,6 +252,21 @@ impl Engine {
     /// This life of the member (see [`Engine::set_generation`]).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Lifeguard's local health multiplier: probing runs this many times
+    /// slower than configured (1 when healthy).
+    pub fn health_multiplier(&self) -> u32 {
+        self.health + 1
+    }
+
+    /// Raises (positive) or lowers Lifeguard's local health score.
+    pub(crate) fn adjust_health(&mut self, delta: i64) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let max = i64::from(self.config.awareness_max_multiplier) - 1;
+        self.health = (i64::from(self.health) + delta).clamp(0, max) as u32;
     }
 
     /// This member's name.

@@ -6,7 +6,7 @@
 //! `Alive`, and `Dead`/`Left` override both. Only the member itself raises
 //! its incarnation, which is how it refutes an accusation.
 
-use super::engine::Engine;
+use super::engine::{Engine, Suspicion};
 use super::event::Event;
 use super::member::{Member, MemberState};
 use super::table::{Entry, Id, Table};
@@ -66,6 +66,9 @@ impl Engine {
         };
         e.member.state = state;
         e.member.since = now;
+        if old == MemberState::Suspect {
+            self.suspicions.remove(&id);
+        }
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
         if !old.is_live() && state.is_live() && id != self.me {
@@ -166,6 +169,10 @@ impl Engine {
         };
         let state = e.member.state;
         let fresher = incarnation > e.member.incarnation;
+        if state == MemberState::Suspect && incarnation == e.member.incarnation {
+            self.confirm(now, id, incarnation, from);
+            return;
+        }
         let applies = match state {
             MemberState::Alive => incarnation >= e.member.incarnation,
             MemberState::Suspect => fresher,
@@ -188,9 +195,11 @@ impl Engine {
         let Some(e) = self.members.get(id) else {
             return;
         };
-        let incarnation = e.member.incarnation;
+        let (incarnation, accuser) = (e.member.incarnation, e.accuser.clone());
         self.set_state(id, MemberState::Suspect, now);
-        let timeout = self.config.suspicion_timeout(self.live_members());
+        let timeout = self.config.suspicion_timeout_after(self.live_members(), 0);
+        let accusers = alloc::vec![accuser];
+        self.suspicions.insert(id, Suspicion { start: now, incarnation, accusers });
         self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
         self.enqueue_broadcast(id);
         if report {
@@ -200,14 +209,47 @@ impl Engine {
         }
     }
 
-    /// The suspicion of member `id` at `incarnation` ran out: unless it was
-    /// refuted meanwhile, the member is dead.
+    /// Another member, `from`, independently suspects `id` at the
+    /// incarnation we suspect it at (Lifeguard): the suspicion shrinks
+    /// toward its minimum, and we pass the confirmation on.
+    pub(crate) fn confirm(&mut self, now: Duration, id: Id, incarnation: u64, from: String) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let Some(s) = self.suspicions.get_mut(&id) else { return };
+        if s.incarnation != incarnation || s.accusers.contains(&from) {
+            return;
+        }
+        s.accusers.push(from.clone());
+        let (start, confirmations) = (s.start, s.accusers.len() as u32 - 1);
+        let timeout = self.config.suspicion_timeout_after(self.live_members(), confirmations);
+        self.stats.confirmations += 1;
+        // The earlier, longer timer stays armed and finds nothing to do.
+        self.timers.arm((start + timeout).max(now), Timer::Suspicion { id, incarnation });
+        if let Some(e) = self.members.get_mut(id) {
+            e.accuser = from;
+        }
+        self.enqueue_broadcast(id);
+    }
+
+    /// A suspicion timer of member `id` at `incarnation` fired: unless it
+    /// was refuted meanwhile, or confirmations have not shortened it this
+    /// far, the member is dead.
     pub(crate) fn suspicion_expired(&mut self, now: Duration, id: Id, incarnation: u64) {
         let Some(e) = self.members.get(id) else {
             return;
         };
         if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
             return;
+        }
+        if let Some(s) = self.suspicions.get(&id).filter(|s| s.incarnation == incarnation) {
+            let c = s.accusers.len().saturating_sub(1) as u32;
+            let due = s.start + self.config.suspicion_timeout_after(self.live_members(), c);
+            if now < due {
+                // The cluster grew since this timer was armed, and so did
+                // the timeout; the timer armed for the longest still comes.
+                return;
+            }
         }
         self.stats.failures_declared += 1;
         let me = self.name.clone();
@@ -276,6 +318,8 @@ impl Engine {
         e.member.since = now;
         let incarnation = e.member.incarnation;
         self.stats.refutations += 1;
+        // Lifeguard: being accused hints that we are the slow one.
+        self.adjust_health(1);
         self.enqueue_broadcast(self.me);
         self.events.push_back(Event::Refuted { accusation, incarnation });
     }

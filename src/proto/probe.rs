@@ -116,13 +116,20 @@ impl Engine {
     /// next member in shuffled round-robin order (SWIM §4.3: every member is
     /// probed once per round, which bounds the time to first detection).
     pub(crate) fn probe_tick(&mut self, now: Duration) {
-        self.timers.arm(now + self.config.probe_interval, Timer::Probe);
         if let Some(p) = self.probe.take() {
-            if !p.acked {
+            if p.acked {
+                self.adjust_health(-1);
+            } else {
                 self.stats.probes_failed += 1;
+                // Lifeguard: a failed probe, and each relay that did not
+                // even nack, hint that the fault may be ours.
+                let missing = p.indirect.saturating_sub(p.nacks);
+                self.adjust_health(1 + i64::from(missing));
                 self.suspect(now, p.target);
             }
         }
+        let slower = self.health + 1;
+        self.timers.arm(now + self.config.probe_interval * slower, Timer::Probe);
         if self.leaving {
             return;
         }
@@ -133,11 +140,11 @@ impl Engine {
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
-        self.probe = Some(Probe { seq, target, acked: false, nacks: 0 });
+        self.probe = Some(Probe { seq, target, acked: false, nacks: 0, indirect: 0 });
         self.stats.probes += 1;
         let mut b = crate::codec::DatagramBuilder::new(self.config.max_packet_size);
         self.push(&mut b, &Message::Ping { seq, target: name });
-        if suspect {
+        if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
             if let Some(msg) = self.state_message(target) {
@@ -146,7 +153,8 @@ impl Engine {
         }
         self.fill_gossip(&mut b, Some(target));
         self.transmit(addr, b);
-        self.timers.arm(now + self.config.probe_timeout, Timer::ProbeTimeout { seq });
+        let timeout = self.config.probe_timeout * (self.health + 1);
+        self.timers.arm(now + timeout, Timer::ProbeTimeout { seq });
     }
 
     fn next_probe_target(&mut self) -> Option<Id> {
@@ -176,6 +184,9 @@ impl Engine {
         let e = self.entry(target);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let relays = self.random_live_members(self.config.indirect_checks, &[target]);
+        if let Some(p) = self.probe.as_mut() {
+            p.indirect = relays.len() as u32;
+        }
         for (_, relay) in relays {
             self.stats.indirect_probes += 1;
             self.send_alone(relay, Message::PingReq { seq, target: name.clone(), addr });
@@ -218,9 +229,16 @@ impl Engine {
         self.timers.arm(now + self.config.probe_timeout, Timer::Relay { seq: own });
     }
 
-    /// Our own probe of member `id` failed: raise a suspicion.
+    /// Our own probe of member `id` failed: raise a suspicion, or confirm
+    /// the one in progress.
     pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
-        if self.members.get(id).is_none_or(|e| e.member.state != MemberState::Alive) {
+        let Some(e) = self.members.get(id) else { return };
+        if e.member.state == MemberState::Suspect {
+            let (incarnation, me) = (e.member.incarnation, self.name.clone());
+            self.confirm(now, id, incarnation, me);
+            return;
+        }
+        if e.member.state != MemberState::Alive {
             return;
         }
         let accuser = self.name.clone();

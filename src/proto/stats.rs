@@ -72,6 +72,9 @@ pub struct Stats {
     /// Messages too big to send by any path (a peer configured for larger
     /// datagrams or streams made them): skipped.
     pub items_oversized: u64,
+    /// Independent confirmations of suspicions in progress that shortened
+    /// them (Lifeguard).
+    pub confirmations: u64,
 }
 
 impl Stats {
@@ -105,6 +108,7 @@ impl Stats {
             ("streams_sent", self.streams_sent),
             ("streams_received", self.streams_received),
             ("items_oversized", self.items_oversized),
+            ("confirmations", self.confirmations),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -161,6 +165,7 @@ impl Stats {
             streams_sent,
             streams_received,
             items_oversized,
+            confirmations,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -195,6 +200,7 @@ impl Stats {
         self.streams_sent += streams_sent;
         self.streams_received += streams_received;
         self.items_oversized += items_oversized;
+        self.confirmations += confirmations;
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

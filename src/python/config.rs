@@ -168,6 +168,13 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "state_gc_grace" => c.state_gc_grace = seconds(py, f, &v)?,
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
                 "max_stream_size" => c.max_stream_size = clamp(count(py, f, &v)?),
+                "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(py, f, &v)?),
+                "lifeguard" => {
+                    if !v.is_instance_of::<pyo3::types::PyBool>() {
+                        return Err(PyTypeError::new_err("lifeguard must be a bool"));
+                    }
+                    c.lifeguard = v.extract()?;
+                }
                 "eager_push" => {
                     if !v.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(PyTypeError::new_err("eager_push must be a bool"));
@@ -325,6 +332,19 @@ impl PyConfig {
         self.inner.eager_push
     }
 
+    /// Whether Lifeguard is on (local health, shrinking suspicions, buddy
+    /// system).
+    #[getter]
+    fn lifeguard(&self) -> bool {
+        self.inner.lifeguard
+    }
+
+    /// Lifeguard's cap on the local health multiplier.
+    #[getter]
+    fn awareness_max_multiplier(&self) -> u32 {
+        self.inner.awareness_max_multiplier
+    }
+
     /// Largest payload sent over a TCP stream (0: no streams).
     #[getter]
     fn max_stream_size(&self) -> usize {
@@ -345,7 +365,8 @@ impl PyConfig {
              indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
              reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
              sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
-             sync_max_datagrams={}, max_stream_size={})",
+             sync_max_datagrams={}, max_stream_size={}, lifeguard={}, \
+             awareness_max_multiplier={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -366,6 +387,8 @@ impl PyConfig {
             c.state_gc_grace.as_secs_f64(),
             c.sync_max_datagrams,
             c.max_stream_size,
+            if c.lifeguard { "True" } else { "False" },
+            c.awareness_max_multiplier,
         )
     }
 }

@@ -61,6 +61,10 @@ pub(super) fn event_tuple<'py>(
             let t = (origin.as_str(), *version, PyBytes::new(py, payload));
             Ok(Some(("rumor", t.into_pyobject(py)?.into_any())))
         }
+        Event::Refuted { accusation, incarnation } => {
+            let t = (accusation.as_str(), *incarnation);
+            Ok(Some(("self", t.into_pyobject(py)?.into_any())))
+        }
         Event::Updated { member, key, value, .. } => {
             let v = value.as_ref().map(|v| value_to_py(py, v));
             let t = (member.as_str(), key.as_str(), v);

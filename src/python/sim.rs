@@ -181,6 +181,7 @@ impl NativeSim {
                             let v = value.as_ref().map(|v| value_to_py(py, v));
                             (key.as_str(), v).into_pyobject(py).ok()?.into_any()
                         }
+                        Content::Accusation(state) => PyString::new(py, state.as_str()).into_any(),
                     })
                 });
                 (t, n, k, s, i, content)

@@ -112,6 +112,8 @@ pub enum Content {
     Rumor(Vec<u8>),
     /// A key's new value (`None`: deleted).
     Update(String, Option<Value>),
+    /// What a `Refuted` record's node was accused of.
+    Accusation(MemberState),
 }
 
 /// Default receive buffer of a paused node: Linux's default socket
@@ -422,6 +424,12 @@ impl Simulation {
                     ),
                     None => return NO_DETAIL,
                 }
+            }
+            Event::Refuted { accusation, .. } => {
+                // One per refutation: not shared, not indexed.
+                let at = self.contents.len() as u32;
+                self.contents.push(Content::Accusation(*accusation));
+                return at;
             }
             _ => return NO_DETAIL,
         };
