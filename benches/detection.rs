@@ -1,7 +1,7 @@
 //! First-detection time over many seeds, against SWIM's expected
 //! e/(e-1) probe periods.
 //!
-//!     cargo bench --bench detection -- [seeds] [nodes]
+//!     cargo bench --bench detection -- [seeds] [nodes] [plain]
 //!
 //! For each seed: N nodes (LAN preset) join and converge, run a few
 //! seconds, then one node crashes. We record, in probe periods, the time
@@ -16,18 +16,25 @@ fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let seeds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
     let nodes: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
-    let config = Config::lan();
+    let plain = args.get(3).is_some_and(|a| a == "plain");
+    let config = Config { lifeguard: !plain, ..Config::lan() };
     let period = config.probe_interval.as_secs_f64();
     let (mut probe, mut suspect, mut dead) = (Vec::new(), Vec::new(), Vec::new());
     for seed in 0..seeds {
-        let mut sim = Simulation::new(config.clone(), nodes, seed).expect("config");
-        sim.join_all(0);
-        sim.run_until_cond(
-            Duration::from_secs(30),
-            Duration::from_millis(10),
-            Simulation::converged,
-        )
-        .expect("converged");
+        // Up to 200 nodes join through n0; larger clusters start converged.
+        let mut sim = if nodes <= 200 {
+            let mut sim = Simulation::new(config.clone(), nodes, seed).expect("config");
+            sim.join_all(0);
+            sim.run_until_cond(
+                Duration::from_secs(30),
+                Duration::from_millis(10),
+                Simulation::converged,
+            )
+            .expect("converged");
+            sim
+        } else {
+            Simulation::new_joined(config.clone(), nodes, seed).expect("config")
+        };
         // Crash at a seed-dependent phase of the probe cycle.
         sim.run_for(Duration::from_secs(5) + Duration::from_millis(seed * 37 % 1000));
         let victim = (nodes / 2) as u32;
@@ -55,7 +62,10 @@ fn main() {
         v[v.len() / 2]
     };
     let e = std::f64::consts::E;
-    println!("{seeds} seeds, {nodes} nodes, LAN preset (probe interval {period} s)");
+    println!(
+        "{seeds} seeds, {nodes} nodes, LAN preset (probe interval {period} s), {}",
+        if plain { "plain SWIM" } else { "Lifeguard" }
+    );
     println!(
         "crash -> first probe of it: mean {:.3} periods (SWIM expects e/(e-1) = {:.3})",
         mean(&probe),
@@ -67,8 +77,10 @@ fn main() {
         median(&mut suspect)
     );
     println!(
-        "crash -> all survivors mark it dead: mean {:.2} s, median {:.2} s",
+        "crash -> all survivors mark it dead: mean {:.2} s, median {:.2} s \
+         (memberlist: a probe period or so plus the minimum suspicion timeout {:.2} s)",
         mean(&dead),
-        median(&mut dead)
+        median(&mut dead),
+        config.suspicion_timeout(nodes).as_secs_f64()
     );
 }

@@ -250,3 +250,34 @@ fn first_detection_is_close_to_swims_expected_e_over_e_minus_1_periods() {
     // period, better than SWIM's random choice.
     assert!(mean > 0.5 && mean < expected, "mean {mean:.3} periods vs {expected:.3}");
 }
+
+#[test]
+fn a_dead_member_is_reaped_and_its_return_is_a_fresh_join() {
+    let config = Config {
+        reap_timeout: secs(60.0),
+        // The reaper runs with collection, every quarter of the grace.
+        state_gc_grace: secs(20.0),
+        ..Config::lan()
+    };
+    let mut sim = Simulation::new_joined(config, 6, 21).unwrap();
+    sim.kill(4);
+    sim.run_until_cond(secs(60.0), secs(0.1), |s| s.all_see(4, MemberState::Dead))
+        .expect("declared dead");
+    assert!((0..6).filter(|&i| i != 4).all(|i| sim.engine(i).unwrap().members().count() == 6));
+    sim.run_until_cond(secs(120.0), secs(1.0), |s| {
+        (0..6).filter(|&i| i != 4).all(|i| s.state(i, 4).is_none())
+    })
+    .expect("reaped everywhere");
+    for i in (0..6).filter(|&i| i != 4) {
+        let e = sim.engine(i).unwrap();
+        assert_eq!(e.members().count(), 5, "no longer listed");
+        assert_eq!(e.count(MemberState::Dead), 0);
+        assert_eq!(e.stats().reaped, 1);
+    }
+    let joins_before = sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count();
+    sim.restart(4);
+    sim.run_until_cond(secs(30.0), secs(0.1), Simulation::converged).expect("back");
+    let joins = sim.log().iter().filter(|r| r.kind == RecordKind::Joined && r.subject == 4).count();
+    assert!(joins >= 5, "every other member reports a join: {joins}");
+    assert!(sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count() > joins_before);
+}

@@ -40,6 +40,7 @@ class Config:
         max_stream_size: int = ...,
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
+        reap_timeout: float = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -66,6 +67,7 @@ class Config:
         max_stream_size: int = ...,
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
+        reap_timeout: float = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -93,6 +95,7 @@ class Config:
         max_stream_size: int = ...,
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
+        reap_timeout: float = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -120,6 +123,7 @@ class Config:
         max_stream_size: int = ...,
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
+        reap_timeout: float = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -177,6 +181,9 @@ class Config:
     @property
     def state_gc_grace(self) -> float:
         """Seconds tombstones and delivered rumors are kept for anti-entropy."""
+    @property
+    def reap_timeout(self) -> float:
+        """Seconds a dead or departed member stays listed before it is removed."""
     @property
     def lifeguard(self) -> bool:
         """Whether Lifeguard is on (local health, shrinking suspicions, buddy system)."""

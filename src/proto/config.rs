@@ -68,6 +68,10 @@ pub struct Config {
     /// How often a member tries to reach one random dead member, to heal a
     /// partition (Serf's reconnect); zero disables it.
     pub reconnect_interval: Duration,
+    /// How long a dead or departed member stays listed (and is tried by
+    /// reconnects) before it is removed; one that comes back after that is
+    /// a fresh join. Serf's reconnect and tombstone timeouts: 24 h.
+    pub reap_timeout: Duration,
     /// Largest datagram this node sends, in bytes.
     pub max_packet_size: usize,
     /// Largest metadata a member may carry, in bytes.
@@ -159,6 +163,7 @@ impl Config {
             sync_max_datagrams: 16,
             gossip_to_the_dead_time: Duration::from_secs(30),
             reconnect_interval: Duration::from_secs(30),
+            reap_timeout: DAY,
             max_packet_size: 1400,
             max_meta_size: 512,
             max_stream_size: 4 << 20,
@@ -239,6 +244,14 @@ impl Config {
         }
         dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
         dur("reconnect_interval", self.reconnect_interval, Duration::ZERO, DAY)?;
+        dur("reap_timeout", self.reap_timeout, self.gossip_to_the_dead_time.max(MS), 30 * DAY)
+            .map_err(|mut e| {
+                e.allowed = format!(
+                    "at least gossip_to_the_dead_time ({} s) and at most 30 days",
+                    secs(self.gossip_to_the_dead_time)
+                );
+                e
+            })?;
         int(
             "max_packet_size",
             self.max_packet_size as u64,

@@ -373,6 +373,34 @@ impl Engine {
                 stream.collect(horizon);
             }
         }
+        self.reap(now);
+    }
+
+    /// Removes members dead or departed for longer than `reap_timeout`.
+    pub(crate) fn reap(&mut self, now: Duration) {
+        let gone = self.count(MemberState::Dead) + self.count(MemberState::Left);
+        if gone == 0 {
+            return;
+        }
+        let old: Vec<(Id, MemberState)> = self
+            .members
+            .iter()
+            .filter(|&(id, e)| {
+                id != self.me
+                    && !e.member.state.is_live()
+                    && now.saturating_sub(e.member.since) >= self.config.reap_timeout
+            })
+            .map(|(id, e)| (id, e.member.state))
+            .collect();
+        for (id, state) in old {
+            self.counts[state as usize] -= 1;
+            self.streams.remove(&id);
+            self.pushes.stop_origin(id);
+            self.broadcasts.remove(id);
+            self.suspicions.remove(&id);
+            self.members.reap(id);
+            self.stats.reaped += 1;
+        }
     }
 
     fn sync_peer(&mut self) -> Option<SocketAddr> {

@@ -75,6 +75,8 @@ pub struct Stats {
     /// Independent confirmations of suspicions in progress that shortened
     /// them (Lifeguard).
     pub confirmations: u64,
+    /// Dead or departed members removed after `reap_timeout`.
+    pub reaped: u64,
 }
 
 impl Stats {
@@ -109,6 +111,7 @@ impl Stats {
             ("streams_received", self.streams_received),
             ("items_oversized", self.items_oversized),
             ("confirmations", self.confirmations),
+            ("reaped", self.reaped),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -166,6 +169,7 @@ impl Stats {
             streams_received,
             items_oversized,
             confirmations,
+            reaped,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -201,6 +205,7 @@ impl Stats {
         self.streams_received += streams_received;
         self.items_oversized += items_oversized;
         self.confirmations += confirmations;
+        self.reaped += reaped;
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

@@ -87,6 +87,9 @@ pub(crate) struct Table {
     own: Vec<Entry>,
     /// Names of the members learned here.
     index: FixedHashMap<Box<str>, Id>,
+    /// Members removed from the table (reaped): their ids stay allocated,
+    /// but no name leads to them and iteration skips them.
+    reaped: alloc::collections::BTreeSet<Id>,
 }
 
 impl Table {
@@ -105,7 +108,30 @@ impl Table {
     }
 
     pub(crate) fn id(&self, name: &str) -> Option<Id> {
-        self.base.index.get(name).or_else(|| self.index.get(name)).copied()
+        let live = |id: &&Id| !self.reaped.contains(*id);
+        self.base
+            .index
+            .get(name)
+            .filter(live)
+            .or_else(|| self.index.get(name).filter(live))
+            .copied()
+    }
+
+    /// Removes member `id`: its name is free again (a member coming back
+    /// under it gets a new id) and iteration no longer shows it.
+    pub(crate) fn reap(&mut self, id: Id) {
+        if let Some(e) = self.get(id) {
+            let name = e.member.name.clone();
+            if self.index.get(name.as_str()) == Some(&id) {
+                self.index.remove(name.as_str());
+            }
+        }
+        self.reaped.insert(id);
+    }
+
+    /// Whether member `id` was reaped.
+    pub(crate) fn is_reaped(&self, id: Id) -> bool {
+        !self.reaped.is_empty() && self.reaped.contains(&id)
     }
 
     pub(crate) fn get(&self, id: Id) -> Option<&Entry> {
@@ -148,8 +174,10 @@ impl Table {
         id
     }
 
-    /// Every entry, in id order.
+    /// Every entry not reaped, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, &Entry)> {
-        (0..self.len() as Id).filter_map(move |id| self.get(id).map(|e| (id, e)))
+        (0..self.len() as Id)
+            .filter(move |&id| !self.is_reaped(id))
+            .filter_map(move |id| self.get(id).map(|e| (id, e)))
     }
 }

@@ -153,6 +153,7 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "push_pull_interval" => c.push_pull_interval = seconds(py, f, &v)?,
                 "gossip_to_the_dead_time" => c.gossip_to_the_dead_time = seconds(py, f, &v)?,
                 "reconnect_interval" => c.reconnect_interval = seconds(py, f, &v)?,
+                "reap_timeout" => c.reap_timeout = seconds(py, f, &v)?,
                 "gossip_fanout" => c.gossip_fanout = clamp(count(py, f, &v)?),
                 "indirect_checks" => c.indirect_checks = clamp(count(py, f, &v)?),
                 "max_packet_size" => c.max_packet_size = clamp(count(py, f, &v)?),
@@ -330,6 +331,12 @@ impl PyConfig {
     #[getter]
     fn eager_push(&self) -> bool {
         self.inner.eager_push
+    }
+
+    /// Seconds a dead or departed member stays listed before it is removed.
+    #[getter]
+    fn reap_timeout(&self) -> f64 {
+        self.inner.reap_timeout.as_secs_f64()
     }
 
     /// Whether Lifeguard is on (local health, shrinking suspicions, buddy
