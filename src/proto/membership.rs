@@ -216,8 +216,12 @@ impl Engine {
         if !self.config.lifeguard {
             return;
         }
+        let k = self.config.suspicion_mult.saturating_sub(2) as usize;
         let Some(s) = self.suspicions.get_mut(&id) else { return };
-        if s.incarnation != incarnation || s.accusers.contains(&from) {
+        // Past k confirmations the timeout is at its minimum: more change
+        // nothing, and passing each on would flood the cluster
+        // (memberlist stops counting there too).
+        if s.incarnation != incarnation || s.accusers.len() > k || s.accusers.contains(&from) {
             return;
         }
         s.accusers.push(from.clone());
