@@ -1,8 +1,9 @@
 //! False failures with Lifeguard and without, under loss and pauses.
 //!
-//!     cargo bench --bench false_failures -- [nodes] [virtual seconds] [seed]
+//!     cargo bench --bench false_failures -- [nodes] [virtual seconds] [seed] [loss]
 //!
-//! A converged cluster (LAN preset) runs with 10% packet loss on every link
+//! A converged cluster (LAN preset) runs with packet loss (10% by default)
+//! on every link
 //! while members are paused for 2 to 8 s at random (a Poisson stream of
 //! pauses keeping about 5% of members paused at any time; the same schedule
 //! for every run). A false failure is a `Failed` record about a member that
@@ -45,10 +46,14 @@ struct Outcome {
     wall: f64,
 }
 
-fn run(config: Config, n: usize, seconds: f64, seed: u64, pauses: &[(f64, u32, f64)]) -> Outcome {
+fn run(
+    config: Config,
+    (n, seconds, seed, loss): (usize, f64, u64, f64),
+    pauses: &[(f64, u32, f64)],
+) -> Outcome {
     let t0 = Instant::now();
     let mut sim = Simulation::new_joined(config, n, seed).expect("config");
-    sim.network.default.loss = 0.1;
+    sim.network.default.loss = loss;
     let mut paused: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
     for &(at, node, length) in pauses {
         sim.run_until(Duration::from_secs_f64(at));
@@ -81,9 +86,11 @@ fn main() {
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(600.0);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let loss: f64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0.1);
     let pauses = schedule(n, seconds, seed);
     println!(
-        "{n} nodes, {seconds} virtual s, 10% loss, {} pauses of 2-8 s (about 5% paused), seed {seed}",
+        "{n} nodes, {seconds} virtual s, {:.0}% loss, {} pauses of 2-8 s (about 5% paused), seed {seed}",
+        loss * 100.0,
         pauses.len()
     );
     for (name, lifeguard, with_pauses) in [
@@ -94,7 +101,7 @@ fn main() {
     ] {
         let config = Config { lifeguard, ..Config::lan() };
         let schedule: &[(f64, u32, f64)] = if with_pauses { &pauses } else { &[] };
-        let o = run(config, n, seconds, seed, schedule);
+        let o = run(config, (n, seconds, seed, loss), schedule);
         println!(
             "{name:<22} false failure records {:>7} | members falsely declared dead {:>5} | all Failed records {:>7} | wall {:.0} s",
             o.false_records, o.false_members, o.all_failed, o.wall
