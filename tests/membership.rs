@@ -275,8 +275,16 @@ fn a_dead_member_is_reaped_and_its_return_is_a_fresh_join() {
         assert_eq!(e.stats().reaped, 1);
     }
     let joins_before = sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count();
+    let back = sim.now();
     sim.restart(4);
     sim.run_until_cond(secs(30.0), secs(0.1), Simulation::converged).expect("back");
+    sim.run_for(secs(30.0));
+    let flaps = sim
+        .log()
+        .iter()
+        .filter(|r| r.time > back && r.subject == 4 && r.kind == RecordKind::Failed)
+        .count();
+    assert_eq!(flaps, 0, "no stale death claim about its earlier life goes out");
     let joins = sim.log().iter().filter(|r| r.kind == RecordKind::Joined && r.subject == 4).count();
     assert!(joins >= 5, "every other member reports a join: {joins}");
     assert!(sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count() > joins_before);

@@ -288,7 +288,9 @@ impl Config {
         }
         let max = min * self.suspicion_max_timeout_mult;
         let k = self.suspicion_mult.saturating_sub(2);
-        if k == 0 {
+        // Too few other members to ever confirm k times: no point waiting
+        // for them (memberlist's rule).
+        if k == 0 || (n as u64).saturating_sub(2) < u64::from(k) {
             return min;
         }
         let frac = libm::log((confirmations + 1) as f64) / libm::log((k + 1) as f64);
@@ -371,6 +373,7 @@ mod tests {
         // Lifeguard: 6x the minimum at first, down to it after k = 2
         // confirmations.
         assert_eq!(c.suspicion_timeout_after(5, 0), Duration::from_secs(24));
+        assert_eq!(c.suspicion_timeout_after(3, 0), Duration::from_secs(4), "too few to confirm");
         let one = c.suspicion_timeout_after(5, 1).as_secs_f64();
         assert!((one - (24.0 - 20.0 * (2f64.ln() / 3f64.ln()))).abs() < 1e-9, "{one}");
         assert_eq!(c.suspicion_timeout_after(5, 2), Duration::from_secs(4));

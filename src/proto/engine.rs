@@ -78,6 +78,8 @@ pub(crate) struct Suspicion {
 pub(crate) struct Relay {
     pub(crate) requester: SocketAddr,
     pub(crate) seq: u64,
+    /// The Nack went out already.
+    pub(crate) nacked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -527,8 +529,21 @@ impl Engine {
                     self.suspicion_expired(now, id, incarnation)
                 }
                 Timer::Relay { seq } => {
-                    if let Some(r) = self.relays.remove(&seq) {
-                        self.send_alone(r.requester, Message::Nack { seq: r.seq });
+                    // First at 80% of the probe timeout (Lifeguard): nack,
+                    // so the requester hears from us before it settles,
+                    // and keep forwarding a late ack until the timeout.
+                    match self.relays.get_mut(&seq) {
+                        Some(r) if !r.nacked => {
+                            r.nacked = true;
+                            let (to, nack) = (r.requester, Message::Nack { seq: r.seq });
+                            self.send_alone(to, nack);
+                            let rest = self.config.probe_timeout / 5;
+                            self.timers.arm(now + rest, Timer::Relay { seq });
+                        }
+                        Some(_) => {
+                            self.relays.remove(&seq);
+                        }
+                        None => {}
                     }
                 }
                 Timer::JoinRetry { token } => self.join_retry(now, token),

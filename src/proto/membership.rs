@@ -20,6 +20,9 @@ use core::time::Duration;
 /// The message that states what `members` holds about member `id`. A free
 /// function so callers can borrow the table while writing other fields.
 pub(crate) fn state_message_of(members: &Table, id: Id) -> Option<Message> {
+    if members.is_reaped(id) {
+        return None; // gone: no claim about it goes out any more
+    }
     let e = members.get(id)?;
     let m = &e.member;
     Some(match m.state {
@@ -251,7 +254,8 @@ impl Engine {
             let due = s.start + self.config.suspicion_timeout_after(self.live_members(), c);
             if now < due {
                 // The cluster grew since this timer was armed, and so did
-                // the timeout; the timer armed for the longest still comes.
+                // the timeout: wait for the new deadline.
+                self.timers.arm(due, Timer::Suspicion { id, incarnation });
                 return;
             }
         }

@@ -121,10 +121,11 @@ impl Engine {
                 self.adjust_health(-1);
             } else {
                 self.stats.probes_failed += 1;
-                // Lifeguard: a failed probe, and each relay that did not
-                // even nack, hint that the fault may be ours.
+                // Lifeguard: each relay that did not even nack hints that
+                // the fault may be ours (memberlist: with no relay asked,
+                // the failed probe itself counts).
                 let missing = p.indirect.saturating_sub(p.nacks);
-                self.adjust_health(1 + i64::from(missing));
+                self.adjust_health(if p.indirect > 0 { i64::from(missing) } else { 1 });
                 self.suspect(now, p.target);
             }
         }
@@ -224,9 +225,10 @@ impl Engine {
             return;
         };
         let own = self.next_seq();
-        self.relays.insert(own, Relay { requester, seq });
+        self.relays.insert(own, Relay { requester, seq, nacked: false });
         self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(id));
-        self.timers.arm(now + self.config.probe_timeout, Timer::Relay { seq: own });
+        let nack_at = self.config.probe_timeout * 4 / 5;
+        self.timers.arm(now + nack_at, Timer::Relay { seq: own });
     }
 
     /// Our own probe of member `id` failed: raise a suspicion, or confirm
