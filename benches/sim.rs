@@ -61,7 +61,7 @@ fn main() {
     let wall = t0.elapsed() - checking;
     let delivered: u64 = (0..nodes as u32).map(|i| sim.node_stats(i).datagrams_received).sum();
     let rss = rss_kib().saturating_sub(base);
-    let mut by_kind = [0u64; 10];
+    let mut by_kind = [0u64; rumor::codec::MessageKind::ALL.len()];
     for i in 0..nodes as u32 {
         if let Some(e) = sim.engine(i) {
             for (k, v) in e.stats().messages_received.iter().enumerate() {
