@@ -430,22 +430,23 @@ impl Engine {
 
     /// Our digest, in chunks that each fit a datagram, sorted by name.
     fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
-        let mut all: Vec<DigestEntry> = self
+        let all: Vec<DigestEntry> = self
             .members
-            .iter()
-            .map(|(id, e)| {
+            .names_in(None, None)
+            .into_iter()
+            .map(|id| {
+                let e = &self.entry(id).member;
                 let s = self.streams.get(&id);
                 DigestEntry {
-                    name: e.member.name.clone(),
-                    incarnation: e.member.incarnation,
-                    state: rank(e.member.state),
+                    name: e.name.clone(),
+                    incarnation: e.incarnation,
+                    state: rank(e.state),
                     generation: s.map_or(0, |s| s.generation),
                     watermark: s.map_or(0, |s| s.watermark),
                     collected: s.map_or(0, |s| s.collected),
                 }
             })
             .collect();
-        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         // Room for the header, the flags and two bounds of the longest name.
         let budget = self.config.max_packet_size.saturating_sub(
             codec::HEADER_LEN + 3 * (codec::MAX_NAME_LEN + 2) + 16 + self.name.len(),
@@ -533,17 +534,7 @@ impl Engine {
     ) {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
-        let mut ours: Vec<(Id, &str)> = self
-            .members
-            .iter()
-            .filter(|(_, e)| {
-                let n = e.member.name.as_str();
-                after.is_none_or(|a| n > a) && upto.is_none_or(|u| n <= u)
-            })
-            .map(|(id, e)| (id, e.member.name.as_str()))
-            .collect();
-        ours.sort_unstable_by(|a, b| a.1.cmp(b.1));
-        let ours: Vec<Id> = ours.into_iter().map(|(id, _)| id).collect();
+        let ours = self.members.names_in(after, upto);
         let mut out = Outbox::new(
             self.config.max_packet_size,
             self.config.sync_max_datagrams,

@@ -43,6 +43,8 @@ pub struct Snapshot {
     index: FixedHashMap<Box<str>, Id>,
     /// Members by state, indexed like [`MemberState`].
     counts: [usize; 4],
+    /// Ids in name order.
+    sorted: Vec<Id>,
 }
 
 impl Snapshot {
@@ -57,6 +59,11 @@ impl Snapshot {
             s.counts[member.state as usize] += 1;
             s.entries.push(Entry { member, accuser: String::new() });
         }
+        let mut sorted: Vec<Id> = (0..s.entries.len() as Id).collect();
+        sorted.sort_unstable_by(|&a, &b| {
+            s.entries[a as usize].member.name.cmp(&s.entries[b as usize].member.name)
+        });
+        s.sorted = sorted;
         Arc::new(s)
     }
 
@@ -90,6 +97,8 @@ pub(crate) struct Table {
     /// Members removed from the table (reaped): their ids stay allocated,
     /// but no name leads to them and iteration skips them.
     reaped: alloc::collections::BTreeSet<Id>,
+    /// The ids of `own` in name order (the snapshot keeps its own).
+    own_sorted: Vec<Id>,
 }
 
 impl Table {
@@ -169,9 +178,59 @@ impl Table {
     /// Adds a member not in the table; returns its id.
     pub(crate) fn insert(&mut self, entry: Entry) -> Id {
         let id = self.len() as Id;
+        let at = self.own_sorted.partition_point(|&o| self.name_of(o) < entry.member.name.as_str());
         self.index.insert(entry.member.name.as_str().into(), id);
         self.own.push(entry);
+        self.own_sorted.insert(at, id);
         id
+    }
+
+    fn name_of(&self, id: Id) -> &str {
+        self.get(id).map_or("", |e| e.member.name.as_str())
+    }
+
+    /// The ids (not reaped) whose names are in `(after, upto]`, in name
+    /// order; no bound means an open end. Costs a binary search plus the
+    /// ids returned, not a scan of the table.
+    pub(crate) fn names_in(&self, after: Option<&str>, upto: Option<&str>) -> Vec<Id> {
+        let range = |ids: &[Id]| -> (usize, usize) {
+            let lo = after.map_or(0, |a| ids.partition_point(|&i| self.name_of(i) <= a));
+            let hi = upto.map_or(ids.len(), |u| ids.partition_point(|&i| self.name_of(i) <= u));
+            (lo, hi.max(lo))
+        };
+        let (blo, bhi) = range(&self.base.sorted);
+        let (olo, ohi) = range(&self.own_sorted);
+        let (mut a, mut b) = (
+            self.base.sorted[blo..bhi].iter().peekable(),
+            self.own_sorted[olo..ohi].iter().peekable(),
+        );
+        let mut out = Vec::with_capacity((bhi - blo) + (ohi - olo));
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) => {
+                    if self.name_of(x) <= self.name_of(y) {
+                        a.next();
+                        x
+                    } else {
+                        b.next();
+                        y
+                    }
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (None, None) => break,
+            };
+            if !self.is_reaped(next) {
+                out.push(next);
+            }
+        }
+        out
     }
 
     /// Every entry not reaped, in id order.
@@ -179,5 +238,43 @@ impl Table {
         (0..self.len() as Id)
             .filter(move |&id| !self.is_reaped(id))
             .filter_map(move |id| self.get(id).map(|e| (id, e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::MemberState;
+    use core::time::Duration;
+
+    fn member(name: &str) -> Member {
+        Member {
+            name: name.into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 0,
+            state: MemberState::Alive,
+            meta: Vec::new(),
+            since: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn names_in_merges_snapshot_and_own_members_in_name_order() {
+        let base = Snapshot::new(["d", "b", "f"].map(member));
+        let mut t = Table::with_base(base);
+        for n in ["e", "a", "c"] {
+            t.insert(Entry { member: member(n), accuser: String::new() });
+        }
+        fn names(t: &Table, after: Option<&str>, upto: Option<&str>) -> Vec<String> {
+            let ids = t.names_in(after, upto);
+            ids.iter().map(|&i| t.get(i).unwrap().member.name.clone()).collect()
+        }
+        assert_eq!(names(&t, None, None), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(names(&t, Some("b"), Some("e")), ["c", "d", "e"]);
+        assert_eq!(names(&t, Some("f"), None), Vec::<String>::new());
+        assert_eq!(names(&t, None, Some("")), Vec::<String>::new());
+        let d = t.id("d").unwrap();
+        t.reap(d);
+        assert_eq!(names(&t, Some("b"), Some("e")), ["c", "e"]);
     }
 }
