@@ -79,6 +79,8 @@ fn sync_curve(
         push_pull_interval: secs(1.0),
         anti_entropy: mode,
         sync_peers: peers,
+        // Intervals as in the theory, whatever the cluster size.
+        push_pull_scale: false,
         stop_policy: StopPolicy::Coin(1),
         eager_push: false,
         ..Config::lan()

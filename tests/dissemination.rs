@@ -110,6 +110,8 @@ fn anti_entropy_curve(
         push_pull_interval: secs(1.0),
         anti_entropy: mode,
         sync_peers: peers,
+        // Intervals as in the theory, whatever the cluster size.
+        push_pull_scale: false,
         // Mongering stops after its first push, which the cut below eats.
         stop_policy: StopPolicy::Coin(1),
         eager_push: false,

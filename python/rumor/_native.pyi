@@ -41,6 +41,7 @@ class Config:
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
+        push_pull_scale: bool = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -68,6 +69,7 @@ class Config:
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
+        push_pull_scale: bool = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -96,6 +98,7 @@ class Config:
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
+        push_pull_scale: bool = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -124,6 +127,7 @@ class Config:
         lifeguard: bool = ...,
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
+        push_pull_scale: bool = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -181,6 +185,9 @@ class Config:
     @property
     def state_gc_grace(self) -> float:
         """Seconds tombstones and delivered rumors are kept for anti-entropy."""
+    @property
+    def push_pull_scale(self) -> bool:
+        """Whether the sync period stretches as the cluster grows (memberlist)."""
     @property
     def reap_timeout(self) -> float:
         """Seconds a dead or departed member stays listed before it is removed."""

@@ -42,6 +42,11 @@ pub struct Config {
     /// zero disables them (rumor mongering alone then spreads state and
     /// rumors, with no repair).
     pub push_pull_interval: Duration,
+    /// Stretch `push_pull_interval` as the cluster grows, as memberlist
+    /// does: above 32 members it is multiplied by `ceil(log2 n - 5) + 1`
+    /// (10 at 10,000 members), so a digest listing every member does not
+    /// flood a large cluster.
+    pub push_pull_scale: bool,
     /// What an anti-entropy sync exchanges.
     pub anti_entropy: AntiEntropyMode,
     /// Whom a member syncs with.
@@ -155,6 +160,7 @@ impl Config {
             lifeguard: true,
             awareness_max_multiplier: 8,
             push_pull_interval: Duration::from_secs(30),
+            push_pull_scale: true,
             anti_entropy: AntiEntropyMode::PushPull,
             sync_peers: SyncPeers::Random,
             stop_policy: StopPolicy::RetransmitLimit,
@@ -299,6 +305,16 @@ impl Config {
         Duration::from_secs_f64(t.max(min.as_secs_f64()))
     }
 
+    /// The period of anti-entropy syncs in a cluster of `n` members (see
+    /// `push_pull_scale`).
+    pub fn push_pull_period(&self, n: usize) -> Duration {
+        if !self.push_pull_scale || n <= 32 {
+            return self.push_pull_interval;
+        }
+        let multiplier = libm::ceil(libm::log2(n as f64) - 5.0) + 1.0;
+        self.push_pull_interval.mul_f64(multiplier)
+    }
+
     /// How many times one update is gossiped in a cluster of `n` members:
     /// `retransmit_mult * ceil(log10(n + 1))`.
     pub fn retransmit_limit(&self, n: usize) -> u32 {
@@ -370,6 +386,9 @@ mod tests {
         assert_eq!(c.retransmit_limit(100), 12);
         assert_eq!(c.suspicion_timeout(5), Duration::from_secs(4));
         assert_eq!(c.suspicion_timeout(100), Duration::from_secs(8));
+        assert_eq!(c.push_pull_period(32), Duration::from_secs(30));
+        assert_eq!(c.push_pull_period(33), Duration::from_secs(60));
+        assert_eq!(c.push_pull_period(10_000), Duration::from_secs(300));
         // Lifeguard: 6x the minimum at first, down to it after k = 2
         // confirmations.
         assert_eq!(c.suspicion_timeout_after(5, 0), Duration::from_secs(24));

@@ -341,7 +341,8 @@ impl Engine {
 
     /// Start of an anti-entropy period: sync with one peer.
     pub(crate) fn sync_tick(&mut self, now: Duration) {
-        self.timers.arm(now + self.config.push_pull_interval, Timer::Sync);
+        let period = self.config.push_pull_period(self.live_members());
+        self.timers.arm(now + period, Timer::Sync);
         if self.leaving {
             return;
         }

@@ -231,7 +231,8 @@ impl Engine {
             engine.timers.arm(now + phase, Timer::Reconnect);
         }
         if !engine.config.push_pull_interval.is_zero() {
-            let phase = engine.jitter(engine.config.push_pull_interval);
+            let period = engine.config.push_pull_period(engine.live_members());
+            let phase = engine.jitter(period);
             engine.timers.arm(now + phase, Timer::Sync);
         }
         engine.timers.arm(now + engine.config.state_gc_grace / 4, Timer::Collect);

@@ -170,6 +170,12 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
                 "max_stream_size" => c.max_stream_size = clamp(count(py, f, &v)?),
                 "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(py, f, &v)?),
+                "push_pull_scale" => {
+                    if !v.is_instance_of::<pyo3::types::PyBool>() {
+                        return Err(PyTypeError::new_err("push_pull_scale must be a bool"));
+                    }
+                    c.push_pull_scale = v.extract()?;
+                }
                 "lifeguard" => {
                     if !v.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(PyTypeError::new_err("lifeguard must be a bool"));
@@ -331,6 +337,12 @@ impl PyConfig {
     #[getter]
     fn eager_push(&self) -> bool {
         self.inner.eager_push
+    }
+
+    /// Whether the sync period stretches as the cluster grows (memberlist).
+    #[getter]
+    fn push_pull_scale(&self) -> bool {
+        self.inner.push_pull_scale
     }
 
     /// Seconds a dead or departed member stays listed before it is removed.
