@@ -1,6 +1,6 @@
 //! Rumor mongering, anti-entropy and the replicated state, in the simulator.
 
-use rumor::codec::Value;
+use rumor::codec::{MessageKind, Value};
 use rumor::proto::{AntiEntropyMode, Config, StopPolicy, SyncPeers};
 use rumor::sim::{RecordKind, Simulation};
 use std::time::Duration;
@@ -285,4 +285,29 @@ fn an_anti_entropy_answer_too_big_for_its_datagrams_goes_over_a_stream() {
     .expect("60 KB of state crossed over in syncs");
     let streams: u64 = (0..5).map(|i| sim.engine_stats(i).streams_sent).sum();
     assert!(streams > streams_before, "over streams, not only the 4 datagrams per answer");
+}
+
+#[test]
+fn a_quiet_cluster_syncs_with_summaries_only() {
+    let config = Config { push_pull_interval: secs(1.0), ..Config::lan() };
+    let mut sim = Simulation::new_joined(config, 20, 11).unwrap();
+    sim.set(3, "k", Value::Text("v".into())).unwrap();
+    sim.run_for(secs(10.0));
+    let digests = |s: &Simulation| -> u64 {
+        (0..20).map(|i| s.engine_stats(i).messages_sent[MessageKind::Digest as usize]).sum()
+    };
+    let before = digests(&sim);
+    sim.run_for(secs(20.0));
+    let in_sync: u64 = (0..20).map(|i| sim.engine_stats(i).syncs_in_sync).sum();
+    assert!(in_sync > 100, "{in_sync} summaries matched");
+    assert_eq!(digests(&sim), before, "no full digest once everyone agrees");
+    // A change makes the next summaries differ, and the full exchange
+    // carries it.
+    sim.network.partition(&[vec![5]], false);
+    sim.set(5, "late", Value::Text("x".into())).unwrap();
+    sim.run_for(secs(0.5));
+    sim.network.heal();
+    sim.run_until_cond(secs(30.0), secs(0.1), |s| (0..20).all(|i| s.get(i, 5, "late").is_some()))
+        .expect("repaired");
+    assert!(digests(&sim) > before);
 }

@@ -163,6 +163,19 @@ pub enum Message {
         /// The items, `(version, item)`, in version order.
         items: Vec<(u64, Item)>,
     },
+    /// Anti-entropy, first step when nothing may differ: a hash of the
+    /// sender's whole digest. A receiver whose own hash differs answers
+    /// with its [`Message::Digest`] and the exchange goes on from there.
+    Summary {
+        /// The sender's name.
+        sender: String,
+        /// Order-independent hash of every digest entry.
+        hash: u64,
+        /// As in [`Message::Digest`]: the sender wants what it lacks.
+        want_delta: bool,
+        /// As in [`Message::Digest`]: the sender will send what we lack.
+        want_digest: bool,
+    },
 }
 
 /// A value of the replicated state: bytes or text, kept as given.
@@ -259,6 +272,8 @@ pub enum MessageKind {
     Digest,
     /// [`Message::Delta`]
     Delta,
+    /// [`Message::Summary`]
+    Summary,
 }
 
 impl Message {
@@ -307,6 +322,7 @@ impl Message {
                             && e.collected <= MAX_VERSION
                     })
             }
+            Message::Summary { sender, .. } => name_ok(sender),
             Message::Delta { member, generation, from, through, collected, items } => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
@@ -336,6 +352,7 @@ impl Message {
             Message::Known { .. } => MessageKind::Known,
             Message::Digest { .. } => MessageKind::Digest,
             Message::Delta { .. } => MessageKind::Delta,
+            Message::Summary { .. } => MessageKind::Summary,
         }
     }
 }
@@ -354,7 +371,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 14] = [
+    pub const ALL: [MessageKind; 15] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -369,6 +386,7 @@ impl MessageKind {
         MessageKind::Known,
         MessageKind::Digest,
         MessageKind::Delta,
+        MessageKind::Summary,
     ];
 
     /// Lower-case name used in statistics.
@@ -388,6 +406,7 @@ impl MessageKind {
             MessageKind::Known => "known",
             MessageKind::Digest => "digest",
             MessageKind::Delta => "delta",
+            MessageKind::Summary => "summary",
         }
     }
 }

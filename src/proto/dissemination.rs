@@ -348,20 +348,67 @@ impl Engine {
         }
         let Some(addr) = self.sync_peer() else { return };
         self.stats.syncs += 1;
-        match self.config.anti_entropy {
-            AntiEntropyMode::Pull => self.send_digest(addr, true, false),
-            AntiEntropyMode::PushPull => self.send_digest(addr, true, true),
-            AntiEntropyMode::Push => {
-                let msg = Message::Digest {
-                    sender: self.name.clone(),
-                    after: None,
-                    upto: Some(String::new()), // covers no name
-                    entries: Vec::new(),
-                    want_delta: false,
-                    want_digest: true,
-                };
-                self.send_alone(addr, msg);
-            }
+        let (want_delta, want_digest) = match self.config.anti_entropy {
+            AntiEntropyMode::Pull => (true, false),
+            AntiEntropyMode::PushPull => (true, true),
+            AntiEntropyMode::Push => (false, true),
+        };
+        // A hash first: in a quiet cluster both sides hold the same, and a
+        // digest listing every member is not worth sending.
+        let msg = Message::Summary {
+            sender: self.name.clone(),
+            hash: self.digest_hash(),
+            want_delta,
+            want_digest,
+        };
+        self.send_alone(addr, msg);
+    }
+
+    /// An order-independent hash of the digest we would send (without the
+    /// collection horizons, which do not say what we hold).
+    fn digest_hash(&self) -> u64 {
+        use core::hash::{Hash, Hasher};
+        let mut sum = 0u64;
+        for (id, e) in self.members.iter() {
+            let mut h = std::hash::DefaultHasher::new();
+            let s = self.streams.get(&id);
+            e.member.name.hash(&mut h);
+            e.member.incarnation.hash(&mut h);
+            rank(e.member.state).hash(&mut h);
+            s.map_or(0, |s| s.generation).hash(&mut h);
+            s.map_or(0, |s| s.watermark).hash(&mut h);
+            sum = sum.wrapping_add(h.finish());
+        }
+        sum
+    }
+
+    /// A Summary arrived: if our hash differs, answer with our digest,
+    /// asking for what the sender offered and offering what it asked for.
+    pub(crate) fn handle_summary(
+        &mut self,
+        from: SocketAddr,
+        sender: &str,
+        hash: u64,
+        want_delta: bool,
+        want_digest: bool,
+    ) {
+        let known = self.members.id(sender).filter(|&id| {
+            id != self.me
+                && self
+                    .members
+                    .get(id)
+                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == from)
+        });
+        if known.is_none() {
+            self.stats.syncs_refused += 1;
+            return;
+        }
+        if hash == self.digest_hash() {
+            self.stats.syncs_in_sync += 1;
+            return;
+        }
+        if want_delta || want_digest {
+            self.send_digest(from, want_digest, want_delta);
         }
     }
 

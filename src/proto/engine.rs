@@ -502,6 +502,9 @@ impl Engine {
             Message::Digest { sender, after, upto, entries, want_delta, want_digest } => {
                 self.handle_digest(from, &sender, after, upto, entries, want_delta, want_digest)
             }
+            Message::Summary { sender, hash, want_delta, want_digest } => {
+                self.handle_summary(from, &sender, hash, want_delta, want_digest)
+            }
             Message::Delta { member, generation, from: from_v, through, collected, items } => {
                 self.handle_delta(now, from, &member, generation, from_v, through, collected, items)
             }

@@ -57,6 +57,8 @@ pub struct Stats {
     pub syncs: u64,
     /// Digests ignored: not from a live member at its address.
     pub syncs_refused: u64,
+    /// Syncs answered with nothing: the summaries matched.
+    pub syncs_in_sync: u64,
     /// Times this node's view of a member's state was reset (it was behind
     /// what a peer had collected).
     pub state_resets: u64,
@@ -104,6 +106,7 @@ impl Stats {
             ("misdirected_pings", self.misdirected_pings),
             ("syncs", self.syncs),
             ("syncs_refused", self.syncs_refused),
+            ("syncs_in_sync", self.syncs_in_sync),
             ("state_resets", self.state_resets),
             ("state_restarts", self.state_restarts),
             ("items_unknown_origin", self.items_unknown_origin),
@@ -162,6 +165,7 @@ impl Stats {
             misdirected_pings,
             syncs,
             syncs_refused,
+            syncs_in_sync,
             state_resets,
             state_restarts,
             items_unknown_origin,
@@ -198,6 +202,7 @@ impl Stats {
         self.misdirected_pings += misdirected_pings;
         self.syncs += syncs;
         self.syncs_refused += syncs_refused;
+        self.syncs_in_sync += syncs_in_sync;
         self.state_resets += state_resets;
         self.state_restarts += state_restarts;
         self.items_unknown_origin += items_unknown_origin;
