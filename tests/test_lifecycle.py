@@ -89,8 +89,11 @@ def test_a_busy_python_program_does_not_make_its_node_look_dead(cluster: Cluster
         c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
         node = rumor.Node(name="busy", config=c)
         node.join({peers[0].addr!r})
+        deadline = time.monotonic() + 30
         while len(node.members(state="alive")) < 4:
-            time.sleep(0.01)
+            if time.monotonic() > deadline:
+                sys.exit("never saw all 4 members alive")
+            time.sleep(0.01)  # polls a condition, with a deadline
         t = time.perf_counter()
         sum(range(10**6))
         n = int(5.0 / (time.perf_counter() - t) * 10**6)

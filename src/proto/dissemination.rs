@@ -392,13 +392,7 @@ impl Engine {
         want_delta: bool,
         want_digest: bool,
     ) {
-        let known = self.members.id(sender).filter(|&id| {
-            id != self.me
-                && self
-                    .members
-                    .get(id)
-                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == from)
-        });
+        let known = self.live_member_at(sender, from);
         if known.is_none() {
             self.stats.syncs_refused += 1;
             return;
@@ -541,14 +535,7 @@ impl Engine {
     ) {
         // Only members we know, at their address: a forged digest must not
         // turn a small datagram into our whole state sent elsewhere.
-        let requester = self.members.id(sender).filter(|&id| {
-            id != self.me
-                && self
-                    .members
-                    .get(id)
-                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == from)
-        });
-        let Some(requester) = requester else {
+        let Some(requester) = self.live_member_at(sender, from) else {
             self.stats.syncs_refused += 1;
             return;
         };

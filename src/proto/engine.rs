@@ -781,25 +781,42 @@ impl Engine {
         ok
     }
 
+    /// Sends the datagram built in `b` (no-op if empty).
     pub(crate) fn transmit(&mut self, dst: SocketAddr, b: DatagramBuilder) {
-        if b.is_empty() {
-            return;
-        }
-        let payload = b.finish();
-        self.stats.packets_sent += 1;
-        self.stats.bytes_sent += payload.len() as u64;
-        self.transmits.push_back(Transmit { dst, payload, stream: false });
+        self.queue(dst, b, false);
     }
 
     /// Sends a stream payload built in `b` (no-op if empty).
     pub(crate) fn transmit_stream(&mut self, dst: SocketAddr, b: DatagramBuilder) {
+        self.queue(dst, b, true);
+    }
+
+    fn queue(&mut self, dst: SocketAddr, b: DatagramBuilder, stream: bool) {
         if b.is_empty() {
             return;
         }
         let payload = b.finish();
-        self.stats.streams_sent += 1;
+        if stream {
+            self.stats.streams_sent += 1;
+        } else {
+            self.stats.packets_sent += 1;
+        }
         self.stats.bytes_sent += payload.len() as u64;
-        self.transmits.push_back(Transmit { dst, payload, stream: true });
+        self.transmits.push_back(Transmit { dst, payload, stream });
+    }
+
+    /// The id of `name` if it is a live member other than us, reachable at
+    /// `addr`. Requests that make us send more than they weigh (PingReq,
+    /// Digest, Summary) are answered only then, so a forged one cannot aim
+    /// our traffic at someone else.
+    pub(crate) fn live_member_at(&self, name: &str, addr: SocketAddr) -> Option<Id> {
+        self.members.id(name).filter(|&id| {
+            id != self.me
+                && self
+                    .members
+                    .get(id)
+                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr)
+        })
     }
 
     /// Sends one message in a datagram of its own, or over a stream if it

@@ -213,14 +213,7 @@ impl Engine {
         target: String,
         addr: SocketAddr,
     ) {
-        let known = self.members.id(&target).filter(|&id| {
-            id != self.me
-                && self
-                    .members
-                    .get(id)
-                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr)
-        });
-        let Some(id) = known else {
+        let Some(id) = self.live_member_at(&target, addr) else {
             self.stats.ping_reqs_refused += 1;
             return;
         };

@@ -666,21 +666,9 @@ impl Simulation {
             let Some(Reverse((_, _, dst, src, payload, stream))) = self.deliveries.pop() else {
                 return false;
             };
-            let from = self.nodes[src as usize].addr;
-            let now = self.now;
             let node = &mut self.nodes[dst as usize];
             match (&mut node.engine, node.paused_until) {
-                (Some(engine), None) => {
-                    node.stats.datagrams_received += 1;
-                    node.stats.bytes_received += payload.len() as u64;
-                    self.current.datagrams_delivered += 1;
-                    if stream {
-                        engine.handle_stream(now, from, &payload);
-                    } else {
-                        engine.handle_packet(now, from, &payload);
-                    }
-                    self.flush(dst);
-                }
+                (Some(_), None) => self.hand_over(dst, src, &payload, stream),
                 (Some(_), Some(_)) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
                     node.inbox_bytes += payload.len();
                     node.inbox.push_back((src, payload, stream));
@@ -701,18 +689,7 @@ impl Simulation {
             let inbox = core::mem::take(&mut self.nodes[i as usize].inbox);
             self.nodes[i as usize].inbox_bytes = 0;
             for (src, payload, stream) in inbox {
-                let from = self.nodes[src as usize].addr;
-                let node = &mut self.nodes[i as usize];
-                let Some(engine) = node.engine.as_mut() else { break };
-                node.stats.datagrams_received += 1;
-                node.stats.bytes_received += payload.len() as u64;
-                self.current.datagrams_delivered += 1;
-                if stream {
-                    engine.handle_stream(now, from, &payload);
-                } else {
-                    engine.handle_packet(now, from, &payload);
-                }
-                self.flush(i);
+                self.hand_over(i, src, &payload, stream);
             }
         }
         if let Some(e) = self.running_engine(i) {
@@ -720,6 +697,23 @@ impl Simulation {
             self.flush(i);
         }
         true
+    }
+
+    /// Hands a datagram (or stream payload) from node `src` to node `dst`'s
+    /// engine, counting it, and moves what the engine produced on.
+    fn hand_over(&mut self, dst: u32, src: u32, payload: &[u8], stream: bool) {
+        let (now, from) = (self.now, self.nodes[src as usize].addr);
+        let node = &mut self.nodes[dst as usize];
+        let Some(engine) = node.engine.as_mut() else { return };
+        node.stats.datagrams_received += 1;
+        node.stats.bytes_received += payload.len() as u64;
+        self.current.datagrams_delivered += 1;
+        if stream {
+            engine.handle_stream(now, from, payload);
+        } else {
+            engine.handle_packet(now, from, payload);
+        }
+        self.flush(dst);
     }
 
     fn count_missed(stats: &mut NodeStats, payload: &[u8]) {
