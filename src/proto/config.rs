@@ -38,6 +38,12 @@ pub struct Config {
     /// Lifeguard's cap on the local health multiplier: probing slows to at
     /// most this many times `probe_interval` (and `probe_timeout`).
     pub awareness_max_multiplier: u32,
+    /// Which failure detector decides that a member failed.
+    pub failure_detector: FailureDetector,
+    /// The quorum detector's timeout: a member that has not answered our
+    /// pings for this long is marked failing here (Redis Cluster's
+    /// `cluster-node-timeout`). Unused by SWIM.
+    pub node_timeout: Duration,
     /// Period of anti-entropy syncs (each member starts one per period);
     /// zero disables them (rumor mongering alone then spreads state and
     /// rumors, with no repair).
@@ -100,6 +106,25 @@ pub enum AntiEntropyMode {
     PushPull,
 }
 
+/// How members decide that another member failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureDetector {
+    /// SWIM (with Lifeguard unless it is off): one probe per interval,
+    /// direct then indirect; a failed probe raises a suspicion, which
+    /// the suspect can refute, and one that runs out declares it dead.
+    Swim,
+    /// Redis Cluster's detector: each member pings every other at least
+    /// every `node_timeout / 2`; one unanswered for `node_timeout` is
+    /// marked failing here (an `Event::Suspected`) and reported with every
+    /// ping. A member holding reports from a majority of the live members,
+    /// its own among them, declares it failed and tells every member at
+    /// once. Reports expire after `2 * node_timeout`; a failed member that
+    /// comes back is readmitted no sooner than `2 * node_timeout` after its
+    /// failure. Pings grow as n² across the cluster: meant for clusters of
+    /// up to a few hundred members, as Redis's is.
+    Quorum,
+}
+
 /// Whom a member syncs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPeers {
@@ -159,6 +184,8 @@ impl Config {
             indirect_checks: 3,
             lifeguard: true,
             awareness_max_multiplier: 8,
+            failure_detector: FailureDetector::Swim,
+            node_timeout: Duration::from_secs(15),
             push_pull_interval: Duration::from_secs(30),
             push_pull_scale: true,
             anti_entropy: AntiEntropyMode::PushPull,
@@ -234,6 +261,7 @@ impl Config {
         int("retransmit_mult", self.retransmit_mult as u64, 1, 100)?;
         int("indirect_checks", self.indirect_checks as u64, 0, 16)?;
         int("awareness_max_multiplier", self.awareness_max_multiplier as u64, 1, 100)?;
+        dur("node_timeout", self.node_timeout, 10 * MS, HOUR)?;
         dur("push_pull_interval", self.push_pull_interval, Duration::ZERO, DAY)?;
         if let StopPolicy::Counter(k) | StopPolicy::Coin(k) = self.stop_policy {
             int("stop_policy k", k as u64, 1, 1000)?;
@@ -313,6 +341,13 @@ impl Config {
         }
         let multiplier = libm::ceil(libm::log2(n as f64) - 5.0) + 1.0;
         self.push_pull_interval.mul_f64(multiplier)
+    }
+
+    /// How often the quorum detector checks its pings and reports:
+    /// a tenth of `node_timeout`, between 10 ms and 1 s (Redis checks
+    /// every 100 ms).
+    pub fn quorum_tick(&self) -> Duration {
+        (self.node_timeout / 10).clamp(10 * MS, Duration::from_secs(1))
     }
 
     /// How many times one update is gossiped in a cluster of `n` members:

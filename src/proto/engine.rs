@@ -117,6 +117,8 @@ pub struct Engine {
     /// Suspicions in progress, by member.
     pub(crate) suspicions: super::table::FixedHashMap<Id, Suspicion>,
     pub(crate) probe: Option<Probe>,
+    /// The quorum detector's pings and reports (empty under SWIM).
+    pub(crate) quorum: super::quorum::Quorum,
     pub(crate) relays: BTreeMap<u64, Relay>,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
     pub(crate) next_seq: u64,
@@ -181,6 +183,7 @@ impl Engine {
             health: 0,
             suspicions: Default::default(),
             probe: None,
+            quorum: Default::default(),
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
             next_seq: 0,
@@ -224,7 +227,12 @@ impl Engine {
         // Random phases keep members from probing and gossiping in lockstep.
         let probe_phase = engine.jitter(engine.config.probe_interval);
         let gossip_phase = engine.jitter(engine.config.gossip_interval);
-        engine.timers.arm(now + probe_phase, Timer::Probe);
+        if engine.quorum_mode() {
+            let phase = engine.jitter(engine.config.quorum_tick());
+            engine.timers.arm(now + phase, Timer::Quorum);
+        } else {
+            engine.timers.arm(now + probe_phase, Timer::Probe);
+        }
         engine.timers.arm(now + gossip_phase, Timer::Gossip);
         if !engine.config.reconnect_interval.is_zero() {
             let phase = engine.jitter(engine.config.reconnect_interval);
@@ -473,7 +481,7 @@ impl Engine {
                     self.send_view(from, None);
                 }
             }
-            Message::Ack { seq } => self.handle_ack(seq),
+            Message::Ack { seq } => self.handle_ack(now, seq),
             Message::PingReq { seq, target, addr } => self.relay_ping(now, from, seq, target, addr),
             Message::Nack { seq } => {
                 if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
@@ -557,6 +565,8 @@ impl Engine {
                 }
                 Timer::Sync => self.sync_tick(now),
                 Timer::Collect => self.collect_tick(now),
+                Timer::Quorum => self.quorum_tick(now),
+                Timer::Revive { id } => self.revive(now, id),
             }
         }
     }

@@ -131,6 +131,9 @@ impl Engine {
             Some(e) if incarnation > e.member.incarnation => e.member.state,
             _ => return,
         };
+        if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
+            return;
+        }
         let Some(e) = self.members.get_mut(id) else {
             return;
         };
@@ -158,6 +161,11 @@ impl Engine {
         incarnation: u64,
         from: String,
     ) {
+        if self.quorum_mode() {
+            // A failure report: counted, never refuted, never passed on.
+            self.quorum_report(now, name, incarnation, &from);
+            return;
+        }
         if name == self.name {
             if !self.leaving && incarnation >= self.local_member().incarnation {
                 self.refute(now, incarnation, MemberState::Suspect);
@@ -288,7 +296,7 @@ impl Engine {
     /// Applies a death (`state == Dead`) or departure (`Left`) of another
     /// member at `incarnation`, unless we already hold it gone or know a
     /// later life.
-    fn declare(
+    pub(crate) fn declare(
         &mut self,
         now: Duration,
         id: Id,

@@ -19,12 +19,13 @@ mod gossip;
 mod member;
 mod membership;
 mod probe;
+mod quorum;
 mod stats;
 mod store;
 mod table;
 mod timer;
 
-pub use config::{AntiEntropyMode, Config, ConfigError, StopPolicy, SyncPeers};
+pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
 pub use dissemination::ItemError;
 pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;

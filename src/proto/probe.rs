@@ -194,7 +194,10 @@ impl Engine {
         }
     }
 
-    pub(crate) fn handle_ack(&mut self, seq: u64) {
+    pub(crate) fn handle_ack(&mut self, now: Duration, seq: u64) {
+        if self.quorum_ack(now, seq) {
+            return;
+        }
         if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
             p.acked = true;
             return;

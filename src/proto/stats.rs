@@ -51,6 +51,8 @@ pub struct Stats {
     pub refutations: u64,
     /// Members this node declared dead itself.
     pub failures_declared: u64,
+    /// Quorum detector: reports received that another member is failing.
+    pub failure_reports: u64,
     /// Pings for another name that reached this node (not acknowledged).
     pub misdirected_pings: u64,
     /// Anti-entropy syncs this node started.
@@ -103,6 +105,7 @@ impl Stats {
             ("suspicions", self.suspicions),
             ("refutations", self.refutations),
             ("failures_declared", self.failures_declared),
+            ("failure_reports", self.failure_reports),
             ("misdirected_pings", self.misdirected_pings),
             ("syncs", self.syncs),
             ("syncs_refused", self.syncs_refused),
@@ -162,6 +165,7 @@ impl Stats {
             suspicions,
             refutations,
             failures_declared,
+            failure_reports,
             misdirected_pings,
             syncs,
             syncs_refused,
@@ -199,6 +203,7 @@ impl Stats {
         self.suspicions += suspicions;
         self.refutations += refutations;
         self.failures_declared += failures_declared;
+        self.failure_reports += failure_reports;
         self.misdirected_pings += misdirected_pings;
         self.syncs += syncs;
         self.syncs_refused += syncs_refused;

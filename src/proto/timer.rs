@@ -31,6 +31,10 @@ pub(crate) enum Timer {
     Sync,
     /// Collect old tombstones and rumors.
     Collect,
+    /// The quorum detector's periodic check.
+    Quorum,
+    /// The undo time of member `id`'s failure is over (quorum detector).
+    Revive { id: Id },
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,300 @@
+//! The quorum failure detector, after Redis Cluster's (`cluster.c`:
+//! PFAIL, failure reports, FAIL).
+//!
+//! Each member pings every other at least every `node_timeout / 2`. One
+//! that leaves a ping unanswered for `node_timeout` is *failing* here:
+//! its state becomes `Suspect` locally (an [`Event::Suspected`]) and every
+//! datagram this member sends carries a report saying so (a `Suspect`
+//! message whose accuser is the sender). Reports are not passed on, and
+//! the accused does not refute them: they simply expire after
+//! `2 * node_timeout`. A member that finds it failing while holding
+//! unexpired reports from a majority of the live members (its own view
+//! counting as one) declares it `Dead` and sends that to every member
+//! directly, so the whole cluster learns it within one network trip.
+//!
+//! Unlike Redis, pings are datagrams and may be lost: an unanswered ping is
+//! resent every `node_timeout / 5`, and any answer clears the failing mark,
+//! so one lost datagram does not make a member failing.
+//!
+//! A member declared dead that is in fact alive hears it and refutes with
+//! a higher incarnation, as in SWIM; its peers hold that refutation until
+//! `2 * node_timeout` after the failure (Redis's undo time), so a flapping
+//! member does not flap the cluster.
+
+use super::engine::Engine;
+use super::event::Event;
+use super::member::MemberState;
+use super::table::{FixedHashMap, Id};
+use super::timer::Timer;
+use crate::codec::{DatagramBuilder, Message};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+/// What the quorum detector keeps. Empty under SWIM.
+#[derive(Debug, Default)]
+pub(crate) struct Quorum {
+    /// Our pings to each live member, by member.
+    links: FixedHashMap<Id, Link>,
+    /// Pings in flight: sequence number to member and send time.
+    pings: BTreeMap<u64, (Id, Duration)>,
+    /// Unexpired reports that a member is failing, by accused member.
+    reports: FixedHashMap<Id, Vec<Report>>,
+    /// Refutations held back until the undo time: incarnation, address and
+    /// metadata of the member's new life, by member.
+    revivals: FixedHashMap<Id, (u64, SocketAddr, Vec<u8>)>,
+}
+
+/// How one member has answered our pings.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// When the oldest unanswered ping went out, if one is unanswered.
+    waiting_since: Option<Duration>,
+    /// When the latest ping went out.
+    last_ping: Duration,
+    /// When the member last answered (or when we learned of it).
+    pong: Duration,
+}
+
+/// One member's report that another is failing.
+#[derive(Debug, Clone, Copy)]
+struct Report {
+    from: Id,
+    at: Duration,
+    incarnation: u64,
+}
+
+impl Engine {
+    pub(crate) fn quorum_mode(&self) -> bool {
+        self.config.failure_detector == super::config::FailureDetector::Quorum
+    }
+
+    /// The detector's periodic check: ping members not heard from in
+    /// `node_timeout / 2`, resend unanswered pings, mark members failing
+    /// after `node_timeout`, and forget what expired.
+    pub(crate) fn quorum_tick(&mut self, now: Duration) {
+        self.timers.arm(now + self.config.quorum_tick(), Timer::Quorum);
+        let timeout = self.config.node_timeout;
+        let validity = timeout * 2;
+        self.quorum.pings.retain(|_, (_, sent)| now.saturating_sub(*sent) <= validity);
+        for reports in self.quorum.reports.values_mut() {
+            reports.retain(|r| now.saturating_sub(r.at) <= validity);
+        }
+        self.quorum.reports.retain(|_, r| !r.is_empty());
+        if self.leaving {
+            return;
+        }
+        let live: Vec<Id> = self
+            .members
+            .iter()
+            .filter(|&(id, e)| id != self.me && e.member.state.is_live())
+            .map(|(id, _)| id)
+            .collect();
+        let members = &self.members;
+        self.quorum.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        for id in live {
+            let link = *self.quorum.links.entry(id).or_insert(Link {
+                waiting_since: None,
+                last_ping: now,
+                pong: now,
+            });
+            if link.waiting_since.is_some_and(|since| now.saturating_sub(since) > timeout) {
+                self.mark_failing(now, id); // no-op if it is failing already
+            }
+            // Keep pinging a failing member, to notice when it answers again.
+            let due = match link.waiting_since {
+                Some(_) => now.saturating_sub(link.last_ping) >= timeout / 5,
+                None => now.saturating_sub(link.pong) >= timeout / 2,
+            };
+            if due {
+                self.quorum_ping(now, id);
+            }
+        }
+    }
+
+    fn quorum_ping(&mut self, now: Duration, id: Id) {
+        let e = self.entry(id);
+        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let seq = self.next_seq();
+        self.quorum.pings.insert(seq, (id, now));
+        if let Some(link) = self.quorum.links.get_mut(&id) {
+            link.waiting_since.get_or_insert(now);
+            link.last_ping = now;
+        }
+        self.stats.probes += 1;
+        self.send_with_gossip(addr, Message::Ping { seq, target: name }, Some(id));
+    }
+
+    /// An Ack for one of our quorum pings: the member answers. Returns
+    /// whether `seq` was one.
+    pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) -> bool {
+        let Some((id, _)) = self.quorum.pings.remove(&seq) else {
+            return false;
+        };
+        if let Some(link) = self.quorum.links.get_mut(&id) {
+            link.waiting_since = None;
+            link.pong = now;
+        }
+        if self.members.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
+            self.set_state(id, MemberState::Alive, now);
+            if let Some(e) = self.members.get_mut(id) {
+                e.accuser.clear();
+            }
+            if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
+                self.events.push_back(Event::Alive(m));
+            }
+        }
+        true
+    }
+
+    /// Member `id` left our pings unanswered for `node_timeout`.
+    fn mark_failing(&mut self, now: Duration, id: Id) {
+        if self.members.get(id).is_none_or(|e| e.member.state != MemberState::Alive) {
+            return;
+        }
+        let me = self.name.clone();
+        if let Some(e) = self.members.get_mut(id) {
+            e.accuser = me;
+        }
+        self.set_state(id, MemberState::Suspect, now);
+        self.stats.suspicions += 1;
+        if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
+            self.events.push_back(Event::Suspected(m));
+        }
+        self.check_quorum(now, id);
+    }
+
+    /// `from` reports `name` failing at `incarnation`.
+    pub(crate) fn quorum_report(
+        &mut self,
+        now: Duration,
+        name: &str,
+        incarnation: u64,
+        from: &str,
+    ) {
+        let (Some(id), Some(by)) = (self.members.id(name), self.members.id(from)) else {
+            return;
+        };
+        if id == self.me || by == self.me || by == id {
+            return;
+        }
+        let live = |id| self.members.get(id).is_some_and(|e| e.member.state.is_live());
+        if !live(id) || !live(by) {
+            return;
+        }
+        self.stats.failure_reports += 1;
+        let reports = self.quorum.reports.entry(id).or_default();
+        match reports.iter_mut().find(|r| r.from == by) {
+            Some(r) => {
+                r.at = now;
+                r.incarnation = r.incarnation.max(incarnation);
+            }
+            None => reports.push(Report { from: by, at: now, incarnation }),
+        }
+        self.check_quorum(now, id);
+    }
+
+    /// Declares member `id` dead if we find it failing ourselves and a
+    /// majority of the live members, us included, report it.
+    fn check_quorum(&mut self, now: Duration, id: Id) {
+        let Some(e) = self.members.get(id).filter(|e| e.member.state == MemberState::Suspect)
+        else {
+            return;
+        };
+        let incarnation = e.member.incarnation;
+        let validity = self.config.node_timeout * 2;
+        let members = &self.members;
+        let reports = self.quorum.reports.get(&id).map_or(0, |rs| {
+            rs.iter()
+                .filter(|r| {
+                    r.incarnation >= incarnation
+                        && now.saturating_sub(r.at) <= validity
+                        && members.get(r.from).is_some_and(|e| e.member.state.is_live())
+                })
+                .count()
+        });
+        let needed = self.live_members() / 2 + 1;
+        if reports + 1 < needed {
+            return;
+        }
+        self.stats.failures_declared += 1;
+        self.quorum.reports.remove(&id);
+        let me = self.name.clone();
+        self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
+        // Everyone hears it at once, the failed member too: if it is alive
+        // after all, it refutes.
+        let name = self.entry(id).member.name.clone();
+        let fail = Message::Dead { name, incarnation, from: me };
+        let to: Vec<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|&(other, e)| other != self.me && (other == id || e.member.state.is_live()))
+            .map(|(_, e)| e.member.addr)
+            .collect();
+        for addr in to {
+            self.send_alone(addr, fail.clone());
+        }
+    }
+
+    /// Our own failing marks, as reports, into a datagram being built.
+    pub(crate) fn fill_reports(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
+        if self.count(MemberState::Suspect) == 0 {
+            return;
+        }
+        let me = self.name.clone();
+        let failing: Vec<Message> = self
+            .members
+            .iter()
+            .filter(|&(id, e)| Some(id) != dst && e.member.state == MemberState::Suspect)
+            .map(|(_, e)| Message::Suspect {
+                name: e.member.name.clone(),
+                incarnation: e.member.incarnation,
+                from: me.clone(),
+            })
+            .collect();
+        for msg in failing {
+            if !self.try_push(b, &msg) {
+                break;
+            }
+        }
+    }
+
+    /// A dead member refuted within the undo time: hold its new life until
+    /// then. Returns whether it was held.
+    pub(crate) fn hold_revival(
+        &mut self,
+        now: Duration,
+        id: Id,
+        incarnation: u64,
+        addr: SocketAddr,
+        meta: &[u8],
+    ) -> bool {
+        let Some(e) = self.members.get(id) else { return false };
+        if !self.quorum_mode() || e.member.state != MemberState::Dead {
+            return false;
+        }
+        let undo = e.member.since + self.config.node_timeout * 2;
+        if now >= undo {
+            return false;
+        }
+        let held = self.quorum.revivals.get(&id).map_or(0, |r| r.0);
+        if incarnation > held {
+            self.quorum.revivals.insert(id, (incarnation, addr, meta.to_vec()));
+            self.timers.arm(undo, Timer::Revive { id });
+        }
+        true
+    }
+
+    /// The undo time of member `id`'s failure is over: apply the
+    /// refutation held back, if any.
+    pub(crate) fn revive(&mut self, now: Duration, id: Id) {
+        let Some((incarnation, addr, meta)) = self.quorum.revivals.remove(&id) else {
+            return;
+        };
+        let Some(name) = self.members.get(id).map(|e| e.member.name.clone()) else {
+            return;
+        };
+        self.apply_alive(now, name, addr, incarnation, meta);
+    }
+}

@@ -1,0 +1,145 @@
+//! The quorum failure detector (Redis Cluster style) in the simulator:
+//! deterministic by seed, no sockets, no sleeps.
+
+mod script;
+
+use rumor::proto::{Config, FailureDetector, MemberState};
+use rumor::sim::{Link, RecordKind, Simulation};
+use script::{play, secs, Check, Op};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn quorum(node_timeout: f64) -> Config {
+    Config {
+        failure_detector: FailureDetector::Quorum,
+        node_timeout: secs(node_timeout),
+        ..Config::lan()
+    }
+}
+
+/// `(time, observer)` of each record of `kind` about `subject`.
+fn records(sim: &Simulation, kind: RecordKind, subject: u32) -> Vec<(Duration, u32)> {
+    sim.log()
+        .iter()
+        .filter(|r| r.kind == kind && r.subject == subject)
+        .map(|r| (r.time, r.node))
+        .collect()
+}
+
+#[test]
+fn a_crashed_member_is_failed_everywhere_within_two_node_timeouts() {
+    for seed in 1..=5 {
+        let p = play(
+            quorum(1.0),
+            16,
+            seed,
+            &[
+                Op::JoinAll(0),
+                Op::WaitUntil(Check::Converged, 10.0),
+                Op::Run(5.0),
+                Op::Kill(7),
+                Op::WaitUntil(Check::AllSee(7, MemberState::Dead), 30.0),
+                Op::Run(30.0),
+                Op::Assert(Check::NoFalseFailures),
+            ],
+        );
+        // Unanswered for node_timeout after the first ping that went
+        // unanswered (at most node_timeout / 2 after the crash), then one
+        // round of reports and the direct Fail.
+        assert!(p.waits[1] < secs(2.0), "seed {seed}: took {:?}", p.waits[1]);
+        let failed = records(&p.sim, RecordKind::Failed, 7);
+        let observers: BTreeSet<u32> = failed.iter().map(|&(_, n)| n).collect();
+        assert_eq!(failed.len(), 15, "seed {seed}: one report per survivor: {failed:?}");
+        assert_eq!(observers.len(), 15);
+        let stats: u64 = (0..16).map(|i| p.sim.engine_stats(i).failures_declared).sum();
+        assert!(stats >= 1, "someone declared it");
+        let reports: u64 = (0..16).map(|i| p.sim.engine_stats(i).failure_reports).sum();
+        assert!(reports >= 8, "a majority reported it: {reports} reports");
+    }
+}
+
+#[test]
+fn a_long_node_timeout_waits_that_long() {
+    let p = play(
+        quorum(15.0),
+        16,
+        2,
+        &[
+            Op::JoinAll(0),
+            Op::WaitUntil(Check::Converged, 10.0),
+            Op::Run(20.0),
+            Op::Kill(3),
+            Op::WaitUntil(Check::AllSee(3, MemberState::Dead), 60.0),
+            Op::Assert(Check::NoFalseFailures),
+        ],
+    );
+    assert!(p.waits[1] > secs(15.0), "failed after {:?}, before node_timeout", p.waits[1]);
+    assert!(p.waits[1] < secs(25.0), "took {:?}", p.waits[1]);
+}
+
+#[test]
+fn a_minority_that_cannot_reach_a_member_never_fails_it() {
+    let mut sim = Simulation::new(quorum(1.0), 16, 4).unwrap();
+    sim.join_all(0);
+    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    sim.run_for(secs(3.0));
+    let cut = Link { loss: 1.0, ..Link::default() };
+    for j in [1, 2, 3, 4, 5, 6, 8] {
+        sim.network.set_link(7, j, cut.clone());
+        sim.network.set_link(j, 7, cut.clone());
+    }
+    let start = sim.now();
+    sim.run_for(secs(60.0));
+    let suspected: BTreeSet<u32> = records(&sim, RecordKind::Suspected, 7)
+        .into_iter()
+        .filter(|&(t, _)| t >= start)
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(suspected, BTreeSet::from([1, 2, 3, 4, 5, 6, 8]), "the cut-off side marks it");
+    assert!(records(&sim, RecordKind::Failed, 7).is_empty(), "7 of 16 are not a majority");
+    for i in [0, 9, 15] {
+        assert_eq!(sim.state(i, 7), Some(MemberState::Alive), "node {i} reaches it");
+    }
+    // Two more members losing it make 9: a majority of the 16 (Redis
+    // counts the accused too).
+    for j in [9, 10] {
+        sim.network.set_link(7, j, cut.clone());
+        sim.network.set_link(j, 7, cut.clone());
+    }
+    let t = sim.run_until_cond(secs(10.0), secs(0.01), |s| s.all_see(7, MemberState::Dead));
+    assert!(t.is_some(), "9 of 16 are a majority: all hear it failed");
+}
+
+#[test]
+fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
+    let p = play(
+        quorum(1.0),
+        16,
+        5,
+        &[
+            Op::JoinAll(0),
+            Op::WaitUntil(Check::Converged, 10.0),
+            Op::Run(5.0),
+            Op::Pause(7, 2.5),
+            Op::WaitUntil(Check::AllSee(7, MemberState::Dead), 10.0),
+            Op::WaitUntil(Check::AllSee(7, MemberState::Alive), 30.0),
+        ],
+    );
+    let failed = records(&p.sim, RecordKind::Failed, 7);
+    assert_eq!(failed.len(), 15);
+    let first = failed.iter().map(|&(t, _)| t).min().unwrap();
+    let back: Vec<_> =
+        records(&p.sim, RecordKind::Joined, 7).into_iter().filter(|&(t, _)| t > first).collect();
+    assert_eq!(back.len(), 15, "everyone takes it back: {back:?}");
+    for &(t, observer) in &back {
+        let (f, _) = failed.iter().find(|&&(_, o)| o == observer).expect("failed first");
+        assert!(t >= *f + secs(2.0), "node {observer}: back at {t:?}, failed at {f:?}");
+    }
+    assert!(p.sim.engine_stats(7).refutations >= 1, "it heard and refuted");
+    // Nothing flaps afterwards.
+    let mut sim = p.sim;
+    let settled = sim.now();
+    sim.run_for(secs(30.0));
+    let later = records(&sim, RecordKind::Failed, 7).into_iter().filter(|&(t, _)| t > settled);
+    assert_eq!(later.count(), 0);
+}
