@@ -63,14 +63,18 @@ def main() -> None:
                     raise RuntimeError(f"broadcast {k} reached {len(got)} of {n} in 60 s")
                 time.sleep(0.001)
             latencies.append(max(got) - t0)
-            print(f"broadcast {k} from {sender.name}: last of {n} delivered after "
-                  f"{latencies[-1] * 1000:.1f} ms")
+            print(
+                f"broadcast {k} from {sender.name}: last of {n} delivered after "
+                f"{latencies[-1] * 1000:.1f} ms"
+            )
             time.sleep(args.gap)
         with lock:
             twice = {k: len(v) for k, v in arrivals.items() if len(v) != n}
-        print(f"{n} nodes, preset {args.preset}, {args.broadcasts} broadcasts: median "
-              f"{statistics.median(latencies) * 1000:.1f} ms (min {min(latencies) * 1000:.1f}, "
-              f"max {max(latencies) * 1000:.1f}); deliveries other than {n}: {twice or 'none'}")
+        print(
+            f"{n} nodes, preset {args.preset}, {args.broadcasts} broadcasts: median "
+            f"{statistics.median(latencies) * 1000:.1f} ms (min {min(latencies) * 1000:.1f}, "
+            f"max {max(latencies) * 1000:.1f}); deliveries other than {n}: {twice or 'none'}"
+        )
     finally:
         for x in nodes:
             x.close()

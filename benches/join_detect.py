@@ -4,10 +4,12 @@ Every node runs in this process on its own UDP socket (127.0.0.1, free
 port). All but one join through node 0 at the same instant; we time how
 long until every node sees all N alive. Then one node is closed without
 leaving (a crash) and we time, from the kill, the first suspicion and the
-moment the last survivor declared it dead. Prints one line per run and the
-medians.
+moment the last survivor declared it dead. Also reports the bytes the
+whole cluster sent per second while idle, just before the crash. Prints one
+line per run and the medians.
 
     python benches/join_detect.py --nodes 32 --runs 3 --preset lan
+    python benches/join_detect.py --nodes 32 --runs 3 --detector quorum --node-timeout 1
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import rumor
 
 
-def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, float]:
+def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, float, float]:
     nodes = [rumor.Node(name=f"n{i}", config=config, seed=seed * 1000 + i) for i in range(n)]
     try:
         barrier = threading.Barrier(n - 1)
@@ -61,7 +63,12 @@ def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, floa
 
             s.on_suspect(on_suspect)
             s.on_fail(on_fail)
-        time.sleep(2.0)  # let the cluster settle before the crash
+        # Let the cluster settle before the crash, and measure its idle traffic.
+        time.sleep(max(2.0, config.node_timeout if config.failure_detector == "quorum" else 0))
+        sent = sum(x.stats()["bytes_sent"] for x in nodes)
+        t_idle = time.monotonic()
+        time.sleep(2.0)
+        idle = (sum(x.stats()["bytes_sent"] for x in nodes) - sent) / (time.monotonic() - t_idle)
         kill = time.monotonic()
         victim.close()
         deadline = kill + 120
@@ -71,7 +78,7 @@ def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, floa
             time.sleep(0.005)
         first = (min(suspected) if suspected else min(failed.values())) - kill
         last = max(failed.values()) - kill
-        return converge, first, last
+        return converge, first, last, idle
     finally:
         for x in nodes:
             x.close()
@@ -82,18 +89,31 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--preset", choices=["lan", "local", "wan"], default="lan")
+    ap.add_argument("--detector", choices=["swim", "quorum"], default="swim")
+    ap.add_argument("--node-timeout", type=float, default=15.0, help="quorum detector only")
     args = ap.parse_args()
-    config = getattr(rumor.Config, args.preset)()
+    config = getattr(rumor.Config, args.preset)(
+        failure_detector=args.detector, node_timeout=args.node_timeout
+    )
     print(f"{args.nodes} nodes, preset {args.preset}: {config!r}")
     results = []
     for run in range(args.runs):
         r = one_run(args.nodes, config, run + 1)
         results.append(r)
-        print(f"run {run + 1}: all know all {r[0]:.3f} s | first suspicion {r[1]:.3f} s | "
-              f"all survivors mark failed {r[2]:.3f} s")
+        print(
+            f"run {run + 1}: all know all {r[0]:.3f} s | first suspicion {r[1]:.3f} s | "
+            f"all survivors mark failed {r[2]:.3f} s | idle cluster sends {r[3] / 1e3:.1f} kB/s"
+        )
     for i, label in enumerate(["all know all", "first suspicion", "all mark failed"]):
         xs = [r[i] for r in results]
-        print(f"median {label}: {statistics.median(xs):.3f} s (min {min(xs):.3f}, max {max(xs):.3f})")
+        print(
+            f"median {label}: {statistics.median(xs):.3f} s (min {min(xs):.3f}, max {max(xs):.3f})"
+        )
+    idle = statistics.median(r[3] for r in results)
+    print(
+        f"median idle traffic: {idle / 1e3:.1f} kB/s for the cluster, "
+        f"{idle / args.nodes / 1e3:.2f} kB/s per node"
+    )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,8 @@ fn a_minority_that_cannot_reach_a_member_never_fails_it() {
     sim.run_for(secs(3.0));
     let cut = Link { loss: 1.0, ..Link::default() };
     for j in [1, 2, 3, 4, 5, 6, 8] {
-        sim.network.set_link(7, j, cut.clone());
-        sim.network.set_link(j, 7, cut.clone());
+        sim.network.set_link(7, j, cut);
+        sim.network.set_link(j, 7, cut);
     }
     let start = sim.now();
     sim.run_for(secs(60.0));
@@ -103,8 +103,8 @@ fn a_minority_that_cannot_reach_a_member_never_fails_it() {
     // Two more members losing it make 9: a majority of the 16 (Redis
     // counts the accused too).
     for j in [9, 10] {
-        sim.network.set_link(7, j, cut.clone());
-        sim.network.set_link(j, 7, cut.clone());
+        sim.network.set_link(7, j, cut);
+        sim.network.set_link(j, 7, cut);
     }
     let t = sim.run_until_cond(secs(10.0), secs(0.01), |s| s.all_see(7, MemberState::Dead));
     assert!(t.is_some(), "9 of 16 are a majority: all hear it failed");

@@ -67,6 +67,28 @@ def test_crashed_node_is_reported_failed_exactly_once_by_every_survivor(cluster:
     wait_for_views(survivors, {victim.name: "dead", **all_alive(survivors)})
 
 
+def test_quorum_detector_fails_a_crashed_node_everywhere(cluster: Cluster) -> None:
+    """With failure_detector="quorum", survivors mark a crashed node failing
+    (on_suspect), a majority agrees, and every survivor reports it failed once."""
+    config = rumor.Config.local(failure_detector="quorum", node_timeout=0.5, gossip_interval=0.05)
+    nodes = cluster.start_joined(6, config=config)
+    victim = nodes[4]
+    survivors = [node for node in nodes if node is not victim]
+    victim.close()
+
+    wait_for_views(survivors, {victim.name: "dead"})
+    # Each survivor pings every other at least every node_timeout / 2.
+    wait_probe_rounds(survivors, QUIET_PROBES)
+    cluster.barrier(survivors)
+    for node in survivors:
+        log = cluster.logs[node.name]
+        assert len(log.events("fail", victim.name)) == 1, f"{node.name}: on_fail not once"
+        others = [o.name for o in survivors if o is not node]
+        assert not any(log.count("fail", name) for name in others), f"{node.name}: false failure"
+    assert sum(node.stats()["failures_declared"] for node in survivors) >= 1
+    assert sum(len(cluster.logs[n.name].events("suspect", victim.name)) for n in survivors) >= 3
+
+
 def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
     """A node that leaves then closes is "left" everywhere: on_leave fires once, on_fail never."""
     nodes = cluster.start_joined(5)

@@ -55,6 +55,8 @@ def test_preset_overrides_are_applied() -> None:
         (lambda: rumor.Config(max_meta_size=100_000), "max_meta_size"),
         (lambda: rumor.Config(probe_interval=1.0, probe_timeout=1.0), "probe_timeout"),
         (lambda: rumor.Config(reconnect_interval=-5), "reconnect_interval"),
+        (lambda: rumor.Config(failure_detector="raft"), "failure_detector"),
+        (lambda: rumor.Config(node_timeout=0.0), "node_timeout"),
     ],
     ids=[
         "fanout-zero",
@@ -67,6 +69,8 @@ def test_preset_overrides_are_applied() -> None:
         "huge-meta",
         "timeout-equal-to-interval",
         "negative-reconnect",
+        "unknown-detector",
+        "zero-node-timeout",
     ],
 )
 def test_bad_value_raises_config_error_naming_the_field(
@@ -92,3 +96,12 @@ def test_settings_are_keyword_only() -> None:
     """Positional settings are refused: a bare number would be ambiguous."""
     with pytest.raises(TypeError):
         rumor.Config(1.0)  # type: ignore[call-arg]
+
+
+def test_quorum_detector_is_chosen_by_name() -> None:
+    """SWIM is the default; Redis Cluster's quorum detector takes a node_timeout."""
+    assert rumor.Config().failure_detector == "swim"
+    assert rumor.Config().node_timeout == 15.0, "Redis's default cluster-node-timeout"
+    config = rumor.Config.lan(failure_detector="quorum", node_timeout=1.0)
+    assert (config.failure_detector, config.node_timeout) == ("quorum", 1.0)
+    assert repr(config).endswith('failure_detector="quorum", node_timeout=1)')

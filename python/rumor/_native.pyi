@@ -42,6 +42,8 @@ class Config:
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
         push_pull_scale: bool = ...,
+        failure_detector: str = ...,
+        node_timeout: float = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -70,6 +72,8 @@ class Config:
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
         push_pull_scale: bool = ...,
+        failure_detector: str = ...,
+        node_timeout: float = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -99,6 +103,8 @@ class Config:
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
         push_pull_scale: bool = ...,
+        failure_detector: str = ...,
+        node_timeout: float = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -128,6 +134,8 @@ class Config:
         awareness_max_multiplier: int = ...,
         reap_timeout: float = ...,
         push_pull_scale: bool = ...,
+        failure_detector: str = ...,
+        node_timeout: float = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -197,6 +205,15 @@ class Config:
     @property
     def awareness_max_multiplier(self) -> int:
         """Lifeguard's cap on the local health multiplier."""
+    @property
+    def failure_detector(self) -> str:
+        """The failure detector: ``"swim"`` (with Lifeguard unless it is off)
+        or ``"quorum"`` (Redis Cluster's: a majority must find a member
+        unreachable for ``node_timeout``)."""
+    @property
+    def node_timeout(self) -> float:
+        """Seconds without an answer before the quorum detector marks a
+        member failing here (Redis's ``cluster-node-timeout``)."""
     @property
     def max_stream_size(self) -> int:
         """Largest payload sent over a TCP stream (0: no streams)."""

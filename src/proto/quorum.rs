@@ -92,7 +92,9 @@ impl Engine {
             .map(|(id, _)| id)
             .collect();
         let members = &self.members;
-        self.quorum.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        self.quorum
+            .links
+            .retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
         for id in live {
             let link = *self.quorum.links.entry(id).or_insert(Link {
                 waiting_since: None,

@@ -1,7 +1,7 @@
 //! `rumor.Config`: the protocol settings, built from presets and keywords.
 
 use super::error::rumor_error;
-use crate::proto::{AntiEntropyMode, Config, StopPolicy, SyncPeers};
+use crate::proto::{AntiEntropyMode, Config, FailureDetector, StopPolicy, SyncPeers};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -68,6 +68,21 @@ fn policy_name(p: StopPolicy) -> String {
         StopPolicy::RetransmitLimit => "retransmit_limit".into(),
         StopPolicy::Counter(k) => format!("counter({k})"),
         StopPolicy::Coin(k) => format!("coin({k})"),
+    }
+}
+
+fn detector_name(d: FailureDetector) -> &'static str {
+    match d {
+        FailureDetector::Swim => "swim",
+        FailureDetector::Quorum => "quorum",
+    }
+}
+
+fn failure_detector(py: Python<'_>, s: &str) -> PyResult<FailureDetector> {
+    match s {
+        "swim" => Ok(FailureDetector::Swim),
+        "quorum" => Ok(FailureDetector::Quorum),
+        _ => Err(config_error(py, "failure_detector", "\"swim\" or \"quorum\"", format!("{s:?}"))),
     }
 }
 
@@ -170,6 +185,8 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
                 "max_stream_size" => c.max_stream_size = clamp(count(py, f, &v)?),
                 "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(py, f, &v)?),
+                "failure_detector" => c.failure_detector = failure_detector(py, &word(f, &v)?)?,
+                "node_timeout" => c.node_timeout = seconds(py, f, &v)?,
                 "push_pull_scale" => {
                     if !v.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(PyTypeError::new_err("push_pull_scale must be a bool"));
@@ -364,6 +381,21 @@ impl PyConfig {
         self.inner.awareness_max_multiplier
     }
 
+    /// The failure detector: `"swim"` (SWIM, with Lifeguard unless it is
+    /// off) or `"quorum"` (Redis Cluster's: a majority must find a member
+    /// unreachable for `node_timeout`).
+    #[getter]
+    fn failure_detector(&self) -> &'static str {
+        detector_name(self.inner.failure_detector)
+    }
+
+    /// Seconds without an answer before the quorum detector marks a member
+    /// failing here (Redis's `cluster-node-timeout`).
+    #[getter]
+    fn node_timeout(&self) -> f64 {
+        self.inner.node_timeout.as_secs_f64()
+    }
+
     /// Largest payload sent over a TCP stream (0: no streams).
     #[getter]
     fn max_stream_size(&self) -> usize {
@@ -385,7 +417,7 @@ impl PyConfig {
              reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
              sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
              sync_max_datagrams={}, max_stream_size={}, lifeguard={}, \
-             awareness_max_multiplier={})",
+             awareness_max_multiplier={}, failure_detector={:?}, node_timeout={})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -408,6 +440,8 @@ impl PyConfig {
             c.max_stream_size,
             if c.lifeguard { "True" } else { "False" },
             c.awareness_max_multiplier,
+            detector_name(c.failure_detector),
+            c.node_timeout.as_secs_f64(),
         )
     }
 }
