@@ -284,6 +284,30 @@ def test_paused_node_is_silent_then_resumes() -> None:
     sim.run_until(rumor.Simulation.converged, timeout=30)
 
 
+def test_stalled_node_keeps_sending_reads_later_and_lifeguard_spares_its_peers() -> None:
+    """A stalled node's timers run and it sends, but it reads nothing until the
+    stall ends; its failed probes accuse peers, and Lifeguard keeps them alive."""
+    sim = converged()
+    n2 = sim.node("n2")
+    before = n2.stats()
+    # Longer than a suspicion's minimum (0.6 s here), shorter than Lifeguard's
+    # lone-accuser timeout (six times that).
+    sim.stall("n2", 2.0)
+    assert n2.stalled and n2.running
+    sim.run(1.9)
+    during = n2.stats()
+    assert during["sim_datagrams_sent"] > before["sim_datagrams_sent"] + 10
+    assert during["sim_datagrams_received"] == before["sim_datagrams_received"]
+    sim.run(0.2)
+    assert not n2.stalled
+    assert n2.stats()["sim_datagrams_received"] > during["sim_datagrams_received"]
+    sim.run(30.0)
+    kinds = [r.kind for r in sim.events(node="n2") if r.kind in ("stalled", "unstalled")]
+    assert kinds == ["stalled", "unstalled"]
+    assert any(r.kind == "suspect" for r in sim.events(node="n2")), "its probes failed"
+    assert [r for r in sim.events(kind="fail") if r.subject != "n2"] == []
+
+
 def test_restart_comes_back_with_a_higher_incarnation() -> None:
     """A crashed and restarted node rejoins, seen with a higher incarnation than before."""
     sim = converged()

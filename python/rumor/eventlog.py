@@ -18,7 +18,8 @@ class Record(NamedTuple):
     (what ``node`` learned about ``subject``), ``refute``,
     ``join_succeeded``, ``join_failed``, ``leave_done`` (about itself:
     ``subject == node``), or ``killed``, ``restarted``, ``paused``,
-    ``resumed`` (what the simulation did to ``node``).
+    ``resumed``, ``stalled``, ``unstalled`` (what the simulation did to
+    ``node``).
     """
 
     time: float
@@ -33,7 +34,7 @@ class Record(NamedTuple):
     """The subject's incarnation in the event (the new one for ``refute``;
     for ``join_succeeded``, ``join_failed``, ``leave_done`` the node's own
     at the end of the simulator step; 0 for ``killed``, ``restarted``,
-    ``paused``, ``resumed``)."""
+    ``paused``, ``resumed``, ``stalled``, ``unstalled``)."""
 
 
 class EventLog(Sequence[Record]):

@@ -342,6 +342,15 @@ class Simulation:
         then runs its overdue timers."""
         self._native.pause(name, _seconds("seconds", seconds))
 
+    def stall(self, name: str, seconds: float) -> None:
+        """Stops node ``name`` reading its socket for ``seconds`` of virtual
+        time, while its timers keep firing and it keeps sending: a process
+        whose receive loop is blocked (Lifeguard's "slow message
+        processing"). Its probes time out, because the acks wait unread, so
+        it accuses healthy members; what reached it is handled when the
+        stall ends (up to :meth:`set_receive_buffer` bytes)."""
+        self._native.stall(name, _seconds("seconds", seconds))
+
     def set_receive_buffer(self, size: int) -> None:
         """Sets how many bytes of datagrams a paused node's receive buffer
         holds (default 212992, Linux's ``net.core.rmem_default``; 0 loses
@@ -703,6 +712,15 @@ class SimNode(CallbackRegistry):
     def pause(self, seconds: float) -> None:
         """Pauses this node (see :meth:`Simulation.pause`)."""
         self._sim.pause(self._name, seconds)
+
+    def stall(self, seconds: float) -> None:
+        """Stalls this node's receiving (see :meth:`Simulation.stall`)."""
+        self._sim.stall(self._name, seconds)
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the node's receiving is stalled."""
+        return self._sim._native.is_stalled(self._name)
 
     def close(self) -> None:
         """Stops the node at once, as :meth:`rumor.Node.close` does: the

@@ -117,6 +117,9 @@ pub struct Engine {
     /// Suspicions in progress, by member.
     pub(crate) suspicions: super::table::FixedHashMap<Id, Suspicion>,
     pub(crate) probe: Option<Probe>,
+    /// When a datagram or stream last decoded here (Lifeguard's deafness
+    /// check before declaring a death).
+    pub(crate) last_heard: Duration,
     /// The quorum detector's pings and reports (empty under SWIM).
     pub(crate) quorum: super::quorum::Quorum,
     pub(crate) relays: BTreeMap<u64, Relay>,
@@ -183,6 +186,7 @@ impl Engine {
             health: 0,
             suspicions: Default::default(),
             probe: None,
+            last_heard: now,
             quorum: Default::default(),
             relays: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -423,6 +427,7 @@ impl Engine {
             }
         };
         self.stats.packets_received += 1;
+        self.last_heard = now;
         for msg in messages {
             self.stats.count_received(msg.kind());
             self.handle_message(now, from, msg);

@@ -258,12 +258,26 @@ impl Engine {
             return;
         }
         if let Some(s) = self.suspicions.get(&id).filter(|s| s.incarnation == incarnation) {
+            let n = self.live_members();
             let c = s.accusers.len().saturating_sub(1) as u32;
-            let due = s.start + self.config.suspicion_timeout_after(self.live_members(), c);
+            let due = s.start + self.config.suspicion_timeout_after(n, c);
             if now < due {
                 // The cluster grew since this timer was armed, and so did
                 // the timeout: wait for the new deadline.
                 self.timers.arm(due, Timer::Suspicion { id, incarnation });
+                return;
+            }
+            // Deaf: nothing at all reached us for a probe interval, so a
+            // refutation may be waiting unread (a blocked receive loop, a
+            // cut link). Confirmations do not shorten the wait then: it
+            // runs to the lone accuser's full length, checked again each
+            // interval. Only with others around who could have spoken.
+            let longest = s.start + self.config.suspicion_timeout_after(n, 0);
+            let quiet = now.saturating_sub(self.last_heard) > self.config.probe_interval;
+            if self.config.lifeguard && n > 2 && quiet && now < longest {
+                self.stats.declarations_deferred += 1;
+                let next = (now + self.config.probe_interval).min(longest);
+                self.timers.arm(next, Timer::Suspicion { id, incarnation });
                 return;
             }
         }

@@ -53,6 +53,9 @@ pub struct Stats {
     pub failures_declared: u64,
     /// Quorum detector: reports received that another member is failing.
     pub failure_reports: u64,
+    /// Lifeguard: expired suspicions held back because nothing had reached
+    /// this node for a probe interval (it may be the deaf one).
+    pub declarations_deferred: u64,
     /// Pings for another name that reached this node (not acknowledged).
     pub misdirected_pings: u64,
     /// Anti-entropy syncs this node started.
@@ -106,6 +109,7 @@ impl Stats {
             ("refutations", self.refutations),
             ("failures_declared", self.failures_declared),
             ("failure_reports", self.failure_reports),
+            ("declarations_deferred", self.declarations_deferred),
             ("misdirected_pings", self.misdirected_pings),
             ("syncs", self.syncs),
             ("syncs_refused", self.syncs_refused),
@@ -166,6 +170,7 @@ impl Stats {
             refutations,
             failures_declared,
             failure_reports,
+            declarations_deferred,
             misdirected_pings,
             syncs,
             syncs_refused,
@@ -204,6 +209,7 @@ impl Stats {
         self.refutations += refutations;
         self.failures_declared += failures_declared;
         self.failure_reports += failure_reports;
+        self.declarations_deferred += declarations_deferred;
         self.misdirected_pings += misdirected_pings;
         self.syncs += syncs;
         self.syncs_refused += syncs_refused;

@@ -402,6 +402,17 @@ impl NativeSim {
         Ok(())
     }
 
+    fn stall(&mut self, node: &str, seconds: f64) -> PyResult<()> {
+        let i = self.index("name", node)?;
+        let d = duration("seconds", seconds)?;
+        self.sim.stall(i, d);
+        Ok(())
+    }
+
+    fn is_stalled(&self, node: &str) -> PyResult<bool> {
+        Ok(self.sim.is_stalled(self.index("name", node)?))
+    }
+
     fn set_receive_buffer(&mut self, size: usize) {
         self.sim.set_receive_buffer(size);
     }

@@ -33,6 +33,10 @@ pub enum RecordKind {
     Paused,
     /// `node` resumed after a pause.
     Resumed,
+    /// The simulation stalled `node`'s receiving (see `Simulation::stall`).
+    Stalled,
+    /// `node` reads its socket again after a stall.
+    Unstalled,
     /// `node` received a rumor broadcast by `subject` (version in the
     /// record's `incarnation` field).
     Rumor,
@@ -42,7 +46,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 17] = [
         RecordKind::Joined,
         RecordKind::Left,
         RecordKind::Failed,
@@ -56,6 +60,8 @@ impl RecordKind {
         RecordKind::Restarted,
         RecordKind::Paused,
         RecordKind::Resumed,
+        RecordKind::Stalled,
+        RecordKind::Unstalled,
         RecordKind::Rumor,
         RecordKind::Updated,
     ];
@@ -76,6 +82,8 @@ impl RecordKind {
             RecordKind::Restarted => "restarted",
             RecordKind::Paused => "paused",
             RecordKind::Resumed => "resumed",
+            RecordKind::Stalled => "stalled",
+            RecordKind::Unstalled => "unstalled",
             RecordKind::Rumor => "rumor",
             RecordKind::Updated => "update",
         }

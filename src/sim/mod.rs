@@ -59,7 +59,9 @@ struct SimNode {
     addr: SocketAddr,
     engine: Option<Engine>,
     paused_until: Option<Duration>,
-    /// Datagrams that reached it while paused, held as a socket's receive
+    /// Its receiving is stalled until then (timers still run).
+    stalled_until: Option<Duration>,
+    /// Datagrams that reached it while paused or stalled, held as a socket's receive
     /// buffer would hold them: `(source, bytes)`, oldest first.
     inbox: std::collections::VecDeque<(u32, Vec<u8>, bool)>,
     /// Payload bytes in `inbox`.
@@ -197,6 +199,7 @@ impl Simulation {
             addr,
             engine: None,
             paused_until: None,
+            stalled_until: None,
             inbox: Default::default(),
             inbox_bytes: 0,
             seeds: Vec::new(),
@@ -229,6 +232,7 @@ impl Simulation {
         engine.set_generation(node.lives);
         node.engine = Some(engine);
         node.paused_until = None;
+        node.stalled_until = None;
         self.schedule(i);
     }
 
@@ -453,6 +457,7 @@ impl Simulation {
         if let Some(old) = node.engine.take() {
             node.earlier.add(old.stats());
             node.paused_until = None;
+            node.stalled_until = None;
             self.drop_inbox(i);
             self.record(i, RecordKind::Killed, i, 0);
         }
@@ -507,6 +512,33 @@ impl Simulation {
         if !already {
             self.record(i, RecordKind::Paused, i, 0);
         }
+    }
+
+    /// Stalls node `i`'s receiving for `d`: its timers keep firing and it
+    /// keeps sending, but it reads nothing from its socket, so what reaches
+    /// it waits in its receive buffer (up to
+    /// [`Simulation::set_receive_buffer`] bytes; the rest is missed) and is
+    /// handled, oldest first, when the stall ends. A process whose receive
+    /// loop is blocked while its other threads run: Lifeguard's "slow
+    /// message processing", the case that makes a healthy node accuse
+    /// others (its probes time out while the acks wait unread).
+    pub fn stall(&mut self, i: u32, d: Duration) {
+        let node = &mut self.nodes[i as usize];
+        if node.engine.is_none() {
+            return;
+        }
+        let until = self.now + d;
+        let already = node.stalled_until.is_some();
+        node.stalled_until = Some(node.stalled_until.map_or(until, |u| u.max(until)));
+        self.wakeups.push(Reverse((until, i)));
+        if !already {
+            self.record(i, RecordKind::Stalled, i, 0);
+        }
+    }
+
+    /// Whether node `i`'s receiving is stalled.
+    pub fn is_stalled(&self, i: u32) -> bool {
+        self.nodes[i as usize].stalled_until.is_some()
     }
 
     fn running_engine(&mut self, i: u32) -> Option<&mut Engine> {
@@ -635,7 +667,7 @@ impl Simulation {
             let live = match (&node.engine, node.paused_until) {
                 (None, _) => false,
                 (Some(_), Some(until)) => until == t,
-                (Some(e), None) => e.poll_timeout() == Some(t),
+                (Some(e), None) => e.poll_timeout() == Some(t) || node.stalled_until == Some(t),
             };
             if live {
                 return Some(t);
@@ -667,9 +699,10 @@ impl Simulation {
                 return false;
             };
             let node = &mut self.nodes[dst as usize];
-            match (&mut node.engine, node.paused_until) {
-                (Some(_), None) => self.hand_over(dst, src, &payload, stream),
-                (Some(_), Some(_)) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
+            let held = node.paused_until.is_some() || node.stalled_until.is_some();
+            match (&mut node.engine, held) {
+                (Some(_), false) => self.hand_over(dst, src, &payload, stream),
+                (Some(_), true) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
                     node.inbox_bytes += payload.len();
                     node.inbox.push_back((src, payload, stream));
                 }
@@ -686,17 +719,33 @@ impl Simulation {
         if node.paused_until.is_some_and(|u| u <= now) {
             node.paused_until = None;
             self.record(i, RecordKind::Resumed, i, 0);
-            let inbox = core::mem::take(&mut self.nodes[i as usize].inbox);
-            self.nodes[i as usize].inbox_bytes = 0;
-            for (src, payload, stream) in inbox {
-                self.hand_over(i, src, &payload, stream);
-            }
+            self.read_inbox(i);
+        }
+        let node = &mut self.nodes[i as usize];
+        if node.stalled_until.is_some_and(|u| u <= now) {
+            node.stalled_until = None;
+            self.record(i, RecordKind::Unstalled, i, 0);
+            self.read_inbox(i);
         }
         if let Some(e) = self.running_engine(i) {
             e.handle_timeout(now);
             self.flush(i);
         }
         true
+    }
+
+    /// Node `i` reads what waited in its receive buffer, oldest first,
+    /// unless it is still paused or stalled.
+    fn read_inbox(&mut self, i: u32) {
+        let node = &mut self.nodes[i as usize];
+        if node.paused_until.is_some() || node.stalled_until.is_some() {
+            return;
+        }
+        let inbox = core::mem::take(&mut node.inbox);
+        node.inbox_bytes = 0;
+        for (src, payload, stream) in inbox {
+            self.hand_over(i, src, &payload, stream);
+        }
     }
 
     /// Hands a datagram (or stream payload) from node `src` to node `dst`'s

@@ -74,6 +74,73 @@ fn a_paused_nodes_full_receive_buffer_loses_the_rest() {
     assert!(missed_pings >= 4, "the probes sent to it are among the missed");
 }
 
+/// A stalled node keeps its timers and sends but reads nothing: it probes
+/// on, its probes time out (the acks wait unread) and it accuses healthy
+/// members. Without Lifeguard its suspicion runs out before it reads the
+/// refutations, so it declares healthy members dead, and the whole cluster
+/// believes it. With Lifeguard its failed probes slow it down and a lone
+/// accusation lasts six times longer: nobody healthy is declared dead.
+#[test]
+fn a_stalled_node_accuses_others_and_only_lifeguard_keeps_them_alive() {
+    let outcome = |lifeguard: bool| {
+        let config = Config { lifeguard, ..Config::lan() };
+        let mut sim = Simulation::new(config, 8, 6).unwrap();
+        sim.join_all(0);
+        sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+        let before = sim.node_stats(5).clone();
+        sim.stall(5, secs(12.0));
+        assert!(sim.is_running(5) && sim.is_stalled(5));
+        sim.run_for(secs(11.9));
+        let during = sim.node_stats(5).clone();
+        assert!(during.datagrams_sent > before.datagrams_sent + 10, "it keeps sending");
+        assert_eq!(during.datagrams_received, before.datagrams_received, "it reads nothing");
+        sim.run_for(secs(30.0));
+        assert!(!sim.is_stalled(5));
+        assert!(sim.log().iter().any(|r| r.kind == RecordKind::Unstalled && r.node == 5));
+        assert!(sim.node_stats(5).datagrams_received > during.datagrams_received + 20);
+        let accused = sim.log().iter().any(|r| r.kind == RecordKind::Suspected && r.node == 5);
+        assert!(accused, "its probes failed while it read nothing");
+        let failed: Vec<u32> = sim
+            .log()
+            .iter()
+            .filter(|r| r.kind == RecordKind::Failed && r.subject != 5)
+            .map(|r| r.subject)
+            .collect();
+        (failed, sim.converged())
+    };
+    let (plain, plain_converged) = outcome(false);
+    assert!(!plain.is_empty(), "plain SWIM: the stalled node's accusations kill healthy members");
+    assert!(plain_converged, "and they refute and come back");
+    let (lifeguard, _) = outcome(true);
+    assert_eq!(lifeguard, Vec::<u32>::new(), "Lifeguard: no healthy member declared dead");
+}
+
+/// A node that goes deaf holding a confirmed suspicion does not convict on
+/// it: the suspect may have refuted, and the refutation would wait unread.
+/// With Lifeguard, a member that heard nothing for a probe interval waits
+/// out the lone accuser's full timeout instead of the confirmed one.
+#[test]
+fn a_deaf_node_does_not_convict_on_confirmations_it_cannot_check() {
+    let mut sim = joined(16, 7);
+    let (deaf, suspect) = (3, 9);
+    let before = sim.engine_stats(deaf).confirmations;
+    sim.pause(suspect, secs(8.0));
+    // Wait until the deaf-to-be node holds the suspicion, confirmed (for 16
+    // members: 13.7 s after one confirmation, 28.9 s for a lone accuser).
+    sim.run_until_cond(secs(8.0), secs(0.01), |s| {
+        s.engine_stats(deaf).confirmations > before
+            && s.state(deaf, suspect) == Some(MemberState::Suspect)
+    })
+    .expect("confirmed suspicion");
+    sim.stall(deaf, secs(20.0));
+    sim.run_for(secs(60.0));
+    assert!(sim.log().iter().any(|r| r.kind == RecordKind::Refuted && r.node == suspect));
+    let by_deaf = sim.engine_stats(deaf);
+    assert_eq!(by_deaf.failures_declared, 0, "it convicted on what it could not check");
+    assert!(by_deaf.declarations_deferred >= 1, "the rule held it back");
+    assert!(sim.converged());
+}
+
 #[test]
 fn long_pause_is_a_failure_then_the_node_refutes() {
     let mut sim = joined(8, 2);
