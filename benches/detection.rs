@@ -47,7 +47,9 @@ fn main() {
         };
         // Crash at a seed-dependent phase of the probe cycle (after the
         // quorum detector's first pings).
-        let settle = Duration::from_secs(5).max(config.node_timeout * 2);
+        let quorum_settle =
+            if node_timeout.is_some() { config.node_timeout * 2 } else { Duration::ZERO };
+        let settle = Duration::from_secs(5).max(quorum_settle);
         sim.run_for(settle + Duration::from_millis(seed * 37 % 1000));
         let victim = (nodes / 2) as u32;
         let killed = sim.now();
