@@ -143,3 +143,55 @@ fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
     let later = records(&sim, RecordKind::Failed, 7).into_iter().filter(|&(t, _)| t > settled);
     assert_eq!(later.count(), 0);
 }
+
+/// A member's own failing mark is local: peers never adopt it, so it must
+/// not make anti-entropy digests differ for good.
+#[test]
+fn a_local_failing_mark_does_not_keep_anti_entropy_busy() {
+    let mut sim = Simulation::new(quorum(1.0), 16, 6).unwrap();
+    sim.join_all(0);
+    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    let cut = Link { loss: 1.0, ..Link::default() };
+    sim.network.set_link(3, 7, cut);
+    sim.network.set_link(7, 3, cut);
+    sim.run_for(secs(30.0));
+    assert_eq!(sim.state(3, 7), Some(MemberState::Suspect), "3 cannot reach 7");
+    let totals = |sim: &Simulation| {
+        (0..16)
+            .map(|i| sim.engine_stats(i))
+            .fold((0, 0), |(a, b), s| (a + s.syncs, b + s.syncs_in_sync))
+    };
+    let (syncs, in_sync) = totals(&sim);
+    sim.run_for(secs(120.0));
+    let (syncs2, in_sync2) = totals(&sim);
+    assert!(syncs2 - syncs >= 40, "syncs ran: {}", syncs2 - syncs);
+    assert_eq!(in_sync2 - in_sync, syncs2 - syncs, "every sync found the digests equal");
+    assert!(records(&sim, RecordKind::Failed, 7).is_empty());
+}
+
+/// News from a member we cannot reach (here, new metadata) does not clear
+/// our failing mark: only an answer to our pings does.
+#[test]
+fn news_about_an_unreachable_member_does_not_flap_its_mark() {
+    let mut sim = Simulation::new(quorum(1.0), 16, 8).unwrap();
+    sim.join_all(0);
+    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    let cut = Link { loss: 1.0, ..Link::default() };
+    sim.network.set_link(3, 7, cut);
+    sim.network.set_link(7, 3, cut);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.state(3, 7), Some(MemberState::Suspect));
+    let since = sim.now();
+    sim.set_meta(7, b"v2".to_vec()).unwrap();
+    sim.run_for(secs(10.0));
+    let meta = sim.engine(3).unwrap().member("n7").unwrap().meta.clone();
+    assert_eq!(meta, b"v2".to_vec(), "the news reached it");
+    let flaps = sim
+        .log()
+        .iter()
+        .filter(|r| r.node == 3 && r.subject == 7 && r.time > since)
+        .map(|r| r.kind)
+        .collect::<Vec<_>>();
+    assert_eq!(flaps, vec![], "no alive/suspect flapping");
+    assert_eq!(sim.state(3, 7), Some(MemberState::Suspect));
+}

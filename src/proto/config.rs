@@ -121,7 +121,9 @@ pub enum FailureDetector {
     /// once. Reports expire after `2 * node_timeout`; a failed member that
     /// comes back is readmitted no sooner than `2 * node_timeout` after its
     /// failure. Pings grow as n² across the cluster: meant for clusters of
-    /// up to a few hundred members, as Redis's is.
+    /// up to a few hundred members, as Redis's is. As in Redis, once half
+    /// the members or more are gone for good, no majority can form: the
+    /// rest stay failing (suspect) until someone removes them.
     Quorum,
 }
 

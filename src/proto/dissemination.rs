@@ -54,17 +54,21 @@ impl std::error::Error for ItemError {}
 /// An item too big for a datagram, with its Update message.
 pub(crate) type BigItem = (Id, u64, Message);
 
-/// State rank in digests: SWIM's order of claims at one incarnation.
-fn rank(state: MemberState) -> u8 {
-    match state {
-        MemberState::Alive => 0,
-        MemberState::Suspect => 1,
-        MemberState::Dead => 2,
-        MemberState::Left => 3,
-    }
-}
-
 impl Engine {
+    /// State rank in digests: SWIM's order of claims at one incarnation.
+    /// Under the quorum detector `Suspect` is only this member's own
+    /// failing mark, which peers never adopt: it ranks as `Alive`, or
+    /// digests would never agree.
+    fn rank(&self, state: MemberState) -> u8 {
+        match state {
+            MemberState::Alive => 0,
+            MemberState::Suspect if self.quorum_mode() => 0,
+            MemberState::Suspect => 1,
+            MemberState::Dead => 2,
+            MemberState::Left => 3,
+        }
+    }
+
     /// Broadcasts `payload` to every member (rumor mongering, repaired by
     /// anti-entropy); this member gets it too, as an [`Event::Rumor`].
     /// Returns its sequence number, unique for this member.
@@ -374,7 +378,7 @@ impl Engine {
             let s = self.streams.get(&id);
             e.member.name.hash(&mut h);
             e.member.incarnation.hash(&mut h);
-            rank(e.member.state).hash(&mut h);
+            self.rank(e.member.state).hash(&mut h);
             s.map_or(0, |s| s.generation).hash(&mut h);
             s.map_or(0, |s| s.watermark).hash(&mut h);
             sum = sum.wrapping_add(h.finish());
@@ -482,7 +486,7 @@ impl Engine {
                 DigestEntry {
                     name: e.name.clone(),
                     incarnation: e.incarnation,
-                    state: rank(e.state),
+                    state: self.rank(e.state),
                     generation: s.map_or(0, |s| s.generation),
                     watermark: s.map_or(0, |s| s.watermark),
                     collected: s.map_or(0, |s| s.collected),
@@ -581,7 +585,7 @@ impl Engine {
             let peer = theirs.get(name.as_str());
             let newer = match peer {
                 None => true,
-                Some(p) => (e.incarnation, rank(e.state)) > (p.incarnation, p.state),
+                Some(p) => (e.incarnation, self.rank(e.state)) > (p.incarnation, p.state),
             };
             if newer {
                 if let Some(msg) = self.state_message(id) {

@@ -52,7 +52,7 @@ impl Engine {
         self.counts[member.state as usize] += 1;
         let live = member.state.is_live();
         let id = self.members.insert(Entry { member, accuser });
-        if live && id != self.me {
+        if live && id != self.me && !self.quorum_mode() {
             self.probe_order.add(id);
         }
         id
@@ -74,7 +74,7 @@ impl Engine {
         }
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
-        if !old.is_live() && state.is_live() && id != self.me {
+        if !old.is_live() && state.is_live() && id != self.me && !self.quorum_mode() {
             // Probed within this round, at a random place among the members
             // not probed yet (memberlist does the same for newcomers).
             self.probe_order.add(id);
@@ -134,12 +134,19 @@ impl Engine {
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
+        let failing_here = old == MemberState::Suspect && self.quorum_mode();
         let Some(e) = self.members.get_mut(id) else {
             return;
         };
         e.member.incarnation = incarnation;
         e.member.addr = addr;
         e.member.meta = meta;
+        if failing_here {
+            // Our failing mark stands until it answers our pings; the
+            // news itself spreads.
+            self.enqueue_broadcast(id);
+            return;
+        }
         e.accuser.clear();
         self.set_state(id, MemberState::Alive, now);
         self.enqueue_broadcast(id);

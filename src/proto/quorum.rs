@@ -200,6 +200,9 @@ impl Engine {
     /// Declares member `id` dead if we find it failing ourselves and a
     /// majority of the live members, us included, report it.
     fn check_quorum(&mut self, now: Duration, id: Id) {
+        if self.leaving {
+            return;
+        }
         let Some(e) = self.members.get(id).filter(|e| e.member.state == MemberState::Suspect)
         else {
             return;
@@ -241,7 +244,7 @@ impl Engine {
 
     /// Our own failing marks, as reports, into a datagram being built.
     pub(crate) fn fill_reports(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        if self.count(MemberState::Suspect) == 0 {
+        if self.leaving || self.count(MemberState::Suspect) == 0 {
             return;
         }
         let me = self.name.clone();
@@ -294,6 +297,9 @@ impl Engine {
         let Some((incarnation, addr, meta)) = self.quorum.revivals.remove(&id) else {
             return;
         };
+        if self.members.is_reaped(id) {
+            return; // gone meanwhile: its return will be a fresh join
+        }
         let Some(name) = self.members.get(id).map(|e| e.member.name.clone()) else {
             return;
         };
