@@ -25,10 +25,12 @@ from rumor._native import Config, __version__
 from rumor.errors import (
     ConfigError,
     JoinError,
+    KeyringError,
     NodeClosedError,
     RumorError,
     TimeoutError,
 )
+from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
 from rumor.news import AntiEntropy, Rumor
 from rumor.node import Node
@@ -40,6 +42,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "JoinError",
+    "Keyring",
+    "KeyringError",
     "Member",
     "MemberState",
     "Node",

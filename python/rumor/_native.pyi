@@ -1,6 +1,6 @@
 """Type stubs of the compiled extension ``rumor._native`` (kept by hand)."""
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Protocol, final
 
 __version__: str
@@ -44,6 +44,8 @@ class Config:
         push_pull_scale: bool = ...,
         failure_detector: str = ...,
         node_timeout: float = ...,
+        keys: Sequence[bytes] = ...,
+        label: str = ...,
     ) -> None: ...
     @staticmethod
     def lan(
@@ -74,6 +76,8 @@ class Config:
         push_pull_scale: bool = ...,
         failure_detector: str = ...,
         node_timeout: float = ...,
+        keys: Sequence[bytes] = ...,
+        label: str = ...,
     ) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
@@ -105,6 +109,8 @@ class Config:
         push_pull_scale: bool = ...,
         failure_detector: str = ...,
         node_timeout: float = ...,
+        keys: Sequence[bytes] = ...,
+        label: str = ...,
     ) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
@@ -136,6 +142,8 @@ class Config:
         push_pull_scale: bool = ...,
         failure_detector: str = ...,
         node_timeout: float = ...,
+        keys: Sequence[bytes] = ...,
+        label: str = ...,
     ) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
@@ -215,6 +223,13 @@ class Config:
         """Seconds without an answer before the quorum detector marks a
         member failing here (Redis's ``cluster-node-timeout``)."""
     @property
+    def encrypted(self) -> bool:
+        """Whether the config has encryption keys (they are not readable back
+        from a config; a node's ``keyring`` lists them)."""
+    @property
+    def label(self) -> str:
+        """The cluster label bound into every sealed datagram."""
+    @property
     def max_stream_size(self) -> int:
         """Largest payload sent over a TCP stream (0: no streams)."""
     @property
@@ -261,6 +276,10 @@ class NativeNode:
     def leave_async(self, timeout: float) -> Awaitable[None]: ...
     def members(self) -> list[MemberTuple]: ...
     def set_meta(self, meta: bytes) -> None: ...
+    def keys(self) -> list[bytes]: ...
+    def add_key(self, key: bytes) -> None: ...
+    def use_key(self, key: bytes) -> None: ...
+    def remove_key(self, key: bytes) -> None: ...
     def stats(self) -> dict[str, int]: ...
     def next_event(
         self, timeout: float

@@ -12,6 +12,7 @@ import builtins
 __all__ = [
     "ConfigError",
     "JoinError",
+    "KeyringError",
     "NodeClosedError",
     "RumorError",
     "TimeoutError",
@@ -24,6 +25,11 @@ class RumorError(Exception):
 
 class ConfigError(RumorError, ValueError):
     """A setting is out of its allowed range; the message names the field."""
+
+
+class KeyringError(RumorError, ValueError):
+    """A keyring change was refused: an unknown key, removing the primary key,
+    a full keyring, or a node started without keys."""
 
 
 class JoinError(RumorError, ConnectionError):

@@ -12,6 +12,7 @@ from typing import Any
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
+from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
 from rumor.news import Rumor, Value
 
@@ -187,6 +188,12 @@ class Node(CallbackRegistry):
         wanted = MemberState(state) if state is not None else None
         out = [_member(raw) for raw in self._native.members()]
         return [m for m in out if wanted is None or m.state is wanted]
+
+    @property
+    def keyring(self) -> Keyring:
+        """This node's encryption keys, changeable while it runs (see
+        :class:`rumor.Keyring`; empty for a node started without keys)."""
+        return Keyring(self._native)
 
     def set_meta(self, meta: bytes) -> None:
         """Replaces this member's metadata and gossips it to the cluster.

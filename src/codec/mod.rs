@@ -9,8 +9,13 @@
 //! drops the datagram and counts it. Decoding never panics.
 
 mod message;
+mod seal;
 
 pub use message::{DigestEntry, Item, Message, MessageKind, Value};
+pub use seal::{
+    Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
+    SEAL_OVERHEAD,
+};
 
 use alloc::vec::Vec;
 use core::fmt;

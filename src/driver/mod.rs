@@ -43,6 +43,10 @@ pub enum DriverError {
     Item(ItemError),
     /// The node is closed.
     Closed,
+    /// The operating system gave no randomness for encryption nonces.
+    Entropy(String),
+    /// A keyring change was refused.
+    Keyring(crate::codec::KeyringError),
 }
 
 impl fmt::Display for DriverError {
@@ -57,6 +61,8 @@ impl fmt::Display for DriverError {
             DriverError::Meta(e) => e.fmt(f),
             DriverError::Item(e) => e.fmt(f),
             DriverError::Closed => f.write_str("the node is closed"),
+            DriverError::Entropy(e) => write!(f, "no randomness from the operating system: {e}"),
+            DriverError::Keyring(e) => e.fmt(f),
         }
     }
 }
@@ -193,6 +199,11 @@ impl Node {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         engine.set_generation(boot);
+        // Nonces of sealed datagrams come from the OS, never from `seed`
+        // (which a user may set to the same value on every node).
+        let mut entropy = [0u8; 32];
+        getrandom::fill(&mut entropy).map_err(|e| DriverError::Entropy(e.to_string()))?;
+        engine.set_entropy(entropy);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
             origin,
@@ -277,6 +288,26 @@ impl Node {
     /// Sets this member's metadata.
     pub fn set_meta(&self, meta: Vec<u8>) -> Result<(), DriverError> {
         self.shared.command(|e, now| e.set_meta(now, meta))?.map_err(DriverError::Meta)
+    }
+
+    /// The encryption keys, the primary first (empty without encryption).
+    pub fn keys(&self) -> Result<Vec<crate::codec::Key>, DriverError> {
+        self.shared.command(|e, _| e.keys())
+    }
+
+    /// Accepts `key` too (see [`Engine::add_key`]).
+    pub fn add_key(&self, key: crate::codec::Key) -> Result<(), DriverError> {
+        self.shared.command(|e, _| e.add_key(key))?.map_err(DriverError::Keyring)
+    }
+
+    /// Seals with `key` from now on (see [`Engine::use_key`]).
+    pub fn use_key(&self, key: crate::codec::Key) -> Result<(), DriverError> {
+        self.shared.command(|e, _| e.use_key(key))?.map_err(DriverError::Keyring)
+    }
+
+    /// Stops accepting `key` (see [`Engine::remove_key`]).
+    pub fn remove_key(&self, key: crate::codec::Key) -> Result<(), DriverError> {
+        self.shared.command(|e, _| e.remove_key(key))?.map_err(DriverError::Keyring)
     }
 
     /// Broadcasts `payload` to every member; returns its sequence number.

@@ -1,7 +1,9 @@
 //! Protocol configuration, its presets and its validation.
 
+use crate::codec::{Key, MAX_KEYS, MAX_LABEL_LEN};
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
@@ -91,6 +93,17 @@ pub struct Config {
     /// broadcast or value too big for one datagram, an anti-entropy answer
     /// too big for `sync_max_datagrams`. Zero disables streams.
     pub max_stream_size: usize,
+    /// Encryption keys, the primary (used to seal) first. Empty: datagrams
+    /// and streams go out in the clear. With keys, every datagram and
+    /// stream is sealed (XChaCha20-Poly1305), and anything not sealed under
+    /// one of these keys and this `label` is dropped and counted. Every
+    /// member of a cluster needs the same setting; change keys at runtime
+    /// through the engine's keyring (add, use, remove).
+    pub keys: Vec<Key>,
+    /// The cluster's name, bound into every sealed datagram: two clusters
+    /// sharing a key but not a label never accept each other's traffic.
+    /// Only used with `keys`.
+    pub label: String,
 }
 
 /// What an anti-entropy sync between two members exchanges (Demers et al.
@@ -202,6 +215,8 @@ impl Config {
             max_packet_size: 1400,
             max_meta_size: 512,
             max_stream_size: 4 << 20,
+            keys: Vec::new(),
+            label: String::new(),
         }
     }
 
@@ -300,6 +315,25 @@ impl Config {
                     format!("between 0 and max_packet_size / 2 ({})", self.max_packet_size / 2);
                 e
             })?;
+        int("keys", self.keys.len() as u64, 0, MAX_KEYS as u64).map_err(|mut e| {
+            e.allowed = format!("at most {MAX_KEYS} keys");
+            e.got = format!("{} keys", self.keys.len());
+            e
+        })?;
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].contains(k) {
+                return Err(ConfigError {
+                    field: "keys",
+                    allowed: String::from("distinct keys"),
+                    got: format!("key {i} repeating an earlier one"),
+                });
+            }
+        }
+        int("label", self.label.len() as u64, 0, MAX_LABEL_LEN as u64).map_err(|mut e| {
+            e.allowed = format!("at most {MAX_LABEL_LEN} bytes");
+            e.got = format!("{} bytes", self.label.len());
+            e
+        })?;
         Ok(())
     }
 

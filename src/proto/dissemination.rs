@@ -124,8 +124,8 @@ impl Engine {
     /// streams are disabled.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
         match self.config.max_stream_size {
-            0 => self.item_len_within(key, self.config.max_packet_size),
-            n => self.item_len_within(key, n),
+            0 => self.item_len_within(key, self.packet_budget()),
+            _ => self.item_len_within(key, self.stream_budget()),
         }
     }
 
@@ -304,7 +304,7 @@ impl Engine {
         let mut big = Vec::new();
         let mut gone = Vec::new();
         let mut misfits = 0;
-        let room = self.config.max_packet_size.saturating_sub(codec::HEADER_LEN);
+        let room = self.packet_budget().saturating_sub(codec::HEADER_LEN);
         let active: Vec<(Id, u64)> = self.pushes.iter().collect();
         for (origin, version) in active {
             let Some(msg) = self.update_message(origin, version) else {
@@ -494,7 +494,7 @@ impl Engine {
             })
             .collect();
         // Room for the header, the flags and two bounds of the longest name.
-        let budget = self.config.max_packet_size.saturating_sub(
+        let budget = self.packet_budget().saturating_sub(
             codec::HEADER_LEN + 3 * (codec::MAX_NAME_LEN + 2) + 16 + self.name.len(),
         );
         let mut after: Option<String> = None;
@@ -574,11 +574,8 @@ impl Engine {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
         let ours = self.members.names_in(after, upto);
-        let mut out = Outbox::new(
-            self.config.max_packet_size,
-            self.config.sync_max_datagrams,
-            self.config.max_stream_size,
-        );
+        let mut out =
+            Outbox::new(self.packet_budget(), self.config.sync_max_datagrams, self.stream_budget());
         for id in ours {
             let e = &self.entry(id).member;
             let name = e.name.clone();
@@ -639,8 +636,7 @@ impl Engine {
         let mut start = from;
         let mut chunk: Vec<(u64, Item)> = Vec::new();
         let mut size = 0;
-        let room =
-            self.config.max_packet_size.saturating_sub(codec::HEADER_LEN + 64 + member.len());
+        let room = self.packet_budget().saturating_sub(codec::HEADER_LEN + 64 + member.len());
         for (v, item) in items {
             let len = postcard::to_allocvec(&item).map_or(0, |b| b.len()) + 10;
             if !chunk.is_empty() && size + len > room {

@@ -7,7 +7,7 @@ use super::probe::ProbeOrder;
 use super::stats::Stats;
 use super::table::{Entry, Id, Snapshot, Table};
 use super::timer::{Timer, Timers};
-use crate::codec::{self, DatagramBuilder, DecodeError, Message};
+use crate::codec::{self, DatagramBuilder, DecodeError, Key, Keyring, KeyringError, Message};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -137,6 +137,8 @@ pub struct Engine {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) stats: Stats,
+    /// Seals and opens every datagram when the config has keys.
+    pub(crate) keyring: Option<Keyring>,
 }
 
 impl Engine {
@@ -198,9 +200,18 @@ impl Engine {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            keyring: None,
             name: name.clone(),
             config,
         };
+        if !engine.config.keys.is_empty() {
+            // Deterministic until the driver calls set_entropy (the
+            // simulator relies on that).
+            let mut entropy = [0u8; 32];
+            engine.rng.fill_bytes(&mut entropy);
+            let (keys, label) = (&engine.config.keys, engine.config.label.as_bytes());
+            engine.keyring = Some(Keyring::new(keys, label, entropy));
+        }
         engine.counts = engine.members.base_counts();
         match engine.members.id(&name) {
             Some(id) => {
@@ -261,6 +272,59 @@ impl Engine {
         self.generation = generation;
         if let Some(s) = self.streams.get_mut(&self.me) {
             s.generation = generation;
+        }
+    }
+
+    /// Seeds the nonces of sealed datagrams with 32 bytes of the operating
+    /// system's randomness. Drivers must call it once, before the first
+    /// datagram, when the config has keys: otherwise nonces derive from the
+    /// engine's seed, and two members started with one seed would repeat
+    /// them. A no-op without keys.
+    pub fn set_entropy(&mut self, entropy: [u8; 32]) {
+        if let Some(k) = self.keyring.as_mut() {
+            k.reseed(entropy);
+        }
+    }
+
+    /// The encryption keys, the primary first (empty without encryption).
+    pub fn keys(&self) -> Vec<Key> {
+        self.keyring.as_ref().map_or_else(Vec::new, Keyring::keys)
+    }
+
+    /// Accepts `key` from now on (sealing still uses the primary): the
+    /// first step of a key rotation, done on every member.
+    pub fn add_key(&mut self, key: Key) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.add(key)
+    }
+
+    /// Seals with `key`, which must have been added, from now on: the
+    /// second step of a rotation, once every member holds the key.
+    pub fn use_key(&mut self, key: Key) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.use_key(key)
+    }
+
+    /// Stops accepting `key` (not the primary): the last step of a
+    /// rotation, once every member seals with the new key.
+    pub fn remove_key(&mut self, key: Key) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.remove(key)
+    }
+
+    /// Bytes a datagram's messages may take: `max_packet_size`, less what
+    /// sealing adds.
+    pub(crate) fn packet_budget(&self) -> usize {
+        self.config.max_packet_size - self.seal_overhead()
+    }
+
+    /// Bytes a stream payload's messages may take (0: streams are off).
+    pub(crate) fn stream_budget(&self) -> usize {
+        self.config.max_stream_size.saturating_sub(self.seal_overhead())
+    }
+
+    fn seal_overhead(&self) -> usize {
+        if self.keyring.is_some() {
+            codec::SEAL_OVERHEAD
+        } else {
+            0
         }
     }
 
@@ -419,6 +483,26 @@ impl Engine {
 
     fn handle_bytes(&mut self, now: Duration, from: SocketAddr, bytes: &[u8], limit: usize) {
         self.stats.bytes_received += bytes.len() as u64;
+        if bytes.len() > limit {
+            self.count_drop(DecodeError::Oversized);
+            return;
+        }
+        let opened;
+        let bytes = match self.keyring.as_ref().map(|k| k.open(bytes)) {
+            None => bytes,
+            Some(Ok(plain)) => {
+                opened = plain;
+                &opened[..]
+            }
+            Some(Err(codec::OpenError::Unauthenticated)) => {
+                self.stats.dropped_unauthenticated += 1;
+                return;
+            }
+            Some(Err(codec::OpenError::Unencrypted)) => {
+                self.stats.dropped_unencrypted += 1;
+                return;
+            }
+        };
         let messages = match codec::decode(bytes, limit) {
             Ok(m) => m,
             Err(e) => {
@@ -447,6 +531,10 @@ impl Engine {
             DecodeError::Truncated => s.dropped_truncated += 1,
             DecodeError::Oversized => s.dropped_oversized += 1,
             DecodeError::BadMagic => s.dropped_bad_magic += 1,
+            // Sealed, and we hold no keys.
+            DecodeError::UnsupportedFlags(f) if f & codec::FLAG_SEALED != 0 => {
+                s.dropped_unauthenticated += 1
+            }
             DecodeError::UnknownVersion(_) | DecodeError::UnsupportedFlags(_) => {
                 s.dropped_unknown_version += 1
             }
@@ -614,7 +702,7 @@ impl Engine {
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
         self.stats.reconnects += 1;
-        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &claim);
         self.push(
             &mut b,
@@ -690,7 +778,7 @@ impl Engine {
     /// without, in as many datagrams as it takes (returns true).
     fn send_view(&mut self, to: SocketAddr, first: Option<Message>) -> bool {
         let one_datagram = first.is_some();
-        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = DatagramBuilder::new(self.packet_budget());
         if let Some(m) = first {
             self.push(&mut b, &m);
         }
@@ -708,7 +796,7 @@ impl Engine {
                 break;
             }
             self.transmit(to, b);
-            b = DatagramBuilder::new(self.config.max_packet_size);
+            b = DatagramBuilder::new(self.packet_budget());
             self.push(&mut b, &msg);
         }
         self.transmit(to, b);
@@ -810,7 +898,10 @@ impl Engine {
         if b.is_empty() {
             return;
         }
-        let payload = b.finish();
+        let mut payload = b.finish();
+        if let Some(k) = self.keyring.as_mut() {
+            payload = k.seal(&payload);
+        }
         if stream {
             self.stats.streams_sent += 1;
         } else {
@@ -837,11 +928,11 @@ impl Engine {
     /// Sends one message in a datagram of its own, or over a stream if it
     /// is too big for one.
     pub(crate) fn send_big(&mut self, dst: SocketAddr, msg: &Message) {
-        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = DatagramBuilder::new(self.packet_budget());
         if self.try_push(&mut b, msg) {
             self.transmit(dst, b);
         } else {
-            let mut b = DatagramBuilder::new(self.config.max_stream_size);
+            let mut b = DatagramBuilder::new(self.stream_budget());
             if self.config.max_stream_size > 0 && self.try_push(&mut b, msg) {
                 self.transmit_stream(dst, b);
             } else {
@@ -852,7 +943,7 @@ impl Engine {
 
     /// Sends one message in a datagram of its own.
     pub(crate) fn send_alone(&mut self, dst: SocketAddr, msg: Message) {
-        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &msg);
         self.transmit(dst, b);
     }
@@ -861,7 +952,7 @@ impl Engine {
     /// The member `dst_id`, when known, is left out of the sample (it knows
     /// itself).
     pub(crate) fn send_with_gossip(&mut self, dst: SocketAddr, msg: Message, dst_id: Option<Id>) {
-        let mut b = DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &msg);
         self.fill_gossip(&mut b, dst_id);
         self.transmit(dst, b);

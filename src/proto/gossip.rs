@@ -105,7 +105,7 @@ impl Engine {
             if self.broadcasts.is_empty() && self.pushes.is_empty() {
                 break;
             }
-            let mut b = DatagramBuilder::new(self.config.max_packet_size);
+            let mut b = DatagramBuilder::new(self.packet_budget());
             self.fill_updates(&mut b);
             let (items, big) = self.fill_items(&mut b);
             self.fill_sample(&mut b, Some(id));

@@ -143,7 +143,7 @@ impl Engine {
         let seq = self.next_seq();
         self.probe = Some(Probe { seq, target, acked: false, nacks: 0, indirect: 0 });
         self.stats.probes += 1;
-        let mut b = crate::codec::DatagramBuilder::new(self.config.max_packet_size);
+        let mut b = crate::codec::DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &Message::Ping { seq, target: name });
         if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once

@@ -51,6 +51,12 @@ pub struct Stats {
     pub refutations: u64,
     /// Members this node declared dead itself.
     pub failures_declared: u64,
+    /// Datagrams (or streams) sealed under no key of our keyring and our
+    /// label (wrong key, other cluster, tampered), or sealed while we hold
+    /// no keys.
+    pub dropped_unauthenticated: u64,
+    /// Datagrams in the clear while we accept only sealed ones.
+    pub dropped_unencrypted: u64,
     /// Quorum detector: reports received that another member is failing.
     pub failure_reports: u64,
     /// Lifeguard: expired suspicions held back because nothing had reached
@@ -108,6 +114,8 @@ impl Stats {
             ("suspicions", self.suspicions),
             ("refutations", self.refutations),
             ("failures_declared", self.failures_declared),
+            ("dropped_unauthenticated", self.dropped_unauthenticated),
+            ("dropped_unencrypted", self.dropped_unencrypted),
             ("failure_reports", self.failure_reports),
             ("declarations_deferred", self.declarations_deferred),
             ("misdirected_pings", self.misdirected_pings),
@@ -169,6 +177,8 @@ impl Stats {
             suspicions,
             refutations,
             failures_declared,
+            dropped_unauthenticated,
+            dropped_unencrypted,
             failure_reports,
             declarations_deferred,
             misdirected_pings,
@@ -208,6 +218,8 @@ impl Stats {
         self.suspicions += suspicions;
         self.refutations += refutations;
         self.failures_declared += failures_declared;
+        self.dropped_unauthenticated += dropped_unauthenticated;
+        self.dropped_unencrypted += dropped_unencrypted;
         self.failure_reports += failure_reports;
         self.declarations_deferred += declarations_deferred;
         self.misdirected_pings += misdirected_pings;

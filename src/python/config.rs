@@ -44,6 +44,33 @@ fn count(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
     u64::try_from(n).map_err(|_| config_error(py, field, "a non-negative int", format!("{n}")))
 }
 
+/// A 32-byte encryption key from `bytes`; a `ValueError` naming `field`
+/// otherwise.
+pub(crate) fn key(bytes: &[u8], field: &str) -> PyResult<crate::codec::Key> {
+    let k: [u8; crate::codec::KEY_LEN] = bytes.try_into().map_err(|_| {
+        super::error::bad_argument(field, "exactly 32 bytes", format!("{} bytes", bytes.len()))
+    })?;
+    Ok(crate::codec::Key(k))
+}
+
+/// `keys`: a sequence of 32-byte `bytes`, the primary first.
+fn keys(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<crate::codec::Key>> {
+    if v.is_instance_of::<pyo3::types::PyBytes>() || v.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err("keys must be a list of 32-byte bytes, not one value"));
+    }
+    let items: Vec<Vec<u8>> =
+        v.extract().map_err(|_| PyTypeError::new_err("keys must be a list of 32-byte bytes"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            key(b, "keys").map_err(|_| {
+                config_error(py, "keys", "32-byte keys", format!("{} bytes for key {i}", b.len()))
+            })
+        })
+        .collect()
+}
+
 fn word(field: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
     v.extract().map_err(|_| PyTypeError::new_err(format!("{field} must be a str")))
 }
@@ -187,6 +214,8 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
                 "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(py, f, &v)?),
                 "failure_detector" => c.failure_detector = failure_detector(py, &word(f, &v)?)?,
                 "node_timeout" => c.node_timeout = seconds(py, f, &v)?,
+                "keys" => c.keys = keys(py, &v)?,
+                "label" => c.label = word(f, &v)?,
                 "push_pull_scale" => {
                     if !v.is_instance_of::<pyo3::types::PyBool>() {
                         return Err(PyTypeError::new_err("push_pull_scale must be a bool"));
@@ -396,6 +425,19 @@ impl PyConfig {
         self.inner.node_timeout.as_secs_f64()
     }
 
+    /// Whether the config has encryption keys (the keys themselves are not
+    /// readable back from a config; a node's ``keyring`` lists them).
+    #[getter]
+    fn encrypted(&self) -> bool {
+        !self.inner.keys.is_empty()
+    }
+
+    /// The cluster label bound into every sealed datagram.
+    #[getter]
+    fn label(&self) -> &str {
+        &self.inner.label
+    }
+
     /// Largest payload sent over a TCP stream (0: no streams).
     #[getter]
     fn max_stream_size(&self) -> usize {
@@ -417,7 +459,8 @@ impl PyConfig {
              reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
              sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
              sync_max_datagrams={}, max_stream_size={}, lifeguard={}, \
-             awareness_max_multiplier={}, failure_detector={:?}, node_timeout={})",
+             awareness_max_multiplier={}, failure_detector={:?}, node_timeout={}, keys={}, \
+             label={:?})",
             c.probe_interval.as_secs_f64(),
             c.probe_timeout.as_secs_f64(),
             c.gossip_interval.as_secs_f64(),
@@ -442,6 +485,8 @@ impl PyConfig {
             c.awareness_max_multiplier,
             detector_name(c.failure_detector),
             c.node_timeout.as_secs_f64(),
+            if c.keys.is_empty() { "[]".to_string() } else { format!("[<{} keys>]", c.keys.len()) },
+            c.label,
         )
     }
 }

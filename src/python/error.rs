@@ -37,5 +37,7 @@ pub(crate) fn driver_error(py: Python<'_>, e: DriverError) -> PyErr {
         DriverError::UnspecifiedAddress(_) => PyValueError::new_err(e.to_string()),
         DriverError::Meta(_) | DriverError::Item(_) => PyValueError::new_err(e.to_string()),
         DriverError::Closed => rumor_error(py, "NodeClosedError", e.to_string()),
+        DriverError::Keyring(_) => rumor_error(py, "KeyringError", e.to_string()),
+        DriverError::Entropy(_) => pyo3::exceptions::PyOSError::new_err(e.to_string()),
     }
 }

@@ -295,6 +295,26 @@ impl NativeNode {
         py.detach(|| self.node.set_meta(meta)).map_err(|e| driver_error(py, e))
     }
 
+    fn keys(&self, py: Python<'_>) -> PyResult<Vec<Vec<u8>>> {
+        let keys = py.detach(|| self.node.keys()).map_err(|e| driver_error(py, e))?;
+        Ok(keys.into_iter().map(|k| k.0.to_vec()).collect())
+    }
+
+    fn add_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
+        let key = super::config::key(&key, "key")?;
+        py.detach(|| self.node.add_key(key)).map_err(|e| driver_error(py, e))
+    }
+
+    fn use_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
+        let key = super::config::key(&key, "key")?;
+        py.detach(|| self.node.use_key(key)).map_err(|e| driver_error(py, e))
+    }
+
+    fn remove_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
+        let key = super::config::key(&key, "key")?;
+        py.detach(|| self.node.remove_key(key)).map_err(|e| driver_error(py, e))
+    }
+
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = py.detach(|| self.node.stats());
         let members = py.detach(|| self.node.members());
