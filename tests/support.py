@@ -236,3 +236,46 @@ def wait_probe_rounds(observers: Sequence[rumor.Node], probes: int) -> None:
         lambda: not behind(),
         message=lambda: f"fewer than {probes} new probes (name: probes so far): {behind()}",
     )
+
+
+def ping_datagram(target: str, seq: int) -> bytes:
+    """A well-formed Ping for ``target``: what a replayed capture looks like."""
+    name = target.encode()
+    varint = bytearray()
+    while True:
+        byte, seq = seq & 0x7F, seq >> 7
+        varint.append(byte | (0x80 if seq else 0))
+        if not seq:
+            break
+    return b"Rm\x01\x00\x01\x00" + b"\x02" + bytes(varint) + bytes([len(name)]) + name
+
+
+def flood(addr: str, target: str, seconds: float, seed: int = 7) -> int:
+    """Sends ``addr`` a stream of hostile datagrams for ``seconds``, one kind
+    after another: random bytes, truncated headers, 65,507-byte garbage, and
+    the same valid Ping to ``target`` replayed. Returns how many it sent."""
+    import random
+
+    rng = random.Random(seed)
+    junk = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 1500))) for _ in range(64)]
+    kinds: list[bytes] = [
+        *junk,
+        b"",
+        b"Rm",
+        b"Rm\x01\x00\x01",
+        b"Rm\x01\x00" + bytes(65_503),
+        ping_datagram(target, 424242),
+    ]
+    host, port = addr.rsplit(":", 1)
+    sent = 0
+    deadline = time.monotonic() + seconds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        while time.monotonic() < deadline:
+            for datagram in kinds:
+                try:
+                    sock.sendto(datagram, (host, int(port)))
+                    sent += 1
+                except OSError:
+                    pass  # a full socket buffer: the kernel drops it, as the wire would
+    return sent

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+import resource
 import socket
+import time
 
-from support import LOCALHOST, Cluster, all_alive, wait_for_views, wait_until
+import rumor
+from support import LOCALHOST, Cluster, all_alive, flood, wait_for_views, wait_until
 
 HEADER = b"Rm\x01\x00"
 """Magic and protocol version 1 with no flags: the start of a real datagram."""
@@ -18,6 +21,8 @@ DROP_KEYS = (
     "dropped_bad_magic",
     "dropped_unknown_version",
     "dropped_out_of_limits",
+    "dropped_unauthenticated",
+    "dropped_unencrypted",
 )
 
 U64_MAX = b"\xff" * 9 + b"\x01"
@@ -54,6 +59,8 @@ def garbage(target: str) -> dict[str, list[bytes]]:
             b"Rm\xff\x00\x01\x00",
             b"Rm\x01\x80\x01\x00\x00",
         ],
+        # Sealed (encrypted), and this node holds no keys.
+        "dropped_unauthenticated": [b"Rm\x01\x01" + noise(60)],
         # Well-formed messages outside the protocol's limits: an accusation
         # at incarnation u64::MAX (it could never be refuted), names of 200
         # bytes or none at all.
@@ -89,6 +96,7 @@ def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Clust
     expected = {key: before[key] + len(batch) for key, batch in batches.items()}
     expected["dropped_total"] = before["dropped_total"] + sent
     expected["dropped_oversized"] = before["dropped_oversized"]  # UDP cannot carry one
+    expected["dropped_unencrypted"] = before["dropped_unencrypted"]  # it holds no keys
 
     def delta() -> dict[str, int]:
         now = drops(a.stats())
@@ -107,3 +115,36 @@ def test_garbage_datagrams_are_counted_and_the_node_keeps_working(cluster: Clust
     wait_for_views([a, b, c], all_alive([a, b, c]))
     assert drops(b.stats())["dropped_total"] == 0, "a healthy peer's traffic was dropped"
     assert drops(c.stats())["dropped_total"] == 0, "a healthy peer's traffic was dropped"
+
+
+def test_a_flood_of_junk_and_replays_does_not_stop_a_node(cluster: Cluster) -> None:
+    """For 3 s a node takes random, truncated, 64 KiB and replayed datagrams as
+    fast as one Python thread sends them; its peers never suspect it, it counts
+    what it dropped, and its memory does not grow with the flood."""
+    config = rumor.Config.lan(probe_interval=0.5, probe_timeout=0.25, gossip_interval=0.1)
+    nodes = cluster.start_joined(3, config=config)
+    target = nodes[0]
+    before = target.stats()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    sent = flood(target.addr, target.name, 3.0)
+    elapsed = time.monotonic() - start
+    wait_until(
+        lambda: target.stats()["dropped_total"] > before["dropped_total"] + sent // 4,
+        message=lambda: f"sent {sent}, dropped only {target.stats()['dropped_total']}",
+    )
+    after = target.stats()
+    # One datagram in 69 is the replayed Ping: each read one is answered.
+    replays = after["received_ping"] - before["received_ping"]
+    junk = after["dropped_total"] - before["dropped_total"]
+    assert replays > junk // 69 // 4, f"{replays} replays read next to {junk} junk datagrams"
+    assert after["dropped_bad_magic"] > before["dropped_bad_magic"]
+    assert after["dropped_truncated"] > before["dropped_truncated"]
+    assert after["dropped_malformed"] > before["dropped_malformed"]
+    for peer in nodes[1:]:
+        log = cluster.logs[peer.name]
+        assert log.count("suspect", target.name) == 0, f"{peer.name} suspected it"
+    wait_for_views(nodes, all_alive(nodes))
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert grown_kib < 64 * 1024, f"peak memory grew by {grown_kib} KiB during the flood"
+    assert sent / elapsed > 1000, "the flood was too slow to mean anything"

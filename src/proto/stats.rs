@@ -150,6 +150,8 @@ impl Stats {
             + self.dropped_bad_magic
             + self.dropped_unknown_version
             + self.dropped_out_of_limits
+            + self.dropped_unauthenticated
+            + self.dropped_unencrypted
     }
 
     /// Adds `other`'s counters to these: totals over several engines, or
