@@ -13,6 +13,8 @@
 extern crate alloc;
 
 pub mod codec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod proto;
 pub mod sim;
 

@@ -311,3 +311,27 @@ fn a_quiet_cluster_syncs_with_summaries_only() {
         .expect("repaired");
     assert!(digests(&sim) > before);
 }
+
+/// Rumor mongering's queue is bounded: a burst of broadcasts beyond
+/// `MAX_PUSHES` leaves the oldest to anti-entropy (counted), and still every
+/// one of them reaches every member, once.
+#[test]
+fn a_burst_beyond_the_push_queue_is_delivered_by_anti_entropy() {
+    use rumor::proto::MAX_PUSHES;
+    let config = Config { push_pull_interval: Duration::from_secs(5), ..Config::lan() };
+    let mut sim = Simulation::new(config, 4, 21).unwrap();
+    sim.join_all(0);
+    sim.run_until_cond(Duration::from_secs(10), Duration::from_millis(10), Simulation::converged)
+        .expect("converged");
+    let burst = MAX_PUSHES + 500;
+    for i in 0..burst {
+        sim.broadcast(1, format!("r{i}").into_bytes()).unwrap();
+    }
+    assert_eq!(sim.engine_stats(1).pushes_evicted, 500);
+    let everywhere = |s: &Simulation| {
+        let got = s.log().iter().filter(|r| r.kind == RecordKind::Rumor).count();
+        got == 4 * burst
+    };
+    sim.run_until_cond(Duration::from_secs(120), Duration::from_millis(100), everywhere)
+        .expect("every rumor everywhere");
+}

@@ -171,7 +171,9 @@ impl Engine {
         if report {
             self.report(me, generation, changes);
         }
-        self.pushes.start(me, version);
+        if self.pushes.start(me, version) {
+            self.stats.pushes_evicted += 1;
+        }
         self.push_now(now, me, version);
         version
     }
@@ -251,7 +253,9 @@ impl Engine {
         }
         self.report(id, generation, changes);
         // News: spread it in turn.
-        self.pushes.start(id, version);
+        if self.pushes.start(id, version) {
+            self.stats.pushes_evicted += 1;
+        }
         self.push_now(now, id, version);
     }
 

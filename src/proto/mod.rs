@@ -31,6 +31,7 @@ pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
 pub use member::{Member, MemberState};
 pub use stats::Stats;
+pub use store::MAX_PUSHES;
 pub use table::Snapshot;
 
 #[cfg(test)]

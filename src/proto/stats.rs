@@ -57,6 +57,9 @@ pub struct Stats {
     pub dropped_unauthenticated: u64,
     /// Datagrams in the clear while we accept only sealed ones.
     pub dropped_unencrypted: u64,
+    /// Items left to anti-entropy because [`MAX_PUSHES`](super::MAX_PUSHES)
+    /// items were already being pushed (rumor mongering's bounded queue).
+    pub pushes_evicted: u64,
     /// Quorum detector: reports received that another member is failing.
     pub failure_reports: u64,
     /// Lifeguard: expired suspicions held back because nothing had reached
@@ -116,6 +119,7 @@ impl Stats {
             ("failures_declared", self.failures_declared),
             ("dropped_unauthenticated", self.dropped_unauthenticated),
             ("dropped_unencrypted", self.dropped_unencrypted),
+            ("pushes_evicted", self.pushes_evicted),
             ("failure_reports", self.failure_reports),
             ("declarations_deferred", self.declarations_deferred),
             ("misdirected_pings", self.misdirected_pings),
@@ -181,6 +185,7 @@ impl Stats {
             failures_declared,
             dropped_unauthenticated,
             dropped_unencrypted,
+            pushes_evicted,
             failure_reports,
             declarations_deferred,
             misdirected_pings,
@@ -222,6 +227,7 @@ impl Stats {
         self.failures_declared += failures_declared;
         self.dropped_unauthenticated += dropped_unauthenticated;
         self.dropped_unencrypted += dropped_unencrypted;
+        self.pushes_evicted += pushes_evicted;
         self.failure_reports += failure_reports;
         self.declarations_deferred += declarations_deferred;
         self.misdirected_pings += misdirected_pings;

@@ -210,6 +210,10 @@ impl Stream {
     }
 }
 
+/// Most items one member pushes at a time (rumor mongering). Past it, the
+/// item pushed most is left to anti-entropy (`Stats::pushes_evicted`).
+pub const MAX_PUSHES: usize = 4096;
+
 /// Items this node is spreading (rumor mongering), with how often each was
 /// pushed and how many pushes found the receiver already knowing it.
 #[derive(Debug, Default)]
@@ -230,14 +234,25 @@ impl Pushes {
         self.index.len()
     }
 
-    /// Starts spreading an item.
-    pub(crate) fn start(&mut self, origin: u32, version: u64) {
+    /// Starts spreading an item. With [`MAX_PUSHES`] items in flight, the
+    /// one pushed most (the oldest among equals) stops being pushed to make
+    /// room; returns whether one did. It stays in the store, so
+    /// anti-entropy still delivers it.
+    pub(crate) fn start(&mut self, origin: u32, version: u64) -> bool {
         if self.index.contains_key(&(origin, version)) {
-            return;
+            return false;
+        }
+        let mut evicted = false;
+        if self.index.len() >= MAX_PUSHES {
+            if let Some((_, item)) = self.order.pop_last() {
+                self.index.remove(&item);
+                evicted = true;
+            }
         }
         self.next += 1;
         self.index.insert((origin, version), (0, self.next, 0));
         self.order.insert((0, core::cmp::Reverse(self.next)), (origin, version));
+        evicted
     }
 
     /// Items in sending order: fewest pushes first, newest first.
