@@ -29,7 +29,7 @@ impl Engine {
     }
 
     /// Appends pending member updates to `b`, fewest transmissions first.
-    fn fill_updates(&mut self, b: &mut DatagramBuilder) {
+    pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder) {
         let limit = self.config.retransmit_limit(self.live_members());
         // Pending updates. A datagram holds a few dozen at most: stop after
         // several in a row that do not fit.
@@ -63,7 +63,7 @@ impl Engine {
     ///
     /// An entry may repeat one of the pending section's; checking for that
     /// costs more than the few bytes it would save.
-    fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
+    pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
         let n = self.members.len();
         let want = (n / 10).max(3).min(n.saturating_sub(2));
         let (mut added, mut scanned) = (0, 0);

@@ -44,6 +44,8 @@ pub(crate) struct Quorum {
     /// Refutations held back until the undo time: incarnation, address and
     /// metadata of the member's new life, by member.
     revivals: FixedHashMap<Id, (u64, SocketAddr, Vec<u8>)>,
+    /// When a ping last carried a sample of the member table.
+    last_sample: Duration,
 }
 
 /// How one member has answered our pings.
@@ -125,7 +127,25 @@ impl Engine {
             link.last_ping = now;
         }
         self.stats.probes += 1;
-        self.send_with_gossip(addr, Message::Ping { seq, target: name }, Some(id));
+        self.send_light(now, addr, Message::Ping { seq, target: name }, Some(id));
+    }
+
+    /// Sends `msg` with our reports and pending updates, and a sample of
+    /// the member table once per gossip interval: on every ping of a
+    /// detector that pings everyone, samples would multiply its traffic.
+    /// (Acks keep their full gossip section: a member that pings everyone
+    /// learns from the answers what everyone knows, so a newcomer fills
+    /// the gaps of the view its seed gave it at once.)
+    fn send_light(&mut self, now: Duration, to: SocketAddr, msg: Message, dst: Option<Id>) {
+        let mut b = DatagramBuilder::new(self.packet_budget());
+        self.push(&mut b, &msg);
+        self.fill_reports(&mut b, dst);
+        self.fill_updates(&mut b);
+        if now.saturating_sub(self.quorum.last_sample) >= self.config.gossip_interval {
+            self.quorum.last_sample = now;
+            self.fill_sample(&mut b, dst);
+        }
+        self.transmit(to, b);
     }
 
     /// An Ack for one of our quorum pings: the member answers. Returns
