@@ -9,12 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-for target in decode open engine; do
+for target in decode open engine engine_sealed; do
     echo "== $target: $seconds s"
     cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1
 done
 echo "== minimizing the corpus"
-for target in decode open engine; do
+for target in decode open engine engine_sealed; do
     cargo +nightly fuzz cmin "$target" "fuzz/corpus/$target"
 done

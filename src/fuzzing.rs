@@ -42,6 +42,16 @@ fn addr(i: u8) -> SocketAddr {
 /// passing, broadcasts and state changes. It never panics, and no datagram
 /// it sends exceeds `max_packet_size` (nor a stream `max_stream_size`).
 pub fn engine(data: &[u8]) {
+    run_engine(data, false);
+}
+
+/// [`engine`] with encryption on: besides, everything it sends is sealed,
+/// and sealing never pushes a datagram over `max_packet_size`.
+pub fn engine_sealed(data: &[u8]) {
+    run_engine(data, true);
+}
+
+fn run_engine(data: &[u8], sealed: bool) {
     let members: Vec<Member> = (0..8u8)
         .map(|i| Member {
             name: alloc::format!("n{i}"),
@@ -52,7 +62,11 @@ pub fn engine(data: &[u8]) {
             since: Duration::ZERO,
         })
         .collect();
-    let config = Config::lan();
+    let mut config = Config::lan();
+    if sealed {
+        config.keys = alloc::vec![Key([3; 32])];
+        config.label = "fuzz".into();
+    }
     let view = Snapshot::new(members);
     let mut e = Engine::with_snapshot(config.clone(), "n0", addr(0), 1, Duration::ZERO, view)
         .expect("valid config");
@@ -84,6 +98,7 @@ pub fn engine(data: &[u8]) {
         while let Some(t) = e.poll_transmit() {
             let max = if t.stream { config.max_stream_size } else { config.max_packet_size };
             assert!(t.payload.len() <= max, "sent {} bytes, over {max}", t.payload.len());
+            assert_eq!(t.payload[3] & codec::FLAG_SEALED != 0, sealed, "sealed iff keys are set");
         }
         while e.poll_event().is_some() {}
     }

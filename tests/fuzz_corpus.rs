@@ -33,3 +33,8 @@ fn open_corpus() {
 fn engine_corpus() {
     assert!(replay("engine", rumor::fuzzing::engine) > 1);
 }
+
+#[test]
+fn engine_sealed_corpus() {
+    assert!(replay("engine_sealed", rumor::fuzzing::engine_sealed) > 1);
+}

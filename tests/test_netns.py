@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import select
 import shutil
 import subprocess
 import sys
@@ -29,8 +31,11 @@ WORKER = os.path.join(os.path.dirname(__file__), "netns_worker.py")
 SUBNET = "10.77.0"
 PORT = 7946
 DEADLINE = 40.0
-TAG = f"rmr{os.getpid() % 100000}"
-"""Prefix of every namespace and link this run creates: unique per run."""
+TAG = f"rmr{secrets.token_hex(4)}"
+"""Prefix of every namespace this run creates: random, so concurrent or
+crashed earlier runs never collide with it."""
+REPLY_TIMEOUT = 30.0
+"""Seconds a worker gets to answer one command."""
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -72,13 +77,21 @@ class Host:
     def name(self) -> str:
         return f"h{self.index}"
 
+    def read_line(self, waiting_for: str) -> str:
+        """The worker's next line; fails the test if none comes in time."""
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], REPLY_TIMEOUT)
+        if not ready:
+            pytest.fail(f"{self.name}: no answer to {waiting_for!r} in {REPLY_TIMEOUT} s")
+        line = self.proc.stdout.readline()
+        assert line, f"{self.name}'s worker exited: {self.proc.poll()}"
+        return line
+
     def ask(self, command: str) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, f"{self.name}'s worker exited: {self.proc.poll()}"
-        reply: dict[str, Any] = json.loads(line)
+        reply: dict[str, Any] = json.loads(self.read_line(command))
         assert "error" not in reply, f"{self.name}: {command}: {reply['error']}"
         return reply
 
@@ -86,15 +99,18 @@ class Host:
 class Lab:
     """A bridge namespace and ``n`` host namespaces wired to it."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self) -> None:
         self.bridge_ns = f"{TAG}br"
+        self.namespaces: list[str] = []
         self.hosts: list[Host] = []
-        ip("netns", "add", self.bridge_ns)
+
+    def build(self, n: int) -> None:
+        self.add_namespace(self.bridge_ns)
         self.in_bridge("ip", "link", "add", "br0", "type", "bridge")
         self.in_bridge("ip", "link", "set", "br0", "up")
         for i in range(1, n + 1):
             ns, link = f"{TAG}h{i}", f"v{i}"
-            ip("netns", "add", ns)
+            self.add_namespace(ns)
             # The pair is made inside the host's namespace, so no end ever
             # appears on the machine itself.
             self.run(ns, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", link)
@@ -105,6 +121,10 @@ class Lab:
             self.in_bridge("ip", "link", "set", link, "master", "br0")
             self.in_bridge("ip", "link", "set", link, "up")
             self.hosts.append(Host(i, ns, f"{SUBNET}.{i}:{PORT}", link))
+
+    def add_namespace(self, ns: str) -> None:
+        ip("netns", "add", ns)
+        self.namespaces.append(ns)  # removed in close(), whatever fails later
 
     @staticmethod
     def run(ns: str, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -133,8 +153,7 @@ class Lab:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert host.proc.stdout is not None
-        ready = json.loads(host.proc.stdout.readline())
+        ready = json.loads(host.read_line("start"))
         assert ready == {"ready": host.addr}, ready
 
     def cut(self, host: Host) -> None:
@@ -178,15 +197,15 @@ class Lab:
             for pipe in (host.proc.stdin, host.proc.stdout):
                 if pipe is not None:
                     pipe.close()
-        for host in self.hosts:
-            ip("netns", "del", host.ns, check=False)
-        ip("netns", "del", self.bridge_ns, check=False)
+        for ns in self.namespaces:
+            ip("netns", "del", ns, check=False)
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    lab = Lab(5)
+    lab = Lab()
     try:
+        lab.build(5)
         for host in lab.hosts:
             lab.start(host)
         yield lab

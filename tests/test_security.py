@@ -6,7 +6,14 @@ import secrets
 
 import pytest
 import rumor
-from support import Cluster, all_alive, fast_config, wait_for_views, wait_until
+from support import (
+    Cluster,
+    all_alive,
+    fast_config,
+    wait_for_views,
+    wait_probe_rounds,
+    wait_until,
+)
 
 K1 = secrets.token_bytes(32)
 K2 = secrets.token_bytes(32)
@@ -33,6 +40,12 @@ def test_keys_must_be_32_bytes_and_distinct() -> None:
         rumor.Config(keys=K1)  # type: ignore[arg-type]
     with pytest.raises(rumor.ConfigError, match="label"):
         rumor.Config(keys=[K1], label="x" * 129)
+    with pytest.raises(rumor.ConfigError, match="label"):
+        rumor.Config(label="prod")  # a label means nothing without keys
+    with pytest.raises(rumor.ConfigError, match="keys"):
+        rumor.Config(keys=[bytes(32)])
+    with pytest.raises(TypeError):
+        rumor.Config(keys=[list(range(32))])  # type: ignore[list-item]
     config = rumor.Config(keys=[K1, K2], label="prod")
     assert config.encrypted and config.label == "prod"
     assert K1.hex() not in repr(config) and "2 keys" in repr(config)
@@ -75,8 +88,12 @@ def test_keys_rotate_at_runtime_without_downtime(cluster: Cluster) -> None:
     for node in nodes:
         node.keyring.add(K2)
     assert all(node.keyring.keys == [K1, K2] for node in nodes)
+    # Between phases, let datagrams sealed the old way arrive and the mixed
+    # keyrings run for a while: a few probes by everyone.
+    wait_probe_rounds(nodes, 3)
     for node in nodes:
         node.keyring.use(K2)
+    wait_probe_rounds(nodes, 3)
     for node in nodes:
         with pytest.raises(rumor.KeyringError):
             node.keyring.remove(K2)  # the primary
@@ -93,6 +110,12 @@ def test_keys_rotate_at_runtime_without_downtime(cluster: Cluster) -> None:
         assert log.events("suspect") == [] and log.events("fail") == [], node.name
     with pytest.raises(ValueError, match="32 bytes"):
         nodes[0].keyring.add(b"too short")
+    with pytest.raises(TypeError):
+        nodes[0].keyring.add(32)  # type: ignore[arg-type]
+    with pytest.raises(rumor.KeyringError):
+        nodes[0].keyring.add(bytes(32))
+    late.close()
+    assert "closed" in repr(late.keyring)
     plain = cluster.start("plain", fast_config())
     with pytest.raises(rumor.KeyringError):
         plain.keyring.add(K1)

@@ -64,6 +64,9 @@ pub enum KeyringError {
     /// The member was started without keys: encryption cannot be turned on
     /// at runtime (members without keys could no longer talk to it).
     Disabled,
+    /// An all-zero key: almost certainly a mistake (`bytes(32)`), not a
+    /// random key.
+    ZeroKey,
 }
 
 impl fmt::Display for KeyringError {
@@ -74,6 +77,7 @@ impl fmt::Display for KeyringError {
             KeyringError::RemovingPrimary => {
                 f.write_str("the primary key cannot be removed; make another key primary first")
             }
+            KeyringError::ZeroKey => f.write_str("an all-zero key is not a random key"),
             KeyringError::Disabled => f.write_str(
                 "this node was started without keys; start every node with keys to encrypt",
             ),
@@ -137,6 +141,9 @@ impl Keyring {
     /// Adds `key` (accepted from now on; sealing still uses the primary).
     /// Adding a key already held does nothing.
     pub fn add(&mut self, key: Key) -> Result<(), KeyringError> {
+        if key.0 == [0; KEY_LEN] {
+            return Err(KeyringError::ZeroKey);
+        }
         if self.keys.iter().any(|(k, _)| *k == key) {
             return Ok(());
         }
@@ -212,11 +219,13 @@ impl Keyring {
         let body = &bytes[4 + NONCE_LEN..bytes.len() - TAG_LEN];
         let tag = &bytes[bytes.len() - TAG_LEN..];
         let aad = self.aad(header);
+        let mut plain = Vec::with_capacity(4 + body.len());
+        plain.extend_from_slice(header);
+        plain[3] &= !FLAG_SEALED;
+        plain.extend_from_slice(body);
+        // A failed attempt checks the tag before decrypting anything and
+        // leaves the buffer as it was, so one copy serves every key.
         for (_, cipher) in &self.keys {
-            let mut plain = Vec::with_capacity(4 + body.len());
-            plain.extend_from_slice(header);
-            plain[3] &= !FLAG_SEALED;
-            plain.extend_from_slice(body);
             if cipher.decrypt_in_place_detached(nonce, &aad, &mut plain[4..], tag.into()).is_ok() {
                 return Ok(plain);
             }

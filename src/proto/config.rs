@@ -329,6 +329,20 @@ impl Config {
                 });
             }
         }
+        if self.keys.iter().any(|k| k.0 == [0; 32]) {
+            return Err(ConfigError {
+                field: "keys",
+                allowed: String::from("random 32-byte keys"),
+                got: String::from("an all-zero key"),
+            });
+        }
+        if !self.label.is_empty() && self.keys.is_empty() {
+            return Err(ConfigError {
+                field: "label",
+                allowed: String::from("empty unless keys are set (it is bound into sealing)"),
+                got: format!("{:?} without keys", self.label),
+            });
+        }
         int("label", self.label.len() as u64, 0, MAX_LABEL_LEN as u64).map_err(|mut e| {
             e.allowed = format!("at most {MAX_LABEL_LEN} bytes");
             e.got = format!("{} bytes", self.label.len());

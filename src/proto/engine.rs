@@ -702,18 +702,23 @@ impl Engine {
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
         self.stats.reconnects += 1;
+        let meet = Message::Meet {
+            token,
+            name: me.name,
+            addr: me.addr,
+            incarnation: me.incarnation,
+            meta: me.meta,
+        };
+        // Both in one datagram when they fit (long names and metadata in a
+        // small max_packet_size may not): the claim first, so the member
+        // refutes before it answers the Meet.
         let mut b = DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &claim);
-        self.push(
-            &mut b,
-            &Message::Meet {
-                token,
-                name: me.name,
-                addr: me.addr,
-                incarnation: me.incarnation,
-                meta: me.meta,
-            },
-        );
+        if !self.try_push(&mut b, &meet) {
+            self.transmit(addr, b);
+            b = DatagramBuilder::new(self.packet_budget());
+            self.push(&mut b, &meet);
+        }
         self.transmit(addr, b);
     }
 

@@ -58,8 +58,16 @@ fn keys(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<crate::codec::Key>
     if v.is_instance_of::<pyo3::types::PyBytes>() || v.is_instance_of::<pyo3::types::PyString>() {
         return Err(PyTypeError::new_err("keys must be a list of 32-byte bytes, not one value"));
     }
-    let items: Vec<Vec<u8>> =
-        v.extract().map_err(|_| PyTypeError::new_err("keys must be a list of 32-byte bytes"))?;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    for item in v.try_iter().map_err(|_| PyTypeError::new_err("keys must be a list of bytes"))? {
+        let item = item?;
+        if !item.is_instance_of::<pyo3::types::PyBytes>()
+            && !item.is_instance_of::<pyo3::types::PyByteArray>()
+        {
+            return Err(PyTypeError::new_err("keys must be a list of 32-byte bytes"));
+        }
+        items.push(item.extract()?);
+    }
     items
         .iter()
         .enumerate()
