@@ -30,6 +30,17 @@ from rumor.errors import (
     RumorError,
     TimeoutError,
 )
+from rumor.events import (
+    Alive,
+    Event,
+    EventStream,
+    Failed,
+    Joined,
+    Left,
+    RumorReceived,
+    Suspected,
+    Updated,
+)
 from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
 from rumor.news import AntiEntropy, Rumor
@@ -38,21 +49,30 @@ from rumor.sim import SimNode, Simulation
 
 __all__ = [
     "Accusation",
+    "Alive",
     "AntiEntropy",
     "Config",
     "ConfigError",
+    "Event",
+    "EventStream",
+    "Failed",
     "JoinError",
+    "Joined",
     "Keyring",
     "KeyringError",
+    "Left",
     "Member",
     "MemberState",
     "Node",
     "NodeClosedError",
     "Rumor",
     "RumorError",
+    "RumorReceived",
     "SimNode",
     "Simulation",
+    "Suspected",
     "TimeoutError",
+    "Updated",
     "__version__",
     "plot",
 ]

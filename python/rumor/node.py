@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import concurrent.futures
+import functools
+import inspect
 import threading
+import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
+from rumor.errors import TimeoutError
+from rumor.events import (
+    _CLOSED,
+    Alive,
+    Event,
+    EventStream,
+    Failed,
+    Joined,
+    Left,
+    RumorReceived,
+    Suspected,
+    Updated,
+)
 from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
 from rumor.news import Rumor, Value
@@ -44,29 +62,79 @@ def _arguments(kind: str, raw: Any) -> tuple[Any, ...]:
     return (_member(raw),)
 
 
+_TYPED: dict[str, Callable[[Member], Event]] = {
+    "join": Joined,
+    "leave": Left,
+    "fail": Failed,
+    "suspect": Suspected,
+    "alive": Alive,
+}
+
+
+def _typed(native: _native.NativeNode, kind: str, args: tuple[Any, ...]) -> Event | None:
+    """The typed event of a native event, for :meth:`Node.events`."""
+    if kind in _TYPED:
+        return _TYPED[kind](args[0])
+    if kind not in ("update", "rumor"):
+        return None
+    name = args[0] if kind == "update" else args[0].origin
+    raw = native.member(name)
+    # A member reaped meanwhile (a day after its death) is no longer known.
+    about = _member(raw) if raw is not None else Member(name, "", MemberState.DEAD, 0)
+    if kind == "update":
+        return Updated(about, args[1], args[2])
+    return RumorReceived(about, args[0])
+
+
+def _report(callback: AnyCallback, future: concurrent.futures.Future[Any]) -> None:
+    """Reports the exception an async callback raised, as for sync ones."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        _native.write_unraisable(exc, callback)
+
+
 def _dispatch(
     native: _native.NativeNode,
     callbacks: dict[str, list[AnyCallback]],
+    streams: list[EventStream],
     lock: threading.Lock,
+    loop: asyncio.AbstractEventLoop | None,
 ) -> None:
-    """Dispatcher thread: runs the callbacks of each event, in order, until
-    the native node is closed. A callback that raises is reported through
-    ``sys.unraisablehook`` and the others still run."""
+    """Dispatcher thread: runs the callbacks of each event, in order, and
+    hands its typed form to every event stream, until the native node is
+    closed. A callback that raises is reported through
+    ``sys.unraisablehook`` and the others still run; an ``async def``
+    callback is scheduled on ``loop``, the loop the node was made in."""
     while True:
         event = native.next_event(0.5)
         if event is None:
             if native.closed:
+                with lock:
+                    ended = list(streams)
+                for stream in ended:
+                    stream._offer(_CLOSED)
                 return
             continue
         kind, raw = event
         args = _arguments(kind, raw)
         with lock:
             todo = list(callbacks.get(kind, ()))
+            listening = list(streams)
         for callback in todo:
             try:
-                callback(*args)
+                result = callback(*args)
+                if inspect.iscoroutine(result) and loop is not None:
+                    future = asyncio.run_coroutine_threadsafe(result, loop)
+                    future.add_done_callback(functools.partial(_report, callback))
             except BaseException as exc:  # reported, never fatal to the node
                 _native.write_unraisable(exc, callback)
+        if listening:
+            typed = _typed(native, kind, args)
+            if typed is not None:
+                for stream in listening:
+                    stream._offer(typed)
 
 
 class Node(CallbackRegistry):
@@ -105,12 +173,18 @@ class Node(CallbackRegistry):
         )
         self._lock = threading.Lock()
         self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in _EVENT_KINDS}
+        self._streams: list[EventStream] = []
+        try:
+            # async def callbacks run on the loop the node was made in.
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         # The dispatcher holds the native node and the callbacks, not the Node
         # itself, so a Node nobody references any more is collected, and
         # collecting it closes the native node, which ends the dispatcher.
         self._dispatcher = threading.Thread(
             target=_dispatch,
-            args=(self._native, self._callbacks, self._lock),
+            args=(self._native, self._callbacks, self._streams, self._lock, self._loop),
             name=f"rumor-events-{self.name}",
             daemon=True,
         )
@@ -260,8 +334,64 @@ class Node(CallbackRegistry):
     # -- callbacks --------------------------------------------------------
 
     def _store(self, kind: str, callback: AnyCallback) -> None:
+        if inspect.iscoroutinefunction(callback) and self._loop is None:
+            raise TypeError(
+                f"on_{kind}: an async def callback needs a node made inside a running "
+                "event loop (it runs on that loop)"
+            )
         with self._lock:
             self._callbacks[kind].append(callback)
+
+    # -- asyncio ----------------------------------------------------------
+
+    def events(self, maxsize: int = 10_000) -> EventStream:
+        """An async iterator over this node's events from now on, as typed
+        objects (:class:`rumor.Joined`, :class:`rumor.Failed`,
+        :class:`rumor.Updated`, :class:`rumor.RumorReceived`, ...)::
+
+            async with node.events() as stream:
+                async for event in stream:
+                    ...
+
+        Call it inside a running event loop; events arrive on that loop.
+        Several streams may run at once, each getting every event. A stream
+        holds at most ``maxsize`` unread events: past that, newer ones are
+        dropped for that stream only and counted in ``stream.dropped``.
+        Iteration ends when the node closes.
+        """
+        stream = EventStream(maxsize, self._unsubscribe)
+        with self._lock:
+            self._streams.append(stream)
+        if self.closed:
+            stream._offer(_CLOSED)
+        return stream
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        with self._lock:
+            if stream in self._streams:
+                self._streams.remove(stream)
+
+    async def wait_for_members(self, n: int, timeout: float = 10.0) -> list[Member]:
+        """Waits until at least ``n`` members, this one included, are alive
+        in this node's view; returns them.
+
+        Raises:
+            rumor.TimeoutError: fewer than ``n`` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        async with self.events(maxsize=1) as stream:
+            while True:
+                alive = self.members(state=MemberState.ALIVE)
+                if len(alive) >= n:
+                    return alive
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise TimeoutError(f"{len(alive)} of {n} members alive after {timeout} s")
+                # Any event may be the one; the view is read again after it.
+                try:
+                    await asyncio.wait_for(stream.__anext__(), left)
+                except (asyncio.TimeoutError, StopAsyncIteration):
+                    pass
 
     # -- lifecycle --------------------------------------------------------
 

@@ -341,6 +341,11 @@ impl Node {
         self.shared.engine.lock().max_item_len(key)
     }
 
+    /// One member as the engine knows it now.
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.shared.engine.lock().member(name).cloned()
+    }
+
     /// A snapshot of the member table.
     pub fn members(&self) -> Vec<Member> {
         self.shared.engine.lock().members().cloned().collect()

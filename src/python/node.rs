@@ -286,6 +286,11 @@ impl NativeNode {
         }
     }
 
+    fn member<'py>(&self, py: Python<'py>, name: &str) -> Option<MemberTuple<'py>> {
+        let member = py.detach(|| self.node.member(name));
+        member.map(|m| member_tuple(py, &m))
+    }
+
     fn members<'py>(&self, py: Python<'py>) -> Vec<MemberTuple<'py>> {
         let members = py.detach(|| self.node.members());
         members.iter().map(|m| member_tuple(py, m)).collect()

@@ -1,0 +1,185 @@
+"""asyncio: typed event streams, async callbacks, awaitable waits, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+
+import pytest
+import rumor
+from support import LOCALHOST, fast_config
+
+DEADLINE = 30.0
+
+
+def start(name: str) -> rumor.Node:
+    return rumor.Node(name=name, bind=f"{LOCALHOST}:0", config=fast_config())
+
+
+async def collect(
+    stream: rumor.EventStream, until: int, kinds: tuple[type, ...]
+) -> list[rumor.Event]:
+    """Events of ``kinds`` from ``stream`` until ``until`` of them arrived."""
+    got: list[rumor.Event] = []
+    async with asyncio.timeout(DEADLINE) if hasattr(asyncio, "timeout") else _nothing():
+        async for event in stream:
+            if isinstance(event, kinds):
+                got.append(event)
+                if len(got) >= until:
+                    break
+    return got
+
+
+class _nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
+
+
+def test_two_streams_see_every_join_and_the_failure_of_a_16_node_cluster() -> None:
+    """Two consumers iterating at once each see all 15 joins, then the
+    failure, as typed, hashable events carrying the member."""
+
+    async def main() -> None:
+        seed = start("a00")
+        others = [start(f"a{i:02d}") for i in range(1, 16)]
+        try:
+            first, second = seed.events(), seed.events()
+            consumers = [
+                asyncio.create_task(collect(s, 16, (rumor.Joined, rumor.Failed)))
+                for s in (first, second)
+            ]
+            await asyncio.gather(*(node.join_async(seed.addr, timeout=10.0) for node in others))
+            await seed.wait_for_members(16, timeout=DEADLINE)
+            victim = others[7]
+            victim.close()
+            for events in await asyncio.wait_for(asyncio.gather(*consumers), DEADLINE):
+                joins = [e for e in events if isinstance(e, rumor.Joined)]
+                fails = [e for e in events if isinstance(e, rumor.Failed)]
+                assert sorted(e.member.name for e in joins) == sorted(n.name for n in others)
+                assert [e.member.name for e in fails] == [victim.name]
+                assert fails[0].member.state is rumor.MemberState.DEAD
+                assert len(set(events)) == len(events), "events are hashable, none twice"
+                assert repr(fails[0]).startswith(f"Failed(member=Member(name={victim.name!r}")
+            assert first.dropped == second.dropped == 0
+        finally:
+            for node in [seed, *others]:
+                node.close()
+
+    asyncio.run(main())
+
+
+def test_updates_and_rumors_arrive_typed() -> None:
+    """A state change and a broadcast arrive as Updated and RumorReceived,
+    with the member they come from."""
+
+    async def main() -> None:
+        a, b = start("u0"), start("u1")
+        try:
+            await b.join_async(a.addr)
+            stream = a.events()
+            b.set("color", "blue")
+            b.broadcast(b"hi")
+            got = await collect(stream, 2, (rumor.Updated, rumor.RumorReceived))
+            updated = next(e for e in got if isinstance(e, rumor.Updated))
+            received = next(e for e in got if isinstance(e, rumor.RumorReceived))
+            assert (updated.member.name, updated.key, updated.value) == ("u1", "color", "blue")
+            assert (received.member.name, received.payload) == ("u1", b"hi")
+            await stream.aclose()
+            assert [e async for e in stream] == [], "a closed stream ends"
+        finally:
+            a.close()
+            b.close()
+
+    asyncio.run(main())
+
+
+def test_async_callbacks_run_on_the_loop_the_node_was_made_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An async def on_join runs as a task of the node's loop, on its thread;
+    one that raises is reported and later ones still run."""
+    reported: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: reported.append(args.exc_value))
+
+    async def main() -> None:
+        loop_thread = threading.get_ident()
+        seen: list[tuple[str, int, bool]] = []
+        done = asyncio.Event()
+        a = start("c0")
+        try:
+
+            @a.on_join
+            async def joined(member: rumor.Member) -> None:
+                if member.name == "c1":
+                    raise RuntimeError("boom")
+                running = asyncio.current_task() is not None
+                seen.append((member.name, threading.get_ident(), running))
+                done.set()
+
+            b, c = start("c1"), start("c2")
+            try:
+                await b.join_async(a.addr)
+                await c.join_async(a.addr)
+                await asyncio.wait_for(done.wait(), DEADLINE)
+                assert seen == [("c2", loop_thread, True)]
+            finally:
+                b.close()
+                c.close()
+        finally:
+            a.close()
+
+    asyncio.run(main())
+    assert any(isinstance(e, RuntimeError) and str(e) == "boom" for e in reported)
+
+
+def test_an_async_callback_needs_a_loop() -> None:
+    """Outside a running loop, registering an async def callback is a TypeError."""
+    node = start("l0")
+    try:
+
+        async def cb(member: rumor.Member) -> None:
+            pass
+
+        with pytest.raises(TypeError, match="event loop"):
+            node.on_join(cb)
+    finally:
+        node.close()
+
+
+def test_a_slow_consumer_is_bounded_and_counted() -> None:
+    """A stream nobody reads keeps at most maxsize events and counts the rest;
+    the node and the other streams are unaffected."""
+
+    async def main() -> None:
+        seed = start("s0")
+        others = [start(f"s{i}") for i in range(1, 7)]
+        try:
+            slow, fast = seed.events(maxsize=2), seed.events()
+            reader = asyncio.create_task(collect(fast, 6, (rumor.Joined,)))
+            for node in others:
+                await node.join_async(seed.addr)
+            assert len(await asyncio.wait_for(reader, DEADLINE)) == 6
+            assert slow.dropped >= 4
+            kept = [await slow.__anext__(), await slow.__anext__()]
+            assert all(isinstance(e, rumor.Joined) for e in kept)
+        finally:
+            for node in [seed, *others]:
+                node.close()
+
+    asyncio.run(main())
+
+
+def test_wait_for_members_times_out_with_the_count() -> None:
+    async def main() -> None:
+        node = start("w0")
+        try:
+            with pytest.raises(rumor.TimeoutError, match="1 of 3"):
+                await node.wait_for_members(3, timeout=0.3)
+        finally:
+            node.close()
+
+    asyncio.run(main())
