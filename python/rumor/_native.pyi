@@ -3,6 +3,8 @@
 from collections.abc import Awaitable, Sequence
 from typing import Protocol, final
 
+__all__ = ["Config", "NativeNode", "NativeSim", "__version__", "write_unraisable"]
+
 __version__: str
 
 @final
@@ -15,8 +17,8 @@ class Config:
     :class:`rumor.ConfigError` (a ``ValueError``) naming the field and range.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         probe_interval: float = ...,
         probe_timeout: float = ...,
@@ -46,7 +48,7 @@ class Config:
         node_timeout: float = ...,
         keys: Sequence[bytes] = ...,
         label: str = ...,
-    ) -> None: ...
+    ) -> Config: ...
     @staticmethod
     def lan(
         *,
@@ -261,9 +263,9 @@ MemberTuple = tuple[str, str, str, int, bytes]
 class NativeNode:
     """The Rust side of :class:`rumor.Node`; use that class instead."""
 
-    def __init__(
-        self, name: str | None, bind: str, config: Config, meta: bytes, seed: int | None
-    ) -> None: ...
+    def __new__(
+        cls, name: str | None, bind: str, config: Config, meta: bytes, seed: int | None
+    ) -> NativeNode: ...
     @property
     def name(self) -> str: ...
     @property
@@ -313,7 +315,7 @@ class NativeSim:
     the argument and the allowed range.
     """
 
-    def __init__(self, config: Config, nodes: int, seed: int, joined: bool = False) -> None: ...
+    def __new__(cls, config: Config, nodes: int, seed: int, joined: bool = False) -> NativeSim: ...
     @property
     def now(self) -> float:
         """Current virtual time, in seconds."""
