@@ -7,6 +7,7 @@ import atexit
 import concurrent.futures
 import functools
 import inspect
+import logging
 import threading
 import time
 import weakref
@@ -17,7 +18,7 @@ from typing import Any
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._native import Config
-from rumor.errors import TimeoutError
+from rumor.errors import RumorError, TimeoutError
 from rumor.events import (
     _CLOSED,
     Alive,
@@ -95,6 +96,68 @@ def _report(callback: AnyCallback, future: concurrent.futures.Future[Any]) -> No
         _native.write_unraisable(exc, callback)
 
 
+_log = logging.getLogger("rumor")
+
+DROP_LOG_INTERVAL = 10.0
+"""Seconds between two warnings about dropped datagrams, at most, per node."""
+
+_DROP_KEYS = ("dropped_total", "send_errors", "events_dropped", "streams_refused")
+
+
+def _log_event(node: str, kind: str, args: tuple[Any, ...]) -> None:
+    """Logs one event under the ``rumor`` logger: membership changes that
+    matter at INFO, protocol detail at DEBUG."""
+    if kind in ("join", "leave", "fail"):
+        m: Member = args[0]
+        verb = {"join": "joined", "leave": "left", "fail": "failed"}[kind]
+        _log.info("%s: %s %s (%s, incarnation %d)", node, m.name, verb, m.addr, m.incarnation)
+    elif not _log.isEnabledFor(logging.DEBUG):
+        return
+    elif kind in ("suspect", "alive"):
+        m = args[0]
+        what = "suspected" if kind == "suspect" else "alive again"
+        _log.debug("%s: %s %s (incarnation %d)", node, m.name, what, m.incarnation)
+    elif kind == "self":
+        a: Accusation = args[0]
+        _log.debug("%s: refuted being %s (now incarnation %d)", node, a.state, a.incarnation)
+    elif kind == "rumor":
+        r: Rumor = args[0]
+        _log.debug("%s: rumor %d from %s, %d bytes", node, r.seq, r.origin, len(r.payload))
+    elif kind == "update":
+        _log.debug("%s: %s set %s", node, args[0], args[1])
+
+
+class _DropWatch:
+    """Warns, at most every :data:`DROP_LOG_INTERVAL` seconds, when the node
+    dropped datagrams, failed to send, or lost events since the last look."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.seen: dict[str, int] | None = None
+
+    def check(self, native: _native.NativeNode) -> None:
+        now = time.monotonic()
+        if now - self.last < DROP_LOG_INTERVAL or not _log.isEnabledFor(logging.WARNING):
+            return
+        self.last = now
+        try:
+            stats = native.stats()
+        except RumorError:
+            return  # closed meanwhile
+        if self.seen is None:
+            self.seen = {k: 0 for k in stats}
+        grown = {
+            k: v - self.seen.get(k, 0)
+            for k, v in stats.items()
+            if (k.startswith("dropped_") or k in _DROP_KEYS) and v > self.seen.get(k, 0)
+        }
+        self.seen = dict(stats)
+        if grown:
+            detail = ", ".join(f"{k}={v}" for k, v in sorted(grown.items()))
+            interval = DROP_LOG_INTERVAL
+            _log.warning("%s: trouble in the last %.0f s: %s", native.name, interval, detail)
+
+
 def _dispatch(
     native: _native.NativeNode,
     callbacks: dict[str, list[AnyCallback]],
@@ -107,8 +170,12 @@ def _dispatch(
     closed. A callback that raises is reported through
     ``sys.unraisablehook`` and the others still run; an ``async def``
     callback is scheduled on ``loop``, the loop the node was made in."""
+    watch = _DropWatch()
+    name = native.name
     while True:
         event = native.next_event(0.5)
+        if not native.closed:
+            watch.check(native)
         if event is None:
             if native.closed:
                 with lock:
@@ -119,6 +186,7 @@ def _dispatch(
             continue
         kind, raw = event
         args = _arguments(kind, raw)
+        _log_event(name, kind, args)
         with lock:
             todo = list(callbacks.get(kind, ()))
             listening = list(streams)
