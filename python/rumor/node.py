@@ -33,6 +33,7 @@ from rumor.events import (
 )
 from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
+from rumor.metrics import prometheus_text
 from rumor.news import Rumor, Value
 
 __all__ = ["Node"]
@@ -398,6 +399,13 @@ class Node(CallbackRegistry):
         reason, messages by kind, probes, suspicions, refutations, and the
         number of members in each state."""
         return self._native.stats()
+
+    def metrics_text(self) -> str:
+        """This node's counters and gauges in Prometheus's text format, ready
+        to serve on a ``/metrics`` endpoint: members by state, queue depths,
+        messages by kind, a probe round-trip histogram, drops by reason, and
+        every other counter of :meth:`stats`, labelled ``node="<name>"``."""
+        return prometheus_text(self.name, self.stats(), self._native.probe_rtt_buckets())
 
     # -- callbacks --------------------------------------------------------
 

@@ -364,6 +364,15 @@ impl Node {
         (self.shared.send_errors.load(Ordering::Relaxed), dropped, refused)
     }
 
+    /// Gauges: `(membership updates waiting to be gossiped, items being
+    /// pushed, events waiting for the application, local health
+    /// multiplier)`.
+    pub fn gauges(&self) -> (usize, usize, usize, u32) {
+        let events = self.shared.waiters.lock().events.len();
+        let e = self.shared.engine.lock();
+        (e.pending_broadcasts(), e.pending_pushes(), events, e.health_multiplier())
+    }
+
     /// Takes the next event (membership, rumor or state), waiting up to
     /// `timeout`. `None` on
     /// timeout, or once the node is closed and its queue drained.

@@ -57,6 +57,8 @@ impl std::error::Error for MetaTooLarge {}
 pub(crate) struct Probe {
     pub(crate) seq: u64,
     pub(crate) target: Id,
+    /// When the direct Ping went out (for the round-trip histogram).
+    pub(crate) sent: Duration,
     pub(crate) acked: bool,
     pub(crate) nacks: u32,
     /// Indirect probes sent: as many nacks are expected if the relays are
@@ -404,6 +406,12 @@ impl Engine {
     /// Updates pending gossip (for tests and metrics).
     pub fn pending_broadcasts(&self) -> usize {
         self.broadcasts.len()
+    }
+
+    /// Rumors and state items being pushed (rumor mongering), at most
+    /// [`super::MAX_PUSHES`].
+    pub fn pending_pushes(&self) -> usize {
+        self.pushes.len()
     }
 
     /// Starts joining the cluster through `seeds`: sends each a Meet and

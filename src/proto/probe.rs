@@ -141,7 +141,7 @@ impl Engine {
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
-        self.probe = Some(Probe { seq, target, acked: false, nacks: 0, indirect: 0 });
+        self.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
         self.stats.probes += 1;
         let mut b = crate::codec::DatagramBuilder::new(self.packet_budget());
         self.push(&mut b, &Message::Ping { seq, target: name });
@@ -199,7 +199,12 @@ impl Engine {
             return;
         }
         if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
-            p.acked = true;
+            if !p.acked {
+                p.acked = true;
+                // Direct or relayed, the probe's round trip as we saw it.
+                let rtt = now.saturating_sub(p.sent);
+                self.stats.time_probe(rtt);
+            }
             return;
         }
         if let Some(r) = self.relays.remove(&seq) {

@@ -151,9 +151,10 @@ impl Engine {
     /// An Ack for one of our quorum pings: the member answers. Returns
     /// whether `seq` was one.
     pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) -> bool {
-        let Some((id, _)) = self.quorum.pings.remove(&seq) else {
+        let Some((id, sent)) = self.quorum.pings.remove(&seq) else {
             return false;
         };
+        self.stats.time_probe(now.saturating_sub(sent));
         if let Some(link) = self.quorum.links.get_mut(&id) {
             link.waiting_since = None;
             link.pong = now;

@@ -6,6 +6,11 @@ use alloc::vec::Vec;
 
 const KINDS: usize = MessageKind::ALL.len();
 
+/// Upper bounds of the probe round-trip histogram's buckets, in
+/// microseconds (0.5 ms to 1 s; slower answers count only in the total).
+pub const RTT_BUCKETS_US: [u64; 11] =
+    [500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
+
 /// Monotonic counters of what the engine did. Cheap to copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -93,6 +98,13 @@ pub struct Stats {
     pub confirmations: u64,
     /// Dead or departed members removed after `reap_timeout`.
     pub reaped: u64,
+    /// Direct probes answered, whose round trip was timed.
+    pub probe_rtt_count: u64,
+    /// Sum of those round trips, in microseconds.
+    pub probe_rtt_sum_us: u64,
+    /// How many took at most each bound of [`RTT_BUCKETS_US`] (not
+    /// cumulative: each answer counts in its smallest bucket).
+    pub probe_rtt_buckets: [u64; RTT_BUCKETS_US.len()],
 }
 
 impl Stats {
@@ -134,6 +146,8 @@ impl Stats {
             ("items_oversized", self.items_oversized),
             ("confirmations", self.confirmations),
             ("reaped", self.reaped),
+            ("probe_rtt_count", self.probe_rtt_count),
+            ("probe_rtt_sum_us", self.probe_rtt_sum_us),
         ]
         .into_iter()
         .map(|(k, v)| (String::from(k), v))
@@ -200,6 +214,9 @@ impl Stats {
             items_oversized,
             confirmations,
             reaped,
+            probe_rtt_count,
+            probe_rtt_sum_us,
+            probe_rtt_buckets,
         } = other;
         self.packets_sent += packets_sent;
         self.bytes_sent += bytes_sent;
@@ -242,6 +259,21 @@ impl Stats {
         self.items_oversized += items_oversized;
         self.confirmations += confirmations;
         self.reaped += reaped;
+        self.probe_rtt_count += probe_rtt_count;
+        self.probe_rtt_sum_us += probe_rtt_sum_us;
+        for (a, b) in self.probe_rtt_buckets.iter_mut().zip(probe_rtt_buckets) {
+            *a += b;
+        }
+    }
+
+    /// Counts one timed probe round trip.
+    pub(crate) fn time_probe(&mut self, rtt: core::time::Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+        self.probe_rtt_count += 1;
+        self.probe_rtt_sum_us = self.probe_rtt_sum_us.saturating_add(us);
+        if let Some(i) = RTT_BUCKETS_US.iter().position(|&b| us <= b) {
+            self.probe_rtt_buckets[i] += 1;
+        }
     }
 
     pub(crate) fn count_sent(&mut self, kind: MessageKind) {

@@ -332,11 +332,28 @@ impl NativeNode {
         d.set_item("events_dropped", events_dropped)?;
         d.set_item("streams_refused", streams_refused)?;
         d.set_item("task_panicked", u64::from(self.node.panicked()))?;
+        let (broadcasts, pushes, events, health) = py.detach(|| self.node.gauges());
+        d.set_item("broadcast_queue", broadcasts)?;
+        d.set_item("push_queue", pushes)?;
+        d.set_item("event_queue", events)?;
+        d.set_item("health_multiplier", health)?;
         for state in MemberState::ALL {
             let n = members.iter().filter(|m| m.state == state).count();
             d.set_item(format!("members_{}", state.as_str()), n)?;
         }
         Ok(d)
+    }
+
+    /// The probe round-trip histogram: `(upper bound in seconds, answers
+    /// in that bucket)`, not cumulative; answers slower than the last bound
+    /// count only in `probe_rtt_count`.
+    fn probe_rtt_buckets(&self, py: Python<'_>) -> Vec<(f64, u64)> {
+        let stats = py.detach(|| self.node.stats());
+        crate::proto::RTT_BUCKETS_US
+            .iter()
+            .zip(stats.probe_rtt_buckets)
+            .map(|(&us, n)| (us as f64 / 1e6, n))
+            .collect()
     }
 
     fn next_event<'py>(

@@ -1,0 +1,61 @@
+"""Prometheus text exposition of a node's counters and gauges."""
+
+from __future__ import annotations
+
+__all__ = ["prometheus_text"]
+
+GAUGES = {
+    "broadcast_queue": "Membership updates waiting to be gossiped.",
+    "push_queue": "Rumors and state items being pushed (rumor mongering).",
+    "event_queue": "Events waiting for the application's callbacks.",
+    "health_multiplier": "Lifeguard's local health multiplier (1 when healthy).",
+    "task_panicked": "1 if the node's network task stopped on a bug.",
+}
+
+
+def _escape(value: str) -> str:
+    """A label value as the text format wants it: backslash, quote and
+    newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def prometheus_text(node: str, stats: dict[str, int], rtt: list[tuple[float, int]]) -> str:
+    """The exposition of one node: ``stats`` as from ``Node.stats()``, ``rtt``
+    the probe round-trip buckets (upper bound in seconds, count)."""
+    who = f'node="{_escape(node)}"'
+    out: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        out.append(f"# HELP rumor_{name} {help_text}")
+        out.append(f"# TYPE rumor_{name} {kind}")
+
+    members = {k[len("members_") :]: v for k, v in stats.items() if k.startswith("members_")}
+    family("members", "gauge", "Members in this node's view, by state.")
+    for state, n in sorted(members.items()):
+        out.append(f'rumor_members{{{who},state="{state}"}} {n}')
+    for key, help_text in GAUGES.items():
+        if key in stats:
+            family(key, "gauge", help_text)
+            out.append(f"rumor_{key}{{{who}}} {stats[key]}")
+    for direction in ("sent", "received"):
+        kinds = {k.split("_", 1)[1]: v for k, v in stats.items() if k.startswith(direction + "_")}
+        family(f"messages_{direction}_total", "counter", f"Messages {direction}, by kind.")
+        for kind, n in sorted(kinds.items()):
+            out.append(f'rumor_messages_{direction}_total{{{who},kind="{kind}"}} {n}')
+    family("probe_rtt_seconds", "histogram", "Round trips of answered probes.")
+    cumulative = 0
+    for bound, n in rtt:
+        cumulative += n
+        out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="{bound:g}"}} {cumulative}')
+    count = stats.get("probe_rtt_count", 0)
+    out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="+Inf"}} {count}')
+    out.append(f"rumor_probe_rtt_seconds_sum{{{who}}} {stats.get('probe_rtt_sum_us', 0) / 1e6:g}")
+    out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {count}")
+    skip = set(GAUGES) | {"probe_rtt_count", "probe_rtt_sum_us"}
+    for key, n in sorted(stats.items()):
+        if key in skip or key.startswith(("members_", "sent_", "received_")):
+            continue
+        name = key if key.endswith("_total") else f"{key}_total"
+        family(name, "counter", key.replace("_", " ").capitalize() + ".")
+        out.append(f"rumor_{name}{{{who}}} {n}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,68 @@
+"""stats() gauges and the Prometheus text exposition."""
+
+from __future__ import annotations
+
+import re
+
+import rumor
+from rumor.metrics import prometheus_text
+from support import Cluster, wait_probe_rounds
+
+SAMPLE = re.compile(
+    r'^(?P<name>rumor_[a-z_]+)(?P<labels>\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? '
+    r"(?P<value>-?[0-9.e+-]+|\+Inf)$"
+)
+
+
+def parse(text: str) -> tuple[dict[str, str], list[tuple[str, str, float]]]:
+    """``(types by family, samples as (name, labels, value))``; fails on any
+    line the text format would reject."""
+    types: dict[str, str] = {}
+    samples: list[tuple[str, str, float]] = []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert name not in types, f"family {name} declared twice"
+            types[name] = kind
+        elif line.startswith("# HELP "):
+            continue
+        else:
+            m = SAMPLE.match(line)
+            assert m, f"not a valid sample line: {line!r}"
+            samples.append((m["name"], m["labels"] or "", float(m["value"])))
+    return types, samples
+
+
+def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
+    nodes = cluster.start_joined(3)
+    node = nodes[0]
+    wait_probe_rounds(nodes, 3)
+    stats = node.stats()
+    for gauge in ("broadcast_queue", "push_queue", "event_queue", "health_multiplier"):
+        assert gauge in stats
+    assert stats["probe_rtt_count"] >= 3 and stats["probe_rtt_sum_us"] > 0
+    types, samples = parse(node.metrics_text())
+    for name, _, _ in samples:
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in types or family in types, f"{name} has no TYPE"
+    alive = [v for n, labels, v in samples if n == "rumor_members" and 'state="alive"' in labels]
+    assert alive == [3.0]
+    buckets = [v for n, _, v in samples if n == "rumor_probe_rtt_seconds_bucket"]
+    assert buckets == sorted(buckets), "histogram buckets are cumulative"
+    count = [v for n, _, v in samples if n == "rumor_probe_rtt_seconds_count"]
+    assert buckets[-1] == count[0] >= 3
+    pings = [v for n, labels, v in samples if n == "rumor_messages_sent_total" and "ping" in labels]
+    assert pings and pings[0] > 0
+    assert types["rumor_dropped_total"] == types["rumor_probes_total"] == "counter"
+
+
+def test_label_values_are_escaped() -> None:
+    text = prometheus_text('we"ird\\name\n', {"members_alive": 1}, [])
+    assert 'node="we\\"ird\\\\name\\n"' in text
+    parse(text)
+
+
+def test_a_node_exposes_metrics_alone() -> None:
+    with rumor.Node(name="solo") as node:
+        types, _ = parse(node.metrics_text())
+        assert types["rumor_members"] == "gauge"
