@@ -1,10 +1,13 @@
-"""The ``rumor`` command line: ``rumor demo`` (also ``python -m rumor demo``)."""
+"""The ``rumor`` command line (also ``python -m rumor``): ``demo``, ``agent``,
+``members``, ``broadcast`` and ``simulate``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
-from rumor import demo
+from rumor import agent, demo
 
 __all__ = ["main"]
 
@@ -25,7 +28,80 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_arguments(demo_parser)
+
+    agent_parser = commands.add_parser(
+        "agent",
+        help="run one node; print its events as JSON lines; leave on SIGTERM/SIGINT",
+    )
+    agent.add_arguments(agent_parser)
+
+    members_parser = commands.add_parser(
+        "members", help="list a running agent's members, one JSON object per line"
+    )
+    members_parser.add_argument("--agent", required=True, help="the agent's --control address")
+
+    broadcast_parser = commands.add_parser("broadcast", help="broadcast through a running agent")
+    broadcast_parser.add_argument("--agent", required=True, help="the agent's --control address")
+    broadcast_parser.add_argument("payload", help="text to broadcast")
+
+    sim_parser = commands.add_parser(
+        "simulate", help="simulate a cluster joining in virtual time; print how it converged"
+    )
+    sim_parser.add_argument("--nodes", type=int, default=100)
+    sim_parser.add_argument("--seconds", type=float, default=30.0)
+    sim_parser.add_argument("--loss", type=float, default=0.0, help="packet loss, 0 to 1")
+    sim_parser.add_argument("--seed", type=int, default=1)
+    sim_parser.add_argument("--plot", metavar="FILE", help="save a plot (needs matplotlib)")
     return parser
+
+
+def _ask(address: str, command: str) -> int:
+    try:
+        answers = agent.request(address, command)
+    except OSError as e:
+        print(f"rumor: cannot reach the agent at {address}: {e}", file=sys.stderr)
+        return 1
+    failed = False
+    for answer in answers:
+        print(json.dumps(answer))
+        failed = failed or "error" in answer
+    return 1 if failed else 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from rumor.sim import Simulation
+
+    sim = Simulation(args.nodes, seed=args.seed, loss=args.loss)
+    names = [f"n{i}" for i in range(args.nodes)]
+    rows: list[tuple[float, int]] = []
+    print(f"{args.nodes} nodes joining through n0 at t = 0, {args.loss:.0%} loss, seed {args.seed}")
+    print("  t (s)   nodes that see everyone alive")
+    step = max(args.seconds / 30, 0.1)
+    while sim.now < args.seconds:
+        sim.run(min(step, args.seconds - sim.now))
+        full = sum(1 for n in names if len(sim.node(n).members(state="alive")) == args.nodes)
+        rows.append((sim.now, full))
+        print(f"{sim.now:7.2f}   {full:>6} / {args.nodes}")
+        if full == args.nodes:
+            print(f"converged at t = {sim.now:.2f} s (virtual)")
+            break
+    if args.plot:
+        from rumor.plot import _pyplot
+
+        try:
+            plt = _pyplot()
+        except ImportError as e:
+            print(f"rumor: {e}", file=sys.stderr)
+            return 1
+        plt.switch_backend("Agg")
+        fig, ax = plt.subplots()
+        ax.step([t for t, _ in rows], [n for _, n in rows], where="post")
+        ax.set_xlabel("virtual time (s)")
+        ax.set_ylabel("nodes that see everyone alive")
+        ax.set_title(f"{args.nodes} nodes, {args.loss:.0%} loss")
+        fig.savefig(args.plot)
+        print(f"plot saved to {args.plot}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,5 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run(nodes=args.nodes, probe_interval=args.probe_interval)
+    if args.command == "agent":
+        return agent.run(args)
+    if args.command == "members":
+        return _ask(args.agent, "members")
+    if args.command == "broadcast":
+        return _ask(args.agent, f"broadcast {args.payload}")
+    if args.command == "simulate":
+        return _simulate(args)
     parser.print_help()
     return 2

@@ -1,0 +1,142 @@
+"""The ``rumor`` command line: agents as processes, their control socket,
+``members`` and ``broadcast``, a graceful exit on SIGTERM, ``simulate``."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rumor import agent
+from support import LOCALHOST, wait_until
+
+TIMEOUT = 30.0
+
+
+class Agent:
+    """A ``rumor agent`` process this test started, read line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rumor", "agent", "--preset", "local", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[dict[str, Any]] = []
+        self.started = self.next("started")
+
+    def next(self, event: str) -> dict[str, Any]:
+        """Reads lines until one of ``event`` comes; fails after TIMEOUT."""
+        assert self.proc.stdout is not None
+        for seen in self.lines:
+            if seen["event"] == event:
+                self.lines.remove(seen)
+                return seen
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+            assert ready, f"no {event!r} line within {TIMEOUT} s"
+            text = self.proc.stdout.readline()
+            assert text, f"agent exited ({self.proc.poll()}) before {event!r}"
+            line: dict[str, Any] = json.loads(text)
+            if line["event"] == event:
+                return line
+            self.lines.append(line)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(TIMEOUT)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
+
+
+@pytest.fixture
+def agents() -> Iterator[list[Agent]]:
+    started: list[Agent] = []
+    yield started
+    for a in started:
+        if a.proc.poll() is None:
+            a.proc.kill()  # only the agents this test started, by handle
+        a.stop()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rumor", *args], capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
+def test_agents_join_answer_members_broadcast_and_leave_on_sigterm(
+    agents: list[Agent], tmp_path: Path
+) -> None:
+    a = Agent("--bind", f"{LOCALHOST}:0", "--name", "a", "--control", f"{LOCALHOST}:0")
+    agents.append(a)
+    sock = str(tmp_path / "b.sock")
+    b = Agent(
+        "--bind", f"{LOCALHOST}:0", "--name", "b", "--join", a.started["addr"], "--control", sock
+    )
+    agents.append(b)
+    assert a.next("join")["member"]["name"] == "b"
+
+    def alive_at(control: str) -> set[str]:
+        return {m["name"] for m in agent.request(control, "members") if m["state"] == "alive"}
+
+    wait_until(lambda: alive_at(a.started["control"]) == {"a", "b"})
+    listed = cli("members", "--agent", a.started["control"])
+    assert listed.returncode == 0, listed.stderr
+    members = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {(m["name"], m["state"]) for m in members} == {("a", "alive"), ("b", "alive")}
+
+    sent = cli("broadcast", "--agent", sock, "hello from b")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["seq"] >= 1
+    heard = a.next("rumor")
+    assert (heard["origin"], heard["payload"]) == ("b", "hello from b")
+
+    assert b.stop() == 0
+    assert a.next("leave")["member"]["name"] == "b", "a graceful leave, not a failure"
+    assert not os.path.exists(sock), "the agent removed its control socket"
+
+
+def test_agents_with_another_key_cannot_join(agents: list[Agent], tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours.key", tmp_path / "theirs.key"
+    ours.write_text(os.urandom(32).hex() + "\n")
+    theirs.write_text("# another cluster\n" + os.urandom(32).hex() + "\n")
+    a = Agent("--bind", f"{LOCALHOST}:0", "--name", "a", "--key-file", str(ours))
+    agents.append(a)
+    assert a.started["encrypted"] is True
+    c = Agent(
+        "--bind",
+        f"{LOCALHOST}:0",
+        "--name",
+        "c",
+        "--key-file",
+        str(theirs),
+        "--join",
+        a.started["addr"],
+    )
+    agents.append(c)
+    assert "error" in c.next("join_failed")
+    assert c.proc.wait(TIMEOUT) == 1
+
+
+def test_a_bad_key_file_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("not hex\n")
+    with pytest.raises(ValueError, match="64 hex digits"):
+        agent.read_keys(str(bad))
+
+
+def test_simulate_prints_a_convergence_table() -> None:
+    done = cli("simulate", "--nodes", "30", "--seconds", "10")
+    assert done.returncode == 0, done.stderr
+    assert "converged at t =" in done.stdout
+    assert "30 / 30" in done.stdout
