@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import html
 import inspect
 import logging
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
+from rumor._html import counts_line, members_table
 from rumor._native import Config
 from rumor.errors import RumorError, TimeoutError
 from rumor.events import (
@@ -281,6 +283,14 @@ class Node(CallbackRegistry):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<rumor.Node {self.name!r} at {self.addr} ({state})>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the node and its members, coloured by state."""
+        head = f"<b>rumor.Node</b> {html.escape(self.name)} at {html.escape(self.addr)}"
+        if self.closed:
+            return head + " (closed)"
+        members = self.members()
+        return f"{head}: {counts_line(members)}{members_table(members)}"
 
     # -- membership -------------------------------------------------------
 

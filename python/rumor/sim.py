@@ -149,6 +149,13 @@ class Simulation:
     def __repr__(self) -> str:
         return f"<rumor.Simulation of {len(self._names)} nodes at t={self.now:.3f} s>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a summary, and a plot of membership events over
+        virtual time when matplotlib is installed."""
+        from rumor._html import simulation_html
+
+        return simulation_html(self)
+
     def node(self, name: str) -> SimNode:
         """The handle of node ``name``, with the methods of :class:`rumor.Node`.
 
