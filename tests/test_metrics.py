@@ -53,6 +53,11 @@ def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
     assert buckets[-1] == count[0] >= 3
     pings = [v for n, labels, v in samples if n == "rumor_messages_sent_total" and "ping" in labels]
     assert pings and pings[0] > 0
+    ping_bytes = [
+        v for n, labels, v in samples if n == "rumor_message_bytes_sent_total" and "ping" in labels
+    ]
+    assert ping_bytes and ping_bytes[0] >= 4 * pings[0], "a Ping is several bytes"
+    assert stats["bytes_received_ack"] > 0
     assert types["rumor_dropped_total"] == types["rumor_probes_total"] == "counter"
 
 

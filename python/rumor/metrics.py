@@ -42,6 +42,12 @@ def prometheus_text(node: str, stats: dict[str, int], rtt: list[tuple[float, int
         family(f"messages_{direction}_total", "counter", f"Messages {direction}, by kind.")
         for kind, n in sorted(kinds.items()):
             out.append(f'rumor_messages_{direction}_total{{{who},kind="{kind}"}} {n}')
+        prefix = f"bytes_{direction}_"
+        sizes = {k[len(prefix) :]: v for k, v in stats.items() if k.startswith(prefix)}
+        help_text = f"Encoded message bytes {direction}, by kind."
+        family(f"message_bytes_{direction}_total", "counter", help_text)
+        for kind, n in sorted(sizes.items()):
+            out.append(f'rumor_message_bytes_{direction}_total{{{who},kind="{kind}"}} {n}')
     family("probe_rtt_seconds", "histogram", "Round trips of answered probes.")
     cumulative = 0
     for bound, n in rtt:
@@ -53,7 +59,9 @@ def prometheus_text(node: str, stats: dict[str, int], rtt: list[tuple[float, int
     out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {count}")
     skip = set(GAUGES) | {"probe_rtt_count", "probe_rtt_sum_us"}
     for key, n in sorted(stats.items()):
-        if key in skip or key.startswith(("members_", "sent_", "received_")):
+        if key in skip or key.startswith(
+            ("members_", "sent_", "received_", "bytes_sent_", "bytes_received_")
+        ):
             continue
         name = key if key.endswith("_total") else f"{key}_total"
         family(name, "counter", key.replace("_", " ").capitalize() + ".")

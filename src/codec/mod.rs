@@ -133,6 +133,11 @@ impl DatagramBuilder {
         true
     }
 
+    /// Bytes in the datagram so far, header included.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Bytes left before the budget is reached.
     pub fn remaining(&self) -> usize {
         self.budget.saturating_sub(self.buf.len())
@@ -171,6 +176,11 @@ pub fn encode(messages: &[Message]) -> Vec<u8> {
 ///
 /// It is accepted whole or not at all: one bad message rejects it.
 pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError> {
+    decode_sized(bytes, max_len).map(|v| v.into_iter().map(|(m, _)| m).collect())
+}
+
+/// Like [`decode`], with each message's encoded size in bytes.
+pub fn decode_sized(bytes: &[u8], max_len: usize) -> Result<Vec<(Message, usize)>, DecodeError> {
     if bytes.len() > max_len {
         return Err(DecodeError::Oversized);
     }
@@ -199,7 +209,7 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError>
         if !msg.within_limits() {
             return Err(DecodeError::OutOfLimits);
         }
-        out.push(msg);
+        out.push((msg, rest.len() - tail.len()));
         rest = tail;
     }
     if !rest.is_empty() {

@@ -511,7 +511,7 @@ impl Engine {
                 return;
             }
         };
-        let messages = match codec::decode(bytes, limit) {
+        let messages = match codec::decode_sized(bytes, limit) {
             Ok(m) => m,
             Err(e) => {
                 self.count_drop(e);
@@ -520,8 +520,8 @@ impl Engine {
         };
         self.stats.packets_received += 1;
         self.last_heard = now;
-        for msg in messages {
-            self.stats.count_received(msg.kind());
+        for (msg, size) in messages {
+            self.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
         if let Some((addr, target, token)) = self.handshake_ping.take() {
@@ -885,14 +885,16 @@ impl Engine {
     }
 
     pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {
+        let before = b.bytes();
         b.push(msg);
-        self.stats.count_sent(msg.kind());
+        self.stats.count_sent(msg.kind(), b.bytes() - before);
     }
 
     pub(crate) fn try_push(&mut self, b: &mut DatagramBuilder, msg: &Message) -> bool {
+        let before = b.bytes();
         let ok = b.try_push(msg);
         if ok {
-            self.stats.count_sent(msg.kind());
+            self.stats.count_sent(msg.kind(), b.bytes() - before);
         }
         ok
     }

@@ -39,8 +39,9 @@ impl Engine {
             let Some(msg) = state_message_of(&self.members, id) else {
                 continue;
             };
+            let before = b.bytes();
             if b.try_push(&msg) {
-                self.stats.count_sent(msg.kind());
+                self.stats.count_sent(msg.kind(), b.bytes() - before);
                 included.push(id);
             } else {
                 misfits += 1;
@@ -79,11 +80,12 @@ impl Engine {
                 scanned += 1;
                 continue;
             };
+            let before = b.bytes();
             if !b.try_push(&msg) {
                 // Full: the next datagram's sample starts with this member.
                 break;
             }
-            self.stats.count_sent(msg.kind());
+            self.stats.count_sent(msg.kind(), b.bytes() - before);
             self.sample_cursor = self.sample_cursor.wrapping_add(1);
             added += 1;
             scanned += 1;

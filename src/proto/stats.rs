@@ -44,6 +44,11 @@ pub struct Stats {
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
     pub messages_received: [u64; KINDS],
+    /// Encoded bytes of the messages sent, by kind (headers and sealing
+    /// not included).
+    pub message_bytes_sent: [u64; KINDS],
+    /// Encoded bytes of the messages received, by kind.
+    pub message_bytes_received: [u64; KINDS],
     /// Direct probes started.
     pub probes: u64,
     /// Probes that got no Ack, direct or indirect.
@@ -156,6 +161,10 @@ impl Stats {
         for (i, kind) in MessageKind::ALL.iter().enumerate() {
             out.push((alloc::format!("sent_{}", kind.as_str()), self.messages_sent[i]));
             out.push((alloc::format!("received_{}", kind.as_str()), self.messages_received[i]));
+            let sent = self.message_bytes_sent[i];
+            out.push((alloc::format!("bytes_sent_{}", kind.as_str()), sent));
+            let received = self.message_bytes_received[i];
+            out.push((alloc::format!("bytes_received_{}", kind.as_str()), received));
         }
         out
     }
@@ -191,6 +200,8 @@ impl Stats {
             reconnects,
             messages_sent,
             messages_received,
+            message_bytes_sent,
+            message_bytes_received,
             probes,
             probes_failed,
             indirect_probes,
@@ -236,6 +247,12 @@ impl Stats {
         for (a, b) in self.messages_received.iter_mut().zip(messages_received) {
             *a += b;
         }
+        for (a, b) in self.message_bytes_sent.iter_mut().zip(message_bytes_sent) {
+            *a += b;
+        }
+        for (a, b) in self.message_bytes_received.iter_mut().zip(message_bytes_received) {
+            *a += b;
+        }
         self.probes += probes;
         self.probes_failed += probes_failed;
         self.indirect_probes += indirect_probes;
@@ -276,11 +293,13 @@ impl Stats {
         }
     }
 
-    pub(crate) fn count_sent(&mut self, kind: MessageKind) {
+    pub(crate) fn count_sent(&mut self, kind: MessageKind, bytes: usize) {
         self.messages_sent[kind as usize] += 1;
+        self.message_bytes_sent[kind as usize] += bytes as u64;
     }
 
-    pub(crate) fn count_received(&mut self, kind: MessageKind) {
+    pub(crate) fn count_received(&mut self, kind: MessageKind, bytes: usize) {
         self.messages_received[kind as usize] += 1;
+        self.message_bytes_received[kind as usize] += bytes as u64;
     }
 }
