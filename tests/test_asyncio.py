@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import rumor
-from support import LOCALHOST, fast_config
+from support import LOCALHOST, fast_config, wait_until
 
 DEADLINE = 30.0
 
@@ -183,3 +183,21 @@ def test_wait_for_members_times_out_with_the_count() -> None:
             node.close()
 
     asyncio.run(main())
+
+
+def test_streams_of_a_finished_loop_are_let_go() -> None:
+    """A stream left open when its event loop ends is dropped by the node at
+    its next event, not kept (and fed) for the node's lifetime."""
+    node, other = start("g0"), start("g1")
+    try:
+
+        async def open_and_leave() -> None:
+            node.events()
+
+        asyncio.run(open_and_leave())
+        assert len(node._streams) == 1
+        other.join(node.addr)
+        wait_until(lambda: node._streams == [], message=lambda: "the dead stream was kept")
+    finally:
+        node.close()
+        other.close()

@@ -206,6 +206,9 @@ def _dispatch(
             if typed is not None:
                 for stream in listening:
                     stream._offer(typed)
+            # Streams whose event loop has ended can never be read again.
+            with lock:
+                streams[:] = [s for s in streams if not s._loop.is_closed()]
 
 
 class Node(CallbackRegistry):
