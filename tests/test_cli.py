@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,19 +31,29 @@ class Agent:
             text=True,
         )
         self.lines: list[dict[str, Any]] = []
+        # A thread reads stdout, so waiting never depends on Python's buffer.
+        self.incoming: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.started = self.next("started")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for text in self.proc.stdout:
+            self.incoming.put(text)
+        self.incoming.put("")  # end of output
 
     def next(self, event: str) -> dict[str, Any]:
         """Reads lines until one of ``event`` comes; fails after TIMEOUT."""
-        assert self.proc.stdout is not None
         for seen in self.lines:
             if seen["event"] == event:
                 self.lines.remove(seen)
                 return seen
         while True:
-            ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
-            assert ready, f"no {event!r} line within {TIMEOUT} s"
-            text = self.proc.stdout.readline()
+            try:
+                text = self.incoming.get(timeout=TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"no {event!r} line within {TIMEOUT} s")
             assert text, f"agent exited ({self.proc.poll()}) before {event!r}"
             line: dict[str, Any] = json.loads(text)
             if line["event"] == event:
@@ -53,8 +64,9 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(TIMEOUT)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.reader.join(TIMEOUT)  # it reaches the end of the output
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
         return code
 
 
@@ -140,3 +152,33 @@ def test_simulate_prints_a_convergence_table() -> None:
     assert done.returncode == 0, done.stderr
     assert "converged at t =" in done.stdout
     assert "30 / 30" in done.stdout
+
+
+def test_control_refuses_a_path_that_is_not_a_socket(tmp_path: Path) -> None:
+    """An existing regular file given as --control is left alone, and the agent
+    stops with an error instead of deleting it."""
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rumor",
+            "agent",
+            "--bind",
+            f"{LOCALHOST}:0",
+            "--control",
+            str(precious),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 2
+    assert "not a socket" in done.stderr
+    assert precious.read_text() == "keep me"
+
+
+def test_broadcast_refuses_a_multi_line_payload() -> None:
+    done = cli("broadcast", "--agent", "/nonexistent.sock", "two\nlines")
+    assert done.returncode == 2 and "one line" in done.stderr

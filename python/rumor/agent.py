@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import socketserver
+import stat
 import sys
 import threading
 import time
@@ -80,8 +81,14 @@ def _member(m: Member) -> dict[str, Any]:
     }
 
 
-def _value(v: Value | None) -> Any:
-    return v.hex() if isinstance(v, bytes) else v
+def _value(v: Value | None) -> dict[str, Any]:
+    """A state value as JSON fields: ``value`` and its ``encoding`` (``text``,
+    or ``hex`` for bytes; ``null`` once deleted)."""
+    if v is None:
+        return {"value": None, "encoding": None}
+    if isinstance(v, bytes):
+        return {"value": v.hex(), "encoding": "hex"}
+    return {"value": v, "encoding": "text"}
 
 
 class _Printer:
@@ -101,8 +108,14 @@ def _control_server(node: Node, where: str) -> socketserver.BaseServer:
     """Serves ``members``, ``broadcast <text>`` and ``stats`` on ``where``."""
 
     class Handler(socketserver.StreamRequestHandler):
+        timeout = 10.0  # an idle client does not hold a thread forever
+
         def handle(self) -> None:
-            line = self.rfile.readline(1 << 20).decode("utf-8", "replace").rstrip("\n")
+            try:
+                raw = self.rfile.readline(1 << 20)
+            except OSError:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
             cmd, _, rest = line.partition(" ")
             try:
                 if cmd == "members":
@@ -123,14 +136,22 @@ def _control_server(node: Node, where: str) -> socketserver.BaseServer:
         host, port = where.rsplit(":", 1)
         if not _is_loopback(host):
             raise ValueError(f"--control must be a loopback address or a socket path, got {where}")
-        server = socketserver.ThreadingTCPServer((host.strip("[]"), int(port)), Handler)
+        host = host.strip("[]")
+        tcp = _TCP6 if ":" in host else socketserver.ThreadingTCPServer
+        server = tcp((host, int(port)), Handler)
     else:
         if os.path.exists(where):
-            os.unlink(where)
+            if not stat.S_ISSOCK(os.lstat(where).st_mode):
+                raise ValueError(f"--control {where} exists and is not a socket")
+            os.unlink(where)  # a stale socket of an earlier agent
         server = socketserver.ThreadingUnixStreamServer(where, Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="rumor-control", daemon=True).start()
     return server
+
+
+class _TCP6(socketserver.ThreadingTCPServer):
+    address_family = socket.AF_INET6
 
 
 def _is_loopback(host: str) -> bool:
@@ -177,12 +198,17 @@ def run(args: argparse.Namespace) -> int:
     for kind in ("join", "leave", "fail", "suspect", "alive"):
         register = getattr(node, f"on_{kind}")
         register(lambda m, kind=kind: emit(kind, member=_member(m)))
-    node.on_rumor(lambda r: emit("rumor", origin=r.origin, seq=r.seq, payload=_payload(r)))
+    node.on_rumor(lambda r: emit("rumor", origin=r.origin, seq=r.seq, **_payload(r)))
     node.on_update(
-        lambda member, key, value: emit("update", member=member, key=key, value=_value(value))
+        lambda member, key, value: emit("update", member=member, key=key, **_value(value))
     )
     node.on_self(lambda a: emit("refuted", state=_accused(a), incarnation=a.incarnation))
-    server = _control_server(node, args.control) if args.control else None
+    try:
+        server = _control_server(node, args.control) if args.control else None
+    except (ValueError, OSError) as e:
+        print(f"rumor agent: --control {args.control}: {e}", file=sys.stderr)
+        node.close()
+        return 2
     control = None
     if server is not None:
         where = server.server_address
@@ -214,11 +240,13 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _payload(r: Rumor) -> str:
+def _payload(r: Rumor) -> dict[str, Any]:
+    """A rumor's payload as JSON fields: UTF-8 text as is, other bytes in hex,
+    with ``encoding`` saying which."""
     try:
-        return r.payload.decode("utf-8")
+        return {"payload": r.payload.decode("utf-8"), "encoding": "text"}
     except UnicodeDecodeError:
-        return r.payload.hex()
+        return {"payload": r.payload.hex(), "encoding": "hex"}
 
 
 def _accused(a: Accusation) -> str:

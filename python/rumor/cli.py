@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 def _ask(address: str, command: str) -> int:
     try:
         answers = agent.request(address, command)
-    except OSError as e:
-        print(f"rumor: cannot reach the agent at {address}: {e}", file=sys.stderr)
+    except (OSError, ValueError) as e:
+        print(f"rumor: cannot talk to the agent at {address}: {e}", file=sys.stderr)
         return 1
     failed = False
     for answer in answers:
@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "members":
         return _ask(args.agent, "members")
     if args.command == "broadcast":
+        if "\n" in args.payload or "\r" in args.payload:
+            print("rumor: the payload must be one line", file=sys.stderr)
+            return 2
         return _ask(args.agent, f"broadcast {args.payload}")
     if args.command == "simulate":
         return _simulate(args)

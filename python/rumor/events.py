@@ -120,8 +120,13 @@ class EventStream:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._maxsize = maxsize
         self._lock = threading.Lock()
+        # Events scheduled on the loop or queued, not yet read: the bound
+        # is enforced here, on the dispatcher's side, so a blocked loop
+        # cannot pile up scheduled calls either.
+        self._held = 0
         self._dropped = 0
         self._closed = False
         self._on_close = on_close
@@ -134,7 +139,16 @@ class EventStream:
 
     def _offer(self, item: object) -> None:
         """Queues ``item`` on the stream's loop; called from the node's
-        dispatcher thread."""
+        dispatcher thread. Past ``maxsize`` unread events, drops and counts
+        it (the end marker always goes)."""
+        if item is not _CLOSED:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._held >= self._maxsize:
+                    self._dropped += 1
+                    return
+                self._held += 1
         try:
             self._loop.call_soon_threadsafe(self._put, item)
         except RuntimeError:
@@ -142,19 +156,13 @@ class EventStream:
 
     def _put(self, item: object) -> None:
         if item is _CLOSED:
-            self._closed = True
-            # Room for the end marker even in a full queue.
-            if self._queue.full():
-                self._queue.get_nowait()
-                with self._lock:
-                    self._dropped += 1
-            self._queue.put_nowait(item)
-            return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
             with self._lock:
-                self._dropped += 1
+                self._closed = True
+        elif self._closed:
+            with self._lock:
+                self._held -= 1
+            return  # closed meanwhile: nobody will read it
+        self._queue.put_nowait(item)
 
     def __aiter__(self) -> EventStream:
         return self
@@ -164,15 +172,28 @@ class EventStream:
             raise StopAsyncIteration
         item = await self._queue.get()
         if item is _CLOSED:
+            self._queue.put_nowait(item)  # every later call ends too
             raise StopAsyncIteration
+        with self._lock:
+            self._held -= 1
         return item  # type: ignore[return-value]
 
     async def aclose(self) -> None:
-        """Stops the stream: no more events are queued for it."""
-        if not self._closed:
+        """Stops the stream: unread events are discarded, none is queued
+        any more, and iteration ends."""
+        with self._lock:
+            already = self._closed
             self._closed = True
-            self._on_close(self)
-            self._put(_CLOSED)
+        if already:
+            return
+        self._on_close(self)
+        drained = 0
+        while not self._queue.empty():
+            if self._queue.get_nowait() is not _CLOSED:
+                drained += 1
+        with self._lock:
+            self._held -= drained
+        self._queue.put_nowait(_CLOSED)
 
     async def __aenter__(self) -> EventStream:
         return self

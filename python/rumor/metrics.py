@@ -19,9 +19,16 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def prometheus_text(node: str, stats: dict[str, int], rtt: list[tuple[float, int]]) -> str:
-    """The exposition of one node: ``stats`` as from ``Node.stats()``, ``rtt``
-    the probe round-trip buckets (upper bound in seconds, count)."""
+def prometheus_text(
+    node: str,
+    stats: dict[str, int],
+    rtt: list[tuple[float, int]],
+    rtt_count: int,
+    rtt_sum_us: int,
+) -> str:
+    """The exposition of one node: ``stats`` as from ``Node.stats()``; ``rtt``
+    the probe round-trip buckets (upper bound in seconds, count), with the
+    count and sum of the same snapshot, so the histogram is consistent."""
     who = f'node="{_escape(node)}"'
     out: list[str] = []
 
@@ -53,10 +60,9 @@ def prometheus_text(node: str, stats: dict[str, int], rtt: list[tuple[float, int
     for bound, n in rtt:
         cumulative += n
         out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="{bound:g}"}} {cumulative}')
-    count = stats.get("probe_rtt_count", 0)
-    out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="+Inf"}} {count}')
-    out.append(f"rumor_probe_rtt_seconds_sum{{{who}}} {stats.get('probe_rtt_sum_us', 0) / 1e6:g}")
-    out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {count}")
+    out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="+Inf"}} {rtt_count}')
+    out.append(f"rumor_probe_rtt_seconds_sum{{{who}}} {rtt_sum_us / 1e6:g}")
+    out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {rtt_count}")
     skip = set(GAUGES) | {"probe_rtt_count", "probe_rtt_sum_us"}
     for key, n in sorted(stats.items()):
         if key in skip or key.startswith(

@@ -20,7 +20,7 @@ from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
 from rumor._html import counts_line, members_table
 from rumor._native import Config
-from rumor.errors import RumorError, TimeoutError
+from rumor.errors import NodeClosedError, RumorError, TimeoutError
 from rumor.events import (
     _CLOSED,
     Alive,
@@ -196,7 +196,10 @@ def _dispatch(
         for callback in todo:
             try:
                 result = callback(*args)
-                if inspect.iscoroutine(result) and loop is not None:
+                if inspect.iscoroutine(result):
+                    if loop is None or loop.is_closed():
+                        result.close()  # its loop has ended: it can never run
+                        continue
                     future = asyncio.run_coroutine_threadsafe(result, loop)
                     future.add_done_callback(functools.partial(_report, callback))
             except BaseException as exc:  # reported, never fatal to the node
@@ -418,7 +421,7 @@ class Node(CallbackRegistry):
         to serve on a ``/metrics`` endpoint: members by state, queue depths,
         messages by kind, a probe round-trip histogram, drops by reason, and
         every other counter of :meth:`stats`, labelled ``node="<name>"``."""
-        return prometheus_text(self.name, self.stats(), self._native.probe_rtt_buckets())
+        return prometheus_text(self.name, self.stats(), *self._native.probe_rtt())
 
     # -- callbacks --------------------------------------------------------
 
@@ -473,8 +476,10 @@ class Node(CallbackRegistry):
                 alive = self.members(state=MemberState.ALIVE)
                 if len(alive) >= n:
                     return alive
+                if self.closed:
+                    raise NodeClosedError(f"{self.name} closed while waiting for {n} members")
                 left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
+                if left <= 0:
                     raise TimeoutError(f"{len(alive)} of {n} members alive after {timeout} s")
                 # Any event may be the one; the view is read again after it.
                 try:

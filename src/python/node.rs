@@ -344,16 +344,18 @@ impl NativeNode {
         Ok(d)
     }
 
-    /// The probe round-trip histogram: `(upper bound in seconds, answers
-    /// in that bucket)`, not cumulative; answers slower than the last bound
-    /// count only in `probe_rtt_count`.
-    fn probe_rtt_buckets(&self, py: Python<'_>) -> Vec<(f64, u64)> {
+    /// The probe round-trip histogram from one snapshot: `(buckets, count,
+    /// sum in µs)`, each bucket `(upper bound in seconds, answers in it)`,
+    /// not cumulative; answers slower than the last bound are only in the
+    /// count.
+    fn probe_rtt(&self, py: Python<'_>) -> (Vec<(f64, u64)>, u64, u64) {
         let stats = py.detach(|| self.node.stats());
-        crate::proto::RTT_BUCKETS_US
+        let buckets = crate::proto::RTT_BUCKETS_US
             .iter()
             .zip(stats.probe_rtt_buckets)
             .map(|(&us, n)| (us as f64 / 1e6, n))
-            .collect()
+            .collect();
+        (buckets, stats.probe_rtt_count, stats.probe_rtt_sum_us)
     }
 
     fn next_event<'py>(
