@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from support import wait_until
 
 WORKER = os.path.join(os.path.dirname(__file__), "netns_worker.py")
 SUBNET = "10.77.0"
@@ -213,13 +214,10 @@ def lab() -> Iterator[Lab]:
         lab.close()
 
 
-def wait_for(what: str, check: Callable[[], bool], limit: float = DEADLINE) -> float:
-    """Polls ``check`` until it holds; returns the seconds it took."""
+def wait_for(what: str, check: Callable[[], bool]) -> float:
+    """Waits (support.wait_until) until ``check`` holds; returns the seconds it took."""
     start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > limit:
-            pytest.fail(f"{what}: not within {limit} s")
-        time.sleep(0.05)
+    wait_until(check, timeout=DEADLINE, message=what)
     return time.monotonic() - start
 
 
