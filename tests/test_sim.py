@@ -7,7 +7,9 @@ and use short protocol periods, so the whole file takes a few seconds.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -589,3 +591,14 @@ def test_records_and_callbacks_carry_the_incarnation_of_their_event() -> None:
     assert {r.incarnation for r in log.filter(kind="fail", subject="n3")} == {0}
     assert [r.incarnation for r in log.filter(node="n3", kind="refute")] == [1]
     assert all(r.incarnation == 1 for r in log.filter(kind="join", subject="n3") if r.time > 1)
+
+
+def test_a_simulation_freed_on_another_thread_is_dropped_cleanly() -> None:
+    """A Simulation in a reference cycle (its node handles point back at it)
+    is freed by whichever thread runs the garbage collector, with no error."""
+    sim = rumor.Simulation(3, seed=1)
+    sim.node("n0")
+    del sim
+    collector = threading.Thread(target=gc.collect)
+    collector.start()
+    collector.join()

@@ -79,8 +79,10 @@ fn member_state(field: &str, name: &str) -> PyResult<MemberState> {
     })
 }
 
-/// The Rust side of `rumor.Simulation`; use that class instead.
-#[pyclass(module = "rumor._native", unsendable)]
+/// The Rust side of `rumor.Simulation`; use that class instead. Sendable:
+/// a simulation caught in a reference cycle is freed by whichever thread
+/// runs Python's garbage collector (a node's dispatcher thread, say).
+#[pyclass(module = "rumor._native")]
 pub struct NativeSim {
     sim: Simulation,
     /// Per node, one bit per [`RecordKind`] whose records stop a run.
