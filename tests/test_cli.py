@@ -182,3 +182,34 @@ def test_control_refuses_a_path_that_is_not_a_socket(tmp_path: Path) -> None:
 def test_broadcast_refuses_a_multi_line_payload() -> None:
     done = cli("broadcast", "--agent", "/nonexistent.sock", "two\nlines")
     assert done.returncode == 2 and "one line" in done.stderr
+
+
+def test_a_started_agent_joins_on_command_with_the_quorum_detector(agents: list[Agent]) -> None:
+    """``rumor join`` makes a running agent join later (as benchmarks do, so
+    that every node joins at one instant), and ``--failure-detector quorum``
+    reaches the node's config: a killed member is failed within a few
+    ``--node-timeout`` seconds."""
+    quorum = ("--failure-detector", "quorum", "--node-timeout", "0.5")
+    started = [
+        Agent("--bind", f"{LOCALHOST}:0", "--name", n, "--control", f"{LOCALHOST}:0", *quorum)
+        for n in ("a", "b", "c")
+    ]
+    agents.extend(started)
+    a, b, c = started
+    for other in (b, c):
+        done = cli("join", "--agent", other.started["control"], a.started["addr"])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"joined": 1}
+    assert {a.next("join")["member"]["name"] for _ in range(2)} == {"b", "c"}
+    assert b.next("join")["member"]["name"] in {"a", "c"}
+
+    c.proc.kill()  # only the agent this test started, by handle
+    assert a.next("fail")["member"]["name"] == "c"
+    assert b.next("fail")["member"]["name"] == "c"
+
+
+def test_join_and_detector_options_are_checked() -> None:
+    done = cli("join", "--agent", "/nonexistent.sock", "bad seed")
+    assert done.returncode == 2 and "no spaces" in done.stderr
+    done = cli("agent", "--bind", f"{LOCALHOST}:0", "--node-timeout", "-1")
+    assert done.returncode == 2 and "node_timeout" in done.stderr

@@ -4,8 +4,8 @@
 The agent prints one JSON object per line on stdout for each event, and
 leaves the cluster gracefully on SIGTERM or SIGINT before it exits. With
 ``--control`` it listens on a loopback ``host:port`` or a Unix socket path
-for one-line commands (``members``, ``broadcast <text>``, ``stats``), each
-answered with JSON lines and the connection closed.
+for one-line commands (``members``, ``broadcast <text>``, ``join <seed>...``,
+``stats``), each answered with JSON lines and the connection closed.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--join", action="append", default=[], metavar="SEED", help="seed address (repeatable)"
     )
     parser.add_argument("--preset", choices=sorted(_PRESETS), default="lan")
+    parser.add_argument(
+        "--failure-detector",
+        choices=["swim", "quorum"],
+        help="swim (the default: SWIM with Lifeguard) or quorum (Redis Cluster's PFAIL/FAIL)",
+    )
+    parser.add_argument(
+        "--node-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the quorum detector's timeout (default 15)",
+    )
     parser.add_argument(
         "--key-file",
         help="file with encryption keys, one per line as 64 hex digits, the primary first",
@@ -105,7 +116,8 @@ class _Printer:
 
 
 def _control_server(node: Node, where: str) -> socketserver.BaseServer:
-    """Serves ``members``, ``broadcast <text>`` and ``stats`` on ``where``."""
+    """Serves ``members``, ``broadcast <text>``, ``join <seed>...`` and
+    ``stats`` on ``where``."""
 
     class Handler(socketserver.StreamRequestHandler):
         timeout = 10.0  # an idle client does not hold a thread forever
@@ -122,6 +134,11 @@ def _control_server(node: Node, where: str) -> socketserver.BaseServer:
                     out = [_member(m) for m in node.members()]
                 elif cmd == "broadcast":
                     out = [{"seq": node.broadcast(rest.encode())}]
+                elif cmd == "join":
+                    seeds = rest.split()
+                    if not seeds:
+                        raise ValueError("join needs at least one seed address")
+                    out = [{"joined": node.join(seeds, timeout=10.0)}]
                 elif cmd == "stats":
                     out = [node.stats()]
                 else:
@@ -189,7 +206,15 @@ def run(args: argparse.Namespace) -> int:
     elif args.label:
         print("rumor agent: --label needs --key-file", file=sys.stderr)
         return 2
-    config = _PRESETS[args.preset](**overrides)
+    if args.failure_detector is not None:
+        overrides["failure_detector"] = args.failure_detector
+    if args.node_timeout is not None:
+        overrides["node_timeout"] = args.node_timeout
+    try:
+        config = _PRESETS[args.preset](**overrides)
+    except ValueError as e:
+        print(f"rumor agent: {e}", file=sys.stderr)
+        return 2
     emit = _Printer()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -223,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
                 emit("join_failed", error=str(e))
                 status = 1
                 stop.set()
-        while not stop.wait(0.2):
-            pass
+        # No timeout: an idle agent does not wake up at all. A signal
+        # interrupts the wait, and its handler sets the event.
+        stop.wait()
     finally:
         if server is not None:
             server.shutdown()

@@ -1,5 +1,5 @@
 """The ``rumor`` command line (also ``python -m rumor``): ``demo``, ``agent``,
-``members``, ``broadcast`` and ``simulate``."""
+``members``, ``broadcast``, ``join`` and ``simulate``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     broadcast_parser = commands.add_parser("broadcast", help="broadcast through a running agent")
     broadcast_parser.add_argument("--agent", required=True, help="the agent's --control address")
     broadcast_parser.add_argument("payload", help="text to broadcast")
+
+    join_parser = commands.add_parser(
+        "join", help="make a running agent join a cluster through one or more seeds"
+    )
+    join_parser.add_argument("--agent", required=True, help="the agent's --control address")
+    join_parser.add_argument("seeds", nargs="+", metavar="SEED", help="seed host:port")
 
     sim_parser = commands.add_parser(
         "simulate", help="simulate a cluster joining in virtual time; print how it converged"
@@ -119,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             print("rumor: the payload must be one line", file=sys.stderr)
             return 2
         return _ask(args.agent, f"broadcast {args.payload}")
+    if args.command == "join":
+        if any(c.isspace() for seed in args.seeds for c in seed):
+            print("rumor: a seed address has no spaces", file=sys.stderr)
+            return 2
+        return _ask(args.agent, "join " + " ".join(args.seeds))
     if args.command == "simulate":
         return _simulate(args)
     parser.print_help()
