@@ -39,6 +39,11 @@ impl TransmitQueue {
         self.by_name.clear();
     }
 
+    /// Whether some update has not been sent even once.
+    pub(crate) fn has_fresh(&self) -> bool {
+        self.order.first().is_some_and(|(sent, _)| *sent == 0)
+    }
+
     /// Queues (or re-queues, with a fresh count) an update about member
     /// `name`.
     pub(crate) fn push(&mut self, name: Id) {
@@ -106,6 +111,7 @@ mod tests {
         q.push(11);
         q.push(12);
         assert_eq!(order(&q), [12, 11, 10]);
+        assert!(q.has_fresh());
         q.sent(12, 4);
         assert_eq!(order(&q), [11, 10, 12]);
         q.push(12);
@@ -117,7 +123,9 @@ mod tests {
     fn retires_at_the_limit() {
         let mut q = TransmitQueue::default();
         q.push(10);
+        assert!(q.has_fresh());
         assert!(!q.sent(10, 2));
+        assert!(!q.has_fresh(), "sent once already");
         assert!(q.sent(10, 2));
         assert!(q.is_empty());
         assert!(!q.remove(10));

@@ -63,9 +63,10 @@ pub struct Config {
     /// user rumor (rumor mongering).
     pub stop_policy: StopPolicy,
     /// Push news to `gossip_fanout` members the moment it arrives (or is
-    /// made), not only at the next gossip round: a broadcast then crosses
-    /// the cluster in a few network round trips instead of a few gossip
-    /// intervals. The pushes count toward the stop policy.
+    /// made), not only at the next gossip round: a broadcast, a join or a
+    /// failure then crosses the cluster in a few network round trips
+    /// instead of a few gossip intervals. The pushes count toward the stop
+    /// policy (items) or the retransmit limit (membership updates).
     pub eager_push: bool,
     /// How long tombstones of deleted keys and delivered rumors are kept
     /// for anti-entropy before they are collected. A member out of touch

@@ -351,6 +351,11 @@ impl Engine {
     pub(crate) fn sync_tick(&mut self, now: Duration) {
         let period = self.config.push_pull_period(self.live_members());
         self.timers.arm(now + period, Timer::Sync);
+        self.sync_once();
+    }
+
+    /// Starts one sync with a peer: a Summary first.
+    pub(crate) fn sync_once(&mut self) {
         if self.leaving {
             return;
         }

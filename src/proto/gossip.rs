@@ -92,16 +92,39 @@ impl Engine {
         }
     }
 
+    /// With `eager_push`, membership news (a join, a suspicion, a death, a
+    /// refutation) that has not been sent even once goes out at once in a
+    /// gossip round of its own, instead of waiting up to `gossip_interval`
+    /// for the next one. Every hop then costs a network round trip rather
+    /// than half a gossip interval, which is most of a join's convergence
+    /// and of the spread of a failure. Called once per handled datagram or
+    /// timer batch, so a datagram full of news costs one round, and the
+    /// retransmit limit still caps how often each update is sent.
+    ///
+    /// In a burst of joins a seed spends each joiner's budget within
+    /// milliseconds, on the few members it knows by then, and a member or
+    /// two may miss a joiner; the sync each joiner runs once the burst has
+    /// settled (`Timer::SettleSync`) closes those gaps.
+    pub(crate) fn gossip_news(&mut self, now: Duration) {
+        if self.config.eager_push && self.broadcasts.has_fresh() {
+            self.gossip_round(now);
+        }
+    }
+
     /// Sends the pending updates to `gossip_fanout` random live members.
     pub(crate) fn gossip_round(&mut self, now: Duration) {
         // Live members, and those declared dead less than
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.
+        // Not a joiner that has yet to prove its address (see
+        // `handshakes`): a forged Meet must not draw gossip to its victim.
         let horizon = self.config.gossip_to_the_dead_time;
+        let unproven: Vec<_> = self.handshakes.iter().map(|&(_, addr)| addr).collect();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
-            e.member.state.is_live()
+            (e.member.state.is_live()
                 || (e.member.state == MemberState::Dead
-                    && now.saturating_sub(e.member.since) < horizon)
+                    && now.saturating_sub(e.member.since) < horizon))
+                && !unproven.contains(&e.member.addr)
         });
         for (id, addr) in targets {
             if self.broadcasts.is_empty() && self.pushes.is_empty() {

@@ -29,6 +29,9 @@ pub(crate) enum Timer {
     Reconnect,
     /// Start an anti-entropy sync.
     Sync,
+    /// One extra sync, shortly after a join, once the news of the
+    /// members joining alongside has settled.
+    SettleSync,
     /// Collect old tombstones and rumors.
     Collect,
     /// The quorum detector's periodic check.
