@@ -638,7 +638,7 @@ def summary(values: list[float]) -> str:
     if any(v != v for v in values):
         values = [v for v in values if v == v]
     med, lo, hi = statistics.median(values), min(values), max(values)
-    digits = 0 if med >= 100 else 2 if med < 10 else 1
+    digits = 0 if med >= 100 else 1 if med >= 10 else 2 if med >= 0.1 else 3
     return f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 
@@ -204,3 +205,19 @@ def test_streams_of_a_finished_loop_are_let_go() -> None:
     finally:
         node.close()
         other.close()
+
+
+def test_a_program_without_an_event_loop_does_not_load_asyncio() -> None:
+    """asyncio and the ssl module it loads are a third of a small agent's
+    memory: ``import rumor`` and a running node leave them unloaded, and
+    they load only when a program uses them."""
+    code = (
+        "import sys, rumor\n"
+        f"node = rumor.Node(bind='{LOCALHOST}:0')\n"
+        "node.on_join(lambda m: None)\n"
+        "node.close()\n"
+        "print(sorted(m for m in ('asyncio', 'ssl') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

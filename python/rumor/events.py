@@ -14,15 +14,17 @@ and rumors, the key and value or the payload::
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from rumor.member import Member
 from rumor.news import Rumor, Value
+
+if TYPE_CHECKING:
+    import asyncio  # imported when a stream is made: see rumor.node
 
 __all__ = [
     "Alive",
@@ -119,6 +121,8 @@ class EventStream:
             raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        import asyncio
+
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._maxsize = maxsize

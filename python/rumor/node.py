@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import concurrent.futures
 import functools
 import html
 import inspect
 import logging
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rumor import _native
 from rumor._callbacks import AnyCallback, CallbackRegistry
@@ -37,6 +36,12 @@ from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
 from rumor.metrics import prometheus_text
 from rumor.news import Rumor, Value
+
+if TYPE_CHECKING:
+    # Imported where used: asyncio (and the ssl it loads) is a third of an
+    # agent's memory, and a program without an event loop never needs it.
+    import asyncio
+    import concurrent.futures
 
 __all__ = ["Node"]
 
@@ -200,6 +205,8 @@ def _dispatch(
                     if loop is None or loop.is_closed():
                         result.close()  # its loop has ended: it can never run
                         continue
+                    import asyncio  # loaded already: the loop runs
+
                     future = asyncio.run_coroutine_threadsafe(result, loop)
                     future.add_done_callback(functools.partial(_report, callback))
             except BaseException as exc:  # reported, never fatal to the node
@@ -251,11 +258,15 @@ class Node(CallbackRegistry):
         self._lock = threading.Lock()
         self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in _EVENT_KINDS}
         self._streams: list[EventStream] = []
-        try:
-            # async def callbacks run on the loop the node was made in.
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        # async def callbacks run on the loop the node was made in. Without
+        # asyncio loaded, no loop can be running.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        running = sys.modules.get("asyncio")
+        if running is not None:
+            try:
+                self._loop = running.get_running_loop()
+            except RuntimeError:
+                pass
         # The dispatcher holds the native node and the callbacks, not the Node
         # itself, so a Node nobody references any more is collected, and
         # collecting it closes the native node, which ends the dispatcher.
@@ -482,6 +493,8 @@ class Node(CallbackRegistry):
                 if left <= 0:
                     raise TimeoutError(f"{len(alive)} of {n} members alive after {timeout} s")
                 # Any event may be the one; the view is read again after it.
+                import asyncio  # loaded already: this coroutine runs on it
+
                 try:
                     await asyncio.wait_for(stream.__anext__(), left)
                 except (asyncio.TimeoutError, StopAsyncIteration):
