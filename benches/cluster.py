@@ -117,7 +117,7 @@ class Proc:
         for line in self.popen.stdout:
             self.lines.put((time.monotonic(), line))
 
-    def wait_line(self, pattern: re.Pattern[str], timeout: float = 30.0) -> re.Match[str]:
+    def wait_line(self, pattern: re.Pattern[str], timeout: float = LIMIT) -> re.Match[str]:
         """Skips output until a line matches; the lines after it stay queued."""
         deadline = time.monotonic() + timeout
         while True:
@@ -678,6 +678,9 @@ def main() -> None:
                     result = one_run(system, n, args.idle)
                     runs.append(result)
                     results.append({"system": name, "nodes": n, "run": r + 1, **result})
+                    if args.json:  # after every run: a failed run keeps the others
+                        with open(args.json, "w") as f:
+                            json.dump(results, f, indent=1)
                     shown = " | ".join(f"{k} {result[k]:.3f}" for k in KEYS)
                     print(f"{name:12} n={n:<3} run {r + 1}: {shown}", flush=True)
                 cells = [summary([x[k] for x in runs]) for k in KEYS]
@@ -686,9 +689,6 @@ def main() -> None:
     print("| system | nodes | " + " | ".join(KEYS) + " |")
     print("|---|---|" + "---|" * len(KEYS))
     print("\n".join(table))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
