@@ -345,14 +345,17 @@ class Redis(System):
     ids: dict[str, str]
 
     def agents(self, n: int) -> list[Proc]:
+        # A directory per run: a node finding an earlier run's nodes.conf
+        # under a reused port would start with that run's slots.
+        rundir = tempfile.mkdtemp(dir=self.workdir)
         procs = []
         for i in range(n):
             port, bus = free_port(), free_port()
             argv = ["redis-server", "--port", str(port), "--bind", HOST, "--cluster-enabled"]
             argv += ["yes", "--cluster-port", str(bus), "--cluster-node-timeout", "1000"]
-            argv += ["--cluster-config-file", f"{self.workdir}/nodes-{port}.conf"]
+            argv += ["--cluster-config-file", f"{rundir}/nodes-{port}.conf"]
             argv += ["--save", "", "--appendonly", "no", "--logfile", "", "--loglevel", "notice"]
-            argv += ["--protected-mode", "no", "--dir", self.workdir]
+            argv += ["--protected-mode", "no", "--dir", rundir]
             procs.append(Proc(f"n{i}", argv, info={"port": port, "bus": bus}))
         self.ids = {}
         return procs
