@@ -1,0 +1,557 @@
+"""Scale on one machine: N rumor nodes in one process on loopback.
+
+Starts N ``rumor.Node`` objects (default 1,000) in this process, each on its
+own UDP socket and TCP listener at 127.0.0.1 with an OS-assigned port, all
+with the LAN preset. The first ``--seeds`` nodes join each other; then every
+other node joins through those seeds (``join_async``), all at the same
+instant, or ``--join-rate`` per second. Measured:
+
+* converge: from the first join until every node's membership callbacks
+  have reported all N alive (then checked once against the engines' own
+  views), with a progress line every ``--progress`` seconds;
+* settle: until no node has membership updates left to gossip;
+* idle CPU over ``--idle`` seconds (process user + system time from
+  ``getrusage``; total, per node, and split by thread from
+  ``/proc/self/task/*/schedstat``: the Rust runtime's ``rumor-io`` threads
+  versus the Python ones, mostly one event dispatcher per node), the CPU
+  other processes used meanwhile, and the traffic and suspicions;
+* memory: resident set size (``/proc/self/statm``) before any node, after
+  the N nodes started alone, and after they converged and idled; per node
+  is the growth divided by N;
+* detection: one non-seed node is closed without leaving (``Node.close()``
+  alone, the public API's abrupt stop: its socket closes and it answers
+  nothing more, which the others see as a crash), then the time until
+  every survivor's ``on_fail`` callback has fired for it.
+
+Waits poll their condition against a deadline; only the idle window is a
+plain timed wait. The soft limit on open files is raised to the hard limit
+(each node holds a UDP socket and a TCP listener).
+
+On a 2-core machine 1,000 nodes joining at once saturate both cores, drop
+datagrams in the kernel and fall into a suspicion storm that did not clear
+within 300 s in most runs; ``--join-rate 50`` converges. Smaller clusters
+(500) converge at once in a few seconds.
+
+    python benches/scale.py
+    python benches/scale.py --join-rate 50
+    python benches/scale.py --nodes 500 --idle 10 --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import functools
+import os
+import resource
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import rumor
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- process measurements ---------------------------------------------------
+
+
+def raise_fd_limit(needed: int) -> tuple[int, int]:
+    """Raises the soft limit on open files to the hard limit; returns both.
+
+    Raises SystemExit when even the hard limit is below ``needed``.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise SystemExit(f"need about {needed} open files, the hard limit is {hard}")
+    return soft, hard
+
+
+def rss() -> int:
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE_SIZE
+
+
+def peak_rss() -> int:
+    """The highest resident set size of this process so far, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of the whole process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of the live threads, grouped: the Rust runtime's
+    ``rumor-io`` threads (its two workers, and the blocking threads that
+    wait for ``join_async``), the main thread, and every other thread (the
+    Python ones: one event dispatcher per node, and the joins' event loop).
+
+    Read from ``schedstat`` (nanoseconds on a CPU), not ``stat``, whose
+    clock ticks round a thread that runs a few microseconds at a time down
+    to nothing."""
+    groups = {"rumor-io": 0.0, "main": 0.0, "python": 0.0}
+    pid = os.getpid()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                seconds = int(f.read().split()[0]) / 1e9
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        if name.startswith("rumor-io"):
+            groups["rumor-io"] += seconds
+        elif int(tid) == pid:
+            groups["main"] += seconds
+        else:
+            groups["python"] += seconds
+    return groups
+
+
+def host_busy() -> float:
+    """CPU seconds all processes of the host have spent busy, summed over
+    its CPUs (``/proc/stat``): minus this process's, it is the load others
+    put on the machine meanwhile (the load average would count our own
+    thousand threads)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / CLOCK_TICKS
+
+
+def udp_receive_buffer_errors() -> int:
+    """Datagrams the kernel dropped for a full socket receive buffer, all
+    sockets of this network namespace (``/proc/net/snmp``)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
+def thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def poll_until(
+    check: Callable[[], bool], timeout: float, interval: float = 0.05, duty: float = 0.1
+) -> bool:
+    """Calls ``check`` until it is true (returns True) or ``timeout`` seconds
+    have passed (returns False). Waits at least ``interval`` seconds between
+    calls, longer when a call is slow, so that checking takes at most about
+    ``duty`` of one core: reading 1,000 views is not free, and the CPU it
+    takes is CPU the nodes do not get."""
+    deadline = time.monotonic() + timeout
+    while True:
+        t = time.monotonic()
+        if check():
+            return True
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        time.sleep(max(interval, (now - t) * (1 - duty) / duty))
+
+
+def totals(nodes: Iterable[rumor.Node], keys: Iterable[str]) -> dict[str, int]:
+    """The sum over ``nodes`` of each counter in ``keys``."""
+    keys = list(keys)
+    out = dict.fromkeys(keys, 0)
+    for node in nodes:
+        stats = node.stats()
+        for k in keys:
+            out[k] += stats[k]
+    return out
+
+
+# -- the phases -------------------------------------------------------------
+
+
+def views(nodes: list[rumor.Node]) -> str:
+    """One line on how the engines see the cluster: alive members per view
+    (min / median / max) and the suspect and dead entries over all views."""
+    alive: list[int] = []
+    suspect = dead = backlog = 0
+    for x in nodes:
+        stats = x.stats()
+        alive.append(stats["members_alive"])
+        suspect += stats["members_suspect"]
+        dead += stats["members_dead"]
+        backlog += stats["event_queue"]
+    return (
+        f"alive per view {min(alive)}/{statistics.median(alive):.0f}/{max(alive)}, "
+        f"suspect entries {suspect}, dead entries {dead}, events not yet dispatched {backlog}"
+    )
+
+
+def short_views(nodes: list[rumor.Node]) -> list[rumor.Node]:
+    """The nodes whose engine does not see all of ``nodes`` alive."""
+    return [x for x in nodes if x.stats()["members_alive"] != len(nodes)]
+
+
+UNKNOWN, ALIVE, SUSPECT, DEAD, LEFT = range(5)
+
+
+class Tracker:
+    """Every node's view of the others, kept from its membership callbacks
+    (the way an application sees it).
+
+    Reading the views with ``stats()`` instead would cost the main thread
+    a GIL hand-over per node, and under load, with a thousand dispatcher
+    threads taking turns at the GIL, one pass over 1,000 nodes then takes
+    seconds. Here each dispatcher updates its own node's row and the main
+    thread only reads counts. Member ``n<i>`` is column ``i``: a byte each.
+    """
+
+    def __init__(self, nodes: list[rumor.Node]) -> None:
+        n = len(nodes)
+        self.state = [bytearray(n) for _ in nodes]
+        self.counts = [[0] * 5 for _ in nodes]
+        for i, x in enumerate(nodes):
+            x.on_join(functools.partial(self._set, i, ALIVE))
+            x.on_alive(functools.partial(self._set, i, ALIVE))
+            x.on_suspect(functools.partial(self._set, i, SUSPECT))
+            x.on_fail(functools.partial(self._set, i, DEAD))
+            x.on_leave(functools.partial(self._set, i, LEFT))
+
+    def _set(self, i: int, state: int, member: rumor.Member) -> None:
+        j = int(member.name[1:])
+        counts = self.counts[i]
+        counts[self.state[i][j]] -= 1
+        counts[state] += 1
+        self.state[i][j] = state
+
+    def all_alive(self) -> bool:
+        """Whether every node has heard that all others are alive."""
+        n = len(self.state)
+        return all(c[ALIVE] == n - 1 for c in self.counts)
+
+    def summary(self) -> str:
+        alive = [c[ALIVE] + 1 for c in self.counts]  # + the node itself
+        suspect = sum(c[SUSPECT] for c in self.counts)
+        dead = sum(c[DEAD] for c in self.counts)
+        return (
+            f"alive per view {min(alive)}/{statistics.median(alive):.0f}/{max(alive)}, "
+            f"suspect entries {suspect}, dead entries {dead}"
+        )
+
+
+class Joins:
+    """The joins started at one instant, by :func:`join_all`."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self.thread: threading.Thread | None = None
+        self.errors: list[str] = []
+        self.returned: list[float] = []  # when each join returned
+
+
+def join_all(nodes: list[rumor.Node], seeds: int, timeout: float, rate: float) -> Joins:
+    """Joins the seeds to each other, then starts every other node's join
+    through the seeds, all at one instant (``rate`` 0) or ``rate`` per
+    second, and returns while they run.
+
+    The joins are ``join_async`` calls gathered on an event loop of their
+    own thread: a thousand blocking ``join`` calls would need a thousand
+    threads, each taking the GIL ten times a second to check for signals,
+    and those threads would starve everything else of the GIL and the CPU.
+    """
+    seed_addrs = [x.addr for x in nodes[:seeds]]
+    for x in nodes[1:seeds]:
+        x.join(seed_addrs[0], timeout=timeout)
+    joins = Joins()
+    started = threading.Event()
+
+    async def join(node: rumor.Node, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await node.join_async(seed_addrs, timeout=timeout)
+            joins.returned.append(time.monotonic())
+        except rumor.RumorError as e:
+            joins.errors.append(f"{node.name}: {e}")
+
+    async def everyone() -> None:
+        joins.start = time.monotonic()
+        started.set()
+        joiners = nodes[seeds:]
+        await asyncio.gather(*(join(x, i / rate if rate else 0) for i, x in enumerate(joiners)))
+
+    joins.thread = threading.Thread(target=asyncio.run, args=(everyone(),), name="join")
+    joins.thread.start()
+    started.wait()
+    return joins
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], total: float, wall: float) -> str:
+    """Percent of one core by thread group over ``wall`` seconds; what the
+    live threads do not account for ran on threads that ended meanwhile."""
+    d = {k: after[k] - before.get(k, 0.0) for k in after}
+    d["ended threads"] = max(0.0, total - sum(d.values()))
+    return ", ".join(f"{k} {100 * v / wall:.1f} %" for k, v in d.items())
+
+
+IDLE_KEYS = (
+    "packets_sent",
+    "bytes_sent",
+    "suspicions",
+    "refutations",
+    "syncs",
+    "streams_sent",
+    "dropped_total",
+    "send_errors",
+    "events_dropped",
+)
+
+MIB = 1024 * 1024
+
+
+class Report:
+    """The result block, filled phase by phase."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, str] = {}
+        self.loads = [f"start {load()}"]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.lines[key] = value
+
+    def load(self, phase: str) -> None:
+        self.loads.append(f"{phase} {load()}")
+
+    def print(self, title: str) -> None:
+        lines = {**self.lines, "load average (1, 5, 15 min)": " | ".join(self.loads)}
+        width = max(len(k) for k in lines)
+        print(f"\n== {title} ==")
+        for k, v in lines.items():
+            print(f"{k:<{width}}  {v}")
+
+
+def converge(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> bool:
+    """Joins every node at once and waits until all see all alive."""
+    n = len(nodes)
+    threads_before = thread_cpu()
+    cpu_before = cpu_seconds()
+    host_before = host_busy()
+    udp_before = udp_receive_buffer_errors()
+    tracker = Tracker(nodes)
+    joins = join_all(nodes, args.seeds, args.converge_timeout, args.join_rate)
+    t0 = joins.start
+    shown = t0
+
+    def converged() -> bool:
+        nonlocal shown
+        now = time.monotonic()
+        if args.progress and now - shown >= args.progress:
+            shown = now
+            print(f"  {now - t0:6.1f} s: {tracker.summary()}, load {load()}", flush=True)
+        return tracker.all_alive()
+
+    ok = poll_until(converged, args.converge_timeout)
+    converge_s = time.monotonic() - t0
+    cpu = cpu_seconds() - cpu_before
+    split = cpu_split(threads_before, thread_cpu(), cpu, converge_s)
+    if joins.thread is not None:
+        joins.thread.join(timeout=max(0.0, t0 + args.converge_timeout + 5 - time.monotonic()))
+    report.load("converged" if ok else "gave up")
+    if joins.returned:
+        report["join calls returned"] = (
+            f"{len(joins.returned)}, median {statistics.median(joins.returned) - t0:.2f} s, "
+            f"last {max(joins.returned) - t0:.2f} s"
+        )
+    if joins.errors:
+        report["join errors"] = f"{len(joins.errors)}, first: {joins.errors[0]}"
+    if ok:
+        report["converge (all see all alive)"] = f"{converge_s:.2f} s"
+        # The engines' own views, read once: the callbacks lag them a little.
+        short = short_views(nodes)
+        if short:
+            report["engines at that moment"] = f"{len(short)} views short of {n} alive"
+    else:
+        report["converge (all see all alive)"] = (
+            f"FAILED: not all views hold all alive after {converge_s:.0f} s"
+        )
+        report["views at the deadline (callbacks)"] = tracker.summary()
+        report["views at the deadline (engines)"] = views(nodes)
+    report["CPU while converging"] = f"{100 * cpu / converge_s:.0f} % of one core: {split}"
+    others = host_busy() - host_before - cpu
+    report["other processes meanwhile"] = f"{max(0.0, 100 * others / converge_s):.0f} % of one core"
+    report["UDP receive buffer drops (host)"] = f"{udp_receive_buffer_errors() - udp_before}"
+    report["RSS, converged"] = f"{rss() / MIB:.1f} MiB"
+    print(f"converged: {ok} after {converge_s:.2f} s, load {load()}", flush=True)
+    return ok
+
+
+def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> None:
+    """Waits until no node has updates left to gossip, then measures an
+    idle window."""
+    n = len(nodes)
+    t = time.monotonic()
+    settled = poll_until(
+        lambda: all(x.stats()["broadcast_queue"] == 0 for x in nodes),
+        args.settle_timeout,
+        interval=0.5,
+    )
+    settle_s = time.monotonic() - t
+    report["settle (no updates left to gossip)"] = (
+        f"{settle_s:.1f} s after converging"
+        if settled
+        else f"NOT within {args.settle_timeout:.0f} s (idle window taken anyway)"
+    )
+
+    print(f"idle window {args.idle:.0f} s, load {load()}", flush=True)
+    before = totals(nodes, IDLE_KEYS)
+    threads_before = thread_cpu()
+    cpu_before = cpu_seconds()
+    host_before = host_busy()
+    t = time.monotonic()
+    time.sleep(args.idle)
+    wall = time.monotonic() - t
+    cpu = cpu_seconds() - cpu_before
+    others = host_busy() - host_before - cpu
+    threads_after = thread_cpu()
+    after = totals(nodes, IDLE_KEYS)
+    report.load("idle end")
+    d = {k: after[k] - before[k] for k in IDLE_KEYS}
+    pct = 100 * cpu / wall
+    report["idle CPU, whole process"] = f"{pct:.1f} % of one core ({cpu:.2f} s in {wall:.1f} s)"
+    report["idle CPU per node"] = (
+        f"{pct / n:.3f} % of one core ({1000 * cpu / wall / n:.2f} ms CPU per second)"
+    )
+    report["idle CPU by thread"] = cpu_split(threads_before, threads_after, cpu, wall)
+    report["other processes meanwhile"] = f"{max(0.0, 100 * others / wall):.0f} % of one core"
+    report["idle traffic per node"] = (
+        f"{d['packets_sent'] / wall / n:.1f} packets/s, {d['bytes_sent'] / wall / n:.0f} B/s"
+    )
+    report["idle window events"] = (
+        f"suspicions {d['suspicions']}, refutations {d['refutations']}, syncs {d['syncs']}, "
+        f"streams {d['streams_sent']}, dropped {d['dropped_total']}, "
+        f"send errors {d['send_errors']}, events dropped {d['events_dropped']}"
+    )
+    short = short_views(nodes)
+    if short:
+        report["after idle"] = f"{len(short)} views no longer hold all alive"
+
+
+def detect(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> None:
+    """Closes one non-seed node without leaving and waits until every
+    survivor has declared it failed."""
+    victim = nodes[len(nodes) // 2]
+    survivors = [x for x in nodes if x is not victim]
+    suspected: list[float] = []
+    failed: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def on_suspect(m: rumor.Member) -> None:
+        if m.name == victim.name:
+            with lock:
+                suspected.append(time.monotonic())
+
+    for s in survivors:
+
+        def on_fail(m: rumor.Member, s: rumor.Node = s) -> None:
+            if m.name == victim.name:
+                with lock:
+                    failed.setdefault(s.name, time.monotonic())
+
+        s.on_suspect(on_suspect)
+        s.on_fail(on_fail)
+    kill = time.monotonic()
+    victim.close()  # no leave: the others see a crash
+    detected = poll_until(lambda: len(failed) == len(survivors), args.detect_timeout)
+    report.load("detected" if detected else "gave up")
+    with lock:
+        times = sorted(v - kill for v in failed.values())
+        first_suspect = min(suspected) - kill if suspected else None
+    if first_suspect is not None:
+        report["first suspicion of the victim"] = f"{first_suspect:.2f} s after the kill"
+    if times:
+        report["victim declared failed"] = (
+            f"first {times[0]:.2f} s, median {statistics.median(times):.2f} s, "
+            f"last {times[-1]:.2f} s after the kill ({len(times)} of {len(survivors)})"
+        )
+    if detected:
+        report["all survivors mark it failed"] = f"{times[-1]:.2f} s"
+    else:
+        report["all survivors mark it failed"] = (
+            f"INCOMPLETE: {len(survivors) - len(times)} had not after {args.detect_timeout:.0f} s"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=1000, help="cluster size (default 1000)")
+    ap.add_argument("--seeds", type=int, default=1, help="nodes the others join through")
+    ap.add_argument(
+        "--join-rate",
+        type=float,
+        default=0.0,
+        help="joins started per second; 0 (default) starts them all at once",
+    )
+    ap.add_argument("--idle", type=float, default=30.0, help="idle window, seconds")
+    ap.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines")
+    ap.add_argument("--converge-timeout", type=float, default=300.0)
+    ap.add_argument("--settle-timeout", type=float, default=120.0)
+    ap.add_argument("--detect-timeout", type=float, default=300.0)
+    ap.add_argument("--seed", type=int, default=1, help="seeds the engines' random choices")
+    args = ap.parse_args()
+    n = args.nodes
+    if n < 3 or not 1 <= args.seeds < n - 1:
+        raise SystemExit("need --nodes >= 3 and 1 <= --seeds < nodes - 1")
+
+    soft, hard = raise_fd_limit(2 * n + 64)
+    config = rumor.Config.lan()
+    joining = f"{args.join_rate:g} joins/s" if args.join_rate else "all joining at once"
+    print(f"{n} nodes on 127.0.0.1, {args.seeds} seed(s), {joining}, {config!r}")
+    print(f"open files limit {soft} (hard {hard}), {os.cpu_count()} CPUs, load {load()}")
+    report = Report()
+
+    rss_base = rss()
+    t = time.monotonic()
+    nodes = [
+        rumor.Node(name=f"n{i}", config=config, seed=args.seed * 100_000 + i) for i in range(n)
+    ]
+    report["start nodes"] = f"{time.monotonic() - t:.2f} s"
+    rss_started = rss()
+    print(f"started {n} nodes, {thread_count()} threads", flush=True)
+    try:
+        if converge(nodes, args, report):
+            idle(nodes, args, report)
+            rss_idle = rss()
+            report["RSS before nodes"] = f"{rss_base / MIB:.1f} MiB"
+            report["RSS, nodes started (alone)"] = (
+                f"{rss_started / MIB:.1f} MiB = {(rss_started - rss_base) / n / 1024:.1f} KiB/node"
+            )
+            report["RSS, converged and idle"] = (
+                f"{rss_idle / MIB:.1f} MiB = {(rss_idle - rss_base) / n / 1024:.1f} KiB/node"
+            )
+            report["RSS peak"] = f"{peak_rss() / MIB:.1f} MiB"
+            report["threads"] = f"{thread_count()}"
+            detect(nodes, args, report)
+    finally:
+        t = time.monotonic()
+        # In parallel: under load one close can wait a while for its node's
+        # task to run, and a thousand in a row add up to minutes.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
+            list(pool.map(rumor.Node.close, nodes))
+        report["close all"] = f"{time.monotonic() - t:.2f} s"
+        report.print(f"rumor scale: {n} nodes in one process, LAN preset, {joining}")
+
+
+if __name__ == "__main__":
+    main()
