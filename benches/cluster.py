@@ -73,17 +73,26 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 NETNS_ENV = "RUMOR_BENCH_NETNS"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A port free for both UDP and TCP on HOST."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return free_port()
-    return port
+    """A port free for both UDP and TCP on HOST, and not handed out before:
+    the kernel may offer a port again once its probe socket is closed, and
+    two nodes given one port would fail to start."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((HOST, 0))
+            port: int = s.getsockname()[1]
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def loopback_tx_bytes() -> int | None:
@@ -123,9 +132,14 @@ class Proc:
         while True:
             left = deadline - time.monotonic()
             try:
-                _, line = self.lines.get(timeout=max(left, 0.001))
+                _, line = self.lines.get(timeout=min(max(left, 0.001), 1.0))
             except queue.Empty:
-                raise TimeoutError(f"{self.name}: no line like {pattern.pattern!r}") from None
+                assert self.popen is not None
+                if self.popen.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}") from None
+                if left <= 0:
+                    raise TimeoutError(f"{self.name}: no line like {pattern.pattern!r}") from None
+                continue
             m = pattern.search(line)
             if m:
                 return m

@@ -37,6 +37,7 @@ pub(super) fn bind_pair(
     let mut last = None;
     for _ in 0..16 {
         let udp = StdUdpSocket::bind(bind).map_err(DriverError::Bind)?;
+        grow_receive_buffer(&udp);
         if !streams {
             return Ok((udp, None));
         }
@@ -48,6 +49,18 @@ pub(super) fn bind_pair(
         }
     }
     Err(DriverError::Bind(last.unwrap_or_else(|| std::io::Error::other("no free port"))))
+}
+
+/// The receive buffer memberlist asks for: 2 MiB. Linux caps the request
+/// at `net.core.rmem_max` and doubles it for its bookkeeping, so a stock
+/// kernel (rmem_max 208 KiB) gives 416 KiB, twice the default buffer. A
+/// burst of gossip that outruns the node's task for a moment then waits in
+/// the buffer instead of being dropped. Failure leaves the default buffer,
+/// which works, with less slack.
+const RECEIVE_BUFFER: usize = 2 << 20;
+
+fn grow_receive_buffer(udp: &StdUdpSocket) {
+    let _ = socket2::SockRef::from(udp).set_recv_buffer_size(RECEIVE_BUFFER);
 }
 
 /// One frame, ready to write.

@@ -105,8 +105,13 @@ impl Engine {
     /// milliseconds, on the few members it knows by then, and a member or
     /// two may miss a joiner; the sync each joiner runs once the burst has
     /// settled (`Timer::SettleSync`) closes those gaps.
+    ///
+    /// A member whose probes go unanswered (Lifeguard's health score above
+    /// zero) may be the one overloaded, or on a lossy network: it leaves
+    /// the news to the periodic rounds, so pushes do not add to the load
+    /// that is costing it acks.
     pub(crate) fn gossip_news(&mut self, now: Duration) {
-        if self.config.eager_push && self.broadcasts.has_fresh() {
+        if self.config.eager_push && self.health == 0 && self.broadcasts.has_fresh() {
             self.gossip_round(now);
         }
     }

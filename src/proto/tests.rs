@@ -813,3 +813,25 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
     assert!(a.generation() > 500, "a moved past the later life: {}", a.generation());
     assert_eq!(b.get("n1", "k"), Some(&codec::Value::Text(String::from("new"))));
 }
+
+#[test]
+fn news_is_pushed_at_once_only_by_a_healthy_member() {
+    let alive = |name: &str| {
+        codec::encode(&[Message::Alive {
+            name: String::from(name),
+            addr: addr(50),
+            incarnation: 0,
+            meta: Vec::new(),
+        }])
+    };
+    let mut a = engine_knowing(20);
+    a.handle_packet(ms(0), addr(9), &alive("new"));
+    assert_eq!(transmits(&mut a).len(), a.config().gossip_fanout, "pushed to the fanout at once");
+    // Probes going unanswered: maybe this member is the overloaded one, so
+    // the news waits for the next periodic round instead.
+    let mut b = engine_knowing(20);
+    b.adjust_health(1);
+    b.handle_packet(ms(0), addr(9), &alive("new"));
+    assert!(transmits(&mut b).is_empty());
+    assert_eq!(b.pending_broadcasts(), 1);
+}
