@@ -73,26 +73,28 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 NETNS_ENV = "RUMOR_BENCH_NETNS"
 
 
-_HANDED_OUT: set[int] = set()
+# Ports are handed out in order from below the kernel's ephemeral range
+# (32768 and up by default), so a port the kernel picks for some socket
+# bound to port 0 (a control socket, an outgoing connection) can never be
+# one a node is about to bind.
+_next_port = 20000
 
 
 def free_port() -> int:
-    """A port free for both UDP and TCP on HOST, and not handed out before:
-    the kernel may offer a port again once its probe socket is closed, and
-    two nodes given one port would fail to start."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((HOST, 0))
-            port: int = s.getsockname()[1]
-        if port in _HANDED_OUT:
+    """The next port below the ephemeral range that is free for UDP and TCP."""
+    global _next_port
+    while _next_port < 32768:
+        port = _next_port
+        _next_port += 1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind((HOST, port))
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind((HOST, port))
+        except OSError:
             continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((HOST, port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
         return port
+    raise RuntimeError("no free port left below 32768")
 
 
 def loopback_tx_bytes() -> int | None:
