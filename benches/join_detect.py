@@ -20,6 +20,7 @@ import threading
 import time
 
 import rumor
+from crash_watch import CrashWatch
 
 
 def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, float, float]:
@@ -46,23 +47,7 @@ def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, floa
 
         victim = nodes[n // 2]
         survivors = [x for x in nodes if x is not victim]
-        suspected: list[float] = []
-        failed: dict[str, float] = {}
-        lock = threading.Lock()
-        for s in survivors:
-
-            def on_suspect(m: rumor.Member, s: rumor.Node = s) -> None:
-                if m.name == victim.name:
-                    with lock:
-                        suspected.append(time.monotonic())
-
-            def on_fail(m: rumor.Member, s: rumor.Node = s) -> None:
-                if m.name == victim.name:
-                    with lock:
-                        failed.setdefault(s.name, time.monotonic())
-
-            s.on_suspect(on_suspect)
-            s.on_fail(on_fail)
+        watch = CrashWatch(survivors, victim.name)
         # Let the cluster settle before the crash, and measure its idle traffic.
         time.sleep(max(2.0, config.node_timeout if config.failure_detector == "quorum" else 0))
         sent = sum(x.stats()["bytes_sent"] for x in nodes)
@@ -72,10 +57,11 @@ def one_run(n: int, config: rumor.Config, seed: int) -> tuple[float, float, floa
         kill = time.monotonic()
         victim.close()
         deadline = kill + 120
-        while len(failed) < len(survivors):
+        while len(watch.snapshot()[1]) < len(survivors):
             if time.monotonic() > deadline:
                 raise RuntimeError("failure not detected by all in 120 s")
             time.sleep(0.005)
+        suspected, failed = watch.snapshot()
         first = (min(suspected) if suspected else min(failed.values())) - kill
         last = max(failed.values()) - kill
         return converge, first, last, idle

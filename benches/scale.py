@@ -51,6 +51,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import rumor
+from crash_watch import CrashWatch
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -453,31 +454,14 @@ def detect(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) ->
     survivor has declared it failed."""
     victim = nodes[len(nodes) // 2]
     survivors = [x for x in nodes if x is not victim]
-    suspected: list[float] = []
-    failed: dict[str, float] = {}
-    lock = threading.Lock()
-
-    def on_suspect(m: rumor.Member) -> None:
-        if m.name == victim.name:
-            with lock:
-                suspected.append(time.monotonic())
-
-    for s in survivors:
-
-        def on_fail(m: rumor.Member, s: rumor.Node = s) -> None:
-            if m.name == victim.name:
-                with lock:
-                    failed.setdefault(s.name, time.monotonic())
-
-        s.on_suspect(on_suspect)
-        s.on_fail(on_fail)
+    watch = CrashWatch(survivors, victim.name)
     kill = time.monotonic()
     victim.close()  # no leave: the others see a crash
-    detected = poll_until(lambda: len(failed) == len(survivors), args.detect_timeout)
+    detected = poll_until(lambda: len(watch.snapshot()[1]) == len(survivors), args.detect_timeout)
     report.load("detected" if detected else "gave up")
-    with lock:
-        times = sorted(v - kill for v in failed.values())
-        first_suspect = min(suspected) - kill if suspected else None
+    suspected, failed = watch.snapshot()
+    times = sorted(v - kill for v in failed.values())
+    first_suspect = min(suspected) - kill if suspected else None
     if first_suspect is not None:
         report["first suspicion of the victim"] = f"{first_suspect:.2f} s after the kill"
     if times:
