@@ -357,6 +357,10 @@ class RedisConn:
 class Redis(System):
     name = "redis"
     ready_re = re.compile(r"Ready to accept connections")
+    # The node that reaches the quorum, and the nodes it then tells.
+    fail_re = re.compile(
+        r"Marking node (\w+) .*as failing|FAIL message received from \w+ .*about (\w+)"
+    )
     # Filled in per run: node ids, printed in the log lines, to names.
     ids: dict[str, str]
 
@@ -424,10 +428,6 @@ class Redis(System):
         flags = fields[2].split(",")
         bad = {"handshake", "noaddr", "fail", "fail?"}
         return fields[7] == "connected" and not bad.intersection(flags)
-
-    fail_re = re.compile(
-        r"Marking node (\w+) .*as failing|FAIL message received from \w+ .*about (\w+)"
-    )
 
     def broadcast(self, node: Proc, payload: str) -> None:
         conn = RedisConn(node.info["port"])
