@@ -81,8 +81,11 @@ fn quorum() -> Config {
     Config { failure_detector: FailureDetector::Quorum, node_timeout: secs(1.0), ..Config::lan() }
 }
 
-/// The scenarios: a name and a function that plays it.
-fn scenarios() -> Vec<(&'static str, fn() -> Simulation)> {
+/// A named scenario: the function plays it and returns the finished run.
+type Scenario = (&'static str, fn() -> Simulation);
+
+/// The scenarios.
+fn scenarios() -> Vec<Scenario> {
     vec![
         ("join_64", || {
             let mut sim = joined(Config::lan(), 64, 1);

@@ -11,7 +11,9 @@ mod stream;
 pub use runtime::runtime;
 
 use crate::codec::Value;
-use crate::proto::{Config, ConfigError, Engine, Event, ItemError, Member, MetaTooLarge, Stats};
+use crate::proto::{
+    Config, ConfigError, Engine, Event, Gauges, ItemError, Member, MetaTooLarge, Stats,
+};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -132,6 +134,21 @@ impl Shared {
             }
         }
     }
+}
+
+/// What a driver counts and holds beside the engine's [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Datagrams or streams the operating system refused to send.
+    pub send_errors: u64,
+    /// Events dropped because the application did not take them in time.
+    pub events_dropped: u64,
+    /// Incoming streams refused (too many at once, or too large).
+    pub streams_refused: u64,
+    /// Events waiting for the application.
+    pub event_queue: usize,
+    /// The node's task panicked; the node is stopped.
+    pub panicked: bool,
 }
 
 /// A running member on a real UDP socket. Dropping the last handle closes it.
@@ -356,21 +373,24 @@ impl Node {
         self.shared.engine.lock().stats().clone()
     }
 
-    /// Counters kept by the driver: `(send_errors, events_dropped,
-    /// streams_refused)`.
-    pub fn driver_stats(&self) -> (u64, u64, u64) {
-        let dropped = self.shared.waiters.lock().events_dropped;
-        let refused = self.shared.streams_refused.load(Ordering::Relaxed);
-        (self.shared.send_errors.load(Ordering::Relaxed), dropped, refused)
+    /// What the driver counts and holds, beside the engine's [`Stats`].
+    pub fn driver_stats(&self) -> DriverStats {
+        let (events_dropped, event_queue) = {
+            let w = self.shared.waiters.lock();
+            (w.events_dropped, w.events.len())
+        };
+        DriverStats {
+            send_errors: self.shared.send_errors.load(Ordering::Relaxed),
+            events_dropped,
+            streams_refused: self.shared.streams_refused.load(Ordering::Relaxed),
+            event_queue,
+            panicked: self.panicked(),
+        }
     }
 
-    /// Gauges: `(membership updates waiting to be gossiped, items being
-    /// pushed, events waiting for the application, local health
-    /// multiplier)`.
-    pub fn gauges(&self) -> (usize, usize, usize, u32) {
-        let events = self.shared.waiters.lock().events.len();
-        let e = self.shared.engine.lock();
-        (e.pending_broadcasts(), e.pending_pushes(), events, e.health_multiplier())
+    /// The engine's gauges: members by state, queue depths, local health.
+    pub fn gauges(&self) -> Gauges {
+        self.shared.engine.lock().gauges()
     }
 
     /// Takes the next event (membership, rumor or state), waiting up to

@@ -406,6 +406,17 @@ impl Engine {
         &self.stats
     }
 
+    /// What the engine holds right now: members by state, queue depths,
+    /// local health.
+    pub fn gauges(&self) -> super::Gauges {
+        super::Gauges {
+            members: self.counts,
+            update_queue: self.broadcasts.len(),
+            push_queue: self.pushes.len(),
+            health_multiplier: self.health_multiplier(),
+        }
+    }
+
     /// Whether [`Engine::leave`] was called.
     pub fn is_leaving(&self) -> bool {
         self.leaving

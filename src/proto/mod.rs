@@ -30,7 +30,7 @@ pub use dissemination::ItemError;
 pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
 pub use member::{Member, MemberState};
-pub use stats::{Stats, RTT_BUCKETS_US};
+pub use stats::{Gauges, Stats, RTT_BUCKETS_US};
 pub use store::MAX_PUSHES;
 pub use table::Snapshot;
 

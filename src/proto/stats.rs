@@ -11,6 +11,21 @@ const KINDS: usize = MessageKind::ALL.len();
 pub const RTT_BUCKETS_US: [u64; 11] =
     [500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
 
+/// What the engine holds right now (unlike [`Stats`], these go up and
+/// down): what a driver reports next to the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Members by state, indexed like [`MemberState`](super::MemberState),
+    /// this node included.
+    pub members: [usize; 4],
+    /// Membership updates waiting to be piggybacked on gossip.
+    pub update_queue: usize,
+    /// Rumors and state items being pushed (rumor mongering).
+    pub push_queue: usize,
+    /// Lifeguard's local health multiplier (1 when healthy).
+    pub health_multiplier: u32,
+}
+
 /// Monotonic counters of what the engine did. Cheap to copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -323,20 +323,20 @@ impl NativeNode {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = py.detach(|| self.node.stats());
         let members = py.detach(|| self.node.members());
-        let (send_errors, events_dropped, streams_refused) = self.node.driver_stats();
+        let driver = self.node.driver_stats();
+        let gauges = py.detach(|| self.node.gauges());
         let d = PyDict::new(py);
         for (k, v) in stats.counters() {
             d.set_item(k, v)?;
         }
-        d.set_item("send_errors", send_errors)?;
-        d.set_item("events_dropped", events_dropped)?;
-        d.set_item("streams_refused", streams_refused)?;
-        d.set_item("task_panicked", u64::from(self.node.panicked()))?;
-        let (broadcasts, pushes, events, health) = py.detach(|| self.node.gauges());
-        d.set_item("broadcast_queue", broadcasts)?;
-        d.set_item("push_queue", pushes)?;
-        d.set_item("event_queue", events)?;
-        d.set_item("health_multiplier", health)?;
+        d.set_item("send_errors", driver.send_errors)?;
+        d.set_item("events_dropped", driver.events_dropped)?;
+        d.set_item("streams_refused", driver.streams_refused)?;
+        d.set_item("task_panicked", u64::from(driver.panicked))?;
+        d.set_item("broadcast_queue", gauges.update_queue)?;
+        d.set_item("push_queue", gauges.push_queue)?;
+        d.set_item("event_queue", driver.event_queue)?;
+        d.set_item("health_multiplier", gauges.health_multiplier)?;
         for state in MemberState::ALL {
             let n = members.iter().filter(|m| m.state == state).count();
             d.set_item(format!("members_{}", state.as_str()), n)?;
