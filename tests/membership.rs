@@ -5,7 +5,7 @@ mod script;
 
 use rumor::proto::{Config, MemberState};
 use rumor::sim::{RecordKind, Simulation};
-use script::{play, secs, Check, Op};
+use script::{count, play, records, secs, Check, Op};
 use std::collections::BTreeSet;
 
 #[test]
@@ -81,13 +81,8 @@ fn crashed_member_is_declared_dead_by_every_survivor_exactly_once() {
     // Detection within a probe round plus the suspicion timeout
     // (4 * log10(32) * 1 s = 6 s).
     assert!(p.waits[1] < secs(40.0), "took {:?}", p.waits[1]);
-    let reports: Vec<u32> = p
-        .sim
-        .log()
-        .iter()
-        .filter(|r| r.kind == RecordKind::Failed && r.subject == 7)
-        .map(|r| r.node)
-        .collect();
+    let reports: Vec<u32> =
+        records(&p.sim, RecordKind::Failed, 7).into_iter().map(|(_, n)| n).collect();
     let observers: BTreeSet<u32> = reports.iter().copied().collect();
     assert_eq!(reports.len(), 31, "one report per survivor");
     assert_eq!(observers.len(), 31);
@@ -124,8 +119,8 @@ fn no_false_failures_over_ten_virtual_minutes_without_loss_or_pauses() {
             Op::Assert(Check::Converged),
         ],
     );
-    let failures = p.sim.log().iter().filter(|r| r.kind == RecordKind::Failed).count();
-    let suspicions = p.sim.log().iter().filter(|r| r.kind == RecordKind::Suspected).count();
+    let failures = count(&p.sim, RecordKind::Failed);
+    let suspicions = count(&p.sim, RecordKind::Suspected);
     assert_eq!((failures, suspicions), (0, 0));
 }
 
@@ -149,7 +144,7 @@ fn leaving_member_is_reported_left_never_failed() {
     let log = p.sim.log();
     assert!(log.iter().any(|r| r.node == 3 && r.kind == RecordKind::LeaveDone));
     assert!(log.iter().all(|r| r.kind != RecordKind::Failed), "a departure is not a failure");
-    assert_eq!(log.iter().filter(|r| r.kind == RecordKind::Left && r.subject == 3).count(), 7);
+    assert_eq!(records(&p.sim, RecordKind::Left, 3).len(), 7);
 }
 
 #[test]
@@ -292,18 +287,14 @@ fn a_dead_member_is_reaped_and_its_return_is_a_fresh_join() {
         assert_eq!(e.count(MemberState::Dead), 0);
         assert_eq!(e.stats().reaped, 1);
     }
-    let joins_before = sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count();
+    let joins_before = count(&sim, RecordKind::Joined);
     let back = sim.now();
     sim.restart(4);
     sim.run_until_cond(secs(30.0), secs(0.1), Simulation::converged).expect("back");
     sim.run_for(secs(30.0));
-    let flaps = sim
-        .log()
-        .iter()
-        .filter(|r| r.time > back && r.subject == 4 && r.kind == RecordKind::Failed)
-        .count();
+    let flaps = records(&sim, RecordKind::Failed, 4).into_iter().filter(|&(t, _)| t > back).count();
     assert_eq!(flaps, 0, "no stale death claim about its earlier life goes out");
-    let joins = sim.log().iter().filter(|r| r.kind == RecordKind::Joined && r.subject == 4).count();
+    let joins = records(&sim, RecordKind::Joined, 4).len();
     assert!(joins >= 5, "every other member reports a join: {joins}");
-    assert!(sim.log().iter().filter(|r| r.kind == RecordKind::Joined).count() > joins_before);
+    assert!(count(&sim, RecordKind::Joined) > joins_before);
 }

@@ -5,9 +5,8 @@ mod script;
 
 use rumor::proto::{Config, FailureDetector, MemberState};
 use rumor::sim::{Link, RecordKind, Simulation};
-use script::{play, secs, Check, Op};
+use script::{play, records, secs, Check, Op};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 fn quorum(node_timeout: f64) -> Config {
     Config {
@@ -17,13 +16,9 @@ fn quorum(node_timeout: f64) -> Config {
     }
 }
 
-/// `(time, observer)` of each record of `kind` about `subject`.
-fn records(sim: &Simulation, kind: RecordKind, subject: u32) -> Vec<(Duration, u32)> {
-    sim.log()
-        .iter()
-        .filter(|r| r.kind == kind && r.subject == subject)
-        .map(|r| (r.time, r.node))
-        .collect()
+/// A converged cluster of 16 running the quorum detector.
+fn converged(seed: u64) -> Simulation {
+    play(quorum(1.0), 16, seed, &[Op::JoinAll(0), Op::WaitUntil(Check::Converged, 10.0)]).sim
 }
 
 #[test]
@@ -79,9 +74,7 @@ fn a_long_node_timeout_waits_that_long() {
 
 #[test]
 fn a_minority_that_cannot_reach_a_member_never_fails_it() {
-    let mut sim = Simulation::new(quorum(1.0), 16, 4).unwrap();
-    sim.join_all(0);
-    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    let mut sim = converged(4);
     sim.run_for(secs(3.0));
     let cut = Link { loss: 1.0, ..Link::default() };
     for j in [1, 2, 3, 4, 5, 6, 8] {
@@ -148,9 +141,7 @@ fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
 /// not make anti-entropy digests differ for good.
 #[test]
 fn a_local_failing_mark_does_not_keep_anti_entropy_busy() {
-    let mut sim = Simulation::new(quorum(1.0), 16, 6).unwrap();
-    sim.join_all(0);
-    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    let mut sim = converged(6);
     let cut = Link { loss: 1.0, ..Link::default() };
     sim.network.set_link(3, 7, cut);
     sim.network.set_link(7, 3, cut);
@@ -173,9 +164,7 @@ fn a_local_failing_mark_does_not_keep_anti_entropy_busy() {
 /// our failing mark: only an answer to our pings does.
 #[test]
 fn news_about_an_unreachable_member_does_not_flap_its_mark() {
-    let mut sim = Simulation::new(quorum(1.0), 16, 8).unwrap();
-    sim.join_all(0);
-    assert!(sim.run_until_cond(secs(10.0), secs(0.01), |s| s.converged()).is_some());
+    let mut sim = converged(8);
     let cut = Link { loss: 1.0, ..Link::default() };
     sim.network.set_link(3, 7, cut);
     sim.network.set_link(7, 3, cut);
