@@ -1,5 +1,7 @@
 """The ``rumor`` command line: agents as processes, their control socket,
-``members`` and ``broadcast``, a graceful exit on SIGTERM, ``simulate``."""
+``members``, ``broadcast`` and ``join``, a prompt and graceful exit on SIGTERM
+or SIGINT (even mid-join) or a closed stdout, ``simulate``, and one line
+naming the flag for each usage mistake."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rumor
 from rumor import agent
 from support import LOCALHOST, wait_until
 
@@ -213,3 +217,151 @@ def test_join_and_detector_options_are_checked() -> None:
     assert done.returncode == 2 and "no spaces" in done.stderr
     done = cli("agent", "--bind", f"{LOCALHOST}:0", "--node-timeout", "-1")
     assert done.returncode == 2 and "node_timeout" in done.stderr
+
+
+@pytest.fixture
+def silent_seed() -> Iterator[socket.socket]:
+    """A UDP socket on loopback that receives a join's datagrams and never
+    answers: a seed that is unreachable, on a port nobody else can take."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((LOCALHOST, 0))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def address(s: socket.socket) -> str:
+    host, port = s.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+def test_join_through_an_unreachable_seed_prints_the_agents_own_error(
+    agents: list[Agent], silent_seed: socket.socket
+) -> None:
+    """``rumor join`` waits longer than the agent's join timeout (10 s by
+    default), so it prints the agent's answer, not a timeout of its own."""
+    a = Agent("--bind", f"{LOCALHOST}:0", "--name", "a", "--control", f"{LOCALHOST}:0")
+    agents.append(a)
+    done = cli("join", "--agent", a.started["control"], address(silent_seed))
+    assert "cannot talk to the agent" not in done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "no seed answered" in json.loads(done.stdout)["error"]
+    # A shorter timeout is passed on to the agent.
+    done = cli("join", "--agent", a.started["control"], "--timeout", "0.5", address(silent_seed))
+    assert done.returncode == 1, done.stderr
+    assert "no seed answered within 0.5 s" in json.loads(done.stdout)["error"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_agent_while_its_join_is_in_progress(
+    agents: list[Agent], silent_seed: socket.socket, sig: signal.Signals
+) -> None:
+    """The agent leaves and exits on SIGTERM or SIGINT even while ``--join``
+    waits for a seed that never answers, long before its join timeout."""
+    a = Agent("--bind", f"{LOCALHOST}:0", "--join", address(silent_seed), "--join-timeout", "120")
+    agents.append(a)
+    # The join is in progress once its first datagram reaches the seed.
+    silent_seed.settimeout(TIMEOUT)
+    silent_seed.recvfrom(65536)
+    a.proc.send_signal(sig)
+    # Far less than the 120 s the join would wait; generous for a slow machine.
+    assert a.proc.wait(TIMEOUT) == 0
+    a.next("stopped")
+    assert not [line for line in a.lines if line["event"] == "join_failed"]
+
+
+def test_an_agent_whose_stdout_is_closed_stops_without_a_traceback(
+    silent_seed: socket.socket,
+) -> None:
+    """As ``rumor agent ... | head -1``: once its reader is gone, the agent's
+    next event line stops it quietly, as SIGPIPE would a Unix tool."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rumor", "agent", "--preset", "local", "--bind", f"{LOCALHOST}:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        started = json.loads(proc.stdout.readline())
+        assert started["event"] == "started"
+        proc.stdout.close()  # what head does after its first line
+        newcomer = rumor.Node(name="newcomer", bind=f"{LOCALHOST}:0", config=rumor.Config.local())
+        try:
+            newcomer.join([started["addr"]])  # the agent has a "join" line to print
+            status = proc.wait(TIMEOUT)
+        finally:
+            newcomer.close()
+        errors = proc.stderr.read()
+        assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+        assert errors == ""
+        assert status == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # only the agent this test started, by handle
+            proc.wait(TIMEOUT)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_the_started_line_comes_before_any_event_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An event that arrives before the agent printed ``started`` (a member
+    joining through it the moment its socket is bound) waits for that line."""
+    emit = agent._Printer(on_closed=lambda: None)
+    emit("join", member={"name": "early"})
+    emit("started", name="a")
+    emit("leave", member={"name": "early"})
+    events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines()]
+    assert events == ["started", "join", "leave"]
+
+
+USAGE_MISTAKES = [
+    (["agent", "--bind", "notanaddr"], "--bind"),
+    (["agent", "--bind", "0.0.0.0:0"], "--bind"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--name="], "--name"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--join", "nope.invalid:1"], "--join"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--join", f"{LOCALHOST}:0"], "--join"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--key-file", "{tmp}/missing.key"], "--key-file"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--key-file", "{tmp}/bad.key"], "--key-file"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--key-file", "{tmp}/binary.key"], "--key-file"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--join-timeout", "0"], "--join-timeout"),
+    (["simulate", "--nodes", "0"], "--nodes"),
+    (["simulate", "--loss", "1.5"], "--loss"),
+    (["simulate", "--loss", "nan"], "--loss"),
+    (["simulate", "--seed", "-1"], "--seed"),
+    (["simulate", "--seconds", "inf"], "--seconds"),
+    (["simulate", "--seconds", "0"], "--seconds"),
+    (["simulate", "--seconds", "-3"], "--seconds"),
+    (["simulate", "--seconds", "nan"], "--seconds"),
+    (["simulate", "--plot", "{tmp}/missing/plot.png"], "--plot"),
+    (["join", "--agent", "/nonexistent.sock", "--timeout", "inf", "127.0.0.1:1"], "--timeout"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"), USAGE_MISTAKES, ids=[" ".join(a) for a, _ in USAGE_MISTAKES]
+)
+def test_a_usage_mistake_is_one_line_naming_the_flag(
+    args: list[str], flag: str, tmp_path: Path
+) -> None:
+    """Exit status 2 and one line on stderr that names the flag, before any
+    work starts (nothing on stdout), never a traceback."""
+    (tmp_path / "bad.key").write_text("not hex\n")
+    (tmp_path / "binary.key").write_bytes(b"\xff\xfe\x00key")
+    done = cli(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and flag in done.stderr, done.stderr
+
+
+def test_a_port_in_use_is_one_line_naming_bind() -> None:
+    """``--bind`` on a port another socket holds: exit status 2, one line."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind((LOCALHOST, 0))
+    with taken:
+        done = cli("agent", "--bind", address(taken))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "--bind" in done.stderr, done.stderr
+    assert "in use" in done.stderr

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from rumor.cli import main
+import sys
 
-raise SystemExit(main())
+try:
+    from rumor.cli import main
+
+    status = main()
+except KeyboardInterrupt:
+    # Ctrl-C before a command installed its own handling (while importing,
+    # say): the shell's status for SIGINT, without a traceback.
+    print(file=sys.stderr)
+    status = 130
+raise SystemExit(status)

@@ -4,14 +4,23 @@
 The agent prints one JSON object per line on stdout for each event, and
 leaves the cluster gracefully on SIGTERM or SIGINT before it exits. With
 ``--control`` it listens on a loopback ``host:port`` or a Unix socket path
-for one-line commands (``members``, ``broadcast <text>``, ``join <seed>...``,
-``stats``), each answered with JSON lines and the connection closed.
+for one-line commands (``members``, ``broadcast <text>``,
+``join [--timeout=SECONDS] <seed>...``, ``stats``), each answered with JSON
+lines and the connection closed.
+
+A mistake in the options is one line on stderr naming the flag, and exit
+status 2, before the node starts. The ``started`` line comes before any
+event line. If stdout is closed (``rumor agent ... | head -1``), the agent
+stops as on SIGTERM, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
+import math
 import os
 import signal
 import socket
@@ -20,7 +29,9 @@ import stat
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TypeVar
 
 from rumor._native import Config
 from rumor.errors import RumorError
@@ -28,9 +39,29 @@ from rumor.member import Accusation, Member
 from rumor.news import Rumor, Value
 from rumor.node import Node
 
-__all__ = ["add_arguments", "read_keys", "request", "run"]
+__all__ = [
+    "JOIN_TIMEOUT",
+    "REPLY_MARGIN",
+    "add_arguments",
+    "join_command",
+    "read_keys",
+    "request",
+    "run",
+    "seconds_option",
+]
 
 _PRESETS = {"lan": Config.lan, "local": Config.local, "wan": Config.wan}
+
+JOIN_TIMEOUT = 10.0
+"""Seconds a join waits for a seed to answer, at start (``--join``) and on
+command, unless told otherwise."""
+
+REPLY_MARGIN = 5.0
+"""Seconds a client waits for an answer beyond the agent's own deadline, so
+that the agent's error (say, "no seed answered") reaches it instead of a
+timeout of its own."""
+
+_T = TypeVar("_T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="unique member name (default: the bind address)")
     parser.add_argument(
         "--join", action="append", default=[], metavar="SEED", help="seed address (repeatable)"
+    )
+    parser.add_argument(
+        "--join-timeout",
+        type=float,
+        default=JOIN_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long --join waits for a seed to answer (default {JOIN_TIMEOUT:g})",
     )
     parser.add_argument("--preset", choices=sorted(_PRESETS), default="lan")
     parser.add_argument(
@@ -65,18 +103,22 @@ def read_keys(path: str) -> list[bytes]:
     """Keys from ``path``: 64 hex digits per line, the primary first; blank
     lines and ``#`` comments are ignored."""
     keys: list[bytes] = []
-    with open(path, encoding="ascii") as f:
-        for number, line in enumerate(f, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            try:
-                key = bytes.fromhex(text)
-            except ValueError:
-                raise ValueError(f"{path}:{number}: a key must be 64 hex digits") from None
-            if len(key) != 32:
-                raise ValueError(f"{path}:{number}: a key must be 64 hex digits (32 bytes)")
-            keys.append(key)
+    try:
+        with open(path, encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a key file: 64 hex digits per line") from None
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"{path}:{number}: a key must be 64 hex digits") from None
+        if len(key) != 32:
+            raise ValueError(f"{path}:{number}: a key must be 64 hex digits (32 bytes)")
+        keys.append(key)
     if not keys:
         raise ValueError(f"{path}: no key in the file")
     return keys
@@ -103,16 +145,88 @@ def _value(v: Value | None) -> dict[str, Any]:
 
 
 class _Printer:
-    """JSON lines on stdout, one writer at a time."""
+    """JSON lines on stdout, one writer at a time, ``started`` first.
 
-    def __init__(self) -> None:
+    Events that come before the ``started`` line (another member may join
+    through this one the moment its socket is bound) wait for it. Once
+    stdout is closed the printer says nothing more and calls ``on_closed``.
+    """
+
+    def __init__(self, on_closed: Callable[[], None]) -> None:
         self.lock = threading.Lock()
+        self.on_closed = on_closed
+        self.started = False
+        self.closed = False
+        self.held: list[str] = []
 
     def __call__(self, event: str, **fields: Any) -> None:
         line = json.dumps({"time": round(time.time(), 3), "event": event, **fields})
         with self.lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            if self.closed:
+                return
+            if not self.started and event != "started":
+                self.held.append(line)
+                return
+            lines = [line]
+            if not self.started:
+                self.started = True
+                lines += self.held
+                self.held.clear()
+            try:
+                sys.stdout.write("".join(f"{text}\n" for text in lines))
+                sys.stdout.flush()
+            except OSError as e:
+                if e.errno not in (errno.EPIPE, errno.EBADF):
+                    raise
+                self.closed = True
+                # What is still buffered would fail again at exit, with a
+                # traceback: point stdout at /dev/null instead.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+                self.on_closed()
+
+
+class _Stop(BaseException):
+    """Raised by a signal handler in the main thread to cut a join or a
+    leave short; never escapes :func:`run`."""
+
+
+class _Signals:
+    """SIGTERM and SIGINT set ``stop``. A wait marked with :meth:`cut_short`
+    (a join, a leave) is also ended at once: the native wait checks for
+    signals between short slices, and the handler raises inside it."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.armed = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        if self.armed:
+            self.armed = False
+            raise _Stop
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self)
+
+    def cut_short(self, call: Callable[[], _T]) -> _T | None:
+        """``call()``, or ``None`` if a signal came while it ran."""
+        try:
+            self.armed = True
+            try:
+                return call()
+            finally:
+                self.armed = False
+        except _Stop:
+            return None
+
+    def stop_from_any_thread(self) -> None:
+        """Stops as SIGTERM does (and so also ends a join in progress,
+        which only the main thread can do)."""
+        self.stop.set()
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _control_server(node: Node, where: str) -> socketserver.BaseServer:
@@ -135,10 +249,8 @@ def _control_server(node: Node, where: str) -> socketserver.BaseServer:
                 elif cmd == "broadcast":
                     out = [{"seq": node.broadcast(rest.encode())}]
                 elif cmd == "join":
-                    seeds = rest.split()
-                    if not seeds:
-                        raise ValueError("join needs at least one seed address")
-                    out = [{"joined": node.join(seeds, timeout=10.0)}]
+                    timeout, seeds = _join_command(rest)
+                    out = [{"joined": node.join(seeds, timeout=timeout)}]
                 elif cmd == "stats":
                     out = [node.stats()]
                 else:
@@ -165,6 +277,34 @@ def _control_server(node: Node, where: str) -> socketserver.BaseServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="rumor-control", daemon=True).start()
     return server
+
+
+def _join_command(rest: str) -> tuple[float, list[str]]:
+    """The timeout and seeds of ``join [--timeout=SECONDS] <seed>...``."""
+    words = rest.split()
+    timeout = JOIN_TIMEOUT
+    if words and words[0].startswith("--timeout="):
+        timeout = seconds_option("--timeout", words.pop(0).partition("=")[2])
+    if not words:
+        raise ValueError("join needs at least one seed address")
+    return timeout, words
+
+
+def join_command(seeds: list[str], timeout: float) -> str:
+    """The control command that makes an agent join through ``seeds``."""
+    return f"join --timeout={timeout!r} " + " ".join(seeds)
+
+
+def seconds_option(flag: str, value: float | str) -> float:
+    """``value`` as a positive, finite number of seconds (at most 1e9), or
+    ``ValueError`` naming ``flag``."""
+    try:
+        t = float(value)
+    except ValueError:
+        t = math.nan
+    if not (math.isfinite(t) and 0 < t <= 1e9):
+        raise ValueError(f"{flag} must be a number of seconds above 0 (at most 1e9), got {value}")
+    return t
 
 
 class _TCP6(socketserver.ThreadingTCPServer):
@@ -197,29 +337,82 @@ def request(agent: str, command: str, timeout: float = 10.0) -> list[dict[str, A
         return [json.loads(line) for line in f]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Runs the agent until SIGTERM or SIGINT; returns the exit status."""
+class _UsageError(Exception):
+    """A mistake in the agent's options: one line naming the flag."""
+
+
+def _check_address(flag: str, text: str, *, listen: bool) -> None:
+    """``text`` is ``host:port`` with a host that resolves; a port from 1 (0
+    too, for an address to listen on: any free port) to 65535; and, to
+    listen on, an address other members can reach, not ``0.0.0.0``."""
+    lowest = 0 if listen else 1
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not (sep and host and port.isdigit() and lowest <= int(port) <= 65535):
+        raise _UsageError(
+            f"{flag} must be host:port such as 127.0.0.1:7946, "
+            f"with a port from {lowest} to 65535; got {text!r}"
+        )
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        raise _UsageError(f"{flag} {text}: cannot resolve the host {host!r}") from None
+    if listen and ipaddress.ip_address(str(infos[0][4][0]).partition("%")[0]).is_unspecified:
+        raise _UsageError(
+            f"{flag} {text}: give the address other members reach this one at, "
+            "such as 127.0.0.1:7946 or 192.0.2.7:7946, not an unspecified address"
+        )
+
+
+def _check_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option checked before anything starts; the config overrides.
+    Raises :class:`_UsageError` for the first mistake."""
+    _check_address("--bind", args.bind, listen=True)
+    if args.name is not None and not 1 <= len(args.name.encode()) <= 128:
+        raise _UsageError(
+            f"--name must be 1 to 128 bytes long, got {len(args.name.encode())} bytes"
+        )
+    for seed in args.join:
+        _check_address("--join", seed, listen=False)
+    try:
+        seconds_option("--join-timeout", args.join_timeout)
+    except ValueError as e:
+        raise _UsageError(str(e)) from None
     overrides: dict[str, Any] = {}
-    if args.key_file:
-        overrides["keys"] = read_keys(args.key_file)
+    if args.key_file is not None:
+        try:
+            overrides["keys"] = read_keys(args.key_file)
+        except OSError as e:
+            raise _UsageError(f"--key-file {args.key_file}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise _UsageError(f"--key-file {e}") from None
         overrides["label"] = args.label
     elif args.label:
-        print("rumor agent: --label needs --key-file", file=sys.stderr)
-        return 2
+        raise _UsageError("--label needs --key-file")
     if args.failure_detector is not None:
         overrides["failure_detector"] = args.failure_detector
     if args.node_timeout is not None:
         overrides["node_timeout"] = args.node_timeout
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the agent until SIGTERM or SIGINT; returns the exit status."""
     try:
+        overrides = _check_options(args)
         config = _PRESETS[args.preset](**overrides)
-    except ValueError as e:
+    except (_UsageError, ValueError) as e:
         print(f"rumor agent: {e}", file=sys.stderr)
         return 2
-    emit = _Printer()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    node = Node(name=args.name, bind=args.bind, config=config)
+    signals = _Signals()
+    signals.install()
+    emit = _Printer(on_closed=signals.stop_from_any_thread)
+    try:
+        node = Node(name=args.name, bind=args.bind, config=config)
+    except (RumorError, OSError, ValueError) as e:
+        print(f"rumor agent: --bind {args.bind}: {e}", file=sys.stderr)
+        return 2
     for kind in ("join", "leave", "fail", "suspect", "alive"):
         register = getattr(node, f"on_{kind}")
         register(lambda m, kind=kind: emit(kind, member=_member(m)))
@@ -241,16 +434,16 @@ def run(args: argparse.Namespace) -> int:
     emit("started", name=node.name, addr=node.addr, encrypted=bool(args.key_file), control=control)
     status = 0
     try:
-        if args.join:
+        if args.join and not signals.stop.is_set():
             try:
-                node.join(args.join, timeout=10.0)
+                signals.cut_short(lambda: node.join(args.join, timeout=args.join_timeout))
             except RumorError as e:
                 emit("join_failed", error=str(e))
                 status = 1
-                stop.set()
+                signals.stop.set()
         # No timeout: an idle agent does not wake up at all. A signal
         # interrupts the wait, and its handler sets the event.
-        stop.wait()
+        signals.stop.wait()
     finally:
         if server is not None:
             server.shutdown()
@@ -258,7 +451,8 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(server.server_address, str):
                 os.unlink(server.server_address)  # the Unix socket this agent made
         try:
-            node.leave(timeout=5.0)
+            # A second signal cuts the graceful leave short.
+            signals.cut_short(lambda: node.leave(timeout=5.0))
         except RumorError as e:
             emit("leave_incomplete", error=str(e))
         node.close()

@@ -1,10 +1,15 @@
 """The ``rumor`` command line (also ``python -m rumor``): ``demo``, ``agent``,
-``members``, ``broadcast``, ``join`` and ``simulate``."""
+``members``, ``broadcast``, ``join`` and ``simulate``.
+
+A mistake in the options is one line on stderr naming the flag and what it
+allows, and exit status 2, before any work starts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from rumor import agent, demo
@@ -48,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         "join", help="make a running agent join a cluster through one or more seeds"
     )
     join_parser.add_argument("--agent", required=True, help="the agent's --control address")
+    join_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=agent.JOIN_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long the agent waits for a seed to answer (default {agent.JOIN_TIMEOUT:g})",
+    )
     join_parser.add_argument("seeds", nargs="+", metavar="SEED", help="seed host:port")
 
     sim_parser = commands.add_parser(
@@ -61,9 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ask(address: str, command: str) -> int:
+def _ask(address: str, command: str, timeout: float = 10.0) -> int:
     try:
-        answers = agent.request(address, command)
+        answers = agent.request(address, command, timeout=timeout)
     except (OSError, ValueError) as e:
         print(f"rumor: cannot talk to the agent at {address}: {e}", file=sys.stderr)
         return 1
@@ -74,9 +86,43 @@ def _ask(address: str, command: str) -> int:
     return 1 if failed else 0
 
 
+def _simulate_mistake(args: argparse.Namespace) -> str | None:
+    """The first mistake in ``rumor simulate``'s options, as one line."""
+    if args.nodes < 1:
+        return f"--nodes must be at least 1, got {args.nodes}"
+    if not 0 <= args.loss <= 1:  # also refuses nan
+        return f"--loss must be a fraction from 0 to 1, got {args.loss}"
+    if not 0 <= args.seed < 2**64:
+        return f"--seed must be from 0 to 2**64 - 1, got {args.seed}"
+    try:
+        agent.seconds_option("--seconds", args.seconds)
+    except ValueError as e:
+        return str(e)
+    if args.plot is not None:
+        folder = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(folder):
+            return f"--plot {args.plot}: no folder {folder}"
+        if os.path.isdir(args.plot):
+            return f"--plot {args.plot}: a folder, not a file name"
+    return None
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from rumor.sim import Simulation
 
+    mistake = _simulate_mistake(args)
+    if mistake is not None:
+        print(f"rumor simulate: {mistake}", file=sys.stderr)
+        return 2
+    plt = None
+    if args.plot:
+        from rumor.plot import _pyplot
+
+        try:
+            plt = _pyplot()  # before the run, not after it
+        except ImportError as e:
+            print(f"rumor: {e}", file=sys.stderr)
+            return 1
     sim = Simulation(args.nodes, seed=args.seed, loss=args.loss)
     names = [f"n{i}" for i in range(args.nodes)]
     rows: list[tuple[float, int]] = []
@@ -91,14 +137,7 @@ def _simulate(args: argparse.Namespace) -> int:
         if full == args.nodes:
             print(f"converged at t = {sim.now:.2f} s (virtual)")
             break
-    if args.plot:
-        from rumor.plot import _pyplot
-
-        try:
-            plt = _pyplot()
-        except ImportError as e:
-            print(f"rumor: {e}", file=sys.stderr)
-            return 1
+    if plt is not None:
         plt.switch_backend("Agg")
         fig, ax = plt.subplots()
         ax.step([t for t, _ in rows], [n for _, n in rows], where="post")
@@ -114,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130  # the shell's status for SIGINT, without a traceback
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
         return demo.run(nodes=args.nodes, probe_interval=args.probe_interval)
     if args.command == "agent":
@@ -129,7 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         if any(c.isspace() for seed in args.seeds for c in seed):
             print("rumor: a seed address has no spaces", file=sys.stderr)
             return 2
-        return _ask(args.agent, "join " + " ".join(args.seeds))
+        try:
+            agent.seconds_option("--timeout", args.timeout)
+        except ValueError as e:
+            print(f"rumor join: {e}", file=sys.stderr)
+            return 2
+        # Wait longer than the agent does, so that its own answer ("no seed
+        # answered ...") arrives rather than a timeout of ours.
+        command = agent.join_command(args.seeds, args.timeout)
+        return _ask(args.agent, command, timeout=args.timeout + agent.REPLY_MARGIN)
     if args.command == "simulate":
         return _simulate(args)
     parser.print_help()
