@@ -224,9 +224,10 @@ class _Signals:
 
     def stop_from_any_thread(self) -> None:
         """Stops as SIGTERM does (and so also ends a join in progress,
-        which only the main thread can do)."""
-        self.stop.set()
-        os.kill(os.getpid(), signal.SIGTERM)
+        which only the main thread can do). Once stopping, does nothing: a
+        second signal would cut the graceful leave short."""
+        if not self.stop.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _control_server(node: Node, where: str) -> socketserver.BaseServer:
