@@ -172,18 +172,22 @@ class _Printer:
                 self.started = True
                 lines += self.held
                 self.held.clear()
+            out = sys.stdout  # None when started with stdout closed (>&-)
             try:
-                sys.stdout.write("".join(f"{text}\n" for text in lines))
-                sys.stdout.flush()
+                if out is None:
+                    raise OSError(errno.EBADF, "stdout is closed")
+                out.write("".join(f"{text}\n" for text in lines))
+                out.flush()
             except OSError as e:
                 if e.errno not in (errno.EPIPE, errno.EBADF):
                     raise
                 self.closed = True
-                # What is still buffered would fail again at exit, with a
-                # traceback: point stdout at /dev/null instead.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-                os.close(devnull)
+                if out is not None:
+                    # What is still buffered would fail again at exit, with
+                    # a traceback: point stdout at /dev/null instead.
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, out.fileno())
+                    os.close(devnull)
                 self.on_closed()
 
 
