@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -11,6 +10,7 @@ from support import (
     DEADLINE,
     Cluster,
     EventLog,
+    Unraisable,
     all_alive,
     view_gaps,
     wait_for_views,
@@ -149,7 +149,7 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
 
     new = cluster.start(old.name)
     accusations: list[rumor.Accusation] = []
-    new.on_self(accusations.append)
+    new.on_refute(accusations.append)
     new.join(nodes[0].addr, timeout=10.0)
     everyone = [*survivors, new]
 
@@ -174,7 +174,7 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
         ),
     )
     # It learned what the others held of its earlier life and refuted it.
-    wait_until(lambda: len(accusations) > 0, message="on_self never fired")
+    wait_until(lambda: len(accusations) > 0, message="on_refute never fired")
     assert accusations[-1].incarnation > old_incarnation
     if wait_for_failure:
         assert rumor.MemberState.DEAD in [a.state for a in accusations]
@@ -192,19 +192,9 @@ def wait_for_second_join(log: EventLog, name: str) -> None:
 
 
 def test_raising_callbacks_are_reported_and_later_events_still_fire(
-    monkeypatch: pytest.MonkeyPatch, cluster: Cluster
+    unraisable: Unraisable, cluster: Cluster
 ) -> None:
     """A raising callback is reported via sys.unraisablehook; the node and later callbacks go on."""
-    # monkeypatch is set up before `cluster`, so it is undone only after every
-    # node is closed and no dispatcher can call the hook any more.
-    reported: list[sys.UnraisableHookArgs] = []
-    lock = threading.Lock()
-
-    def hook(args: sys.UnraisableHookArgs) -> None:
-        with lock:
-            reported.append(args)
-
-    monkeypatch.setattr(sys, "unraisablehook", hook)
 
     def boom(member: rumor.Member) -> None:
         raise RuntimeError(f"boom {member.name}")
@@ -216,9 +206,7 @@ def test_raising_callbacks_are_reported_and_later_events_still_fire(
     a.on_join(lambda m: after.append(("join", m.name)))
     a.on_fail(lambda m: after.append(("fail", m.name)))
 
-    def messages() -> list[str]:
-        with lock:
-            return [str(args.exc_value) for args in reported]
+    messages = unraisable.messages
 
     def saw(kind: str, name: str) -> bool:
         return (kind, name) in after and f"boom {name}" in messages()
@@ -241,9 +229,8 @@ def test_raising_callbacks_are_reported_and_later_events_still_fire(
         message=lambda: f"reported {messages()}, after {after}",
     )
 
-    with lock:
-        for args in reported:
-            assert args.exc_type is RuntimeError
-            assert isinstance(args.exc_value, RuntimeError)
-            assert args.object is boom
+    for args in unraisable.reports:
+        assert args.exc_type is RuntimeError
+        assert isinstance(args.exc_value, RuntimeError)
+        assert args.object is boom
     wait_for_views([a, b], {"a": "alive", "b": "alive", "c": "dead"}, timeout=DEADLINE)

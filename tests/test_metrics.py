@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import rumor
-from rumor.metrics import prometheus_text
+from rumor.metrics import ProbeRtt, prometheus_text
 from support import Cluster, wait_probe_rounds
 
 SAMPLE = re.compile(
@@ -38,7 +38,7 @@ def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
     node = nodes[0]
     wait_probe_rounds(nodes, 3)
     stats = node.stats()
-    for gauge in ("broadcast_queue", "push_queue", "event_queue", "health_multiplier"):
+    for gauge in ("update_queue", "push_queue", "event_queue", "health_multiplier"):
         assert gauge in stats
     assert stats["probe_rtt_count"] >= 3 and stats["probe_rtt_sum_us"] > 0
     types, samples = parse(node.metrics_text())
@@ -63,7 +63,7 @@ def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
 
 
 def test_label_values_are_escaped() -> None:
-    text = prometheus_text('we"ird\\name\n', {"members_alive": 1}, [], 0, 0)
+    text = prometheus_text('we"ird\\name\n', {"members_alive": 1}, ProbeRtt([], 0, 0))
     assert 'node="we\\"ird\\\\name\\n"' in text
     parse(text)
 

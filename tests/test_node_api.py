@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 import rumor
 from support import (
+    DROP_KEYS,
     LOCALHOST,
     Cluster,
     all_alive,
@@ -18,18 +19,7 @@ from support import (
     wait_for_views,
 )
 
-STATS_KEYS = {
-    "packets_sent",
-    "packets_received",
-    "bytes_sent",
-    "bytes_received",
-    "dropped_total",
-    "dropped_malformed",
-    "dropped_truncated",
-    "dropped_oversized",
-    "dropped_bad_magic",
-    "dropped_unknown_version",
-}
+STATS_KEYS = {"packets_sent", "packets_received", "bytes_sent", "bytes_received", *DROP_KEYS}
 
 
 def test_package_exports() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rumor.errors import RumorError
+from rumor.errors import ArgumentTypeError, RumorError
 
 
 class _KeyHolder(Protocol):
@@ -26,8 +26,10 @@ class Keyring:
 
     Raises :class:`rumor.KeyringError` (a ``ValueError``) for a change the
     keyring refuses (an unknown key, the primary, an all-zero key, a full
-    keyring, a node started without keys), ``ValueError`` for a key that is
-    not 32 bytes and ``TypeError`` for one that is not bytes.
+    keyring, a node started without keys), :class:`rumor.ArgumentError` (a
+    ``ValueError``) for a key that is not 32 bytes and
+    :class:`rumor.ArgumentTypeError` (a ``TypeError``) for one that is not
+    bytes.
     """
 
     def __init__(self, holder: _KeyHolder) -> None:
@@ -68,8 +70,8 @@ class Keyring:
 
 
 def _key(key: object) -> bytes:
-    """``key`` as bytes; a ``TypeError`` unless it is bytes-like (an int
-    would silently become that many zero bytes)."""
+    """``key`` as bytes; :class:`rumor.ArgumentTypeError` unless it is
+    bytes-like (an int would silently become that many zero bytes)."""
     if not isinstance(key, (bytes, bytearray, memoryview)):
-        raise TypeError(f"key must be 32 bytes, got {type(key).__name__}")
+        raise ArgumentTypeError(f"key must be 32 bytes, got {type(key).__name__}")
     return bytes(key)
