@@ -77,17 +77,18 @@ def test_state_set_on_one_node_is_visible_on_all(cluster: Cluster) -> None:
 
 
 def test_oversized_payloads_and_bad_values_are_refused_clearly(node: rumor.Node) -> None:
-    """A payload too big even for a stream names the limit; a value of the
-    wrong type is a TypeError; a bad key a ValueError."""
+    """A payload too big even for a stream names the limit (ItemError, a
+    ValueError); a value of the wrong type is an ArgumentTypeError (a
+    TypeError); a bad key an ItemError."""
     limit = node.max_broadcast_size
     assert 4_000_000 < limit < fast_config().max_stream_size
-    with pytest.raises(ValueError, match=f"at most {limit}"):
+    with pytest.raises(rumor.ItemError, match=f"at most {limit}"):
         node.broadcast(bytes(limit + 1))
-    with pytest.raises(TypeError, match="value must be bytes or str, got int"):
+    with pytest.raises(rumor.ArgumentTypeError, match="value must be bytes or str, got int"):
         node.set("k", 5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="key must be 1 to 256 bytes long, got 0"):
+    with pytest.raises(rumor.ItemError, match="key must be 1 to 256 bytes long, got 0"):
         node.set("", "x")
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(rumor.ItemError, match="do not fit"):
         node.set("k", "x" * (limit + 1))
     assert node.key_values(node.name) == {}
     no_streams = rumor.Node(bind="127.0.0.1:0", config=rumor.Config.local(max_stream_size=0))

@@ -6,7 +6,7 @@ import re
 
 import rumor
 from rumor.metrics import ProbeRtt, prometheus_text
-from support import Cluster, wait_probe_rounds
+from support import Cluster, fast_config, wait_probe_rounds
 
 SAMPLE = re.compile(
     r'^(?P<name>rumor_[a-z_]+)(?P<labels>\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? '
@@ -72,3 +72,31 @@ def test_a_node_exposes_metrics_alone() -> None:
     with rumor.Node(name="solo") as node:
         types, _ = parse(node.metrics_text())
         assert types["rumor_members"] == "gauge"
+
+
+def test_a_simulated_node_has_the_stats_keys_of_a_live_one(node: rumor.Node) -> None:
+    """SimNode.stats() has every key of Node.stats(), gauges included (its
+    own are only the sim_ counters), with the running engine's values."""
+    sim = rumor.Simulation(3, config=fast_config(), seed=1)
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    simulated = sim.node("n0").stats()
+    own = {key for key in simulated if key.startswith("sim_")}
+    assert set(simulated) - own == set(node.stats())
+    assert simulated["members_alive"] == 3
+    assert simulated["health_multiplier"] >= 1
+    assert simulated["update_queue"] >= 0 and simulated["push_queue"] >= 0
+    sim.kill("n0")
+    assert sim.node("n0").stats()["members_alive"] == 0, "a down node's gauges are zeros"
+
+
+def test_a_simulated_node_exposes_metrics_like_a_live_one() -> None:
+    """SimNode.metrics_text() is valid exposition with the same gauges."""
+    sim = rumor.Simulation(3, config=fast_config(), seed=1)
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    sim.run(3)
+    types, samples = parse(sim.node("n1").metrics_text())
+    assert types["rumor_update_queue"] == types["rumor_members"] == "gauge"
+    alive = [v for n, labels, v in samples if n == "rumor_members" and 'state="alive"' in labels]
+    assert alive == [3.0]
+    count = [v for n, _, v in samples if n == "rumor_probe_rtt_seconds_count"]
+    assert count and count[0] > 0, "probes answered in virtual time are in the histogram"

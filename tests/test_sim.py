@@ -573,7 +573,42 @@ def test_a_paused_node_hears_it_was_declared_dead_and_refutes() -> None:
     sim.run_until(lambda s: len(accusations) > 0, timeout=30)
     assert accusations[0].state in (rumor.MemberState.SUSPECT, rumor.MemberState.DEAD)
     assert accusations[0].incarnation >= 1
+    refutes = sim.events(node="n3", kind="refute")
+    assert [r.incarnation for r in refutes][:1] == [accusations[0].incarnation], (
+        "the log and the callback call a refutation by one name"
+    )
     sim.run_until(rumor.Simulation.converged, timeout=30)
+
+
+def test_leaving_the_with_block_of_a_paused_node_still_closes_it() -> None:
+    """__exit__ swallows the RumorError of a leave that cannot happen (a
+    paused node: UsageError) and closes; an error of the block propagates."""
+    sim = converged(3)
+    with pytest.raises(KeyError):
+        with sim.node("n1") as n1:
+            sim.pause("n1", 5)
+            with pytest.raises(rumor.UsageError, match="n1 is paused"):
+                n1.broadcast(b"x")
+            raise KeyError("from the block")
+    assert n1.closed
+
+
+def test_names_of_the_wrong_type_are_argument_type_errors() -> None:
+    """A node name that is not a str raises ArgumentTypeError naming the argument."""
+    sim = rumor.Simulation(3, config=fast(), seed=1)
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: sim.kill(3), "name must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.partition([[0]]), "groups must be a str, got int"),  # type: ignore[list-item]
+        (lambda: sim.set_loss(0.1, src=1, dst="n0"), "src must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.events(kind=1), "kind must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.node("n0").key_values(0), "member must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.node("n0").set_meta("x"), "meta must be bytes, got str"),  # type: ignore[arg-type]
+    ]
+    for call, message in calls:
+        with pytest.raises(rumor.ArgumentTypeError) as info:
+            call()
+        assert str(info.value) == message
+        assert isinstance(info.value, TypeError)
 
 
 def test_records_and_callbacks_carry_the_incarnation_of_their_event() -> None:

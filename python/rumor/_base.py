@@ -28,8 +28,10 @@ __all__ = [
     "check_bytes",
     "check_seconds",
     "check_seed",
+    "check_str",
     "member_from_tuple",
     "member_state",
+    "optional_str",
     "seed_list",
 ]
 
@@ -104,6 +106,19 @@ def check_seconds(field: str, value: float) -> float:
     :class:`rumor.ArgumentTypeError` for a value that is not a number. The
     compiled core checks every duration it takes with this same rule."""
     return _native.seconds(field, value)
+
+
+def check_str(field: str, value: object) -> str:
+    """``value`` if it is a ``str``; :class:`rumor.ArgumentTypeError`
+    naming ``field`` otherwise."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{field} must be a str, got {type(value).__name__}")
+    return value
+
+
+def optional_str(field: str, value: object) -> str | None:
+    """:func:`check_str`, letting ``None`` through."""
+    return None if value is None else check_str(field, value)
 
 
 def check_bytes(field: str, value: object) -> bytes:

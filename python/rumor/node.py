@@ -24,6 +24,7 @@ from rumor._base import (
     check_bytes,
     check_seconds,
     check_seed,
+    check_str,
     member_from_tuple,
     seed_list,
 )
@@ -401,22 +402,22 @@ class Node(NodeBase):
                 value is larger than :attr:`max_broadcast_size` allows (a
                 ``ValueError``).
         """
-        self._native.set(key, value)
+        self._native.set(check_str("key", key), value)
 
     def delete(self, key: str) -> None:
         """Deletes ``key`` of this member's key-value map (a tombstone that
         spreads like a write)."""
-        self._native.delete(key)
+        self._native.delete(check_str("key", key))
 
     def get(self, member: str, key: str) -> Value | None:
         """``member``'s value of ``key`` as this node knows it; ``None`` if
         missing or deleted."""
-        return self._native.get(member, key)
+        return self._native.get(check_str("member", member), check_str("key", key))
 
     def key_values(self, member: str) -> dict[str, Value]:
         """``member``'s key-value map (what it :meth:`set`) as this node
         knows it."""
-        return self._native.key_values(member)
+        return self._native.key_values(check_str("member", member))
 
     def stats(self) -> dict[str, int]:
         """Counters: packets and bytes sent and received, dropped datagrams by

@@ -26,8 +26,10 @@ from rumor._base import (
     check_bytes,
     check_seconds,
     check_seed,
+    check_str,
     member_from_tuple,
     member_state,
+    optional_str,
     seed_list,
 )
 from rumor._native import Config
@@ -68,6 +70,11 @@ def _number(field: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{field} must be a number, got {type(value).__name__}")
     return float(value)
+
+
+def _link(src: str | None, dst: str | None) -> tuple[str | None, str | None]:
+    """``(src, dst)`` of a link setting, checked."""
+    return optional_str("src", src), optional_str("dst", dst)
 
 
 _REENTRANT = "a callback cannot run the simulation it is called from"
@@ -332,13 +339,13 @@ class Simulation:
 
     def kill(self, name: str) -> None:
         """Crashes node ``name``: it stops at once, without a word."""
-        self._native.kill(name)
+        self._native.kill(check_str("name", name))
 
     def restart(self, name: str) -> None:
         """Restarts node ``name`` as a fresh engine (same name and address)
         that joins through its earlier seeds; once it hears of its earlier
         life, it announces a higher incarnation."""
-        self._native.restart(name)
+        self._native.restart(check_str("name", name))
 
     def pause(self, name: str, seconds: float) -> None:
         """Stops node ``name`` for ``seconds`` of virtual time: it neither
@@ -348,7 +355,7 @@ class Simulation:
         in its socket's receive buffer (up to :meth:`set_receive_buffer`
         bytes; the rest are missed), handles them oldest first on resuming,
         then runs its overdue timers."""
-        self._native.pause(name, check_seconds("seconds", seconds))
+        self._native.pause(check_str("name", name), check_seconds("seconds", seconds))
 
     def stall(self, name: str, seconds: float) -> None:
         """Stops node ``name`` reading its socket for ``seconds`` of virtual
@@ -357,7 +364,7 @@ class Simulation:
         processing"). Its probes time out, because the acks wait unread, so
         it accuses healthy members; what reached it is handled when the
         stall ends (up to :meth:`set_receive_buffer` bytes)."""
-        self._native.stall(name, check_seconds("seconds", seconds))
+        self._native.stall(check_str("name", name), check_seconds("seconds", seconds))
 
     def set_receive_buffer(self, size: int) -> None:
         """Sets how many bytes of datagrams a paused node's receive buffer
@@ -388,7 +395,7 @@ class Simulation:
                     f"groups must be a list of lists of node names, got the string {group!r}"
                     " as a group"
                 )
-            lists.append(list(group))
+            lists.append([check_str("groups", name) for name in group])
         self._native.partition(lists, bool(one_way))
 
     def heal(self) -> None:
@@ -398,16 +405,16 @@ class Simulation:
     def set_loss(self, loss: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is lost: on every link, or
         only from ``src`` to ``dst`` when both are given."""
-        self._native.set_loss(_number("loss", loss), src, dst)
+        self._native.set_loss(_number("loss", loss), *_link(src, dst))
 
     def set_duplicate(self, p: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is delivered twice."""
-        self._native.set_duplicate(_number("p", p), src, dst)
+        self._native.set_duplicate(_number("p", p), *_link(src, dst))
 
     def set_reorder(self, p: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is held back long enough for
         later ones to overtake it."""
-        self._native.set_reorder(_number("p", p), src, dst)
+        self._native.set_reorder(_number("p", p), *_link(src, dst))
 
     def set_latency(
         self,
@@ -436,17 +443,16 @@ class Simulation:
                     )
                 low, high = latency
                 self._native.set_latency_uniform(
-                    _number("latency", low), _number("latency", high), src, dst
+                    _number("latency", low), _number("latency", high), *_link(src, dst)
                 )
             else:
-                self._native.set_latency_fixed(_number("latency", latency), src, dst)
+                self._native.set_latency_fixed(_number("latency", latency), *_link(src, dst))
         elif mean is not None:
             self._native.set_latency_normal(
                 _number("mean", mean),
                 _number("std", std if std is not None else 0.0),
                 _number("floor", floor),
-                src,
-                dst,
+                *_link(src, dst),
             )
         else:
             raise ArgumentError("set_latency needs latency, or mean (and std) for a normal law")
@@ -459,11 +465,11 @@ class Simulation:
 
     def members(self, name: str) -> list[Member]:
         """The member table of node ``name``, in name order (empty if down)."""
-        return [member_from_tuple(raw) for raw in self._native.members(name)]
+        return [member_from_tuple(raw) for raw in self._native.members(check_str("name", name))]
 
     def state(self, observer: str, subject: str) -> MemberState | None:
         """How ``observer`` sees ``subject`` (None if it does not know it)."""
-        state = self._native.state(observer, subject)
+        state = self._native.state(check_str("observer", observer), check_str("subject", subject))
         return MemberState(state) if state is not None else None
 
     def events(
@@ -475,6 +481,9 @@ class Simulation:
     ) -> EventLog:
         """The event log so far: every :class:`~rumor.eventlog.Record`, or
         those by ``node``, of ``kind`` and about ``subject`` when given."""
+        node = optional_str("node", node)
+        kind = optional_str("kind", kind)
+        subject = optional_str("subject", subject)
         if node is None and kind is None and subject is None:
             start = len(self._records)
             self._records.extend(Record(*r) for r in self._native.records(start))
@@ -509,15 +518,16 @@ class Simulation:
 
     def all_see(self, name: str, state: MemberState | str) -> bool:
         """Whether every running node other than ``name`` holds it in ``state``."""
-        return self._native.all_see(name, member_state("state", state).value)
+        return self._native.all_see(check_str("name", name), member_state("state", state).value)
 
     def count_seeing(self, name: str, state: MemberState | str) -> int:
         """How many running nodes other than ``name`` hold it in ``state``."""
-        return self._native.count_seeing(name, member_state("state", state).value)
+        wanted = member_state("state", state).value
+        return self._native.count_seeing(check_str("name", name), wanted)
 
     def all_know_failed(self, name: str) -> bool:
         """Whether every running node other than ``name`` holds it dead."""
-        return self._native.all_see(name, MemberState.DEAD.value)
+        return self._native.all_see(check_str("name", name), MemberState.DEAD.value)
 
 
 class SimNode(NodeBase):
@@ -663,20 +673,20 @@ class SimNode(NodeBase):
         """Sets ``key`` of this member's key-value map (see
         :meth:`rumor.Node.set`)."""
         self._usable()
-        self._sim._native.set(self._name, key, value)
+        self._sim._native.set(self._name, check_str("key", key), value)
 
     def delete(self, key: str) -> None:
         """Deletes ``key`` of this member's key-value map."""
         self._usable()
-        self._sim._native.delete(self._name, key)
+        self._sim._native.delete(self._name, check_str("key", key))
 
     def get(self, member: str, key: str) -> Value | None:
         """``member``'s value of ``key`` as this node knows it."""
-        return self._sim._native.get(self._name, member, key)
+        return self._sim._native.get(self._name, check_str("member", member), check_str("key", key))
 
     def key_values(self, member: str) -> dict[str, Value]:
         """``member``'s key-value map as this node knows it."""
-        return self._sim._native.key_values(self._name, member)
+        return self._sim._native.key_values(self._name, check_str("member", member))
 
     def set_meta(self, meta: bytes) -> None:
         """Replaces this member's metadata and gossips it to the cluster
