@@ -23,6 +23,16 @@ QUIET_PROBES = 20
 more than a full round over the members plus the longest suspicion timeout."""
 
 
+def settle(cluster: Cluster, observers: list[rumor.Node], expected: dict[str, str]) -> None:
+    """Waits until every observer sees ``expected``, then :data:`QUIET_PROBES`
+    more probes, then until every observer reported a newcomer's join: once
+    this returns, every event of that decision has reached the callbacks, and
+    a wrong second one had its chance to happen."""
+    wait_for_views(observers, expected)
+    wait_probe_rounds(observers, QUIET_PROBES)
+    cluster.barrier(observers)
+
+
 @pytest.mark.parametrize("n", [3, 8, 32])
 def test_nodes_joining_through_one_seed_all_see_each_other(cluster: Cluster, n: int) -> None:
     """N nodes joined through one seed each list all N members alive, at their real addresses."""
@@ -54,9 +64,7 @@ def test_crashed_node_is_reported_failed_exactly_once_by_every_survivor(cluster:
     survivors = [node for node in nodes if node is not victim]
     victim.close()
 
-    wait_for_views(survivors, {victim.name: "dead"})
-    wait_probe_rounds(survivors, QUIET_PROBES)
-    cluster.barrier(survivors)
+    settle(cluster, survivors, {victim.name: "dead"})
 
     for node in survivors:
         log = cluster.logs[node.name]
@@ -76,10 +84,8 @@ def test_quorum_detector_fails_a_crashed_node_everywhere(cluster: Cluster) -> No
     survivors = [node for node in nodes if node is not victim]
     victim.close()
 
-    wait_for_views(survivors, {victim.name: "dead"})
     # Each survivor pings every other at least every node_timeout / 2.
-    wait_probe_rounds(survivors, QUIET_PROBES)
-    cluster.barrier(survivors)
+    settle(cluster, survivors, {victim.name: "dead"})
     for node in survivors:
         log = cluster.logs[node.name]
         assert len(log.events("fail", victim.name)) == 1, f"{node.name}: on_fail not once"
@@ -97,9 +103,7 @@ def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
     leaver.leave(timeout=10.0)
     leaver.close()
 
-    wait_for_views(others, {leaver.name: "left"})
-    wait_probe_rounds(others, QUIET_PROBES)
-    cluster.barrier(others)
+    settle(cluster, others, {leaver.name: "left"})
 
     for node in others:
         log = cluster.logs[node.name]

@@ -164,10 +164,10 @@ def test_raising_callback_is_reported_and_the_run_continues(unraisable: Unraisab
     assert all(a.object is boom and a.exc_type is RuntimeError for a in unraisable.reports)
 
 
-def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
-    """KeyboardInterrupt raised by a callback propagates; the callbacks it
-    cut off run first thing in the next run, in order."""
-    sim = rumor.Simulation(5, config=fast(), seed=2)
+def interrupted_joins(node: rumor.SimNode) -> tuple[list[str], list[str]]:
+    """Registers two on_join callbacks on ``node``: the first records the
+    joiner and raises KeyboardInterrupt (a Ctrl-C) the first time, the second
+    records the joiner. Returns both records, filled as the runs go."""
     calls: list[str] = []
     after: list[str] = []
 
@@ -176,9 +176,16 @@ def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
         if len(calls) == 1:
             raise KeyboardInterrupt
 
-    n4 = sim.node("n4")
-    n4.on_join(interrupt_once)
-    n4.on_join(lambda m: after.append(m.name))
+    node.on_join(interrupt_once)
+    node.on_join(lambda m: after.append(m.name))
+    return calls, after
+
+
+def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
+    """KeyboardInterrupt raised by a callback propagates; the callbacks it
+    cut off run first thing in the next run, in order."""
+    sim = rumor.Simulation(5, config=fast(), seed=2)
+    calls, after = interrupted_joins(sim.node("n4"))
     with pytest.raises(KeyboardInterrupt):
         sim.run_until(rumor.Simulation.converged, timeout=30)
     assert len(calls) == 1 and after == [], "the second callback of that event is still due"
@@ -195,17 +202,7 @@ def test_run_until_fires_callbacks_cut_off_by_ctrl_c_before_its_predicate() -> N
     """Even when the predicate already holds, run_until first runs what a
     Ctrl-C left due."""
     sim = rumor.Simulation(5, config=fast(), seed=2)
-    after: list[str] = []
-    interrupted: list[str] = []
-
-    def interrupt_once(member: rumor.Member) -> None:
-        interrupted.append(member.name)
-        if len(interrupted) == 1:
-            raise KeyboardInterrupt
-
-    n4 = sim.node("n4")
-    n4.on_join(interrupt_once)
-    n4.on_join(lambda m: after.append(m.name))
+    interrupted, after = interrupted_joins(sim.node("n4"))
     with pytest.raises(KeyboardInterrupt):
         sim.run(1)
     assert after == []

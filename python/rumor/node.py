@@ -323,7 +323,8 @@ class Node(NodeBase):
 
         Raises:
             JoinError: no seed answered within ``timeout`` seconds.
-            ValueError: a seed address does not parse or resolve.
+            ArgumentError: a seed address does not parse or resolve (a
+                ``ValueError``).
         """
         timeout = check_seconds("timeout", timeout)
         return self._native.join(seed_list(seeds), timeout)

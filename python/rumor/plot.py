@@ -53,7 +53,7 @@ def plot_spread(sim: Simulation, subject: str, kind: str = "fail", ax: Axes | No
 
     Raises:
         ImportError: matplotlib is not installed (``pip install rumor[plot]``).
-        ValueError: ``kind`` or ``subject`` is not known.
+        ArgumentError: ``kind`` or ``subject`` is not known (a ``ValueError``).
     """
     steps = spread(sim, subject, kind)
     pyplot = _pyplot()  # first, so a missing matplotlib is reported the same way
