@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rumor import _native
 from rumor._base import (
@@ -70,6 +70,15 @@ def _number(field: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{field} must be a number, got {type(value).__name__}")
     return float(value)
+
+
+class _Due(NamedTuple):
+    """A callback call a record made due, not run yet."""
+
+    key: tuple[str, str]
+    """``(node, kind)`` it was registered for (gone: the call is skipped)."""
+    callback: AnyCallback
+    args: tuple[Any, ...]
 
 
 def _link(src: str | None, dst: str | None) -> tuple[str | None, str | None]:
@@ -138,9 +147,7 @@ class Simulation:
         self._in_callback = 0
         # Callbacks due but not run yet: a Ctrl-C inside one callback leaves
         # the rest of its batch here, to run first thing in the next run.
-        self._due: collections.deque[tuple[tuple[str, str], AnyCallback, tuple[Any, ...]]] = (
-            collections.deque()
-        )
+        self._due: collections.deque[_Due] = collections.deque()
         self.set_loss(loss)
         self.set_latency(latency)
         if join is True:
@@ -286,7 +293,7 @@ class Simulation:
                 event = NativeEvent(record.kind, record.subject, record.incarnation, content)
                 args = callback_arguments(event, functools.partial(self._member_of, record))
                 key = (record.node, record.kind)
-                self._due.extend((key, callback, args) for callback in callbacks)
+                self._due.extend(_Due(key, callback, args) for callback in callbacks)
         self._fire_due()
         return hit
 

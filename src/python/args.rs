@@ -3,7 +3,7 @@
 
 use super::error::{bad_argument, wrong_type, Error};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt};
+use pyo3::types::PyBool;
 use std::time::Duration;
 
 /// The longest duration any argument may take, in seconds (about 31 years:
@@ -23,12 +23,11 @@ pub(crate) fn seconds(field: &str, t: f64) -> Result<Duration, Error> {
     }
 }
 
-/// A Python `int` or `float` (not `bool`) as `f64`; an [`Error::Type`]
-/// naming `field` otherwise.
+/// A Python number (anything with `__float__`, such as `int`, `float` or
+/// NumPy's scalars, but not `bool`) as `f64`; an [`Error::Type`] naming
+/// `field` otherwise.
 pub(crate) fn number(field: &str, v: &Bound<'_, PyAny>) -> Result<f64, Error> {
-    let numeric = (v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>())
-        && !v.is_instance_of::<PyBool>();
-    if !numeric {
+    if v.is_instance_of::<PyBool>() {
         return Err(wrong_type(field, "a number", v));
     }
     v.extract::<f64>().map_err(|_| wrong_type(field, "a number", v))
