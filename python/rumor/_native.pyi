@@ -1,11 +1,45 @@
 """Type stubs of the compiled extension ``rumor._native`` (kept by hand)."""
 
 from collections.abc import Awaitable, Sequence
-from typing import Protocol, final
+from typing import Protocol, TypedDict, final
+
+from typing_extensions import Unpack
 
 __all__ = ["Config", "NativeNode", "NativeSim", "__version__", "seconds", "write_unraisable"]
 
 __version__: str
+
+class ConfigFields(TypedDict, total=False):
+    """The keyword overrides ``Config(...)`` and its presets take."""
+
+    probe_interval: float
+    probe_timeout: float
+    gossip_interval: float
+    gossip_fanout: int
+    suspicion_mult: int
+    suspicion_max_timeout_mult: int
+    retransmit_mult: int
+    indirect_checks: int
+    push_pull_interval: float
+    gossip_to_the_dead_time: float
+    reconnect_interval: float
+    max_packet_size: int
+    max_meta_size: int
+    anti_entropy: str | AntiEntropyLike
+    sync_peers: str
+    stop_policy: str
+    eager_push: bool
+    state_gc_grace: float
+    sync_max_datagrams: int
+    max_stream_size: int
+    lifeguard: bool
+    awareness_max_multiplier: int
+    reap_timeout: float
+    push_pull_scale: bool
+    failure_detector: str
+    node_timeout: float
+    keys: Sequence[bytes]
+    label: str
 
 @final
 class Config:
@@ -17,136 +51,15 @@ class Config:
     :class:`rumor.ConfigError` (a ``ValueError``) naming the field and range.
     """
 
-    def __new__(
-        cls,
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config: ...
+    def __new__(cls, **fields: Unpack[ConfigFields]) -> Config: ...
     @staticmethod
-    def lan(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def lan(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
-    def local(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def local(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
-    def wan(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def wan(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
     def probe_interval(self) -> float:
