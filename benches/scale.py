@@ -404,7 +404,7 @@ def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> N
     n = len(nodes)
     t = time.monotonic()
     settled = poll_until(
-        lambda: all(x.stats()["broadcast_queue"] == 0 for x in nodes),
+        lambda: all(x.stats()["update_queue"] == 0 for x in nodes),
         args.settle_timeout,
         interval=0.5,
     )

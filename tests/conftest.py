@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
 import rumor
-from support import LOCALHOST, Cluster, fast_config
+from support import LOCALHOST, Cluster, Unraisable, fast_config
+
+
+@pytest.fixture
+def unraisable(monkeypatch: pytest.MonkeyPatch) -> Unraisable:
+    """Captures ``sys.unraisablehook`` for the test. Ask for it before any
+    fixture that starts nodes (``cluster``, ``node``): fixtures are undone in
+    reverse, so the hook is restored only once no dispatcher can call it."""
+    captured = Unraisable()
+    monkeypatch.setattr(sys, "unraisablehook", captured.hook)
+    return captured
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def main() -> None:
                 reply({"ok": True})
             elif cmd == "heard":
                 state = {
-                    m.name: {k: str(v) for k, v in node.state(m.name).items()}
+                    m.name: {k: str(v) for k, v in node.key_values(m.name).items()}
                     for m in node.members()
                 }
                 reply({"rumors": list(rumors), "state": state})

@@ -7,6 +7,7 @@ polls a condition and, at its deadline, fails with what is still missing.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,43 @@ DEADLINE = 30.0
 """Seconds any cluster-wide condition gets: generous, the machine is small and noisy."""
 
 LOCALHOST = "127.0.0.1"
+
+DROP_KEYS = (
+    "dropped_total",
+    "dropped_malformed",
+    "dropped_truncated",
+    "dropped_oversized",
+    "dropped_bad_magic",
+    "dropped_unknown_version",
+    "dropped_out_of_limits",
+    "dropped_unauthenticated",
+    "dropped_unencrypted",
+)
+"""The counters of ``stats()`` for datagrams dropped, by reason."""
+
+
+class Unraisable:
+    """What ``sys.unraisablehook`` received, in order, thread-safe: callbacks
+    that raise are reported there, from a node's dispatcher thread. Use the
+    ``unraisable`` fixture, which installs :meth:`hook` for one test."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reports: list[sys.UnraisableHookArgs] = []
+
+    def hook(self, args: sys.UnraisableHookArgs) -> None:
+        with self._lock:
+            self._reports.append(args)
+
+    @property
+    def reports(self) -> list[sys.UnraisableHookArgs]:
+        """Every report so far."""
+        with self._lock:
+            return list(self._reports)
+
+    def messages(self) -> list[str]:
+        """``str()`` of every exception reported so far."""
+        return [str(args.exc_value) for args in self.reports]
 
 
 def fast_config() -> rumor.Config:

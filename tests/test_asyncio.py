@@ -9,7 +9,7 @@ import threading
 
 import pytest
 import rumor
-from support import LOCALHOST, fast_config, wait_until
+from support import LOCALHOST, Unraisable, fast_config, wait_until
 
 DEADLINE = 30.0
 
@@ -101,13 +101,9 @@ def test_updates_and_rumors_arrive_typed() -> None:
     asyncio.run(main())
 
 
-def test_async_callbacks_run_on_the_loop_the_node_was_made_in(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_async_callbacks_run_on_the_loop_the_node_was_made_in(unraisable: Unraisable) -> None:
     """An async def on_join runs as a task of the node's loop, on its thread;
     one that raises is reported and later ones still run."""
-    reported: list[BaseException | None] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda args: reported.append(args.exc_value))
 
     async def main() -> None:
         loop_thread = threading.get_ident()
@@ -137,6 +133,7 @@ def test_async_callbacks_run_on_the_loop_the_node_was_made_in(
             a.close()
 
     asyncio.run(main())
+    reported = [args.exc_value for args in unraisable.reports]
     assert any(isinstance(e, RuntimeError) and str(e) == "boom" for e in reported)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -11,6 +10,7 @@ from support import (
     DEADLINE,
     Cluster,
     EventLog,
+    Unraisable,
     all_alive,
     view_gaps,
     wait_for_views,
@@ -21,6 +21,16 @@ from support import (
 QUIET_PROBES = 20
 """Probes each survivor makes after a decision before "exactly once" is judged:
 more than a full round over the members plus the longest suspicion timeout."""
+
+
+def settle(cluster: Cluster, observers: list[rumor.Node], expected: dict[str, str]) -> None:
+    """Waits until every observer sees ``expected``, then :data:`QUIET_PROBES`
+    more probes, then until every observer reported a newcomer's join: once
+    this returns, every event of that decision has reached the callbacks, and
+    a wrong second one had its chance to happen."""
+    wait_for_views(observers, expected)
+    wait_probe_rounds(observers, QUIET_PROBES)
+    cluster.barrier(observers)
 
 
 @pytest.mark.parametrize("n", [3, 8, 32])
@@ -54,9 +64,7 @@ def test_crashed_node_is_reported_failed_exactly_once_by_every_survivor(cluster:
     survivors = [node for node in nodes if node is not victim]
     victim.close()
 
-    wait_for_views(survivors, {victim.name: "dead"})
-    wait_probe_rounds(survivors, QUIET_PROBES)
-    cluster.barrier(survivors)
+    settle(cluster, survivors, {victim.name: "dead"})
 
     for node in survivors:
         log = cluster.logs[node.name]
@@ -76,10 +84,8 @@ def test_quorum_detector_fails_a_crashed_node_everywhere(cluster: Cluster) -> No
     survivors = [node for node in nodes if node is not victim]
     victim.close()
 
-    wait_for_views(survivors, {victim.name: "dead"})
     # Each survivor pings every other at least every node_timeout / 2.
-    wait_probe_rounds(survivors, QUIET_PROBES)
-    cluster.barrier(survivors)
+    settle(cluster, survivors, {victim.name: "dead"})
     for node in survivors:
         log = cluster.logs[node.name]
         assert len(log.events("fail", victim.name)) == 1, f"{node.name}: on_fail not once"
@@ -97,9 +103,7 @@ def test_leaving_node_fires_on_leave_not_on_fail(cluster: Cluster) -> None:
     leaver.leave(timeout=10.0)
     leaver.close()
 
-    wait_for_views(others, {leaver.name: "left"})
-    wait_probe_rounds(others, QUIET_PROBES)
-    cluster.barrier(others)
+    settle(cluster, others, {leaver.name: "left"})
 
     for node in others:
         log = cluster.logs[node.name]
@@ -149,7 +153,7 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
 
     new = cluster.start(old.name)
     accusations: list[rumor.Accusation] = []
-    new.on_self(accusations.append)
+    new.on_refute(accusations.append)
     new.join(nodes[0].addr, timeout=10.0)
     everyone = [*survivors, new]
 
@@ -174,7 +178,7 @@ def test_restarted_node_is_alive_again_with_higher_incarnation(
         ),
     )
     # It learned what the others held of its earlier life and refuted it.
-    wait_until(lambda: len(accusations) > 0, message="on_self never fired")
+    wait_until(lambda: len(accusations) > 0, message="on_refute never fired")
     assert accusations[-1].incarnation > old_incarnation
     if wait_for_failure:
         assert rumor.MemberState.DEAD in [a.state for a in accusations]
@@ -192,19 +196,9 @@ def wait_for_second_join(log: EventLog, name: str) -> None:
 
 
 def test_raising_callbacks_are_reported_and_later_events_still_fire(
-    monkeypatch: pytest.MonkeyPatch, cluster: Cluster
+    unraisable: Unraisable, cluster: Cluster
 ) -> None:
     """A raising callback is reported via sys.unraisablehook; the node and later callbacks go on."""
-    # monkeypatch is set up before `cluster`, so it is undone only after every
-    # node is closed and no dispatcher can call the hook any more.
-    reported: list[sys.UnraisableHookArgs] = []
-    lock = threading.Lock()
-
-    def hook(args: sys.UnraisableHookArgs) -> None:
-        with lock:
-            reported.append(args)
-
-    monkeypatch.setattr(sys, "unraisablehook", hook)
 
     def boom(member: rumor.Member) -> None:
         raise RuntimeError(f"boom {member.name}")
@@ -216,9 +210,7 @@ def test_raising_callbacks_are_reported_and_later_events_still_fire(
     a.on_join(lambda m: after.append(("join", m.name)))
     a.on_fail(lambda m: after.append(("fail", m.name)))
 
-    def messages() -> list[str]:
-        with lock:
-            return [str(args.exc_value) for args in reported]
+    messages = unraisable.messages
 
     def saw(kind: str, name: str) -> bool:
         return (kind, name) in after and f"boom {name}" in messages()
@@ -241,9 +233,8 @@ def test_raising_callbacks_are_reported_and_later_events_still_fire(
         message=lambda: f"reported {messages()}, after {after}",
     )
 
-    with lock:
-        for args in reported:
-            assert args.exc_type is RuntimeError
-            assert isinstance(args.exc_value, RuntimeError)
-            assert args.object is boom
+    for args in unraisable.reports:
+        assert args.exc_type is RuntimeError
+        assert isinstance(args.exc_value, RuntimeError)
+        assert args.object is boom
     wait_for_views([a, b], {"a": "alive", "b": "alive", "c": "dead"}, timeout=DEADLINE)

@@ -85,11 +85,31 @@ def test_bad_value_raises_config_error_naming_the_field(
 
 
 def test_unknown_keyword_is_a_type_error() -> None:
-    """A misspelt setting is a TypeError, not silently ignored."""
-    with pytest.raises(TypeError):
+    """A misspelt setting is an ArgumentTypeError (a TypeError) naming it,
+    not silently ignored."""
+    with pytest.raises(rumor.ArgumentTypeError, match="'probe_intervall'"):
         rumor.Config(probe_intervall=1.0)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         rumor.Config.local(fanout=3)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"probe_interval": "1s"}, "probe_interval must be a number, got str"),
+        ({"probe_interval": True}, "probe_interval must be a number, got bool"),
+        ({"gossip_fanout": 2.5}, "gossip_fanout must be an int, got float"),
+        ({"lifeguard": 1}, "lifeguard must be a bool, got int"),
+        ({"keys": b"x" * 32}, "keys must be a list of 32-byte bytes, got bytes"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_an_argument_type_error(
+    settings: dict[str, object], message: str
+) -> None:
+    """A setting of the wrong type raises ArgumentTypeError naming the field."""
+    with pytest.raises(rumor.ArgumentTypeError) as info:
+        rumor.Config(**settings)  # type: ignore[arg-type]
+    assert str(info.value) == message
 
 
 def test_settings_are_keyword_only() -> None:

@@ -60,8 +60,8 @@ def test_state_set_on_one_node_is_visible_on_all(cluster: Cluster) -> None:
     owner.set("role", "db")
     owner.set("blob", b"\x00\x01")
     wait_until(
-        lambda: all(n.state(owner.name) == {"role": "db", "blob": b"\x00\x01"} for n in nodes),
-        message=lambda: str({n.name: n.state(owner.name) for n in nodes}),
+        lambda: all(n.key_values(owner.name) == {"role": "db", "blob": b"\x00\x01"} for n in nodes),
+        message=lambda: str({n.name: n.key_values(owner.name) for n in nodes}),
     )
     owner.delete("role")
     wait_until(lambda: all(n.get(owner.name, "role") is None for n in nodes))
@@ -77,19 +77,20 @@ def test_state_set_on_one_node_is_visible_on_all(cluster: Cluster) -> None:
 
 
 def test_oversized_payloads_and_bad_values_are_refused_clearly(node: rumor.Node) -> None:
-    """A payload too big even for a stream names the limit; a value of the
-    wrong type is a TypeError; a bad key a ValueError."""
+    """A payload too big even for a stream names the limit (ItemError, a
+    ValueError); a value of the wrong type is an ArgumentTypeError (a
+    TypeError); a bad key an ItemError."""
     limit = node.max_broadcast_size
     assert 4_000_000 < limit < fast_config().max_stream_size
-    with pytest.raises(ValueError, match=f"at most {limit}"):
+    with pytest.raises(rumor.ItemError, match=f"at most {limit}"):
         node.broadcast(bytes(limit + 1))
-    with pytest.raises(TypeError, match="value must be bytes or str, got int"):
+    with pytest.raises(rumor.ArgumentTypeError, match="value must be bytes or str, got int"):
         node.set("k", 5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="key must be 1 to 256 bytes long, got 0"):
+    with pytest.raises(rumor.ItemError, match="key must be 1 to 256 bytes long, got 0"):
         node.set("", "x")
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(rumor.ItemError, match="do not fit"):
         node.set("k", "x" * (limit + 1))
-    assert node.state(node.name) == {}
+    assert node.key_values(node.name) == {}
     no_streams = rumor.Node(bind="127.0.0.1:0", config=rumor.Config.local(max_stream_size=0))
     try:
         assert 1000 < no_streams.max_broadcast_size < 1400
@@ -145,11 +146,11 @@ def test_a_restarted_node_rejoins_with_its_new_state_and_gets_what_it_missed(
     c2.join(a.addr)
     wait_until(
         lambda: c2.get(a.name, "while-c-was-down") == "yes",
-        message=lambda: f"c2 sees a as {c2.state(a.name)}",
+        message=lambda: f"c2 sees a as {c2.key_values(a.name)}",
     )
     wait_until(
-        lambda: all(n.state(c.name) == {"life": "second"} for n in (a, b, c2)),
-        message=lambda: str({n.name: n.state(c.name) for n in (a, b, c2)}),
+        lambda: all(n.key_values(c.name) == {"life": "second"} for n in (a, b, c2)),
+        message=lambda: str({n.name: n.key_values(c.name) for n in (a, b, c2)}),
     )
     wait_until(lambda: [r.payload for r in rumors] == [b"missed by c"])
 
@@ -201,7 +202,7 @@ def test_simulated_nodes_get_rumors_and_updates_in_virtual_time() -> None:
     assert updates == [("n2", "zone", "eu"), ("n2", "zone", b"us")] or updates == [
         ("n2", "zone", b"us")
     ], "in order; the first may have been overtaken"
-    assert n4.state("n2") == {"zone": b"us"}
+    assert n4.key_values("n2") == {"zone": b"us"}
     sim.node("n2").delete("zone")
     sim.run(3)
     assert updates[-1:] == [("n2", "zone", None)]

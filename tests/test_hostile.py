@@ -8,22 +8,18 @@ import socket
 import time
 
 import rumor
-from support import LOCALHOST, Cluster, all_alive, flood, wait_for_views, wait_until
+from support import (
+    DROP_KEYS,
+    LOCALHOST,
+    Cluster,
+    all_alive,
+    flood,
+    wait_for_views,
+    wait_until,
+)
 
 HEADER = b"Rm\x01\x00"
 """Magic and protocol version 1 with no flags: the start of a real datagram."""
-
-DROP_KEYS = (
-    "dropped_total",
-    "dropped_malformed",
-    "dropped_truncated",
-    "dropped_oversized",
-    "dropped_bad_magic",
-    "dropped_unknown_version",
-    "dropped_out_of_limits",
-    "dropped_unauthenticated",
-    "dropped_unencrypted",
-)
 
 U64_MAX = b"\xff" * 9 + b"\x01"
 """u64::MAX as a postcard varint."""

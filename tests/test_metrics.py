@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import rumor
-from rumor.metrics import prometheus_text
-from support import Cluster, wait_probe_rounds
+from rumor.metrics import ProbeRtt, prometheus_text
+from support import Cluster, fast_config, wait_probe_rounds
 
 SAMPLE = re.compile(
     r'^(?P<name>rumor_[a-z_]+)(?P<labels>\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? '
@@ -38,7 +38,7 @@ def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
     node = nodes[0]
     wait_probe_rounds(nodes, 3)
     stats = node.stats()
-    for gauge in ("broadcast_queue", "push_queue", "event_queue", "health_multiplier"):
+    for gauge in ("update_queue", "push_queue", "event_queue", "health_multiplier"):
         assert gauge in stats
     assert stats["probe_rtt_count"] >= 3 and stats["probe_rtt_sum_us"] > 0
     types, samples = parse(node.metrics_text())
@@ -63,7 +63,7 @@ def test_metrics_text_is_valid_and_matches_stats(cluster: Cluster) -> None:
 
 
 def test_label_values_are_escaped() -> None:
-    text = prometheus_text('we"ird\\name\n', {"members_alive": 1}, [], 0, 0)
+    text = prometheus_text('we"ird\\name\n', {"members_alive": 1}, ProbeRtt([], 0, 0))
     assert 'node="we\\"ird\\\\name\\n"' in text
     parse(text)
 
@@ -72,3 +72,31 @@ def test_a_node_exposes_metrics_alone() -> None:
     with rumor.Node(name="solo") as node:
         types, _ = parse(node.metrics_text())
         assert types["rumor_members"] == "gauge"
+
+
+def test_a_simulated_node_has_the_stats_keys_of_a_live_one(node: rumor.Node) -> None:
+    """SimNode.stats() has every key of Node.stats(), gauges included (its
+    own are only the sim_ counters), with the running engine's values."""
+    sim = rumor.Simulation(3, config=fast_config(), seed=1)
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    simulated = sim.node("n0").stats()
+    own = {key for key in simulated if key.startswith("sim_")}
+    assert set(simulated) - own == set(node.stats())
+    assert simulated["members_alive"] == 3
+    assert simulated["health_multiplier"] >= 1
+    assert simulated["update_queue"] >= 0 and simulated["push_queue"] >= 0
+    sim.kill("n0")
+    assert sim.node("n0").stats()["members_alive"] == 0, "a down node's gauges are zeros"
+
+
+def test_a_simulated_node_exposes_metrics_like_a_live_one() -> None:
+    """SimNode.metrics_text() is valid exposition with the same gauges."""
+    sim = rumor.Simulation(3, config=fast_config(), seed=1)
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    sim.run(3)
+    types, samples = parse(sim.node("n1").metrics_text())
+    assert types["rumor_update_queue"] == types["rumor_members"] == "gauge"
+    alive = [v for n, labels, v in samples if n == "rumor_members" and 'state="alive"' in labels]
+    assert alive == [3.0]
+    count = [v for n, _, v in samples if n == "rumor_probe_rtt_seconds_count"]
+    assert count and count[0] > 0, "probes answered in virtual time are in the histogram"

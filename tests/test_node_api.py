@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import errno
+import re
 import socket
 from collections.abc import Callable
 
 import pytest
 import rumor
 from support import (
+    DROP_KEYS,
     LOCALHOST,
     Cluster,
     all_alive,
@@ -18,18 +21,7 @@ from support import (
     wait_for_views,
 )
 
-STATS_KEYS = {
-    "packets_sent",
-    "packets_received",
-    "bytes_sent",
-    "bytes_received",
-    "dropped_total",
-    "dropped_malformed",
-    "dropped_truncated",
-    "dropped_oversized",
-    "dropped_bad_magic",
-    "dropped_unknown_version",
-}
+STATS_KEYS = {"packets_sent", "packets_received", "bytes_sent", "bytes_received", *DROP_KEYS}
 
 
 def test_package_exports() -> None:
@@ -39,14 +31,155 @@ def test_package_exports() -> None:
     assert isinstance(rumor.__version__, str) and rumor.__version__
 
 
+ERROR_BUILTINS: list[tuple[type[rumor.RumorError], type[Exception]]] = [
+    (rumor.ArgumentError, ValueError),
+    (rumor.ArgumentTypeError, TypeError),
+    (rumor.ConfigError, ValueError),
+    (rumor.ItemError, ValueError),
+    (rumor.MetaTooLargeError, ValueError),
+    (rumor.KeyringError, ValueError),
+    (rumor.JoinError, ConnectionError),
+    (rumor.TimeoutError, builtins.TimeoutError),
+    (rumor.NodeClosedError, RuntimeError),
+    (rumor.UsageError, RuntimeError),
+    (rumor.BindError, OSError),
+    (rumor.EntropyError, OSError),
+]
+
+
 def test_error_hierarchy_subclasses_builtins() -> None:
     """Every error is a RumorError and the built-in a caller would already catch."""
-    assert issubclass(rumor.ConfigError, ValueError)
-    assert issubclass(rumor.JoinError, ConnectionError)
-    assert issubclass(rumor.TimeoutError, builtins.TimeoutError)
-    assert issubclass(rumor.NodeClosedError, RuntimeError)
-    for error in (rumor.ConfigError, rumor.JoinError, rumor.TimeoutError, rumor.NodeClosedError):
-        assert issubclass(error, rumor.RumorError)
+    for error, builtin in ERROR_BUILTINS:
+        assert issubclass(error, rumor.RumorError), error
+        assert issubclass(error, builtin), error
+    for error in (rumor.ConfigError, rumor.ItemError, rumor.MetaTooLargeError):
+        assert issubclass(error, rumor.ArgumentError), error
+
+
+BAD_CALLS: list[tuple[str, Callable[[rumor.Node], object], type[rumor.RumorError], str]] = [
+    (
+        "key of the wrong type",
+        lambda n: n.set(5, "x"),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "key must be a str, got int",
+    ),
+    (
+        "value of the wrong type",
+        lambda n: n.set("k", 5),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "value must be bytes or str, got int",
+    ),
+    (
+        "empty key",
+        lambda n: n.set("", "x"),
+        rumor.ItemError,
+        "key must be 1 to 256 bytes long, got 0",
+    ),
+    (
+        "payload too big",
+        lambda n: n.broadcast(bytes(n.max_broadcast_size + 1)),
+        rumor.ItemError,
+        "do not fit",
+    ),
+    (
+        "payload a str",
+        lambda n: n.broadcast("hi"),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "payload must be bytes, got str",
+    ),
+    (
+        "meta too big",
+        lambda n: n.set_meta(bytes(100_000)),
+        rumor.MetaTooLargeError,
+        "max_meta_size allows at most",
+    ),
+    (
+        "member of the wrong type",
+        lambda n: n.key_values(7),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "member must be a str, got int",
+    ),
+    (
+        "seeds of the wrong type",
+        lambda n: n.join(7),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "seeds must be a str or an iterable",
+    ),
+    (
+        "no seed",
+        lambda n: n.join([]),
+        rumor.ArgumentError,
+        "seeds must be at least one host:port, got none",
+    ),
+    (
+        "bad state filter",
+        lambda n: n.members(state="zombie"),
+        rumor.ArgumentError,
+        "state must be one of alive, suspect, dead, left, got 'zombie'",
+    ),
+    (
+        "negative timeout",
+        lambda n: n.leave(timeout=-1),
+        rumor.ArgumentError,
+        "timeout must be a number of seconds between 0 and 1e9, got -1",
+    ),
+    (
+        "timeout a str",
+        lambda n: n.join("127.0.0.1:1", timeout="soon"),  # type: ignore[arg-type]
+        rumor.ArgumentTypeError,
+        "timeout must be a number, got str",
+    ),
+    (
+        "callback not callable",
+        lambda n: n.on_join(42),  # type: ignore[type-var]
+        rumor.ArgumentTypeError,
+        "on_join expects a callable, got int",
+    ),
+    (
+        "key not 32 bytes",
+        lambda n: n.keyring.add(b"short"),
+        rumor.ArgumentError,
+        "key must be exactly 32 bytes, got 5 bytes",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [pytest.param(call, error, message, id=label) for label, call, error, message in BAD_CALLS],
+)
+def test_bad_arguments_raise_rumor_errors_naming_the_argument(
+    node: rumor.Node,
+    call: Callable[[rumor.Node], object],
+    error: type[rumor.RumorError],
+    message: str,
+) -> None:
+    """A bad argument raises the RumorError subclass for it (also the matching
+    built-in), its message naming the argument; the node goes on working."""
+    with pytest.raises(error, match=re.escape(message)):
+        call(node)
+    node.set("after", "still works")
+    assert node.key_values(node.name) == {"after": "still works"}
+
+
+def test_a_taken_port_is_a_bind_error_with_its_errno(node: rumor.Node) -> None:
+    """Binding an address in use raises BindError, an OSError with errno set."""
+    with pytest.raises(rumor.BindError) as info:
+        rumor.Node(name="twin", bind=node.addr, config=fast_config())
+    assert info.value.errno == errno.EADDRINUSE
+    assert isinstance(info.value, OSError)
+
+
+def test_time_arguments_are_checked_alike_live_and_simulated(node: rumor.Node) -> None:
+    """Node and SimNode refuse a bad timeout with the same error and message."""
+    sim_node = rumor.Simulation(2, seed=1).node("n1")
+    for target, seed in ((node, "127.0.0.1:1"), (sim_node, "n0")):
+        with pytest.raises(rumor.ArgumentError) as info:
+            target.join(seed, timeout=-1)
+        assert str(info.value) == "timeout must be a number of seconds between 0 and 1e9, got -1"
+        with pytest.raises(rumor.ArgumentTypeError) as type_info:
+            target.leave(timeout="soon")  # type: ignore[arg-type]
+        assert str(type_info.value) == "timeout must be a number, got str"
 
 
 def test_member_is_a_frozen_dataclass_with_a_str_enum_state() -> None:

@@ -17,6 +17,7 @@ import pytest
 import rumor
 from rumor.eventlog import EventLog, Record
 from rumor.plot import spread
+from support import Unraisable
 
 N = 10
 """Nodes in most tests."""
@@ -145,12 +146,8 @@ def test_callbacks_fire_at_the_virtual_time_of_their_record() -> None:
     assert ("fail", "n6", rumor.MemberState.DEAD) in [(k, n, s) for k, _, n, s in seen]
 
 
-def test_raising_callback_is_reported_and_the_run_continues(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_raising_callback_is_reported_and_the_run_continues(unraisable: Unraisable) -> None:
     """A callback that raises goes to sys.unraisablehook; later callbacks and the run go on."""
-    reported: list[sys.UnraisableHookArgs] = []
-    monkeypatch.setattr(sys, "unraisablehook", reported.append)
     sim = rumor.Simulation(5, config=fast(), seed=2)
 
     def boom(member: rumor.Member) -> None:
@@ -163,14 +160,14 @@ def test_raising_callback_is_reported_and_the_run_continues(
     sim.run_until(rumor.Simulation.converged, timeout=30)
 
     assert sorted(after) == ["n1", "n2", "n3", "n4"]
-    assert sorted(str(a.exc_value) for a in reported) == [f"boom n{i}" for i in range(1, 5)]
-    assert all(a.object is boom and a.exc_type is RuntimeError for a in reported)
+    assert sorted(unraisable.messages()) == [f"boom n{i}" for i in range(1, 5)]
+    assert all(a.object is boom and a.exc_type is RuntimeError for a in unraisable.reports)
 
 
-def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
-    """KeyboardInterrupt raised by a callback propagates; the callbacks it
-    cut off run first thing in the next run, in order."""
-    sim = rumor.Simulation(5, config=fast(), seed=2)
+def interrupted_joins(node: rumor.SimNode) -> tuple[list[str], list[str]]:
+    """Registers two on_join callbacks on ``node``: the first records the
+    joiner and raises KeyboardInterrupt (a Ctrl-C) the first time, the second
+    records the joiner. Returns both records, filled as the runs go."""
     calls: list[str] = []
     after: list[str] = []
 
@@ -179,9 +176,16 @@ def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
         if len(calls) == 1:
             raise KeyboardInterrupt
 
-    n4 = sim.node("n4")
-    n4.on_join(interrupt_once)
-    n4.on_join(lambda m: after.append(m.name))
+    node.on_join(interrupt_once)
+    node.on_join(lambda m: after.append(m.name))
+    return calls, after
+
+
+def test_ctrl_c_in_a_callback_stops_the_run_and_loses_no_callback() -> None:
+    """KeyboardInterrupt raised by a callback propagates; the callbacks it
+    cut off run first thing in the next run, in order."""
+    sim = rumor.Simulation(5, config=fast(), seed=2)
+    calls, after = interrupted_joins(sim.node("n4"))
     with pytest.raises(KeyboardInterrupt):
         sim.run_until(rumor.Simulation.converged, timeout=30)
     assert len(calls) == 1 and after == [], "the second callback of that event is still due"
@@ -198,17 +202,7 @@ def test_run_until_fires_callbacks_cut_off_by_ctrl_c_before_its_predicate() -> N
     """Even when the predicate already holds, run_until first runs what a
     Ctrl-C left due."""
     sim = rumor.Simulation(5, config=fast(), seed=2)
-    after: list[str] = []
-    interrupted: list[str] = []
-
-    def interrupt_once(member: rumor.Member) -> None:
-        interrupted.append(member.name)
-        if len(interrupted) == 1:
-            raise KeyboardInterrupt
-
-    n4 = sim.node("n4")
-    n4.on_join(interrupt_once)
-    n4.on_join(lambda m: after.append(m.name))
+    interrupted, after = interrupted_joins(sim.node("n4"))
     with pytest.raises(KeyboardInterrupt):
         sim.run(1)
     assert after == []
@@ -218,16 +212,15 @@ def test_run_until_fires_callbacks_cut_off_by_ctrl_c_before_its_predicate() -> N
     assert sim.now == at
 
 
-def test_a_callback_cannot_run_the_simulation_it_is_called_from(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Running the simulation from inside its own callback is refused (and reported)."""
-    reported: list[sys.UnraisableHookArgs] = []
-    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+def test_a_callback_cannot_run_the_simulation_it_is_called_from(unraisable: Unraisable) -> None:
+    """Running the simulation from inside its own callback is refused with a
+    UsageError (a RuntimeError), reported like any raising callback."""
     sim = rumor.Simulation(3, config=fast(), seed=2)
     sim.node("n0").on_join(lambda m: sim.run(1))
     sim.run_until(rumor.Simulation.converged, timeout=30)
-    assert reported and all(isinstance(a.exc_value, RuntimeError) for a in reported)
+    reports = unraisable.reports
+    assert reports and all(isinstance(a.exc_value, rumor.UsageError) for a in reports)
+    assert all(isinstance(a.exc_value, RuntimeError) for a in reports)
 
 
 def test_partition_then_heal_converges_again() -> None:
@@ -366,7 +359,7 @@ def test_code_written_for_a_node_runs_against_a_simnode() -> None:
     sim.run_until(
         lambda s: all(m.meta == b"zone=b" for m in s.members("n0") if m.name == "n1"), timeout=30
     )
-    with pytest.raises(ValueError, match="max_meta_size"):
+    with pytest.raises(rumor.MetaTooLargeError, match="max_meta_size"):
         n1.set_meta(bytes(10_000))
 
     n3.close()
@@ -419,8 +412,12 @@ def test_stats_has_totals_and_intervals() -> None:
 
 
 BAD_ARGUMENTS: list[tuple[str, Callable[[rumor.Simulation], object], str]] = [
-    ("unknown node", lambda s: s.kill("n99"), r"name.*n99.*n0 to n9"),
-    ("unknown node handle", lambda s: s.node("x"), r"name.*'?\"?x.*n0 to n9"),
+    (
+        "unknown node",
+        lambda s: s.kill("n99"),
+        r'name must be the name of a node, n0 to n9, got "n99"',
+    ),
+    ("unknown node handle", lambda s: s.node("x"), r'name must be .* n0 to n9, got "x"'),
     ("unknown group member", lambda s: s.partition([["n0", "zz"]]), r"groups.*zz"),
     ("unknown link end", lambda s: s.set_loss(0.1, src="n0", dst="n42"), r"dst.*n42"),
     ("half a link", lambda s: s.set_loss(0.1, src="n0"), r"src and dst"),
@@ -435,7 +432,7 @@ BAD_ARGUMENTS: list[tuple[str, Callable[[rumor.Simulation], object], str]] = [
     ("negative latency", lambda s: s.set_latency(-0.001), r"latency.*between 0 and 1e9"),
     ("inverted latency", lambda s: s.set_latency((0.2, 0.1)), r"latency.*low <= high"),
     ("negative std", lambda s: s.set_latency(mean=0.1, std=-1), r"std.*between 0 and 1e9"),
-    ("bad state", lambda s: s.all_see("n1", "gone"), r"gone"),
+    ("bad state", lambda s: s.all_see("n1", "gone"), r"state must be one of alive, .*'gone'"),
     ("bad kind", lambda s: s.events(kind="exploded"), r"kind.*exploded"),
 ]
 
@@ -444,13 +441,15 @@ BAD_ARGUMENTS: list[tuple[str, Callable[[rumor.Simulation], object], str]] = [
     ("call", "pattern"),
     [pytest.param(call, pattern, id=label) for label, call, pattern in BAD_ARGUMENTS],
 )
-def test_bad_arguments_raise_value_error_naming_the_argument(
+def test_bad_arguments_raise_argument_error_naming_the_argument(
     call: Callable[[rumor.Simulation], object], pattern: str
 ) -> None:
-    """Bad arguments raise ValueError naming the argument and its allowed range."""
+    """Bad arguments raise rumor.ArgumentError (a ValueError) naming the
+    argument and its allowed range."""
     sim = rumor.Simulation(N, config=fast(), seed=1)
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(rumor.ArgumentError, match=pattern) as info:
         call(sim)
+    assert isinstance(info.value, ValueError)
     sim.run(0.5)  # and the simulation still works
 
 
@@ -464,11 +463,11 @@ def test_bad_arguments_raise_value_error_naming_the_argument(
         ({"nodes": 3, "join": "yes"}, r"join must be True, False or \"converged\""),
     ],
 )
-def test_bad_constructor_arguments_raise_value_error(
+def test_bad_constructor_arguments_raise_argument_error(
     kwargs: dict[str, object], pattern: str
 ) -> None:
     """Simulation(...) validates its arguments like the methods do."""
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(rumor.ArgumentError, match=pattern):
         rumor.Simulation(**kwargs)  # type: ignore[arg-type]
 
 
@@ -495,7 +494,7 @@ def test_spread_counts_each_reporting_node_once() -> None:
     steps = spread(sim, "n3", "fail")
     assert [k for _, k in steps] == list(range(1, N))
     assert [t for t, _ in steps] == sorted(t for t, _ in steps)
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(rumor.ArgumentError, match="kind"):
         spread(sim, "n3", "exploded")
 
 
@@ -557,21 +556,56 @@ def test_a_paused_node_without_a_receive_buffer_misses_its_traffic() -> None:
     during = sim.node("n2").stats()
     assert during["sim_missed_ping"] > before["sim_missed_ping"]
     assert during["sim_datagrams_missed"] > before["sim_datagrams_missed"]
-    with pytest.raises(ValueError, match=r"size must be a number of bytes, 0 or more"):
+    with pytest.raises(rumor.ArgumentError, match=r"size must be a number of bytes, 0 or more"):
         sim.set_receive_buffer(-1)
 
 
 def test_a_paused_node_hears_it_was_declared_dead_and_refutes() -> None:
-    """SimNode.on_self: after a pause long enough to be declared dead, the
+    """SimNode.on_refute: after a pause long enough to be declared dead, the
     node learns it and refutes with a higher incarnation."""
     sim = converged()
     accusations: list[rumor.Accusation] = []
-    sim.node("n3").on_self(accusations.append)
+    sim.node("n3").on_refute(accusations.append)
     sim.pause("n3", 8)
     sim.run_until(lambda s: len(accusations) > 0, timeout=30)
     assert accusations[0].state in (rumor.MemberState.SUSPECT, rumor.MemberState.DEAD)
     assert accusations[0].incarnation >= 1
+    refutes = sim.events(node="n3", kind="refute")
+    assert [r.incarnation for r in refutes][:1] == [accusations[0].incarnation], (
+        "the log and the callback call a refutation by one name"
+    )
     sim.run_until(rumor.Simulation.converged, timeout=30)
+
+
+def test_leaving_the_with_block_of_a_paused_node_still_closes_it() -> None:
+    """__exit__ swallows the RumorError of a leave that cannot happen (a
+    paused node: UsageError) and closes; an error of the block propagates."""
+    sim = converged(3)
+    with pytest.raises(KeyError):
+        with sim.node("n1") as n1:
+            sim.pause("n1", 5)
+            with pytest.raises(rumor.UsageError, match="n1 is paused"):
+                n1.broadcast(b"x")
+            raise KeyError("from the block")
+    assert n1.closed
+
+
+def test_names_of_the_wrong_type_are_argument_type_errors() -> None:
+    """A node name that is not a str raises ArgumentTypeError naming the argument."""
+    sim = rumor.Simulation(3, config=fast(), seed=1)
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: sim.kill(3), "name must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.partition([[0]]), "groups must be a str, got int"),  # type: ignore[list-item]
+        (lambda: sim.set_loss(0.1, src=1, dst="n0"), "src must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.events(kind=1), "kind must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.node("n0").key_values(0), "member must be a str, got int"),  # type: ignore[arg-type]
+        (lambda: sim.node("n0").set_meta("x"), "meta must be bytes, got str"),  # type: ignore[arg-type]
+    ]
+    for call, message in calls:
+        with pytest.raises(rumor.ArgumentTypeError) as info:
+            call()
+        assert str(info.value) == message
+        assert isinstance(info.value, TypeError)
 
 
 def test_records_and_callbacks_carry_the_incarnation_of_their_event() -> None:

@@ -23,12 +23,19 @@ from __future__ import annotations
 from rumor import plot
 from rumor._native import Config, __version__
 from rumor.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    BindError,
     ConfigError,
+    EntropyError,
+    ItemError,
     JoinError,
     KeyringError,
+    MetaTooLargeError,
     NodeClosedError,
     RumorError,
     TimeoutError,
+    UsageError,
 )
 from rumor.events import (
     Alive,
@@ -51,11 +58,16 @@ __all__ = [
     "Accusation",
     "Alive",
     "AntiEntropy",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "BindError",
     "Config",
     "ConfigError",
+    "EntropyError",
     "Event",
     "EventStream",
     "Failed",
+    "ItemError",
     "JoinError",
     "Joined",
     "Keyring",
@@ -63,6 +75,7 @@ __all__ = [
     "Left",
     "Member",
     "MemberState",
+    "MetaTooLargeError",
     "Node",
     "NodeClosedError",
     "Rumor",
@@ -73,6 +86,7 @@ __all__ = [
     "Suspected",
     "TimeoutError",
     "Updated",
+    "UsageError",
     "__version__",
     "plot",
 ]

@@ -1,11 +1,45 @@
 """Type stubs of the compiled extension ``rumor._native`` (kept by hand)."""
 
 from collections.abc import Awaitable, Sequence
-from typing import Protocol, final
+from typing import Protocol, TypedDict, final
 
-__all__ = ["Config", "NativeNode", "NativeSim", "__version__", "write_unraisable"]
+from typing_extensions import Unpack
+
+__all__ = ["Config", "NativeNode", "NativeSim", "__version__", "seconds", "write_unraisable"]
 
 __version__: str
+
+class ConfigFields(TypedDict, total=False):
+    """The keyword overrides ``Config(...)`` and its presets take."""
+
+    probe_interval: float
+    probe_timeout: float
+    gossip_interval: float
+    gossip_fanout: int
+    suspicion_mult: int
+    suspicion_max_timeout_mult: int
+    retransmit_mult: int
+    indirect_checks: int
+    push_pull_interval: float
+    gossip_to_the_dead_time: float
+    reconnect_interval: float
+    max_packet_size: int
+    max_meta_size: int
+    anti_entropy: str | AntiEntropyLike
+    sync_peers: str
+    stop_policy: str
+    eager_push: bool
+    state_gc_grace: float
+    sync_max_datagrams: int
+    max_stream_size: int
+    lifeguard: bool
+    awareness_max_multiplier: int
+    reap_timeout: float
+    push_pull_scale: bool
+    failure_detector: str
+    node_timeout: float
+    keys: Sequence[bytes]
+    label: str
 
 @final
 class Config:
@@ -17,136 +51,15 @@ class Config:
     :class:`rumor.ConfigError` (a ``ValueError``) naming the field and range.
     """
 
-    def __new__(
-        cls,
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config: ...
+    def __new__(cls, **fields: Unpack[ConfigFields]) -> Config: ...
     @staticmethod
-    def lan(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def lan(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's LAN defaults: a data-centre network."""
     @staticmethod
-    def local(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def local(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's local defaults: one host or a fast local network."""
     @staticmethod
-    def wan(
-        *,
-        probe_interval: float = ...,
-        probe_timeout: float = ...,
-        gossip_interval: float = ...,
-        gossip_fanout: int = ...,
-        suspicion_mult: int = ...,
-        suspicion_max_timeout_mult: int = ...,
-        retransmit_mult: int = ...,
-        indirect_checks: int = ...,
-        push_pull_interval: float = ...,
-        gossip_to_the_dead_time: float = ...,
-        reconnect_interval: float = ...,
-        max_packet_size: int = ...,
-        max_meta_size: int = ...,
-        anti_entropy: str | AntiEntropyLike = ...,
-        sync_peers: str = ...,
-        stop_policy: str = ...,
-        eager_push: bool = ...,
-        state_gc_grace: float = ...,
-        sync_max_datagrams: int = ...,
-        max_stream_size: int = ...,
-        lifeguard: bool = ...,
-        awareness_max_multiplier: int = ...,
-        reap_timeout: float = ...,
-        push_pull_scale: bool = ...,
-        failure_detector: str = ...,
-        node_timeout: float = ...,
-        keys: Sequence[bytes] = ...,
-        label: str = ...,
-    ) -> Config:
+    def wan(**fields: Unpack[ConfigFields]) -> Config:
         """memberlist's WAN defaults: members across the internet."""
     @property
     def probe_interval(self) -> float:
@@ -251,13 +164,15 @@ class AntiEntropyLike(Protocol):
 Value = bytes | str
 """A value of the replicated state."""
 
-RumorTuple = tuple[str, int, bytes]
-"""``(origin, seq, payload)`` of a rumor event."""
-
-UpdateTuple = tuple[str, str, Value | None]
-"""``(member, key, value or None)`` of a state-change event."""
-
 MemberTuple = tuple[str, str, str, int, bytes]
+"""``(name, addr, state, incarnation, meta)`` of one member."""
+
+EventTuple = tuple[str, str, int, MemberTuple | bytes | tuple[str, Value | None] | str]
+"""``(kind, subject, number, content)`` of one event (see
+``rumor._base.NativeEvent``)."""
+
+ProbeRttTuple = tuple[list[tuple[float, int]], int, int]
+"""``(buckets, count, sum in µs)`` (see ``rumor.metrics.ProbeRtt``)."""
 
 @final
 class NativeNode:
@@ -278,22 +193,22 @@ class NativeNode:
     def leave_async(self, timeout: float) -> Awaitable[None]: ...
     def members(self) -> list[MemberTuple]: ...
     def set_meta(self, meta: bytes) -> None: ...
-    def member(self, name: str) -> tuple[str, str, str, int, bytes] | None: ...
-    def probe_rtt(self) -> tuple[list[tuple[float, int]], int, int]: ...
+    def member(self, name: str) -> MemberTuple | None: ...
+    def probe_rtt(self) -> ProbeRttTuple:
+        """The probe round-trip histogram (see ``ProbeRtt``)."""
     def keys(self) -> list[bytes]: ...
     def add_key(self, key: bytes) -> None: ...
     def use_key(self, key: bytes) -> None: ...
     def remove_key(self, key: bytes) -> None: ...
     def stats(self) -> dict[str, int]: ...
-    def next_event(
-        self, timeout: float
-    ) -> tuple[str, MemberTuple | RumorTuple | UpdateTuple | tuple[str, int]] | None:
+    def next_event(self, timeout: float) -> EventTuple | None:
         """The next event, waiting up to ``timeout`` seconds."""
     def broadcast(self, payload: bytes) -> int: ...
     def set(self, key: str, value: Value) -> int: ...
     def delete(self, key: str) -> int: ...
     def get(self, member: str, key: str) -> Value | None: ...
-    def state(self, member: str) -> dict[str, Value]: ...
+    def key_values(self, member: str) -> dict[str, Value]:
+        """``member``'s key-value map as this node knows it."""
     def max_item_len(self, key: str | None = None) -> int: ...
     def close(self) -> None: ...
 
@@ -312,8 +227,9 @@ class NativeSim:
     """The Rust side of :class:`rumor.Simulation`; use that class instead.
 
     Nodes are named ``n0`` … ``n{N-1}``; an unknown name, a negative number
-    of seconds or a probability outside [0, 1] raises ``ValueError`` naming
-    the argument and the allowed range.
+    of seconds or a probability outside [0, 1] raises
+    ``rumor.ArgumentError`` (a ``ValueError``) naming the argument and the
+    allowed range.
     """
 
     def __new__(cls, config: Config, nodes: int, seed: int, joined: bool = False) -> NativeSim: ...
@@ -333,7 +249,8 @@ class NativeSim:
     def set(self, node: str, key: str, value: Value) -> None: ...
     def delete(self, node: str, key: str) -> None: ...
     def get(self, observer: str, member: str, key: str) -> Value | None: ...
-    def kv_state(self, observer: str, member: str) -> dict[str, Value]: ...
+    def key_values(self, observer: str, member: str) -> dict[str, Value]:
+        """``member``'s key-value map as ``observer`` knows it."""
     def kill(self, node: str) -> None: ...
     def restart(self, node: str) -> None: ...
     def pause(self, node: str, seconds: float) -> None: ...
@@ -379,6 +296,8 @@ class NativeSim:
         """Totals of the simulator's counters over every node."""
     def node_stats(self, node: str) -> dict[str, int]:
         """``rumor.Node.stats()`` keys for one node, plus ``sim_*`` counters."""
+    def probe_rtt(self, node: str) -> ProbeRttTuple:
+        """The probe round-trip histogram of ``node``, over every life of it."""
     def addr(self, node: str) -> str: ...
     def is_running(self, node: str) -> bool: ...
     def is_paused(self, node: str) -> bool: ...
@@ -392,3 +311,7 @@ class NativeSim:
 
 def write_unraisable(exc: BaseException, obj: object) -> None:
     """Reports ``exc`` through ``sys.unraisablehook``, naming ``obj``."""
+
+def seconds(field: str, value: float) -> float:
+    """Checks a number of seconds for the Python side: the same rule and
+    message as every duration the compiled core takes. Returns it."""

@@ -425,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
     node.on_update(
         lambda member, key, value: emit("update", member=member, key=key, **_value(value))
     )
-    node.on_self(lambda a: emit("refuted", state=_accused(a), incarnation=a.incarnation))
+    node.on_refute(lambda a: emit("refute", state=_accused(a), incarnation=a.incarnation))
     try:
         server = _control_server(node, args.control) if args.control else None
     except (ValueError, OSError) as e:

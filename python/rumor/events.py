@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Union
 
+from rumor.errors import ArgumentError, ArgumentTypeError
 from rumor.member import Member
 from rumor.news import Rumor, Value
 
@@ -118,9 +119,9 @@ class EventStream:
 
     def __init__(self, maxsize: int, on_close: Callable[[EventStream], None]) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-            raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
+            raise ArgumentTypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
         if maxsize < 1:
-            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+            raise ArgumentError(f"maxsize must be at least 1, got {maxsize}")
         import asyncio
 
         self._loop = asyncio.get_running_loop()

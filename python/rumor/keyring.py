@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from rumor._base import check_bytes
 from rumor.errors import RumorError
 
 
@@ -26,8 +27,10 @@ class Keyring:
 
     Raises :class:`rumor.KeyringError` (a ``ValueError``) for a change the
     keyring refuses (an unknown key, the primary, an all-zero key, a full
-    keyring, a node started without keys), ``ValueError`` for a key that is
-    not 32 bytes and ``TypeError`` for one that is not bytes.
+    keyring, a node started without keys), :class:`rumor.ArgumentError` (a
+    ``ValueError``) for a key that is not 32 bytes and
+    :class:`rumor.ArgumentTypeError` (a ``TypeError``) for one that is not
+    bytes.
     """
 
     def __init__(self, holder: _KeyHolder) -> None:
@@ -47,15 +50,15 @@ class Keyring:
     def add(self, key: bytes) -> None:
         """Accepts ``key`` from now on; sealing still uses the primary.
         Adding a key already held does nothing."""
-        self._holder.add_key(_key(key))
+        self._holder.add_key(check_bytes("key", key))
 
     def use(self, key: bytes) -> None:
         """Seals with ``key``, which must have been added, from now on."""
-        self._holder.use_key(_key(key))
+        self._holder.use_key(check_bytes("key", key))
 
     def remove(self, key: bytes) -> None:
         """Stops accepting ``key``; the primary key cannot be removed."""
-        self._holder.remove_key(_key(key))
+        self._holder.remove_key(check_bytes("key", key))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -65,11 +68,3 @@ class Keyring:
             return f"<rumor.Keyring with {len(self)} keys>"
         except RumorError:
             return "<rumor.Keyring of a closed node>"
-
-
-def _key(key: object) -> bytes:
-    """``key`` as bytes; a ``TypeError`` unless it is bytes-like (an int
-    would silently become that many zero bytes)."""
-    if not isinstance(key, (bytes, bytearray, memoryview)):
-        raise TypeError(f"key must be 32 bytes, got {type(key).__name__}")
-    return bytes(key)

@@ -45,7 +45,7 @@ class Member:
 
 @dataclass(frozen=True)
 class Accusation:
-    """What ``on_self`` callbacks get: other members held this node
+    """What ``on_refute`` callbacks get: other members held this node
     ``state`` and it has refuted by announcing ``incarnation``. ``state`` is
     suspect, dead or left; or alive, when the claim was about an earlier life
     of this node or another process at another address using its name."""

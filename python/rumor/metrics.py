@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["prometheus_text"]
+from typing import NamedTuple
+
+__all__ = ["ProbeRtt", "prometheus_text"]
+
+
+class ProbeRtt(NamedTuple):
+    """The probe round-trip histogram of one snapshot of a node's counters."""
+
+    buckets: list[tuple[float, int]]
+    """``(upper bound in seconds, answers in it)``, not cumulative; answers
+    slower than the last bound are only in :attr:`answers`."""
+    answers: int
+    """Answered probes."""
+    sum_us: int
+    """Their round trips added up, in microseconds."""
+
 
 GAUGES = {
-    "broadcast_queue": "Membership updates waiting to be gossiped.",
+    "update_queue": "Membership updates waiting to be piggybacked on gossip.",
     "push_queue": "Rumors and state items being pushed (rumor mongering).",
     "event_queue": "Events waiting for the application's callbacks.",
     "health_multiplier": "Lifeguard's local health multiplier (1 when healthy).",
@@ -19,16 +34,11 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def prometheus_text(
-    node: str,
-    stats: dict[str, int],
-    rtt: list[tuple[float, int]],
-    rtt_count: int,
-    rtt_sum_us: int,
-) -> str:
-    """The exposition of one node: ``stats`` as from ``Node.stats()``; ``rtt``
-    the probe round-trip buckets (upper bound in seconds, count), with the
-    count and sum of the same snapshot, so the histogram is consistent."""
+def prometheus_text(node: str, stats: dict[str, int], rtt: ProbeRtt) -> str:
+    """The exposition of one node: ``stats`` as from ``Node.stats()`` (or
+    ``SimNode.stats()``, whose ``sim_*`` counters come out the same way);
+    ``rtt`` the probe round trips, one snapshot, so the histogram is
+    consistent."""
     who = f'node="{_escape(node)}"'
     out: list[str] = []
 
@@ -57,12 +67,12 @@ def prometheus_text(
             out.append(f'rumor_message_bytes_{direction}_total{{{who},kind="{kind}"}} {n}')
     family("probe_rtt_seconds", "histogram", "Round trips of answered probes.")
     cumulative = 0
-    for bound, n in rtt:
+    for bound, n in rtt.buckets:
         cumulative += n
         out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="{bound:g}"}} {cumulative}')
-    out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="+Inf"}} {rtt_count}')
-    out.append(f"rumor_probe_rtt_seconds_sum{{{who}}} {rtt_sum_us / 1e6:g}")
-    out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {rtt_count}")
+    out.append(f'rumor_probe_rtt_seconds_bucket{{{who},le="+Inf"}} {rtt.answers}')
+    out.append(f"rumor_probe_rtt_seconds_sum{{{who}}} {rtt.sum_us / 1e6:g}")
+    out.append(f"rumor_probe_rtt_seconds_count{{{who}}} {rtt.answers}")
     skip = set(GAUGES) | {"probe_rtt_count", "probe_rtt_sum_us"}
     for key, n in sorted(stats.items()):
         if key in skip or key.startswith(

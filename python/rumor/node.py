@@ -12,14 +12,25 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rumor import _native
-from rumor._callbacks import AnyCallback, CallbackRegistry
+from rumor._base import (
+    EVENT_KINDS,
+    AnyCallback,
+    NativeEvent,
+    NodeBase,
+    callback_arguments,
+    check_bytes,
+    check_seconds,
+    check_seed,
+    check_str,
+    member_from_tuple,
+    seed_list,
+)
 from rumor._html import counts_line, members_table
 from rumor._native import Config
-from rumor.errors import NodeClosedError, RumorError, TimeoutError
+from rumor.errors import ArgumentTypeError, NodeClosedError, RumorError, TimeoutError
 from rumor.events import (
     _CLOSED,
     Alive,
@@ -34,7 +45,7 @@ from rumor.events import (
 )
 from rumor.keyring import Keyring
 from rumor.member import Accusation, Member, MemberState
-from rumor.metrics import prometheus_text
+from rumor.metrics import ProbeRtt
 from rumor.news import Rumor, Value
 
 if TYPE_CHECKING:
@@ -46,29 +57,9 @@ if TYPE_CHECKING:
 __all__ = ["Node"]
 
 
-_EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive", "rumor", "update", "self")
-
 # Nodes still open, closed at interpreter exit so no dispatcher thread is
 # left running a callback while Python finalizes.
 _open_nodes: weakref.WeakSet[Node] = weakref.WeakSet()
-
-
-def _member(raw: tuple[str, str, str, int, bytes]) -> Member:
-    name, addr, state, incarnation, meta = raw
-    return Member(name, addr, MemberState(state), incarnation, meta)
-
-
-def _arguments(kind: str, raw: Any) -> tuple[Any, ...]:
-    """The callback arguments of a native event of ``kind``."""
-    if kind == "rumor":
-        origin, seq, payload = raw
-        return (Rumor(origin, seq, payload),)
-    if kind == "update":
-        return tuple(raw)
-    if kind == "self":
-        state, incarnation = raw
-        return (Accusation(MemberState(state), incarnation),)
-    return (_member(raw),)
 
 
 _TYPED: dict[str, Callable[[Member], Event]] = {
@@ -89,7 +80,7 @@ def _typed(native: _native.NativeNode, kind: str, args: tuple[Any, ...]) -> Even
     name = args[0] if kind == "update" else args[0].origin
     raw = native.member(name)
     # A member reaped meanwhile (a day after its death) is no longer known.
-    about = _member(raw) if raw is not None else Member(name, "", MemberState.DEAD, 0)
+    about = member_from_tuple(raw) if raw is not None else Member(name, "", MemberState.DEAD, 0)
     if kind == "update":
         return Updated(about, args[1], args[2])
     return RumorReceived(about, args[0])
@@ -125,7 +116,7 @@ def _log_event(node: str, kind: str, args: tuple[Any, ...]) -> None:
         m = args[0]
         what = "suspected" if kind == "suspect" else "alive again"
         _log.debug("%s: %s %s (incarnation %d)", node, m.name, what, m.incarnation)
-    elif kind == "self":
+    elif kind == "refute":
         a: Accusation = args[0]
         _log.debug("%s: refuted being %s (now incarnation %d)", node, a.state, a.incarnation)
     elif kind == "rumor":
@@ -181,10 +172,10 @@ def _dispatch(
     watch = _DropWatch()
     name = native.name
     while True:
-        event = native.next_event(0.5)
+        raw = native.next_event(0.5)
         if not native.closed:
             watch.check(native)
-        if event is None:
+        if raw is None:
             if native.closed:
                 with lock:
                     ended = list(streams)
@@ -192,8 +183,10 @@ def _dispatch(
                     stream._offer(_CLOSED)
                 return
             continue
-        kind, raw = event
-        args = _arguments(kind, raw)
+        event = NativeEvent(*raw)
+        kind = event.kind
+        # A live member event carries its member's tuple.
+        args = callback_arguments(event, functools.partial(member_from_tuple, event.content))
         _log_event(name, kind, args)
         with lock:
             todo = list(callbacks.get(kind, ()))
@@ -221,7 +214,7 @@ def _dispatch(
                 streams[:] = [s for s in streams if not s._loop.is_closed()]
 
 
-class Node(CallbackRegistry):
+class Node(NodeBase):
     """One member of a rumor cluster, gossiping over UDP on ``bind``.
 
     The node starts when it is created: it binds its socket, and its engine
@@ -252,11 +245,21 @@ class Node(CallbackRegistry):
         meta: bytes = b"",
         seed: int | None = None,
     ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise ArgumentTypeError(f"name must be a str or None, got {type(name).__name__}")
+        if not isinstance(bind, str):
+            raise ArgumentTypeError(f"bind must be a host:port str, got {type(bind).__name__}")
+        if config is not None and not isinstance(config, Config):
+            raise ArgumentTypeError(f"config must be a rumor.Config, got {type(config).__name__}")
         self._native = _native.NativeNode(
-            name, bind, config if config is not None else Config.lan(), bytes(meta), seed
+            name,
+            bind,
+            config if config is not None else Config.lan(),
+            check_bytes("meta", meta),
+            check_seed(seed) if seed is not None else None,
         )
         self._lock = threading.Lock()
-        self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in _EVENT_KINDS}
+        self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in EVENT_KINDS}
         self._streams: list[EventStream] = []
         # async def callbacks run on the loop the node was made in. Without
         # asyncio loaded, no loop can be running.
@@ -320,11 +323,11 @@ class Node(CallbackRegistry):
 
         Raises:
             JoinError: no seed answered within ``timeout`` seconds.
-            ValueError: a seed address does not parse or resolve.
+            ArgumentError: a seed address does not parse or resolve (a
+                ``ValueError``).
         """
-        if isinstance(seeds, str):
-            seeds = [seeds]
-        return self._native.join(list(seeds), float(timeout))
+        timeout = check_seconds("timeout", timeout)
+        return self._native.join(seed_list(seeds), timeout)
 
     def leave(self, timeout: float = 5.0) -> None:
         """Leaves the cluster gracefully.
@@ -336,28 +339,20 @@ class Node(CallbackRegistry):
         Raises:
             TimeoutError: the notice was not spread within ``timeout`` seconds.
         """
-        self._native.leave(float(timeout))
+        self._native.leave(check_seconds("timeout", timeout))
 
     async def join_async(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
         """Awaitable :meth:`join`: the event loop keeps running while the
         handshake is under way. Raises the same errors."""
-        if isinstance(seeds, str):
-            seeds = [seeds]
-        return await self._native.join_async(list(seeds), float(timeout))
+        timeout = check_seconds("timeout", timeout)
+        return await self._native.join_async(seed_list(seeds), timeout)
 
     async def leave_async(self, timeout: float = 5.0) -> None:
         """Awaitable :meth:`leave`."""
-        await self._native.leave_async(float(timeout))
+        await self._native.leave_async(check_seconds("timeout", timeout))
 
-    def members(self, state: MemberState | str | None = None) -> list[Member]:
-        """Every known member, this node included, in name order.
-
-        Dead and departed members stay listed with their state until reaped;
-        pass ``state`` to keep only members in that state.
-        """
-        wanted = MemberState(state) if state is not None else None
-        out = [_member(raw) for raw in self._native.members()]
-        return [m for m in out if wanted is None or m.state is wanted]
+    def _member_tuples(self) -> list[tuple[str, str, str, int, bytes]]:
+        return self._native.members()
 
     @property
     def keyring(self) -> Keyring:
@@ -369,9 +364,10 @@ class Node(CallbackRegistry):
         """Replaces this member's metadata and gossips it to the cluster.
 
         Raises:
-            ValueError: ``meta`` is longer than ``config.max_meta_size``.
+            MetaTooLargeError: ``meta`` is longer than ``config.max_meta_size``
+                (a ``ValueError``).
         """
-        self._native.set_meta(bytes(meta))
+        self._native.set_meta(check_bytes("meta", meta))
 
     # -- dissemination ----------------------------------------------------
 
@@ -384,11 +380,11 @@ class Node(CallbackRegistry):
         A payload too big for a datagram travels over TCP.
 
         Raises:
-            ValueError: ``payload`` is larger than ``config.max_stream_size``
-                allows (the message says how many bytes do; see
-                :attr:`max_broadcast_size`).
+            ItemError: ``payload`` is larger than ``config.max_stream_size``
+                allows (a ``ValueError``; the message says how many bytes
+                do; see :attr:`max_broadcast_size`).
         """
-        return self._native.broadcast(bytes(payload))
+        return self._native.broadcast(check_bytes("payload", payload))
 
     @property
     def max_broadcast_size(self) -> int:
@@ -396,49 +392,51 @@ class Node(CallbackRegistry):
         return self._native.max_item_len(None)
 
     def set(self, key: str, value: Value) -> None:
-        """Sets ``key`` of this member's replicated state to ``value``
+        """Sets ``key`` of this member's key-value map to ``value``
         (``bytes`` or ``str``, kept as given); every member sees it through
-        :meth:`get` and ``on_update``.
+        :meth:`get`, :meth:`key_values` and ``on_update``.
 
         Raises:
-            TypeError: ``value`` is neither bytes nor str.
-            ValueError: the key is empty or longer than 256 bytes, or the
-                value is larger than :attr:`max_broadcast_size` allows.
+            ArgumentTypeError: ``value`` is neither bytes nor str (a
+                ``TypeError``).
+            ItemError: the key is empty or longer than 256 bytes, or the
+                value is larger than :attr:`max_broadcast_size` allows (a
+                ``ValueError``).
         """
-        self._native.set(key, value)
+        self._native.set(check_str("key", key), value)
 
     def delete(self, key: str) -> None:
-        """Deletes ``key`` of this member's replicated state (a tombstone that
+        """Deletes ``key`` of this member's key-value map (a tombstone that
         spreads like a write)."""
-        self._native.delete(key)
+        self._native.delete(check_str("key", key))
 
     def get(self, member: str, key: str) -> Value | None:
         """``member``'s value of ``key`` as this node knows it; ``None`` if
         missing or deleted."""
-        return self._native.get(member, key)
+        return self._native.get(check_str("member", member), check_str("key", key))
 
-    def state(self, member: str) -> dict[str, Value]:
-        """``member``'s replicated state as this node knows it."""
-        return self._native.state(member)
+    def key_values(self, member: str) -> dict[str, Value]:
+        """``member``'s key-value map (what it :meth:`set`) as this node
+        knows it."""
+        return self._native.key_values(check_str("member", member))
 
     def stats(self) -> dict[str, int]:
         """Counters: packets and bytes sent and received, dropped datagrams by
-        reason, messages by kind, probes, suspicions, refutations, and the
-        number of members in each state."""
+        reason, messages by kind, probes, suspicions, refutations; gauges:
+        ``members_<state>``, ``update_queue`` (membership updates waiting to
+        be piggybacked), ``push_queue`` (rumors and items being pushed),
+        ``event_queue`` (events waiting for callbacks), ``health_multiplier``
+        (Lifeguard's local health) and ``task_panicked``."""
         return self._native.stats()
 
-    def metrics_text(self) -> str:
-        """This node's counters and gauges in Prometheus's text format, ready
-        to serve on a ``/metrics`` endpoint: members by state, queue depths,
-        messages by kind, a probe round-trip histogram, drops by reason, and
-        every other counter of :meth:`stats`, labelled ``node="<name>"``."""
-        return prometheus_text(self.name, self.stats(), *self._native.probe_rtt())
+    def _probe_rtt(self) -> ProbeRtt:
+        return ProbeRtt(*self._native.probe_rtt())
 
     # -- callbacks --------------------------------------------------------
 
     def _store(self, kind: str, callback: AnyCallback) -> None:
         if inspect.iscoroutinefunction(callback) and self._loop is None:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"on_{kind}: an async def callback needs a node made inside a running "
                 "event loop (it runs on that loop)"
             )
@@ -512,23 +510,6 @@ class Node(CallbackRegistry):
         if threading.current_thread() is not self._dispatcher:
             self._dispatcher.join(timeout=5.0)
         _open_nodes.discard(self)
-
-    def __enter__(self) -> Node:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if not self.closed:
-                self.leave(timeout=2.0)
-        except Exception:
-            pass  # closing matters more than a late leave
-        finally:
-            self.close()
 
 
 @atexit.register

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from rumor.errors import ArgumentError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes  # type: ignore[import-not-found, unused-ignore]
 
@@ -33,7 +35,7 @@ def spread(sim: Simulation, subject: str, kind: str = "fail") -> list[tuple[floa
     ``subject`` by each virtual time a new node reported it (each node
     counted once, at its first report)."""
     if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {', '.join(_KINDS)}, got {kind!r}")
+        raise ArgumentError(f"kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     first: dict[str, float] = {}
     for record in sim.events(kind=kind, subject=subject):
         first.setdefault(record.node, record.time)
@@ -51,7 +53,7 @@ def plot_spread(sim: Simulation, subject: str, kind: str = "fail", ax: Axes | No
 
     Raises:
         ImportError: matplotlib is not installed (``pip install rumor[plot]``).
-        ValueError: ``kind`` or ``subject`` is not known.
+        ArgumentError: ``kind`` or ``subject`` is not known (a ``ValueError``).
     """
     steps = spread(sim, subject, kind)
     pyplot = _pyplot()  # first, so a missing matplotlib is reported the same way

@@ -12,20 +12,40 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rumor import _native
-from rumor._callbacks import AnyCallback, CallbackRegistry
+from rumor._base import (
+    AnyCallback,
+    NativeEvent,
+    NodeBase,
+    callback_arguments,
+    check_bytes,
+    check_seconds,
+    check_seed,
+    check_str,
+    member_from_tuple,
+    member_state,
+    optional_str,
+    seed_list,
+)
 from rumor._native import Config
 from rumor._progress import Progress
-from rumor.errors import JoinError, NodeClosedError, RumorError, TimeoutError
+from rumor.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    JoinError,
+    NodeClosedError,
+    TimeoutError,
+    UsageError,
+)
 from rumor.eventlog import EventLog, Record
-from rumor.member import Accusation, Member, MemberState
-from rumor.news import Rumor, Value
-from rumor.node import _member
+from rumor.member import Member, MemberState
+from rumor.metrics import ProbeRtt
+from rumor.news import Value
 
 __all__ = ["SimNode", "Simulation"]
 
@@ -45,23 +65,28 @@ _BUDGET = 0.2
 """Wall seconds one native call may run before Python gets control back
 (to update the progress display)."""
 
-_MAX_SECONDS = 1e9
-
-
-def _seconds(field: str, value: float) -> float:
-    """``value`` as seconds, or a ValueError naming ``field`` and the range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{field} must be a number of seconds, got {type(value).__name__}")
-    v = float(value)
-    if not (math.isfinite(v) and 0.0 <= v <= _MAX_SECONDS):
-        raise ValueError(f"{field} must be a number of seconds between 0 and 1e9, got {value}")
-    return v
-
 
 def _number(field: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{field} must be a number, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{field} must be a number, got {type(value).__name__}")
     return float(value)
+
+
+class _Due(NamedTuple):
+    """A callback call a record made due, not run yet."""
+
+    key: tuple[str, str]
+    """``(node, kind)`` it was registered for (gone: the call is skipped)."""
+    callback: AnyCallback
+    args: tuple[Any, ...]
+
+
+def _link(src: str | None, dst: str | None) -> tuple[str | None, str | None]:
+    """``(src, dst)`` of a link setting, checked."""
+    return optional_str("src", src), optional_str("dst", dst)
+
+
+_REENTRANT = "a callback cannot run the simulation it is called from"
 
 
 class Simulation:
@@ -101,17 +126,16 @@ class Simulation:
         join: bool | Literal["converged"] = True,
     ) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int):
-            raise TypeError(f"nodes must be an int, got {type(nodes).__name__}")
+            raise ArgumentTypeError(f"nodes must be an int, got {type(nodes).__name__}")
         if nodes < 1:
-            raise ValueError(f"nodes must be at least 1, got {nodes}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        if not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+            raise ArgumentError(f"nodes must be at least 1, got {nodes}")
+        check_seed(seed)
         if isinstance(join, str) and join != "converged":
-            raise ValueError(f'join must be True, False or "converged", got {join!r}')
+            raise ArgumentError(f'join must be True, False or "converged", got {join!r}')
         if not isinstance(join, (bool, str)):
-            raise TypeError(f'join must be True, False or "converged", got {join!r}')
+            raise ArgumentTypeError(f'join must be True, False or "converged", got {join!r}')
+        if config is not None and not isinstance(config, Config):
+            raise ArgumentTypeError(f"config must be a rumor.Config, got {type(config).__name__}")
         config = config if config is not None else Config.lan()
         converged = join == "converged"
         self._native = _native.NativeSim(config, nodes, seed, converged)
@@ -123,9 +147,7 @@ class Simulation:
         self._in_callback = 0
         # Callbacks due but not run yet: a Ctrl-C inside one callback leaves
         # the rest of its batch here, to run first thing in the next run.
-        self._due: collections.deque[tuple[tuple[str, str], AnyCallback, tuple[Any, ...]]] = (
-            collections.deque()
-        )
+        self._due: collections.deque[_Due] = collections.deque()
         self.set_loss(loss)
         self.set_latency(latency)
         if join is True:
@@ -160,13 +182,13 @@ class Simulation:
         """The handle of node ``name``, with the methods of :class:`rumor.Node`.
 
         Raises:
-            ValueError: there is no node called ``name``.
+            ArgumentError: there is no node called ``name`` (a ``ValueError``).
         """
         handle = self._handles.get(name)
         if handle is None:
             if not isinstance(name, str):
-                raise TypeError(f"name must be a str, got {type(name).__name__}")
-            self._native.addr(name)  # raises ValueError for an unknown name
+                raise ArgumentTypeError(f"name must be a str, got {type(name).__name__}")
+            self._native.addr(name)  # raises ArgumentError for an unknown name
             handle = self._handles[name] = SimNode(self, name)
         return handle
 
@@ -180,7 +202,7 @@ class Simulation:
 
     def run(self, seconds: float) -> None:
         """Runs for ``seconds`` of virtual time, firing callbacks on the way."""
-        seconds = _seconds("seconds", seconds)
+        seconds = check_seconds("seconds", seconds)
         start = self.now
         progress = Progress(start, start + seconds)
         try:
@@ -202,13 +224,15 @@ class Simulation:
                 seconds (the simulation has then run for ``timeout``).
         """
         if not callable(predicate):
-            raise TypeError(f"predicate must be callable, got {type(predicate).__name__}")
-        timeout = _seconds("timeout", timeout)
-        every = _seconds("every", every)
+            raise ArgumentTypeError(f"predicate must be callable, got {type(predicate).__name__}")
+        timeout = check_seconds("timeout", timeout)
+        every = check_seconds("every", every)
         if every <= 0.0:
-            raise ValueError(f"every must be a number of seconds above 0, got {every}")
+            raise ArgumentError(
+                f"every must be a number of seconds above 0 and at most 1e9, got {every}"
+            )
         if self._in_callback:
-            raise RuntimeError("a callback cannot run the simulation it is called from")
+            raise UsageError(_REENTRANT)
         self._fire_due()  # callbacks a Ctrl-C cut off, before the predicate
         start = self.now
         end = start + timeout
@@ -240,7 +264,7 @@ class Simulation:
         """Runs to ``until``, firing callbacks. Returns early, with the record,
         if a watched record satisfies ``stop``."""
         if self._in_callback:
-            raise RuntimeError("a callback cannot run the simulation it is called from")
+            raise UsageError(_REENTRANT)
         self._fire_due()
         while True:
             reached, raw = self._native.advance(until, _BUDGET)
@@ -266,9 +290,10 @@ class Simulation:
                 hit = record
             callbacks = self._callbacks.get((record.node, record.kind))
             if callbacks:
-                args = self._arguments(record, content)
+                event = NativeEvent(record.kind, record.subject, record.incarnation, content)
+                args = callback_arguments(event, functools.partial(self._member_of, record))
                 key = (record.node, record.kind)
-                self._due.extend((key, callback, args) for callback in callbacks)
+                self._due.extend(_Due(key, callback, args) for callback in callbacks)
         self._fire_due()
         return hit
 
@@ -288,18 +313,6 @@ class Simulation:
             finally:
                 self._in_callback -= 1
 
-    def _arguments(self, record: Record, content: Any) -> tuple[Any, ...]:
-        """The callback arguments of a record: a :class:`Rumor`, ``(member,
-        key, value)``, or the :class:`Member` it is about."""
-        if record.kind == "rumor":
-            return (Rumor(record.subject, record.incarnation, content),)
-        if record.kind == "update":
-            key, value = content
-            return (record.subject, key, value)
-        if record.kind == "refute":
-            return (Accusation(MemberState(content), record.incarnation),)
-        return (self._member_of(record),)
-
     def _member_of(self, record: Record) -> Member:
         state = _STATE_AFTER.get(record.kind, MemberState.ALIVE)
         raw = self._native.member(record.node, record.subject)
@@ -307,7 +320,9 @@ class Simulation:
             # The table is read after the whole step that wrote the record; a
             # later event of the same step may have moved the member on, so
             # the state and incarnation are the ones this event left.
-            return dataclasses.replace(_member(raw), state=state, incarnation=record.incarnation)
+            return dataclasses.replace(
+                member_from_tuple(raw), state=state, incarnation=record.incarnation
+            )
         return Member(
             record.subject,
             self._native.addr(record.subject),
@@ -331,13 +346,13 @@ class Simulation:
 
     def kill(self, name: str) -> None:
         """Crashes node ``name``: it stops at once, without a word."""
-        self._native.kill(name)
+        self._native.kill(check_str("name", name))
 
     def restart(self, name: str) -> None:
         """Restarts node ``name`` as a fresh engine (same name and address)
         that joins through its earlier seeds; once it hears of its earlier
         life, it announces a higher incarnation."""
-        self._native.restart(name)
+        self._native.restart(check_str("name", name))
 
     def pause(self, name: str, seconds: float) -> None:
         """Stops node ``name`` for ``seconds`` of virtual time: it neither
@@ -347,7 +362,7 @@ class Simulation:
         in its socket's receive buffer (up to :meth:`set_receive_buffer`
         bytes; the rest are missed), handles them oldest first on resuming,
         then runs its overdue timers."""
-        self._native.pause(name, _seconds("seconds", seconds))
+        self._native.pause(check_str("name", name), check_seconds("seconds", seconds))
 
     def stall(self, name: str, seconds: float) -> None:
         """Stops node ``name`` reading its socket for ``seconds`` of virtual
@@ -356,16 +371,16 @@ class Simulation:
         processing"). Its probes time out, because the acks wait unread, so
         it accuses healthy members; what reached it is handled when the
         stall ends (up to :meth:`set_receive_buffer` bytes)."""
-        self._native.stall(name, _seconds("seconds", seconds))
+        self._native.stall(check_str("name", name), check_seconds("seconds", seconds))
 
     def set_receive_buffer(self, size: int) -> None:
         """Sets how many bytes of datagrams a paused node's receive buffer
         holds (default 212992, Linux's ``net.core.rmem_default``; 0 loses
         everything sent to a paused node)."""
         if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int, got {type(size).__name__}")
+            raise ArgumentTypeError(f"size must be an int, got {type(size).__name__}")
         if size < 0:
-            raise ValueError(f"size must be a number of bytes, 0 or more, got {size}")
+            raise ArgumentError(f"size must be a number of bytes, 0 or more, got {size}")
         self._native.set_receive_buffer(size)
 
     def partition(self, groups: Iterable[Iterable[str]], one_way: bool = False) -> None:
@@ -377,15 +392,17 @@ class Simulation:
         partition; :meth:`heal` removes it.
         """
         if isinstance(groups, str):
-            raise TypeError('groups must be a list of lists of node names, such as [["n0"]]')
+            raise ArgumentTypeError(
+                'groups must be a list of lists of node names, such as [["n0"]]'
+            )
         lists: list[list[str]] = []
         for group in groups:
             if isinstance(group, str):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"groups must be a list of lists of node names, got the string {group!r}"
                     " as a group"
                 )
-            lists.append(list(group))
+            lists.append([check_str("groups", name) for name in group])
         self._native.partition(lists, bool(one_way))
 
     def heal(self) -> None:
@@ -395,16 +412,16 @@ class Simulation:
     def set_loss(self, loss: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is lost: on every link, or
         only from ``src`` to ``dst`` when both are given."""
-        self._native.set_loss(_number("loss", loss), src, dst)
+        self._native.set_loss(_number("loss", loss), *_link(src, dst))
 
     def set_duplicate(self, p: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is delivered twice."""
-        self._native.set_duplicate(_number("p", p), src, dst)
+        self._native.set_duplicate(_number("p", p), *_link(src, dst))
 
     def set_reorder(self, p: float, src: str | None = None, dst: str | None = None) -> None:
         """Sets the probability that a datagram is held back long enough for
         later ones to overtake it."""
-        self._native.set_reorder(_number("p", p), src, dst)
+        self._native.set_reorder(_number("p", p), *_link(src, dst))
 
     def set_latency(
         self,
@@ -425,42 +442,41 @@ class Simulation:
         """
         if latency is not None:
             if mean is not None or std is not None:
-                raise ValueError("give either latency, or mean and std, not both")
+                raise ArgumentError("give either latency, or mean and std, not both")
             if isinstance(latency, (tuple, list)):
                 if len(latency) != 2:
-                    raise ValueError(
+                    raise ArgumentError(
                         f"latency must be seconds or a (low, high) pair, got {latency!r}"
                     )
                 low, high = latency
                 self._native.set_latency_uniform(
-                    _number("latency", low), _number("latency", high), src, dst
+                    _number("latency", low), _number("latency", high), *_link(src, dst)
                 )
             else:
-                self._native.set_latency_fixed(_number("latency", latency), src, dst)
+                self._native.set_latency_fixed(_number("latency", latency), *_link(src, dst))
         elif mean is not None:
             self._native.set_latency_normal(
                 _number("mean", mean),
                 _number("std", std if std is not None else 0.0),
                 _number("floor", floor),
-                src,
-                dst,
+                *_link(src, dst),
             )
         else:
-            raise ValueError("set_latency needs latency, or mean (and std) for a normal law")
+            raise ArgumentError("set_latency needs latency, or mean (and std) for a normal law")
 
     def set_interval(self, seconds: float) -> None:
         """Sets the length of the intervals of :meth:`stats` (default 1 s)."""
-        self._native.set_interval(_seconds("seconds", seconds))
+        self._native.set_interval(check_seconds("seconds", seconds))
 
     # -- observing --------------------------------------------------------
 
     def members(self, name: str) -> list[Member]:
         """The member table of node ``name``, in name order (empty if down)."""
-        return [_member(raw) for raw in self._native.members(name)]
+        return [member_from_tuple(raw) for raw in self._native.members(check_str("name", name))]
 
     def state(self, observer: str, subject: str) -> MemberState | None:
         """How ``observer`` sees ``subject`` (None if it does not know it)."""
-        state = self._native.state(observer, subject)
+        state = self._native.state(check_str("observer", observer), check_str("subject", subject))
         return MemberState(state) if state is not None else None
 
     def events(
@@ -472,6 +488,9 @@ class Simulation:
     ) -> EventLog:
         """The event log so far: every :class:`~rumor.eventlog.Record`, or
         those by ``node``, of ``kind`` and about ``subject`` when given."""
+        node = optional_str("node", node)
+        kind = optional_str("kind", kind)
+        subject = optional_str("subject", subject)
         if node is None and kind is None and subject is None:
             start = len(self._records)
             self._records.extend(Record(*r) for r in self._native.records(start))
@@ -506,18 +525,19 @@ class Simulation:
 
     def all_see(self, name: str, state: MemberState | str) -> bool:
         """Whether every running node other than ``name`` holds it in ``state``."""
-        return self._native.all_see(name, MemberState(state).value)
+        return self._native.all_see(check_str("name", name), member_state("state", state).value)
 
     def count_seeing(self, name: str, state: MemberState | str) -> int:
         """How many running nodes other than ``name`` hold it in ``state``."""
-        return self._native.count_seeing(name, MemberState(state).value)
+        wanted = member_state("state", state).value
+        return self._native.count_seeing(check_str("name", name), wanted)
 
     def all_know_failed(self, name: str) -> bool:
         """Whether every running node other than ``name`` holds it dead."""
-        return self._native.all_see(name, MemberState.DEAD.value)
+        return self._native.all_see(check_str("name", name), MemberState.DEAD.value)
 
 
-class SimNode(CallbackRegistry):
+class SimNode(NodeBase):
     """One simulated node, with the methods of :class:`rumor.Node` that make
     sense in a simulation, so code written against a ``Node`` runs against
     it. Get it from :meth:`Simulation.node`.
@@ -575,7 +595,7 @@ class SimNode(CallbackRegistry):
         if self.closed:
             raise NodeClosedError(f"{self._name} is down; restart it first")
         if self.paused:
-            raise RumorError(f"{self._name} is paused; it cannot act until it resumes")
+            raise UsageError(f"{self._name} is paused; it cannot act until it resumes")
 
     def join(self, seeds: str | Iterable[str], timeout: float = 5.0) -> int:
         """Joins through seed nodes, given by name (``"n0"``) or address.
@@ -585,10 +605,10 @@ class SimNode(CallbackRegistry):
 
         Raises:
             JoinError: no seed answered within ``timeout`` virtual seconds.
-            ValueError: a seed is not a node of this simulation.
+            ArgumentError: a seed is not a node of this simulation.
         """
-        timeout = _seconds("timeout", timeout)
-        seeds = [seeds] if isinstance(seeds, str) else list(seeds)
+        timeout = check_seconds("timeout", timeout)
+        seeds = seed_list(seeds)
         self._usable()
         outcomes = ("join_succeeded", "join_failed")
         sim = self._sim
@@ -617,7 +637,7 @@ class SimNode(CallbackRegistry):
             TimeoutError: the notice was not spread within ``timeout``
                 virtual seconds.
         """
-        timeout = _seconds("timeout", timeout)
+        timeout = check_seconds("timeout", timeout)
         self._usable()
         sim = self._sim
         sim._watch(self._name, "leave_done", True)
@@ -634,12 +654,8 @@ class SimNode(CallbackRegistry):
                 f"{self._name}'s leave notice was not spread within {timeout:g} virtual s"
             )
 
-    def members(self, state: MemberState | str | None = None) -> list[Member]:
-        """Every member this node knows, itself included, in name order;
-        only those in ``state`` when given."""
-        wanted = MemberState(state) if state is not None else None
-        out = self._sim.members(self._name)
-        return [m for m in out if wanted is None or m.state is wanted]
+    def _member_tuples(self) -> list[tuple[str, str, str, int, bytes]]:
+        return self._sim._native.members(self._name)
 
     # -- dissemination ----------------------------------------------------
 
@@ -649,60 +665,69 @@ class SimNode(CallbackRegistry):
         number.
 
         Raises:
-            ValueError: ``payload`` is larger than ``config.max_stream_size``
-                allows.
+            ItemError: ``payload`` is larger than ``config.max_stream_size``
+                allows (a ``ValueError``).
             NodeClosedError: the node is down.
-            RumorError: the node is paused.
+            UsageError: the node is paused.
         """
+        payload = check_bytes("payload", payload)
         self._usable()
-        seq = self._sim._native.broadcast(self._name, bytes(payload))
+        seq = self._sim._native.broadcast(self._name, payload)
         assert seq is not None  # _usable: the node runs
         return seq
 
     def set(self, key: str, value: Value) -> None:
-        """Sets ``key`` of this member's replicated state (see
+        """Sets ``key`` of this member's key-value map (see
         :meth:`rumor.Node.set`)."""
         self._usable()
-        self._sim._native.set(self._name, key, value)
+        self._sim._native.set(self._name, check_str("key", key), value)
 
     def delete(self, key: str) -> None:
-        """Deletes ``key`` of this member's replicated state."""
+        """Deletes ``key`` of this member's key-value map."""
         self._usable()
-        self._sim._native.delete(self._name, key)
+        self._sim._native.delete(self._name, check_str("key", key))
 
     def get(self, member: str, key: str) -> Value | None:
         """``member``'s value of ``key`` as this node knows it."""
-        return self._sim._native.get(self._name, member, key)
+        return self._sim._native.get(self._name, check_str("member", member), check_str("key", key))
 
-    def state(self, member: str) -> dict[str, Value]:
-        """``member``'s replicated state as this node knows it."""
-        return self._sim._native.kv_state(self._name, member)
+    def key_values(self, member: str) -> dict[str, Value]:
+        """``member``'s key-value map as this node knows it."""
+        return self._sim._native.key_values(self._name, check_str("member", member))
 
     def set_meta(self, meta: bytes) -> None:
         """Replaces this member's metadata and gossips it to the cluster
         (from the next :meth:`Simulation.run`), as :meth:`rumor.Node.set_meta`.
 
         Raises:
-            ValueError: ``meta`` is longer than ``config.max_meta_size``.
+            MetaTooLargeError: ``meta`` is longer than ``config.max_meta_size``
+                (a ``ValueError``).
             NodeClosedError: the node is down.
-            RumorError: the node is paused.
+            UsageError: the node is paused.
         """
+        meta = check_bytes("meta", meta)
         self._usable()
-        self._sim._native.set_meta(self._name, bytes(meta))
+        self._sim._native.set_meta(self._name, meta)
 
     def stats(self) -> dict[str, int]:
-        """The counters of :meth:`rumor.Node.stats`, plus the simulator's
-        own for this node (``sim_datagrams_sent``, ``sim_lost_ping``, ...).
+        """The counters and gauges of :meth:`rumor.Node.stats`, under the
+        same keys, plus the simulator's own for this node
+        (``sim_datagrams_sent``, ``sim_lost_ping``, ...).
 
         Counters are totals over every life of the node: a kill or restart
-        does not reset them. ``members_*`` describe the running engine's
-        view (zeros while the node is down)."""
+        does not reset them. Gauges (``members_*``, ``update_queue``,
+        ``push_queue``, ``health_multiplier``) describe the running engine
+        (zeros while the node is down); a simulated network never fails a
+        send nor queues events, so ``send_errors``, ``event_queue`` and the
+        like stay 0."""
         return self._sim._native.node_stats(self._name)
+
+    def _probe_rtt(self) -> ProbeRtt:
+        return ProbeRtt(*self._sim._native.probe_rtt(self._name))
 
     # -- callbacks --------------------------------------------------------
 
     def _store(self, kind: str, callback: AnyCallback) -> None:
-        kind = "refute" if kind == "self" else kind  # the record's kind
         self._sim._callbacks.setdefault((self._name, kind), []).append(callback)
         self._sim._watch(self._name, kind, True)
 
@@ -733,20 +758,3 @@ class SimNode(CallbackRegistry):
         """Stops the node at once, as :meth:`rumor.Node.close` does: the
         others detect it as failed. Idempotent."""
         self._sim.kill(self._name)
-
-    def __enter__(self) -> SimNode:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.running:
-                self.leave(timeout=2.0)
-        except RumorError:
-            pass  # closing matters more than a late leave
-        finally:
-            self.close()

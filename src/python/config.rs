@@ -1,10 +1,10 @@
 //! `rumor.Config`: the protocol settings, built from presets and keywords.
 
-use super::error::rumor_error;
+use super::args;
+use super::error::{bad_argument, bad_setting, wrong_type, Error};
 use crate::proto::{AntiEntropyMode, Config, FailureDetector, StopPolicy, SyncPeers};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyString};
 use std::time::Duration;
 
 /// Protocol settings, validated when built. `Config(**fields)` starts from
@@ -16,71 +16,64 @@ pub struct PyConfig {
     pub(crate) inner: Config,
 }
 
-fn config_error(py: Python<'_>, field: &str, allowed: &str, got: String) -> PyErr {
-    rumor_error(py, "ConfigError", format!("{field} must be {allowed}, got {got}"))
+/// A duration setting: the rule and message of every duration argument
+/// ([`args::seconds`]), raised as a `ConfigError`.
+fn seconds(field: &str, v: &Bound<'_, PyAny>) -> Result<Duration, Error> {
+    args::seconds(field, args::number(field, v)?).map_err(|e| match e {
+        Error::Argument(msg) => Error::Config(msg),
+        other => other,
+    })
 }
 
-fn seconds(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    let s: f64 = v
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{field} must be a number of seconds")))?;
-    if !s.is_finite() || !(0.0..=1e9).contains(&s) {
-        return Err(config_error(
-            py,
-            field,
-            "a number of seconds between 0 and 1e9",
-            format!("{s}"),
-        ));
+fn count(field: &str, v: &Bound<'_, PyAny>) -> Result<u64, Error> {
+    if v.is_instance_of::<PyBool>() {
+        return Err(wrong_type(field, "an int", v));
     }
-    Ok(Duration::from_secs_f64(s))
+    let n: i128 = v.extract().map_err(|_| wrong_type(field, "an int", v))?;
+    u64::try_from(n).map_err(|_| bad_setting(field, "a non-negative int", n))
 }
 
-fn count(py: Python<'_>, field: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
-    if v.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!("{field} must be an int, got bool")));
-    }
-    let n: i128 =
-        v.extract().map_err(|_| PyTypeError::new_err(format!("{field} must be an int")))?;
-    u64::try_from(n).map_err(|_| config_error(py, field, "a non-negative int", format!("{n}")))
-}
-
-/// A 32-byte encryption key from `bytes`; a `ValueError` naming `field`
+/// A 32-byte encryption key from `bytes`; an argument error naming `field`
 /// otherwise.
-pub(crate) fn key(bytes: &[u8], field: &str) -> PyResult<crate::codec::Key> {
-    let k: [u8; crate::codec::KEY_LEN] = bytes.try_into().map_err(|_| {
-        super::error::bad_argument(field, "exactly 32 bytes", format!("{} bytes", bytes.len()))
-    })?;
+pub(crate) fn key(bytes: &[u8], field: &str) -> Result<crate::codec::Key, Error> {
+    let k: [u8; crate::codec::KEY_LEN] = bytes
+        .try_into()
+        .map_err(|_| bad_argument(field, "exactly 32 bytes", format!("{} bytes", bytes.len())))?;
     Ok(crate::codec::Key(k))
 }
 
 /// `keys`: a sequence of 32-byte `bytes`, the primary first.
-fn keys(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Vec<crate::codec::Key>> {
-    if v.is_instance_of::<pyo3::types::PyBytes>() || v.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err("keys must be a list of 32-byte bytes, not one value"));
+fn keys(v: &Bound<'_, PyAny>) -> PyResult<Vec<crate::codec::Key>> {
+    const EXPECTED: &str = "a list of 32-byte bytes";
+    if v.is_instance_of::<PyBytes>() || v.is_instance_of::<PyString>() {
+        return Err(wrong_type("keys", EXPECTED, v).into());
     }
     let mut items: Vec<Vec<u8>> = Vec::new();
-    for item in v.try_iter().map_err(|_| PyTypeError::new_err("keys must be a list of bytes"))? {
+    for item in v.try_iter().map_err(|_| wrong_type("keys", EXPECTED, v))? {
         let item = item?;
-        if !item.is_instance_of::<pyo3::types::PyBytes>()
-            && !item.is_instance_of::<pyo3::types::PyByteArray>()
-        {
-            return Err(PyTypeError::new_err("keys must be a list of 32-byte bytes"));
+        if !item.is_instance_of::<PyBytes>() && !item.is_instance_of::<PyByteArray>() {
+            return Err(wrong_type("keys", EXPECTED, &item).into());
         }
         items.push(item.extract()?);
     }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            key(b, "keys").map_err(|_| {
-                config_error(py, "keys", "32-byte keys", format!("{} bytes for key {i}", b.len()))
-            })
+    let keys = items.iter().enumerate().map(|(i, b)| {
+        key(b, "keys").map_err(|_| {
+            bad_setting("keys", "32-byte keys", format!("{} bytes for key {i}", b.len()))
         })
-        .collect()
+    });
+    Ok(keys.collect::<Result<_, _>>()?)
 }
 
-fn word(field: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
-    v.extract().map_err(|_| PyTypeError::new_err(format!("{field} must be a str")))
+fn word(field: &str, v: &Bound<'_, PyAny>) -> Result<String, Error> {
+    v.extract().map_err(|_| wrong_type(field, "a str", v))
+}
+
+/// A `bool` setting (an int is refused: `lifeguard=0` is likelier a slip).
+fn flag(field: &str, v: &Bound<'_, PyAny>) -> Result<bool, Error> {
+    if !v.is_instance_of::<PyBool>() {
+        return Err(wrong_type(field, "a bool", v));
+    }
+    v.extract().map_err(|_| wrong_type(field, "a bool", v))
 }
 
 fn mode_name(m: AntiEntropyMode) -> &'static str {
@@ -113,27 +106,26 @@ fn detector_name(d: FailureDetector) -> &'static str {
     }
 }
 
-fn failure_detector(py: Python<'_>, s: &str) -> PyResult<FailureDetector> {
+fn failure_detector(s: &str) -> Result<FailureDetector, Error> {
     match s {
         "swim" => Ok(FailureDetector::Swim),
         "quorum" => Ok(FailureDetector::Quorum),
-        _ => Err(config_error(py, "failure_detector", "\"swim\" or \"quorum\"", format!("{s:?}"))),
+        _ => Err(bad_setting("failure_detector", "\"swim\" or \"quorum\"", format!("{s:?}"))),
     }
 }
 
-fn sync_peers(py: Python<'_>, s: &str) -> PyResult<SyncPeers> {
+fn sync_peers(s: &str) -> Result<SyncPeers, Error> {
     match s {
         "random" => Ok(SyncPeers::Random),
         "ring" => Ok(SyncPeers::Ring),
-        _ => Err(config_error(py, "sync_peers", "\"random\" or \"ring\"", format!("{s:?}"))),
+        _ => Err(bad_setting("sync_peers", "\"random\" or \"ring\"", format!("{s:?}"))),
     }
 }
 
 /// `"retransmit_limit"`, `"counter(k)"` or `"coin(k)"`.
-fn stop_policy(py: Python<'_>, s: &str) -> PyResult<StopPolicy> {
+fn stop_policy(s: &str) -> Result<StopPolicy, Error> {
     let bad = || {
-        config_error(
-            py,
+        bad_setting(
             "stop_policy",
             "\"retransmit_limit\", \"counter(k)\" or \"coin(k)\" with k from 1 to 1000",
             format!("{s:?}"),
@@ -160,15 +152,15 @@ fn stop_policy(py: Python<'_>, s: &str) -> PyResult<StopPolicy> {
 
 /// `anti_entropy`: a mode name, or an object with `mode`, `interval` and
 /// `peers` attributes (`rumor.AntiEntropy`).
-fn anti_entropy(py: Python<'_>, c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
+fn anti_entropy(c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
     let mode: String = match v.extract::<String>() {
         Ok(s) => s,
         Err(_) => {
-            let mode = v.getattr("mode").map_err(|_| {
-                PyTypeError::new_err("anti_entropy must be a mode name or a rumor.AntiEntropy")
-            })?;
-            c.push_pull_interval = seconds(py, "anti_entropy.interval", &v.getattr("interval")?)?;
-            c.sync_peers = sync_peers(py, &word("anti_entropy.peers", &v.getattr("peers")?)?)?;
+            let mode = v
+                .getattr("mode")
+                .map_err(|_| wrong_type("anti_entropy", "a mode name or a rumor.AntiEntropy", v))?;
+            c.push_pull_interval = seconds("anti_entropy.interval", &v.getattr("interval")?)?;
+            c.sync_peers = sync_peers(&word("anti_entropy.peers", &v.getattr("peers")?)?)?;
             word("anti_entropy.mode", &mode)?
         }
     };
@@ -177,19 +169,19 @@ fn anti_entropy(py: Python<'_>, c: &mut Config, v: &Bound<'_, PyAny>) -> PyResul
         "pull" => AntiEntropyMode::Pull,
         "push_pull" => AntiEntropyMode::PushPull,
         _ => {
-            return Err(config_error(
-                py,
+            return Err(bad_setting(
                 "anti_entropy",
                 "\"push\", \"pull\" or \"push_pull\"",
                 format!("{mode:?}"),
-            ))
+            )
+            .into())
         }
     };
     Ok(())
 }
 
 /// Applies keyword overrides to `base`, then validates the result.
-fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig> {
+fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig> {
     if let Some(kwargs) = kwargs {
         for (k, v) in kwargs.iter() {
             let key: String = k.extract()?;
@@ -197,60 +189,42 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
             let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
             let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
             match f {
-                "probe_interval" => c.probe_interval = seconds(py, f, &v)?,
-                "probe_timeout" => c.probe_timeout = seconds(py, f, &v)?,
-                "gossip_interval" => c.gossip_interval = seconds(py, f, &v)?,
-                "push_pull_interval" => c.push_pull_interval = seconds(py, f, &v)?,
-                "gossip_to_the_dead_time" => c.gossip_to_the_dead_time = seconds(py, f, &v)?,
-                "reconnect_interval" => c.reconnect_interval = seconds(py, f, &v)?,
-                "reap_timeout" => c.reap_timeout = seconds(py, f, &v)?,
-                "gossip_fanout" => c.gossip_fanout = clamp(count(py, f, &v)?),
-                "indirect_checks" => c.indirect_checks = clamp(count(py, f, &v)?),
-                "max_packet_size" => c.max_packet_size = clamp(count(py, f, &v)?),
-                "max_meta_size" => c.max_meta_size = clamp(count(py, f, &v)?),
-                "suspicion_mult" => c.suspicion_mult = small(count(py, f, &v)?),
-                "suspicion_max_timeout_mult" => {
-                    c.suspicion_max_timeout_mult = small(count(py, f, &v)?)
-                }
-                "retransmit_mult" => c.retransmit_mult = small(count(py, f, &v)?),
-                "anti_entropy" => anti_entropy(py, &mut c, &v)?,
-                "sync_peers" => c.sync_peers = sync_peers(py, &word(f, &v)?)?,
-                "stop_policy" => c.stop_policy = stop_policy(py, &word(f, &v)?)?,
-                "state_gc_grace" => c.state_gc_grace = seconds(py, f, &v)?,
-                "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(py, f, &v)?),
-                "max_stream_size" => c.max_stream_size = clamp(count(py, f, &v)?),
-                "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(py, f, &v)?),
-                "failure_detector" => c.failure_detector = failure_detector(py, &word(f, &v)?)?,
-                "node_timeout" => c.node_timeout = seconds(py, f, &v)?,
-                "keys" => c.keys = keys(py, &v)?,
+                "probe_interval" => c.probe_interval = seconds(f, &v)?,
+                "probe_timeout" => c.probe_timeout = seconds(f, &v)?,
+                "gossip_interval" => c.gossip_interval = seconds(f, &v)?,
+                "push_pull_interval" => c.push_pull_interval = seconds(f, &v)?,
+                "gossip_to_the_dead_time" => c.gossip_to_the_dead_time = seconds(f, &v)?,
+                "reconnect_interval" => c.reconnect_interval = seconds(f, &v)?,
+                "reap_timeout" => c.reap_timeout = seconds(f, &v)?,
+                "gossip_fanout" => c.gossip_fanout = clamp(count(f, &v)?),
+                "indirect_checks" => c.indirect_checks = clamp(count(f, &v)?),
+                "max_packet_size" => c.max_packet_size = clamp(count(f, &v)?),
+                "max_meta_size" => c.max_meta_size = clamp(count(f, &v)?),
+                "suspicion_mult" => c.suspicion_mult = small(count(f, &v)?),
+                "suspicion_max_timeout_mult" => c.suspicion_max_timeout_mult = small(count(f, &v)?),
+                "retransmit_mult" => c.retransmit_mult = small(count(f, &v)?),
+                "anti_entropy" => anti_entropy(&mut c, &v)?,
+                "sync_peers" => c.sync_peers = sync_peers(&word(f, &v)?)?,
+                "stop_policy" => c.stop_policy = stop_policy(&word(f, &v)?)?,
+                "state_gc_grace" => c.state_gc_grace = seconds(f, &v)?,
+                "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(f, &v)?),
+                "max_stream_size" => c.max_stream_size = clamp(count(f, &v)?),
+                "awareness_max_multiplier" => c.awareness_max_multiplier = small(count(f, &v)?),
+                "failure_detector" => c.failure_detector = failure_detector(&word(f, &v)?)?,
+                "node_timeout" => c.node_timeout = seconds(f, &v)?,
+                "keys" => c.keys = keys(&v)?,
                 "label" => c.label = word(f, &v)?,
-                "push_pull_scale" => {
-                    if !v.is_instance_of::<pyo3::types::PyBool>() {
-                        return Err(PyTypeError::new_err("push_pull_scale must be a bool"));
-                    }
-                    c.push_pull_scale = v.extract()?;
-                }
-                "lifeguard" => {
-                    if !v.is_instance_of::<pyo3::types::PyBool>() {
-                        return Err(PyTypeError::new_err("lifeguard must be a bool"));
-                    }
-                    c.lifeguard = v.extract()?;
-                }
-                "eager_push" => {
-                    if !v.is_instance_of::<pyo3::types::PyBool>() {
-                        return Err(PyTypeError::new_err("eager_push must be a bool"));
-                    }
-                    c.eager_push = v.extract()?;
-                }
+                "push_pull_scale" => c.push_pull_scale = flag(f, &v)?,
+                "lifeguard" => c.lifeguard = flag(f, &v)?,
+                "eager_push" => c.eager_push = flag(f, &v)?,
                 _ => {
-                    return Err(PyTypeError::new_err(format!(
-                        "Config got an unexpected keyword argument '{key}'"
-                    )))
+                    let msg = format!("Config got an unexpected keyword argument '{key}'");
+                    return Err(Error::Type(msg).into());
                 }
             }
         }
     }
-    c.validate().map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
+    c.validate().map_err(|e| Error::Config(e.to_string()))?;
     Ok(PyConfig { inner: c })
 }
 
@@ -258,29 +232,29 @@ fn build(py: Python<'_>, mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> P
 impl PyConfig {
     #[new]
     #[pyo3(signature = (**kwargs))]
-    fn new(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        build(py, Config::lan(), kwargs)
+    fn new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        build(Config::lan(), kwargs)
     }
 
     /// memberlist's LAN defaults: a data-centre network.
     #[staticmethod]
     #[pyo3(signature = (**kwargs))]
-    fn lan(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        build(py, Config::lan(), kwargs)
+    fn lan(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        build(Config::lan(), kwargs)
     }
 
     /// memberlist's local defaults: one host or a fast local network.
     #[staticmethod]
     #[pyo3(signature = (**kwargs))]
-    fn local(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        build(py, Config::local(), kwargs)
+    fn local(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        build(Config::local(), kwargs)
     }
 
     /// memberlist's WAN defaults: members across the internet.
     #[staticmethod]
     #[pyo3(signature = (**kwargs))]
-    fn wan(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        build(py, Config::wan(), kwargs)
+    fn wan(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        build(Config::wan(), kwargs)
     }
 
     /// Seconds between two probes of the failure detector.

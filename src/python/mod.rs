@@ -1,10 +1,12 @@
 //! The PyO3 binding: type conversion, errors, GIL release. No protocol logic.
 
+mod args;
 mod asyncio;
 mod config;
 mod error;
 mod node;
 mod sim;
+mod stats;
 
 use pyo3::prelude::*;
 
@@ -25,5 +27,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::NativeNode>()?;
     m.add_class::<sim::NativeSim>()?;
     m.add_function(wrap_pyfunction!(write_unraisable, m)?)?;
+    m.add_function(wrap_pyfunction!(args::check_seconds, m)?)?;
     Ok(())
 }

@@ -3,12 +3,13 @@
 //! Every method that waits releases the GIL and wakes every 100 ms to let
 //! Python deliver signals, so Ctrl-C interrupts a long join or leave.
 
+use super::args::seconds;
 use super::config::PyConfig;
-use super::error::{driver_error, rumor_error};
+use super::error::{bad_argument, wrong_type, Error, OrRaise};
+use super::stats::{probe_rtt, ProbeRtt};
 use crate::codec::Value;
 use crate::driver::{DriverError, Node};
-use crate::proto::{Event, Member, MemberState};
-use pyo3::exceptions::PyValueError;
+use crate::proto::{Event, Member};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -28,47 +29,52 @@ pub(super) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyAny> 
 }
 
 /// A Python `bytes` or `str` as a replicated-state value.
-pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if obj.is_instance_of::<PyString>() {
-        return Ok(Value::Text(obj.extract()?));
+pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::Text(s.to_string()));
     }
-    if obj.is_instance_of::<PyBytes>() {
-        return Ok(Value::Bytes(obj.extract()?));
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
-    Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "value must be bytes or str, got {}",
-        obj.get_type().name()?
-    )))
+    Err(wrong_type("value", "bytes or str", obj))
 }
 
-/// An engine event as `(kind, payload)` for the Python dispatchers:
-/// member events carry a member tuple, `rumor` `(origin, seq, payload)`,
-/// `update` `(member, key, value or None)`. Other events give `None`.
+/// An event as the Python side takes it, `(kind, subject, number,
+/// content)`, the shape of the simulator's watched records: a member event
+/// carries the member's name, incarnation and member tuple; `rumor` the
+/// origin, sequence number and payload; `update` the member, its
+/// key's version and `(key, value or None)`; `refute` this node's name, the
+/// incarnation announced and the state it was accused of.
+pub(super) type EventTuple<'py> = (&'static str, String, u64, Bound<'py, PyAny>);
+
+/// The [`EventTuple`] of an engine event of node `me`; `None` for events
+/// Python does not see.
 pub(super) fn event_tuple<'py>(
     py: Python<'py>,
+    me: &str,
     ev: Event,
-) -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
-    let member = |kind, m: &Member| -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
-        Ok(Some((kind, member_tuple(py, m).into_pyobject(py)?.into_any())))
+) -> PyResult<Option<EventTuple<'py>>> {
+    let member = |kind, m: &Member| -> PyResult<Option<EventTuple<'py>>> {
+        let content = member_tuple(py, m).into_pyobject(py)?.into_any();
+        Ok(Some((kind, m.name.clone(), m.incarnation, content)))
     };
-    match &ev {
-        Event::Joined(m) => member("join", m),
-        Event::Left(m) => member("leave", m),
-        Event::Failed(m) => member("fail", m),
-        Event::Suspected(m) => member("suspect", m),
-        Event::Alive(m) => member("alive", m),
+    match ev {
+        Event::Joined(m) => member("join", &m),
+        Event::Left(m) => member("leave", &m),
+        Event::Failed(m) => member("fail", &m),
+        Event::Suspected(m) => member("suspect", &m),
+        Event::Alive(m) => member("alive", &m),
         Event::Rumor { origin, version, payload, .. } => {
-            let t = (origin.as_str(), *version, PyBytes::new(py, payload));
-            Ok(Some(("rumor", t.into_pyobject(py)?.into_any())))
+            Ok(Some(("rumor", origin, version, PyBytes::new(py, &payload).into_any())))
         }
         Event::Refuted { accusation, incarnation } => {
-            let t = (accusation.as_str(), *incarnation);
-            Ok(Some(("self", t.into_pyobject(py)?.into_any())))
+            let state = PyString::new(py, accusation.as_str()).into_any();
+            Ok(Some(("refute", me.to_owned(), incarnation, state)))
         }
-        Event::Updated { member, key, value, .. } => {
+        Event::Updated { member, key, value, version, .. } => {
             let v = value.as_ref().map(|v| value_to_py(py, v));
-            let t = (member.as_str(), key.as_str(), v);
-            Ok(Some(("update", t.into_pyobject(py)?.into_any())))
+            let content = (key, v).into_pyobject(py)?.into_any();
+            Ok(Some(("update", member, version, content)))
         }
         _ => Ok(None),
     }
@@ -79,7 +85,7 @@ pub(super) fn member_tuple<'py>(py: Python<'py>, m: &Member) -> MemberTuple<'py>
 }
 
 /// Parses and resolves `host:port`; `field` names the argument in errors.
-fn resolve(py: Python<'_>, field: &str, text: &str) -> PyResult<SocketAddr> {
+fn resolve(py: Python<'_>, field: &str, text: &str) -> Result<SocketAddr, Error> {
     if let Ok(a) = text.parse::<SocketAddr>() {
         return Ok(a);
     }
@@ -87,19 +93,30 @@ fn resolve(py: Python<'_>, field: &str, text: &str) -> PyResult<SocketAddr> {
     let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
     match found {
         Ok(Some(a)) => Ok(a),
-        _ => Err(PyValueError::new_err(format!(
-            "{field}: cannot resolve {text:?}; expected host:port such as \"127.0.0.1:7946\""
-        ))),
+        _ => Err(bad_argument(
+            field,
+            "a host:port that resolves, such as \"127.0.0.1:7946\"",
+            format!("{text:?}"),
+        )),
     }
 }
 
-pub(super) fn seconds(field: &str, t: f64) -> PyResult<Duration> {
-    if !t.is_finite() || !(0.0..=1e9).contains(&t) {
-        return Err(PyValueError::new_err(format!(
-            "{field} must be between 0 and 1e9 seconds, got {t}"
-        )));
+/// The seed addresses of a join, resolved; at least one.
+fn seed_addrs(py: Python<'_>, seeds: &[String]) -> Result<Vec<SocketAddr>, Error> {
+    if seeds.is_empty() {
+        return Err(bad_argument("seeds", "at least one host:port", "none"));
     }
-    Ok(Duration::from_secs_f64(t))
+    seeds.iter().map(|s| resolve(py, "seeds", s)).collect()
+}
+
+#[cold]
+fn join_failed(timeout: Duration, seeds: &str) -> Error {
+    Error::Join(format!("no seed answered within {} s: {seeds}", timeout.as_secs_f64()))
+}
+
+#[cold]
+fn leave_timed_out(timeout: Duration) -> Error {
+    Error::Timeout(format!("the leave notice was not spread within {} s", timeout.as_secs_f64()))
 }
 
 /// The Rust side of `rumor.Node`; use that class instead.
@@ -149,17 +166,14 @@ impl NativeNode {
     ) -> PyResult<Self> {
         if let Some(n) = &name {
             if n.is_empty() || n.len() > 128 {
-                return Err(PyValueError::new_err(format!(
-                    "name must be 1 to 128 bytes long, got {} bytes",
-                    n.len()
-                )));
+                let got = format!("{} bytes", n.len());
+                return Err(bad_argument("name", "1 to 128 bytes long", got).into());
             }
         }
         let addr = resolve(py, "bind", bind)?;
         let cfg = config.inner.clone();
-        let node = py
-            .detach(move || Node::start(name, addr, cfg, meta, seed))
-            .map_err(|e| driver_error(py, e))?;
+        let node =
+            py.detach(move || Node::start(name, addr, cfg, meta, seed)).map_err(Error::from)?;
         Ok(NativeNode { node: Arc::new(node) })
     }
 
@@ -179,29 +193,18 @@ impl NativeNode {
     }
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
-        if seeds.is_empty() {
-            return Err(PyValueError::new_err("seeds must name at least one host:port"));
-        }
         let timeout = seconds("timeout", timeout)?;
-        let addrs = seeds.iter().map(|s| resolve(py, "seeds", s)).collect::<PyResult<Vec<_>>>()?;
-        let token = self.node.start_join(&addrs, timeout).map_err(|e| driver_error(py, e))?;
+        let addrs = seed_addrs(py, &seeds)?;
+        let token = self.node.start_join(&addrs, timeout).map_err(Error::from)?;
         // The engine itself gives up at `timeout`; the margin only covers a
         // stalled runtime.
         let deadline = Instant::now() + timeout + Duration::from_secs(1);
         match self.wait_loop(py, deadline, |n, slice| n.wait_join(token, slice))? {
             Some(true) => Ok(1),
             Some(false) | None if self.node.is_closed() => {
-                Err(driver_error(py, DriverError::Closed))
+                Err(Error::from(DriverError::Closed).into())
             }
-            _ => Err(rumor_error(
-                py,
-                "JoinError",
-                format!(
-                    "no seed answered within {} s: {}",
-                    timeout.as_secs_f64(),
-                    seeds.join(", ")
-                ),
-            )),
+            _ => Err(join_failed(timeout, &seeds.join(", ")).into()),
         }
     }
 
@@ -211,12 +214,9 @@ impl NativeNode {
         seeds: Vec<String>,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if seeds.is_empty() {
-            return Err(PyValueError::new_err("seeds must name at least one host:port"));
-        }
         let timeout = seconds("timeout", timeout)?;
-        let addrs = seeds.iter().map(|s| resolve(py, "seeds", s)).collect::<PyResult<Vec<_>>>()?;
-        let token = self.node.start_join(&addrs, timeout).map_err(|e| driver_error(py, e))?;
+        let addrs = seed_addrs(py, &seeds)?;
+        let token = self.node.start_join(&addrs, timeout).map_err(Error::from)?;
         let node = self.node.clone();
         let label = seeds.join(", ");
         super::asyncio::init();
@@ -233,56 +233,39 @@ impl NativeNode {
             .await
             .ok()
             .flatten();
-            Python::attach(|py| match outcome {
+            match outcome {
                 Some(true) => Ok(1usize),
-                None => Err(driver_error(py, DriverError::Closed)),
-                Some(false) => Err(rumor_error(
-                    py,
-                    "JoinError",
-                    format!("no seed answered within {} s: {label}", timeout.as_secs_f64()),
-                )),
-            })
+                None => Err(Error::from(DriverError::Closed).into()),
+                Some(false) => Err(join_failed(timeout, &label).into()),
+            }
         })
     }
 
     fn leave_async<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout", timeout)?;
-        self.node.start_leave().map_err(|e| driver_error(py, e))?;
+        self.node.start_leave().map_err(Error::from)?;
         let node = self.node.clone();
         super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let done = tokio::task::spawn_blocking(move || node.wait_leave(timeout))
                 .await
                 .unwrap_or(false);
-            Python::attach(|py| {
-                if done {
-                    Ok(())
-                } else {
-                    Err(rumor_error(
-                        py,
-                        "TimeoutError",
-                        format!(
-                            "the leave notice was not spread within {} s",
-                            timeout.as_secs_f64()
-                        ),
-                    ))
-                }
-            })
+            if done {
+                Ok(())
+            } else {
+                Err(leave_timed_out(timeout).into())
+            }
         })
     }
 
     fn leave(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let timeout = seconds("timeout", timeout)?;
-        self.node.start_leave().map_err(|e| driver_error(py, e))?;
+        self.node.start_leave().map_err(Error::from)?;
         let deadline = Instant::now() + timeout;
         match self.wait_loop(py, deadline, |n, slice| n.wait_leave(slice).then_some(()))? {
             Some(()) => Ok(()),
-            None if self.node.is_closed() => Err(driver_error(py, DriverError::Closed)),
-            None => Err(rumor_error(
-                py,
-                "TimeoutError",
-                format!("the leave notice was not spread within {} s", timeout.as_secs_f64()),
-            )),
+            None if self.node.is_closed() => Err(Error::from(DriverError::Closed).into()),
+            None => Err(leave_timed_out(timeout).into()),
         }
     }
 
@@ -297,88 +280,59 @@ impl NativeNode {
     }
 
     fn set_meta(&self, py: Python<'_>, meta: Vec<u8>) -> PyResult<()> {
-        py.detach(|| self.node.set_meta(meta)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.set_meta(meta)).or_raise()
     }
 
     fn keys(&self, py: Python<'_>) -> PyResult<Vec<Vec<u8>>> {
-        let keys = py.detach(|| self.node.keys()).map_err(|e| driver_error(py, e))?;
+        let keys = py.detach(|| self.node.keys()).or_raise()?;
         Ok(keys.into_iter().map(|k| k.0.to_vec()).collect())
     }
 
     fn add_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
         let key = super::config::key(&key, "key")?;
-        py.detach(|| self.node.add_key(key)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.add_key(key)).or_raise()
     }
 
     fn use_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
         let key = super::config::key(&key, "key")?;
-        py.detach(|| self.node.use_key(key)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.use_key(key)).or_raise()
     }
 
     fn remove_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<()> {
         let key = super::config::key(&key, "key")?;
-        py.detach(|| self.node.remove_key(key)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.remove_key(key)).or_raise()
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = py.detach(|| self.node.stats());
-        let members = py.detach(|| self.node.members());
-        let driver = self.node.driver_stats();
         let gauges = py.detach(|| self.node.gauges());
-        let d = PyDict::new(py);
-        for (k, v) in stats.counters() {
-            d.set_item(k, v)?;
-        }
-        d.set_item("send_errors", driver.send_errors)?;
-        d.set_item("events_dropped", driver.events_dropped)?;
-        d.set_item("streams_refused", driver.streams_refused)?;
-        d.set_item("task_panicked", u64::from(driver.panicked))?;
-        d.set_item("broadcast_queue", gauges.update_queue)?;
-        d.set_item("push_queue", gauges.push_queue)?;
-        d.set_item("event_queue", driver.event_queue)?;
-        d.set_item("health_multiplier", gauges.health_multiplier)?;
-        for state in MemberState::ALL {
-            let n = members.iter().filter(|m| m.state == state).count();
-            d.set_item(format!("members_{}", state.as_str()), n)?;
-        }
-        Ok(d)
+        let driver = self.node.driver_stats();
+        super::stats::node_stats(py, &stats, &gauges, &driver)
     }
 
-    /// The probe round-trip histogram from one snapshot: `(buckets, count,
-    /// sum in µs)`, each bucket `(upper bound in seconds, answers in it)`,
-    /// not cumulative; answers slower than the last bound are only in the
-    /// count.
-    fn probe_rtt(&self, py: Python<'_>) -> (Vec<(f64, u64)>, u64, u64) {
+    /// The probe round-trip histogram (see [`ProbeRtt`]).
+    fn probe_rtt(&self, py: Python<'_>) -> ProbeRtt {
         let stats = py.detach(|| self.node.stats());
-        let buckets = crate::proto::RTT_BUCKETS_US
-            .iter()
-            .zip(stats.probe_rtt_buckets)
-            .map(|(&us, n)| (us as f64 / 1e6, n))
-            .collect();
-        (buckets, stats.probe_rtt_count, stats.probe_rtt_sum_us)
+        probe_rtt(&stats)
     }
 
-    fn next_event<'py>(
-        &self,
-        py: Python<'py>,
-        timeout: f64,
-    ) -> PyResult<Option<(&'static str, Bound<'py, PyAny>)>> {
+    fn next_event<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<EventTuple<'py>>> {
         let timeout = seconds("timeout", timeout)?;
         let Some(ev) = py.detach(|| self.node.next_event(timeout)) else { return Ok(None) };
-        event_tuple(py, ev)
+        event_tuple(py, self.node.name(), ev)
     }
 
     fn broadcast(&self, py: Python<'_>, payload: Vec<u8>) -> PyResult<u64> {
-        py.detach(|| self.node.broadcast(payload)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.broadcast(payload)).or_raise()
     }
 
     fn set(&self, py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
         let value = value_from_py(value)?;
-        py.detach(|| self.node.set(key, value)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.set(key, value)).or_raise()
     }
 
     fn delete(&self, py: Python<'_>, key: &str) -> PyResult<u64> {
-        py.detach(|| self.node.delete(key)).map_err(|e| driver_error(py, e))
+        py.detach(|| self.node.delete(key)).or_raise()
     }
 
     fn get<'py>(&self, py: Python<'py>, member: &str, key: &str) -> Option<Bound<'py, PyAny>> {
@@ -386,7 +340,9 @@ impl NativeNode {
         value.map(|v| value_to_py(py, &v))
     }
 
-    fn state<'py>(&self, py: Python<'py>, member: &str) -> PyResult<Bound<'py, PyDict>> {
+    /// `member`'s key-value map as this node knows it.
+    fn key_values<'py>(&self, py: Python<'py>, member: &str) -> PyResult<Bound<'py, PyDict>> {
+        // Renamed `key_values` on the Rust side too (issue 14).
         let entries = py.detach(|| self.node.state(member));
         let d = PyDict::new(py);
         for (k, v) in entries {

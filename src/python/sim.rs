@@ -9,13 +9,15 @@
 //! between two simulator steps, so an interrupted simulation is consistent
 //! and can go on.
 
+use super::args::{probability, seconds as duration};
 use super::config::PyConfig;
-use super::error::{bad_argument, rumor_error};
-use super::node::{member_tuple, seconds as duration, value_from_py, value_to_py, MemberTuple};
+use super::error::{bad_argument, Error, OrRaise};
+use super::node::{member_tuple, value_from_py, value_to_py, MemberTuple};
+use super::stats::{node_stats, probe_rtt, ProbeRtt};
 use crate::codec::MessageKind;
+use crate::driver::DriverStats;
 use crate::proto::MemberState;
 use crate::sim::{Content, Latency, Link, Record, RecordKind, Simulation};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use std::time::{Duration, Instant};
@@ -58,22 +60,14 @@ enum Chunk {
     Sliced,
 }
 
-fn probability(field: &str, p: f64) -> PyResult<f64> {
-    if p.is_finite() && (0.0..=1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(bad_argument(field, "a probability between 0 and 1", p))
-    }
-}
-
-fn record_kind(field: &str, name: &str) -> PyResult<RecordKind> {
+fn record_kind(field: &str, name: &str) -> Result<RecordKind, Error> {
     RecordKind::ALL.iter().copied().find(|k| k.as_str() == name).ok_or_else(|| {
         let all: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
         bad_argument(field, &format!("one of {}", all.join(", ")), format!("{name:?}"))
     })
 }
 
-fn member_state(field: &str, name: &str) -> PyResult<MemberState> {
+fn member_state(field: &str, name: &str) -> Result<MemberState, Error> {
     MemberState::ALL.iter().copied().find(|s| s.as_str() == name).ok_or_else(|| {
         bad_argument(field, "one of alive, suspect, dead, left", format!("{name:?}"))
     })
@@ -95,20 +89,18 @@ pub struct NativeSim {
 
 impl NativeSim {
     /// Index of the node called `name`; `field` names the argument.
-    fn index(&self, field: &str, name: &str) -> PyResult<u32> {
+    fn index(&self, field: &str, name: &str) -> Result<u32, Error> {
         self.sim.index(name).ok_or_else(|| self.unknown(field, name))
     }
 
     #[cold]
-    fn unknown(&self, field: &str, name: &str) -> PyErr {
+    fn unknown(&self, field: &str, name: &str) -> Error {
         let last = self.sim.len().saturating_sub(1);
-        pyo3::exceptions::PyValueError::new_err(format!(
-            "{field}: no node is named {name:?}; names run from n0 to n{last}"
-        ))
+        bad_argument(field, &format!("the name of a node, n0 to n{last}"), format!("{name:?}"))
     }
 
     /// A seed given by name (`n3`) or by its virtual address.
-    fn seed_index(&self, seed: &str) -> PyResult<u32> {
+    fn seed_index(&self, seed: &str) -> Result<u32, Error> {
         if let Some(i) = self.sim.index(seed) {
             return Ok(i);
         }
@@ -210,12 +202,17 @@ impl NativeSim {
             .collect()
     }
 
-    fn link_scope(&self, src: Option<&str>, dst: Option<&str>) -> PyResult<Option<(u32, u32)>> {
+    fn link_scope(
+        &self,
+        src: Option<&str>,
+        dst: Option<&str>,
+    ) -> Result<Option<(u32, u32)>, Error> {
         match (src, dst) {
             (None, None) => Ok(None),
             (Some(s), Some(d)) => Ok(Some((self.index("src", s)?, self.index("dst", d)?))),
-            _ => Err(pyo3::exceptions::PyValueError::new_err(
-                "src and dst must be given together (one directed link) or not at all (every link)",
+            _ => Err(Error::Argument(
+                "src and dst must be given together (one directed link) or not at all (every link)"
+                    .into(),
             )),
         }
     }
@@ -257,7 +254,7 @@ impl NativeSim {
         joined: bool,
     ) -> PyResult<Self> {
         if !(1..=MAX_NODES).contains(&nodes) {
-            return Err(bad_argument("nodes", &format!("between 1 and {MAX_NODES}"), nodes));
+            return Err(bad_argument("nodes", &format!("between 1 and {MAX_NODES}"), nodes).into());
         }
         let cfg = config.inner.clone();
         let sim = py
@@ -268,7 +265,7 @@ impl NativeSim {
                     Simulation::new(cfg, nodes, seed)
                 }
             })
-            .map_err(|e| rumor_error(py, "ConfigError", e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))?;
         Ok(NativeSim { watched: vec![0; sim.len()], sim, watching: 0, dispatched: 0 })
     }
 
@@ -289,7 +286,8 @@ impl NativeSim {
 
     fn add_node(&mut self) -> PyResult<String> {
         if self.sim.len() >= MAX_NODES {
-            return Err(bad_argument("nodes", &format!("at most {MAX_NODES}"), self.sim.len() + 1));
+            let n = self.sim.len() + 1;
+            return Err(bad_argument("nodes", &format!("at most {MAX_NODES}"), n).into());
         }
         let i = self.sim.add_node();
         self.watched.resize(self.sim.len(), 0);
@@ -299,7 +297,7 @@ impl NativeSim {
     fn set_interval(&mut self, interval: f64) -> PyResult<()> {
         let d = duration("interval", interval)?;
         if d < Duration::from_millis(1) {
-            return Err(bad_argument("interval", "at least 0.001 seconds", interval));
+            return Err(bad_argument("interval", "at least 0.001 seconds", interval).into());
         }
         self.sim.set_interval(d);
         Ok(())
@@ -318,29 +316,29 @@ impl NativeSim {
         let timeout = duration("timeout", timeout)?;
         let i = self.index("node", node)?;
         if seeds.is_empty() {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "seeds must name at least one node (\"n0\") or address",
-            ));
+            return Err(
+                bad_argument("seeds", "at least one node (\"n0\") or address", "none").into()
+            );
         }
-        let seeds = seeds.iter().map(|s| self.seed_index(s)).collect::<PyResult<Vec<_>>>()?;
+        let seeds = seeds.iter().map(|s| self.seed_index(s)).collect::<Result<Vec<_>, _>>()?;
         self.sim.join_within(i, &seeds, timeout);
         Ok(())
     }
 
     fn broadcast(&mut self, node: &str, payload: Vec<u8>) -> PyResult<Option<u64>> {
         let i = self.index("node", node)?;
-        self.sim.broadcast(i, payload).map_err(|e| PyValueError::new_err(e.to_string()))
+        self.sim.broadcast(i, payload).or_raise()
     }
 
     fn set(&mut self, node: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let i = self.index("node", node)?;
         let value = value_from_py(value)?;
-        self.sim.set(i, key, value).map_err(|e| PyValueError::new_err(e.to_string()))
+        self.sim.set(i, key, value).or_raise()
     }
 
     fn delete(&mut self, node: &str, key: &str) -> PyResult<()> {
         let i = self.index("node", node)?;
-        self.sim.delete(i, key).map_err(|e| PyValueError::new_err(e.to_string()))
+        self.sim.delete(i, key).or_raise()
     }
 
     fn get<'py>(
@@ -355,7 +353,8 @@ impl NativeSim {
         Ok(self.sim.get(i, j, key).map(|v| value_to_py(py, v)))
     }
 
-    fn kv_state<'py>(
+    /// `member`'s key-value map as `observer` knows it.
+    fn key_values<'py>(
         &self,
         py: Python<'py>,
         observer: &str,
@@ -365,6 +364,7 @@ impl NativeSim {
         self.index("member", member)?;
         let d = PyDict::new(py);
         if let Some(e) = self.sim.engine(i) {
+            // Renamed `key_values` on the Rust side too (issue 14).
             for (k, v) in e.state(member) {
                 d.set_item(k, value_to_py(py, v))?;
             }
@@ -374,9 +374,7 @@ impl NativeSim {
 
     fn set_meta(&mut self, node: &str, meta: Vec<u8>) -> PyResult<()> {
         let i = self.index("node", node)?;
-        self.sim
-            .set_meta(i, meta)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        self.sim.set_meta(i, meta).or_raise()
     }
 
     fn leave(&mut self, node: &str) -> PyResult<()> {
@@ -422,8 +420,8 @@ impl NativeSim {
     fn partition(&mut self, groups: Vec<Vec<String>>, one_way: bool) -> PyResult<()> {
         let groups = groups
             .iter()
-            .map(|g| g.iter().map(|n| self.index("groups", n)).collect::<PyResult<Vec<_>>>())
-            .collect::<PyResult<Vec<_>>>()?;
+            .map(|g| g.iter().map(|n| self.index("groups", n)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<Vec<_>, _>>()?;
         self.sim.network.partition(&groups, one_way);
         Ok(())
     }
@@ -482,7 +480,8 @@ impl NativeSim {
                 "latency",
                 "a (low, high) pair of seconds with low <= high",
                 format!("({low}, {high})"),
-            ));
+            )
+            .into());
         }
         self.set_latency(Latency::Uniform(lo, hi), src, dst)
     }
@@ -651,20 +650,10 @@ impl NativeSim {
     /// simulator's own counters (prefixed `sim_`).
     fn node_stats<'py>(&self, py: Python<'py>, node: &str) -> PyResult<Bound<'py, PyDict>> {
         let i = self.index("node", node)?;
-        let d = PyDict::new(py);
-        // Over every life of the node, like the sim_ counters below.
-        for (k, v) in self.sim.engine_stats(i).counters() {
-            d.set_item(k, v)?;
-        }
-        // A simulated network never fails a send, nor loses events.
-        d.set_item("send_errors", 0)?;
-        d.set_item("events_dropped", 0)?;
-        d.set_item("streams_refused", 0)?;
-        d.set_item("task_panicked", 0)?;
-        for state in MemberState::ALL {
-            let n = self.sim.engine(i).map_or(0, |e| e.count(state));
-            d.set_item(format!("members_{}", state.as_str()), n)?;
-        }
+        // Counters over every life of the node, like the sim_ counters
+        // below; gauges of the running engine (zeros while it is down).
+        let gauges = self.sim.engine(i).map(|e| e.gauges()).unwrap_or_default();
+        let d = node_stats(py, &self.sim.engine_stats(i), &gauges, &DriverStats::default())?;
         let s = self.sim.node_stats(i);
         d.set_item("sim_datagrams_sent", s.datagrams_sent)?;
         d.set_item("sim_bytes_sent", s.bytes_sent)?;
@@ -681,6 +670,12 @@ impl NativeSim {
             d.set_item(format!("sim_missed_{}", kind.as_str()), k)?;
         }
         Ok(d)
+    }
+
+    /// The probe round-trip histogram of `node`, over every life of it.
+    fn probe_rtt(&self, node: &str) -> PyResult<ProbeRtt> {
+        let i = self.index("node", node)?;
+        Ok(probe_rtt(&self.sim.engine_stats(i)))
     }
 
     fn addr(&self, node: &str) -> PyResult<String> {
