@@ -137,23 +137,22 @@ impl Engine {
             None => Item::Rumor { payload: Vec::new() },
         };
         let big = codec::MAX_VERSION;
-        let update = Message::Update {
+        let update = Message::Update(codec::Update {
             origin: self.name.clone(),
             generation: u64::MAX,
             version: big,
             item: item.clone(),
             feedback: true,
-        };
-        let delta = Message::Delta {
+        });
+        let delta = Message::Delta(codec::Delta {
             member: self.name.clone(),
             generation: u64::MAX,
             from: big,
             through: big,
             collected: big,
             items: alloc::vec![(big, item)],
-        };
-        let len = |m: &Message| postcard::to_allocvec(m).map_or(usize::MAX, |v| v.len());
-        let overhead = len(&update).max(len(&delta));
+        });
+        let overhead = codec::encoded_len(&update).max(codec::encoded_len(&delta));
         // The empty payload's length took one byte; a large one up to five.
         budget.saturating_sub(codec::HEADER_LEN + overhead + 4)
     }
@@ -221,18 +220,9 @@ impl Engine {
     }
 
     /// An Update arrived from `from`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn handle_update(
-        &mut self,
-        now: Duration,
-        from: SocketAddr,
-        origin: &str,
-        generation: u64,
-        version: u64,
-        item: Item,
-        feedback: bool,
-    ) {
-        let Some(id) = self.members.id(origin) else {
+    pub(crate) fn handle_update(&mut self, now: Duration, from: SocketAddr, update: codec::Update) {
+        let codec::Update { origin, generation, version, item, feedback } = update;
+        let Some(id) = self.members.id(&origin) else {
             self.stats.items_unknown_origin += 1;
             return;
         };
@@ -242,8 +232,7 @@ impl Engine {
             id != self.me && self.stream_for(id, generation).is_some_and(|s| !s.knows(version));
         if !news {
             if feedback {
-                let origin = String::from(origin);
-                self.send_alone(from, Message::Known { origin, generation, version });
+                self.send_alone(from, Message::Known(codec::Known { origin, generation, version }));
             }
             return;
         }
@@ -274,8 +263,9 @@ impl Engine {
     }
 
     /// A Known arrived: one of our pushes was not news.
-    pub(crate) fn handle_known(&mut self, origin: &str, generation: u64, version: u64) {
-        let Some(id) = self.members.id(origin) else { return };
+    pub(crate) fn handle_known(&mut self, known: codec::Known) {
+        let codec::Known { origin, generation, version } = known;
+        let Some(id) = self.members.id(&origin) else { return };
         if self.streams.get(&id).is_none_or(|s| s.generation != generation) {
             return;
         }
@@ -291,13 +281,13 @@ impl Engine {
     fn update_message(&self, origin: Id, version: u64) -> Option<Message> {
         let stream = self.streams.get(&origin)?;
         let held = stream.items.get(&version)?;
-        Some(Message::Update {
+        Some(Message::Update(codec::Update {
             origin: self.entry(origin).member.name.clone(),
             generation: stream.generation,
             version,
             item: held.item.clone(),
             feedback: matches!(self.config.stop_policy, StopPolicy::Counter(_)),
-        })
+        }))
     }
 
     /// Appends the items being spread to `b`, fewest pushes first; returns
@@ -317,7 +307,7 @@ impl Engine {
             };
             if self.try_push(b, &msg) {
                 added.push((origin, version));
-            } else if postcard::to_allocvec(&msg).map_or(0, |v| v.len()) > room {
+            } else if codec::encoded_len(&msg) > room {
                 big.push((origin, version, msg));
             } else if misfits < 8 && b.remaining() >= 16 {
                 misfits += 1;
@@ -368,12 +358,12 @@ impl Engine {
         };
         // A hash first: in a quiet cluster both sides hold the same, and a
         // digest listing every member is not worth sending.
-        let msg = Message::Summary {
+        let msg = Message::Summary(codec::Summary {
             sender: self.name.clone(),
             hash: self.digest_hash(),
             want_delta,
             want_digest,
-        };
+        });
         self.send_alone(addr, msg);
     }
 
@@ -397,15 +387,9 @@ impl Engine {
 
     /// A Summary arrived: if our hash differs, answer with our digest,
     /// asking for what the sender offered and offering what it asked for.
-    pub(crate) fn handle_summary(
-        &mut self,
-        from: SocketAddr,
-        sender: &str,
-        hash: u64,
-        want_delta: bool,
-        want_digest: bool,
-    ) {
-        let known = self.live_member_at(sender, from);
+    pub(crate) fn handle_summary(&mut self, from: SocketAddr, summary: codec::Summary) {
+        let codec::Summary { sender, hash, want_delta, want_digest } = summary;
+        let known = self.live_member_at(&sender, from);
         if known.is_none() {
             self.stats.syncs_refused += 1;
             return;
@@ -512,20 +496,20 @@ impl Engine {
         let mut first = true;
         let total = all.len();
         for (i, entry) in all.into_iter().enumerate() {
-            size += postcard::to_allocvec(&entry).map_or(0, |v| v.len());
+            size += codec::encoded_len(&entry);
             chunk.push(entry);
             let last = i + 1 == total;
             if size >= budget.saturating_sub(64) || last {
                 let upto = if last { None } else { chunk.last().map(|e| e.name.clone()) };
                 let next_after = upto.clone();
-                let msg = Message::Digest {
+                let msg = Message::Digest(codec::Digest {
                     sender: self.name.clone(),
                     after: after.take(),
                     upto,
                     entries: core::mem::take(&mut chunk),
                     want_delta,
                     want_digest: want_digest && first,
-                };
+                });
                 self.send_alone(to, msg);
                 first = false;
                 after = next_after;
@@ -535,20 +519,11 @@ impl Engine {
     }
 
     /// A Digest arrived from `from`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn handle_digest(
-        &mut self,
-        from: SocketAddr,
-        sender: &str,
-        after: Option<String>,
-        upto: Option<String>,
-        entries: Vec<DigestEntry>,
-        want_delta: bool,
-        want_digest: bool,
-    ) {
+    pub(crate) fn handle_digest(&mut self, from: SocketAddr, digest: codec::Digest) {
+        let codec::Digest { sender, after, upto, entries, want_delta, want_digest } = digest;
         // Only members we know, at their address: a forged digest must not
         // turn a small datagram into our whole state sent elsewhere.
-        let Some(requester) = self.live_member_at(sender, from) else {
+        let Some(requester) = self.live_member_at(&sender, from) else {
             self.stats.syncs_refused += 1;
             return;
         };
@@ -647,17 +622,17 @@ impl Engine {
         let mut size = 0;
         let room = self.packet_budget().saturating_sub(codec::HEADER_LEN + 64 + member.len());
         for (v, item) in items {
-            let len = postcard::to_allocvec(&item).map_or(0, |b| b.len()) + 10;
+            let len = codec::encoded_len(&item) + 10;
             if !chunk.is_empty() && size + len > room {
                 let through = chunk.last().map_or(start, |(v, _)| *v);
-                let msg = Message::Delta {
+                let msg = Message::Delta(codec::Delta {
                     member: member.clone(),
                     generation,
                     from: start,
                     through,
                     collected,
                     items: core::mem::take(&mut chunk),
-                };
+                });
                 if !out.push(self, msg) {
                     return false;
                 }
@@ -667,31 +642,26 @@ impl Engine {
             size += len;
             chunk.push((v, item));
         }
-        let msg = Message::Delta {
+        let msg = Message::Delta(codec::Delta {
             member,
             generation,
             from: start,
             through: watermark,
             collected,
             items: chunk,
-        };
+        });
         out.push(self, msg)
     }
 
     /// A Delta arrived.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_delta(
         &mut self,
         now: Duration,
         from_addr: SocketAddr,
-        member: &str,
-        generation: u64,
-        from: u64,
-        through: u64,
-        collected: u64,
-        items: Vec<(u64, Item)>,
+        delta: codec::Delta,
     ) {
-        let Some(id) = self.members.id(member) else {
+        let codec::Delta { member, generation, from, through, collected, items } = delta;
+        let Some(id) = self.members.id(&member) else {
             self.stats.items_unknown_origin += 1;
             return;
         };

@@ -549,7 +549,7 @@ impl Engine {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.
             let id = self.members.id(&target);
-            self.send_with_gossip(addr, Message::Ping { seq: token, target }, id);
+            self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: token, target }), id);
         }
     }
 
@@ -574,74 +574,74 @@ impl Engine {
 
     fn handle_message(&mut self, now: Duration, from: SocketAddr, msg: Message) {
         match msg {
-            Message::Meet { token, name, addr, incarnation, meta } => {
-                if self.leaving {
-                    return;
-                }
-                self.apply_alive(now, name, addr, incarnation, meta);
-                self.answer_meet(token, from);
-            }
-            Message::Pong { token, name, addr, incarnation, meta } => {
-                let target = name.clone();
-                self.apply_alive(now, name, addr, incarnation, meta);
-                if self.joins.remove(&token).is_some() {
-                    self.events.push_back(Event::JoinSucceeded { token, seed: from });
-                    if !self.config.push_pull_interval.is_zero() {
-                        let settle = self.config.gossip_interval * SETTLE_ROUNDS;
-                        self.timers.arm(now + settle, Timer::SettleSync);
-                    }
-                }
-                // Third step of the handshake, sent once the rest of the
-                // datagram (the seed's view) has been applied. Its sequence
-                // number echoes the token: proof that we own our address.
-                self.handshake_ping = Some((addr, target, token));
-            }
-            Message::Ping { seq, target } => {
-                if target != self.name {
-                    self.stats.misdirected_pings += 1;
-                    return;
-                }
-                self.send_with_gossip(from, Message::Ack { seq }, None);
-                if let Some(i) = self.handshakes.iter().position(|h| *h == (seq, from)) {
-                    self.handshakes.remove(i);
-                    self.send_view(from, None);
-                }
-            }
-            Message::Ack { seq } => self.handle_ack(now, seq),
-            Message::PingReq { seq, target, addr } => self.relay_ping(now, from, seq, target, addr),
-            Message::Nack { seq } => {
-                if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
+            Message::Meet(meet) => self.handle_meet(now, from, meet),
+            Message::Pong(pong) => self.handle_pong(now, from, pong),
+            Message::Ping(ping) => self.handle_ping(from, ping),
+            Message::Ack(ack) => self.handle_ack(now, ack.seq),
+            Message::PingReq(req) => self.relay_ping(now, from, req),
+            Message::Nack(nack) => {
+                if let Some(p) = self.probe.as_mut().filter(|p| p.seq == nack.seq) {
                     p.nacks += 1;
                 }
             }
-            Message::Alive { name, addr, incarnation, meta } => {
-                self.apply_alive(now, name, addr, incarnation, meta)
+            Message::Alive(alive) => self.apply_alive(now, alive),
+            Message::Suspect(accusation) => self.apply_suspect(now, accusation),
+            Message::Dead(accusation) => self.apply_dead(now, accusation, MemberState::Dead),
+            Message::Left(left) => {
+                // A departure is the member's own word: it is its accuser.
+                let from = left.name.clone();
+                let notice =
+                    codec::Accusation { name: left.name, incarnation: left.incarnation, from };
+                self.apply_dead(now, notice, MemberState::Left)
             }
-            Message::Suspect { name, incarnation, from } => {
-                self.apply_suspect(now, &name, incarnation, from)
+            Message::Update(update) => self.handle_update(now, from, update),
+            Message::Known(known) => self.handle_known(known),
+            Message::Digest(digest) => self.handle_digest(from, digest),
+            Message::Summary(summary) => self.handle_summary(from, summary),
+            Message::Delta(delta) => self.handle_delta(now, from, delta),
+        }
+    }
+
+    /// First step of a join, at the seed: learn the joiner, answer.
+    fn handle_meet(&mut self, now: Duration, from: SocketAddr, meet: codec::Handshake) {
+        if self.leaving {
+            return;
+        }
+        let codec::Handshake { token, name, addr, incarnation, meta } = meet;
+        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.answer_meet(token, from);
+    }
+
+    /// Second step of a join, at the joiner: learn the seed.
+    fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
+        let codec::Handshake { token, name, addr, incarnation, meta } = pong;
+        let target = name.clone();
+        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        if self.joins.remove(&token).is_some() {
+            self.events.push_back(Event::JoinSucceeded { token, seed: from });
+            if !self.config.push_pull_interval.is_zero() {
+                let settle = self.config.gossip_interval * SETTLE_ROUNDS;
+                self.timers.arm(now + settle, Timer::SettleSync);
             }
-            Message::Dead { name, incarnation, from } => {
-                self.apply_dead(now, &name, incarnation, from, MemberState::Dead)
-            }
-            Message::Left { name, incarnation } => {
-                let from = name.clone();
-                self.apply_dead(now, &name, incarnation, from, MemberState::Left)
-            }
-            Message::Update { origin, generation, version, item, feedback } => {
-                self.handle_update(now, from, &origin, generation, version, item, feedback)
-            }
-            Message::Known { origin, generation, version } => {
-                self.handle_known(&origin, generation, version)
-            }
-            Message::Digest { sender, after, upto, entries, want_delta, want_digest } => {
-                self.handle_digest(from, &sender, after, upto, entries, want_delta, want_digest)
-            }
-            Message::Summary { sender, hash, want_delta, want_digest } => {
-                self.handle_summary(from, &sender, hash, want_delta, want_digest)
-            }
-            Message::Delta { member, generation, from: from_v, through, collected, items } => {
-                self.handle_delta(now, from, &member, generation, from_v, through, collected, items)
-            }
+        }
+        // Third step of the handshake, sent once the rest of the datagram
+        // (the seed's view) has been applied. Its sequence number echoes the
+        // token: proof that we own our address.
+        self.handshake_ping = Some((addr, target, token));
+    }
+
+    /// A probe of us (direct or relayed): ack it, and finish a handshake
+    /// whose Ping this is.
+    fn handle_ping(&mut self, from: SocketAddr, ping: codec::Ping) {
+        let codec::Ping { seq, target } = ping;
+        if target != self.name {
+            self.stats.misdirected_pings += 1;
+            return;
+        }
+        self.send_with_gossip(from, Message::Ack(codec::Ack { seq }), None);
+        if let Some(i) = self.handshakes.iter().position(|h| *h == (seq, from)) {
+            self.handshakes.remove(i);
+            self.send_view(from, None);
         }
     }
 
@@ -673,7 +673,8 @@ impl Engine {
                     match self.relays.get_mut(&seq) {
                         Some(r) if !r.nacked => {
                             r.nacked = true;
-                            let (to, nack) = (r.requester, Message::Nack { seq: r.seq });
+                            let (to, nack) =
+                                (r.requester, Message::Nack(codec::Nack { seq: r.seq }));
                             self.send_alone(to, nack);
                             let rest = self.config.probe_timeout / 5;
                             self.timers.arm(now + rest, Timer::Relay { seq });
@@ -737,13 +738,13 @@ impl Engine {
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
         self.stats.reconnects += 1;
-        let meet = Message::Meet {
+        let meet = Message::Meet(codec::Handshake {
             token,
             name: me.name,
             addr: me.addr,
             incarnation: me.incarnation,
             meta: me.meta,
-        };
+        });
         // Both in one datagram when they fit (long names and metadata in a
         // small max_packet_size may not): the claim first, so the member
         // refutes before it answers the Meet.
@@ -781,13 +782,13 @@ impl Engine {
         for seed in seeds {
             self.send_alone(
                 seed,
-                Message::Meet {
+                Message::Meet(codec::Handshake {
                     token,
                     name: me.name.clone(),
                     addr: me.addr,
                     incarnation: me.incarnation,
                     meta: me.meta.clone(),
-                },
+                }),
             );
         }
     }
@@ -798,13 +799,13 @@ impl Engine {
     /// does not fit, the rest follows the joiner's Ping (see `handshakes`).
     fn answer_meet(&mut self, token: u64, to: SocketAddr) {
         let me = self.local_member().clone();
-        let pong = Message::Pong {
+        let pong = Message::Pong(codec::Handshake {
             token,
             name: me.name,
             addr: me.addr,
             incarnation: me.incarnation,
             meta: me.meta,
-        };
+        });
         if !self.send_view(to, Some(pong)) {
             if self.handshakes.len() >= MAX_HANDSHAKES {
                 self.handshakes.pop_front();

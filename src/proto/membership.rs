@@ -11,10 +11,8 @@ use super::event::Event;
 use super::member::{Member, MemberState};
 use super::table::{Entry, Id, Table};
 use super::timer::Timer;
-use crate::codec::Message;
+use crate::codec::{self, Message};
 use alloc::string::String;
-use alloc::vec::Vec;
-use core::net::SocketAddr;
 use core::time::Duration;
 
 /// The message that states what `members` holds about member `id`. A free
@@ -26,23 +24,25 @@ pub(crate) fn state_message_of(members: &Table, id: Id) -> Option<Message> {
     let e = members.get(id)?;
     let m = &e.member;
     Some(match m.state {
-        MemberState::Alive => Message::Alive {
+        MemberState::Alive => Message::Alive(codec::Alive {
             name: m.name.clone(),
             addr: m.addr,
             incarnation: m.incarnation,
             meta: m.meta.clone(),
-        },
-        MemberState::Suspect => Message::Suspect {
+        }),
+        MemberState::Suspect => Message::Suspect(codec::Accusation {
             name: m.name.clone(),
             incarnation: m.incarnation,
             from: e.accuser.clone(),
-        },
-        MemberState::Dead => Message::Dead {
+        }),
+        MemberState::Dead => Message::Dead(codec::Accusation {
             name: m.name.clone(),
             incarnation: m.incarnation,
             from: e.accuser.clone(),
-        },
-        MemberState::Left => Message::Left { name: m.name.clone(), incarnation: m.incarnation },
+        }),
+        MemberState::Left => {
+            Message::Left(codec::Left { name: m.name.clone(), incarnation: m.incarnation })
+        }
     })
 }
 
@@ -97,14 +97,8 @@ impl Engine {
     }
 
     /// Someone claims `name` is alive at `incarnation`.
-    pub(crate) fn apply_alive(
-        &mut self,
-        now: Duration,
-        name: String,
-        addr: SocketAddr,
-        incarnation: u64,
-        meta: Vec<u8>,
-    ) {
+    pub(crate) fn apply_alive(&mut self, now: Duration, alive: codec::Alive) {
+        let codec::Alive { name, addr, incarnation, meta } = alive;
         if name == self.name {
             // A claim about us from an earlier life (restart) or another
             // address: out-announce it.
@@ -161,13 +155,9 @@ impl Engine {
     }
 
     /// `from` suspects `name` at `incarnation`.
-    pub(crate) fn apply_suspect(
-        &mut self,
-        now: Duration,
-        name: &str,
-        incarnation: u64,
-        from: String,
-    ) {
+    pub(crate) fn apply_suspect(&mut self, now: Duration, accusation: codec::Accusation) {
+        let codec::Accusation { name, incarnation, from } = accusation;
+        let name = name.as_str();
         if self.quorum_mode() {
             // A failure report: counted, never refuted, never passed on.
             self.quorum_report(now, name, incarnation, &from);
@@ -298,18 +288,17 @@ impl Engine {
     pub(crate) fn apply_dead(
         &mut self,
         now: Duration,
-        name: &str,
-        incarnation: u64,
-        from: String,
+        accusation: codec::Accusation,
         state: MemberState,
     ) {
+        let codec::Accusation { name, incarnation, from } = accusation;
         if name == self.name {
             if !self.leaving && incarnation >= self.local_member().incarnation {
                 self.refute(now, incarnation, state);
             }
             return;
         }
-        if let Some(id) = self.members.id(name) {
+        if let Some(id) = self.members.id(&name) {
             self.declare(now, id, incarnation, from, state);
         }
     }

@@ -4,8 +4,7 @@ use super::engine::{Engine, Probe, Relay};
 use super::member::MemberState;
 use super::table::Id;
 use super::timer::Timer;
-use crate::codec::Message;
-use alloc::string::String;
+use crate::codec::{self, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -144,7 +143,7 @@ impl Engine {
         self.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
         self.stats.probes += 1;
         let mut b = crate::codec::DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &Message::Ping { seq, target: name });
+        self.push(&mut b, &Message::Ping(codec::Ping { seq, target: name }));
         if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
@@ -190,7 +189,10 @@ impl Engine {
         }
         for (_, relay) in relays {
             self.stats.indirect_probes += 1;
-            self.send_alone(relay, Message::PingReq { seq, target: name.clone(), addr });
+            self.send_alone(
+                relay,
+                Message::PingReq(codec::PingReq { seq, target: name.clone(), addr }),
+            );
         }
     }
 
@@ -208,26 +210,20 @@ impl Engine {
             return;
         }
         if let Some(r) = self.relays.remove(&seq) {
-            self.send_alone(r.requester, Message::Ack { seq: r.seq });
+            self.send_alone(r.requester, Message::Ack(codec::Ack { seq: r.seq }));
         }
     }
 
     /// Probe `target` at `addr` on behalf of `requester`.
-    pub(crate) fn relay_ping(
-        &mut self,
-        now: Duration,
-        requester: SocketAddr,
-        seq: u64,
-        target: String,
-        addr: SocketAddr,
-    ) {
+    pub(crate) fn relay_ping(&mut self, now: Duration, requester: SocketAddr, req: codec::PingReq) {
+        let codec::PingReq { seq, target, addr } = req;
         let Some(id) = self.live_member_at(&target, addr) else {
             self.stats.ping_reqs_refused += 1;
             return;
         };
         let own = self.next_seq();
         self.relays.insert(own, Relay { requester, seq, nacked: false });
-        self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(id));
+        self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: own, target }), Some(id));
         let nack_at = self.config.probe_timeout * 4 / 5;
         self.timers.arm(now + nack_at, Timer::Relay { seq: own });
     }

@@ -26,7 +26,7 @@ use super::event::Event;
 use super::member::MemberState;
 use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
-use crate::codec::{DatagramBuilder, Message};
+use crate::codec::{self, DatagramBuilder, Message};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -127,7 +127,7 @@ impl Engine {
             link.last_ping = now;
         }
         self.stats.probes += 1;
-        self.send_light(now, addr, Message::Ping { seq, target: name }, Some(id));
+        self.send_light(now, addr, Message::Ping(codec::Ping { seq, target: name }), Some(id));
     }
 
     /// Sends `msg` with our reports and pending updates, and a sample of
@@ -251,7 +251,7 @@ impl Engine {
         // Everyone hears it at once, the failed member too: if it is alive
         // after all, it refutes.
         let name = self.entry(id).member.name.clone();
-        let fail = Message::Dead { name, incarnation, from: me };
+        let fail = Message::Dead(codec::Accusation { name, incarnation, from: me });
         let to: Vec<SocketAddr> = self
             .members
             .iter()
@@ -273,10 +273,12 @@ impl Engine {
             .members
             .iter()
             .filter(|&(id, e)| Some(id) != dst && e.member.state == MemberState::Suspect)
-            .map(|(_, e)| Message::Suspect {
-                name: e.member.name.clone(),
-                incarnation: e.member.incarnation,
-                from: me.clone(),
+            .map(|(_, e)| {
+                Message::Suspect(codec::Accusation {
+                    name: e.member.name.clone(),
+                    incarnation: e.member.incarnation,
+                    from: me.clone(),
+                })
             })
             .collect();
         for msg in failing {
@@ -324,6 +326,6 @@ impl Engine {
         let Some(name) = self.members.get(id).map(|e| e.member.name.clone()) else {
             return;
         };
-        self.apply_alive(now, name, addr, incarnation, meta);
+        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
     }
 }

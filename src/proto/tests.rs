@@ -84,12 +84,16 @@ fn join_handshake_is_meet_pong_ping() {
     let out = transmits(&mut a);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].dst, addr(2));
-    assert!(matches!(decode(&out[0])[..], [Message::Meet { token: t, .. }] if t == token));
+    assert!(
+        matches!(decode(&out[0])[..], [Message::Meet(codec::Handshake { token: t, .. })] if t == token)
+    );
     b.handle_packet(ms(1), addr(1), &out[0].payload);
     assert!(matches!(&events(&mut b)[..], [Event::Joined(m)] if m.name == "n1"));
 
     let out = transmits(&mut b);
-    assert!(matches!(decode(&out[0])[0], Message::Pong { token: t, .. } if t == token));
+    assert!(
+        matches!(decode(&out[0])[0], Message::Pong(codec::Handshake { token: t, .. }) if t == token)
+    );
     a.handle_packet(ms(2), addr(2), &out[0].payload);
     let evs = events(&mut a);
     assert!(evs.iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")));
@@ -98,7 +102,7 @@ fn join_handshake_is_meet_pong_ping() {
     // Third step: A pings B.
     let out = transmits(&mut a);
     assert!(out.iter().any(|t| t.dst == addr(2)
-        && matches!(&decode(t)[0], Message::Ping { target, .. } if target == "n2")));
+        && matches!(&decode(t)[0], Message::Ping(codec::Ping { target, .. }) if target == "n2")));
 }
 
 #[test]
@@ -111,10 +115,8 @@ fn join_without_answer_fails_at_its_deadline() {
     while now < Duration::from_secs(3) && !failed {
         now = a.poll_timeout().unwrap();
         a.handle_timeout(now);
-        meets += transmits(&mut a)
-            .iter()
-            .filter(|t| matches!(decode(t)[0], Message::Meet { .. }))
-            .count();
+        meets +=
+            transmits(&mut a).iter().filter(|t| matches!(decode(t)[0], Message::Meet(_))).count();
         failed = events(&mut a).contains(&Event::JoinFailed { token });
     }
     assert!(failed);
@@ -159,8 +161,8 @@ fn silent_member_goes_probe_indirect_suspect_dead() {
     // and finally declares both dead.
     let sent = run_timers(&mut a, Duration::from_secs(3));
     let kinds: Vec<Message> = sent.iter().flat_map(decode).collect();
-    assert!(kinds.iter().any(|m| matches!(m, Message::Ping { .. })));
-    assert!(kinds.iter().any(|m| matches!(m, Message::PingReq { .. })), "indirect probe sent");
+    assert!(kinds.iter().any(|m| matches!(m, Message::Ping(_))));
+    assert!(kinds.iter().any(|m| matches!(m, Message::PingReq(_))), "indirect probe sent");
     let evs = events(&mut a);
     let suspected: Vec<&str> = evs
         .iter()
@@ -209,7 +211,11 @@ fn indirect_probe_relays_the_ack() {
     b.handle_packet(
         ms(10),
         addr(1),
-        &codec::encode(&[Message::PingReq { seq: 77, target: String::from("n3"), addr: addr(3) }]),
+        &codec::encode(&[Message::PingReq(codec::PingReq {
+            seq: 77,
+            target: String::from("n3"),
+            addr: addr(3),
+        })]),
     );
     let out = transmits(&mut b);
     assert_eq!(out[0].dst, addr(3));
@@ -218,30 +224,36 @@ fn indirect_probe_relays_the_ack() {
     b.handle_packet(ms(12), addr(3), &ack[0].payload);
     let relayed = transmits(&mut b);
     assert_eq!(relayed[0].dst, addr(1));
-    assert!(matches!(decode(&relayed[0])[0], Message::Ack { seq: 77 }));
+    assert!(matches!(decode(&relayed[0])[0], Message::Ack(codec::Ack { seq: 77 })));
 }
 
 #[test]
 fn relay_sends_nack_when_target_is_silent() {
     let mut b = engine(2);
-    let alive = Message::Alive {
+    let alive = Message::Alive(codec::Alive {
         name: String::from("n3"),
         addr: addr(3),
         incarnation: 0,
         meta: Vec::new(),
-    };
+    });
     b.handle_packet(ms(0), addr(3), &codec::encode(&[alive]));
     transmits(&mut b);
     b.handle_packet(
         ms(0),
         addr(1),
-        &codec::encode(&[Message::PingReq { seq: 5, target: String::from("n3"), addr: addr(3) }]),
+        &codec::encode(&[Message::PingReq(codec::PingReq {
+            seq: 5,
+            target: String::from("n3"),
+            addr: addr(3),
+        })]),
     );
     assert!(transmits(&mut b).iter().any(|t| t.dst == addr(3)), "relayed ping sent");
     let out = run_timers(&mut b, ms(600));
-    assert!(out
-        .iter()
-        .any(|t| t.dst == addr(1) && matches!(decode(t)[0], Message::Nack { seq: 5 })));
+    assert!(
+        out.iter()
+            .any(|t| t.dst == addr(1)
+                && matches!(decode(t)[0], Message::Nack(codec::Nack { seq: 5 })))
+    );
 }
 
 #[test]
@@ -250,7 +262,8 @@ fn ping_req_for_a_stranger_or_another_address_is_refused() {
     mesh(&mut all);
     let b = &mut all[1];
     for (target, at) in [("n9", addr(9)), ("n3", addr(77)), ("n2", addr(2))] {
-        let req = Message::PingReq { seq: 1, target: String::from(target), addr: at };
+        let req =
+            Message::PingReq(codec::PingReq { seq: 1, target: String::from(target), addr: at });
         b.handle_packet(ms(0), addr(1), &codec::encode(&[req]));
         assert!(transmits(b).is_empty(), "{target} at {at} relayed");
     }
@@ -260,20 +273,20 @@ fn ping_req_for_a_stranger_or_another_address_is_refused() {
 #[test]
 fn forged_extreme_incarnation_is_dropped_and_counted() {
     let mut a = engine(1);
-    let forged = Message::Suspect {
+    let forged = Message::Suspect(codec::Accusation {
         name: String::from("n1"),
         incarnation: u64::MAX,
         from: String::from("mallory"),
-    };
+    });
     a.handle_packet(ms(0), addr(6), &codec::encode(&[forged]));
     assert_eq!(a.stats().dropped_out_of_limits, 1);
     assert_eq!(a.local_member().incarnation, 0, "no refutation to an impossible claim");
     // The highest claim the codec lets through is still refutable.
-    let highest = Message::Dead {
+    let highest = Message::Dead(codec::Accusation {
         name: String::from("n1"),
         incarnation: codec::MAX_INCARNATION - 1,
         from: String::from("mallory"),
-    };
+    });
     a.handle_packet(ms(0), addr(6), &codec::encode(&[highest]));
     assert_eq!(a.local_member().incarnation, codec::MAX_INCARNATION);
     // ...and the refutation itself passes every peer's limits.
@@ -291,54 +304,62 @@ fn datagrams_larger_than_our_own_budget_are_accepted() {
     // A member configured with max_packet_size 9000 must not look dead to
     // one using the default 1400.
     let mut a = engine(1);
-    let mut msgs = alloc::vec![Message::Ping { seq: 3, target: String::from("n1") }];
+    let mut msgs = alloc::vec![Message::Ping(codec::Ping { seq: 3, target: String::from("n1") })];
     for i in 0..100 {
-        msgs.push(Message::Alive {
+        msgs.push(Message::Alive(codec::Alive {
             name: alloc::format!("member-{i:03}"),
             addr: SocketAddr::from(([127, 0, 2, i as u8], 9000)),
             incarnation: 0,
             meta: Vec::new(),
-        });
+        }));
     }
     let big = codec::encode(&msgs);
     assert!(big.len() > 1400);
     a.handle_packet(ms(0), addr(2), &big);
     assert_eq!(a.stats().dropped_total(), 0);
     assert_eq!(a.members().count(), 101);
-    assert!(matches!(decode(&transmits(&mut a)[0])[0], Message::Ack { seq: 3 }));
+    assert!(matches!(decode(&transmits(&mut a)[0])[0], Message::Ack(codec::Ack { seq: 3 })));
 }
 
 #[test]
 fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
     let mut seed = engine_knowing(200);
-    let meet = |token| Message::Meet {
-        token,
-        name: String::from("joiner"),
-        addr: addr(50),
-        incarnation: 0,
-        meta: Vec::new(),
+    let meet = |token| {
+        Message::Meet(codec::Handshake {
+            token,
+            name: String::from("joiner"),
+            addr: addr(50),
+            incarnation: 0,
+            meta: Vec::new(),
+        })
     };
     seed.handle_packet(ms(0), addr(50), &codec::encode(&[meet(99)]));
     // The news of the joiner goes to other members at once, never to it.
     let first: Vec<Transmit> =
         transmits(&mut seed).into_iter().filter(|t| t.dst == addr(50)).collect();
     assert_eq!(first.len(), 1, "one datagram before the joiner proves its address");
-    assert!(matches!(decode(&first[0])[0], Message::Pong { token: 99, .. }));
+    assert!(matches!(decode(&first[0])[0], Message::Pong(codec::Handshake { token: 99, .. })));
     // A Ping with a wrong token, or from elsewhere, releases nothing more.
     for (seq, from) in [(98, addr(50)), (99, addr(51))] {
-        let ping = Message::Ping { seq, target: String::from("n1") };
+        let ping = Message::Ping(codec::Ping { seq, target: String::from("n1") });
         seed.handle_packet(ms(1), from, &codec::encode(&[ping]));
         assert_eq!(transmits(&mut seed).len(), 1, "only the Ack");
     }
     // The real joiner's Ping echoes the token: the whole view follows.
-    let ping = Message::Ping { seq: 99, target: String::from("n1") };
+    let ping = Message::Ping(codec::Ping { seq: 99, target: String::from("n1") });
     seed.handle_packet(ms(2), addr(50), &codec::encode(&[ping]));
     let rest = transmits(&mut seed);
     assert!(rest.len() > 2);
     let names: alloc::collections::BTreeSet<String> = rest
         .iter()
         .flat_map(decode)
-        .filter_map(|m| if let Message::Alive { name, .. } = m { Some(name) } else { None })
+        .filter_map(|m| {
+            if let Message::Alive(codec::Alive { name, .. }) = m {
+                Some(name)
+            } else {
+                None
+            }
+        })
         .collect();
     assert!(names.len() >= 199, "the whole view arrived: {}", names.len());
 }
@@ -346,11 +367,11 @@ fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
 #[test]
 fn suspected_member_refutes_with_higher_incarnation() {
     let mut a = engine(1);
-    let suspect = codec::encode(&[Message::Suspect {
+    let suspect = codec::encode(&[Message::Suspect(codec::Accusation {
         name: String::from("n1"),
         incarnation: 0,
         from: String::from("n2"),
-    }]);
+    })]);
     a.handle_packet(ms(5), addr(2), &suspect);
     assert_eq!(a.local_member().incarnation, 1);
     assert_eq!(a.local_member().state, MemberState::Alive);
@@ -372,11 +393,11 @@ fn refutation_clears_the_suspicion_everywhere() {
     a.handle_packet(
         ms(1),
         addr(3),
-        &codec::encode(&[Message::Suspect {
+        &codec::encode(&[Message::Suspect(codec::Accusation {
             name: String::from("n2"),
             incarnation: 0,
             from: String::from("n3"),
-        }]),
+        })]),
     );
     assert_eq!(state_of(a, "n2"), Some(MemberState::Suspect));
     assert!(events(a).iter().any(|e| matches!(e, Event::Suspected(m) if m.name == "n2")));
@@ -455,21 +476,21 @@ fn restarted_member_comes_back_with_higher_incarnation() {
     a.handle_packet(
         ms(1),
         addr(2),
-        &codec::encode(&[Message::Alive {
+        &codec::encode(&[Message::Alive(codec::Alive {
             name: String::from("n2"),
             addr: addr(2),
             incarnation: 3,
             meta: Vec::new(),
-        }]),
+        })]),
     );
     a.handle_packet(
         ms(2),
         addr(3),
-        &codec::encode(&[Message::Dead {
+        &codec::encode(&[Message::Dead(codec::Accusation {
             name: String::from("n2"),
             incarnation: 3,
             from: String::from("n3"),
-        }]),
+        })]),
     );
     assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
     events(&mut a);
@@ -490,31 +511,33 @@ fn restarted_member_comes_back_with_higher_incarnation() {
 #[test]
 fn stale_claims_do_not_override_newer_ones() {
     let mut a = engine(1);
-    let alive = |inc| Message::Alive {
-        name: String::from("x"),
-        addr: addr(9),
-        incarnation: inc,
-        meta: Vec::new(),
+    let alive = |inc| {
+        Message::Alive(codec::Alive {
+            name: String::from("x"),
+            addr: addr(9),
+            incarnation: inc,
+            meta: Vec::new(),
+        })
     };
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
     a.handle_packet(
         ms(0),
         addr(9),
-        &codec::encode(&[Message::Suspect {
+        &codec::encode(&[Message::Suspect(codec::Accusation {
             name: String::from("x"),
             incarnation: 4,
             from: String::from("y"),
-        }]),
+        })]),
     );
     assert_eq!(state_of(&a, "x"), Some(MemberState::Alive));
     a.handle_packet(
         ms(0),
         addr(9),
-        &codec::encode(&[Message::Dead {
+        &codec::encode(&[Message::Dead(codec::Accusation {
             name: String::from("x"),
             incarnation: 5,
             from: String::from("y"),
-        }]),
+        })]),
     );
     assert_eq!(state_of(&a, "x"), Some(MemberState::Dead));
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
@@ -529,17 +552,20 @@ fn misdirected_ping_is_not_acknowledged() {
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 1, target: String::from("someone-else") }]),
+        &codec::encode(&[Message::Ping(codec::Ping {
+            seq: 1,
+            target: String::from("someone-else"),
+        })]),
     );
     assert!(transmits(&mut a).is_empty());
     assert_eq!(a.stats().misdirected_pings, 1);
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 2, target: String::from("n1") }]),
+        &codec::encode(&[Message::Ping(codec::Ping { seq: 2, target: String::from("n1") })]),
     );
     let out = transmits(&mut a);
-    assert!(matches!(decode(&out[0])[0], Message::Ack { seq: 2 }));
+    assert!(matches!(decode(&out[0])[0], Message::Ack(codec::Ack { seq: 2 })));
 }
 
 #[test]
@@ -566,12 +592,12 @@ fn garbage_is_counted_and_changes_nothing() {
 fn engine_knowing(n: usize) -> Engine {
     let mut a = engine(1);
     for i in 2..=n {
-        let m = Message::Alive {
+        let m = Message::Alive(codec::Alive {
             name: alloc::format!("m{i}"),
             addr: SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16)),
             incarnation: 0,
             meta: Vec::new(),
-        };
+        });
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
     a.broadcasts.clear();
@@ -586,10 +612,7 @@ fn gossip_entries(t: &Transmit) -> usize {
         .filter(|m| {
             matches!(
                 m,
-                Message::Alive { .. }
-                    | Message::Suspect { .. }
-                    | Message::Dead { .. }
-                    | Message::Left { .. }
+                Message::Alive(_) | Message::Suspect(_) | Message::Dead(_) | Message::Left(_)
             )
         })
         .count()
@@ -602,7 +625,7 @@ fn gossip_sample_is_max_3_or_n_over_10() {
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq: 1, target: String::from("n1") })]),
         );
         let out = transmits(&mut a);
         assert_eq!(gossip_entries(&out[0]), want, "n = {n}");
@@ -619,10 +642,10 @@ fn sample_rotates_least_recently_gossiped_first() {
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq, target: String::from("n1") })]),
         );
         for m in transmits(&mut a).iter().flat_map(decode) {
-            if let Message::Alive { name, .. } = m {
+            if let Message::Alive(codec::Alive { name, .. }) = m {
                 assert!(seen.insert(name.clone()), "{name} gossiped twice before others");
             }
         }
@@ -638,15 +661,17 @@ fn updates_stop_after_the_retransmit_limit() {
     a.handle_packet(
         ms(0),
         addr(9),
-        &codec::encode(&[Message::Alive {
+        &codec::encode(&[Message::Alive(codec::Alive {
             name: String::from("new"),
             addr: addr(50),
             incarnation: 0,
             meta: Vec::new(),
-        }]),
+        })]),
     );
     let carries = |t: &Transmit| {
-        decode(t).iter().any(|m| matches!(m, Message::Alive { name, .. } if name == "new"))
+        decode(t)
+            .iter()
+            .any(|m| matches!(m, Message::Alive(codec::Alive { name, .. }) if name == "new"))
     };
     // Pushed at once to gossip_fanout members, then carried by Acks.
     let mut carried = transmits(&mut a).iter().filter(|t| carries(t)).count();
@@ -658,7 +683,7 @@ fn updates_stop_after_the_retransmit_limit() {
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq, target: String::from("n1") })]),
         );
         carried += transmits(&mut a).iter().filter(|t| carries(t)).count();
     }
@@ -676,7 +701,7 @@ fn datagrams_respect_max_packet_size() {
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+        &codec::encode(&[Message::Ping(codec::Ping { seq: 1, target: String::from("n1") })]),
     );
     let out = transmits(&mut a);
     assert!(out[0].payload.len() <= 1400);
@@ -720,10 +745,16 @@ fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
     assert!(events(&mut a).is_empty(), "a snapshot is not news: no Joined events");
     assert_eq!((c.members().count(), c.live_members()), (6, 6), "a newcomer adds itself");
 
-    let suspect =
-        Message::Suspect { name: String::from("n3"), incarnation: 0, from: String::from("n4") };
-    let about_a =
-        Message::Suspect { name: String::from("n1"), incarnation: 0, from: String::from("n4") };
+    let suspect = Message::Suspect(codec::Accusation {
+        name: String::from("n3"),
+        incarnation: 0,
+        from: String::from("n4"),
+    });
+    let about_a = Message::Suspect(codec::Accusation {
+        name: String::from("n1"),
+        incarnation: 0,
+        from: String::from("n4"),
+    });
     a.handle_packet(ms(10), addr(4), &codec::encode(&[suspect, about_a]));
     assert_eq!(a.member("n3").unwrap().state, MemberState::Suspect);
     assert_eq!(a.count(MemberState::Suspect), 1);
@@ -739,11 +770,11 @@ fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
         let now = Duration::from_secs(k + 1);
         c.handle_timeout(now);
         for t in transmits(&mut c) {
-            if let Message::Ping { target, .. } = &decode(&t)[0] {
+            if let Message::Ping(codec::Ping { target, .. }) = &decode(&t)[0] {
                 pinged.push(target.clone());
                 // Answer, so nobody is suspected.
-                let Message::Ping { seq, .. } = decode(&t)[0] else { unreachable!() };
-                c.handle_packet(now, t.dst, &codec::encode(&[Message::Ack { seq }]));
+                let Message::Ping(codec::Ping { seq, .. }) = decode(&t)[0] else { unreachable!() };
+                c.handle_packet(now, t.dst, &codec::encode(&[Message::Ack(codec::Ack { seq })]));
             }
         }
     }
@@ -796,7 +827,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
     let (a, b) = (&mut left[0], &mut right[0]);
     a.set_generation(100);
     // b still holds a's state from an earlier life whose clock was ahead.
-    let old = Message::Update {
+    let old = Message::Update(codec::Update {
         origin: String::from("n1"),
         generation: 500,
         version: 1,
@@ -805,7 +836,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
             value: codec::Value::Text(String::from("old")),
         },
         feedback: false,
-    };
+    });
     b.handle_packet(ms(0), addr(9), &codec::encode(&[old]));
     assert_eq!(b.get("n1", "k"), Some(&codec::Value::Text(String::from("old"))));
     a.set(ms(0), "k", codec::Value::Text(String::from("new"))).unwrap();
@@ -817,12 +848,12 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
 #[test]
 fn news_is_pushed_at_once_only_by_a_healthy_member() {
     let alive = |name: &str| {
-        codec::encode(&[Message::Alive {
+        codec::encode(&[Message::Alive(codec::Alive {
             name: String::from(name),
             addr: addr(50),
             incarnation: 0,
             meta: Vec::new(),
-        }])
+        })])
     };
     let mut a = engine_knowing(20);
     a.handle_packet(ms(0), addr(9), &alive("new"));
