@@ -170,7 +170,10 @@ fn a_restarted_member_replaces_the_state_of_its_earlier_life() {
     assert_eq!((rumor, again), (3, 4), "versions the old life used too");
     let new_state = |s: &Simulation, i: u32| {
         s.engine(i).is_some_and(|e| {
-            e.state("n4").iter().map(|(k, v)| (k.to_string(), (*v).clone())).collect::<Vec<_>>()
+            e.key_values("n4")
+                .iter()
+                .map(|(k, v)| (k.to_string(), (*v).clone()))
+                .collect::<Vec<_>>()
                 == [("a".into(), text("x")), ("b".into(), text("y")), ("kept".into(), text("2"))]
         })
     };
@@ -280,7 +283,7 @@ fn an_anti_entropy_answer_too_big_for_its_datagrams_goes_over_a_stream() {
     sim.network.heal();
     let streams_before: u64 = (0..5).map(|i| sim.engine_stats(i).streams_sent).sum();
     sim.run_until_cond(secs(20.0), secs(0.1), |s| {
-        (0..5).all(|i| s.engine(i).is_some_and(|e| e.state("n1").len() == 300))
+        (0..5).all(|i| s.engine(i).is_some_and(|e| e.key_values("n1").len() == 300))
     })
     .expect("60 KB of state crossed over in syncs");
     let streams: u64 = (0..5).map(|i| sim.engine_stats(i).streams_sent).sum();

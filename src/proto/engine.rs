@@ -113,12 +113,12 @@ pub struct Engine {
     /// Members by state, indexed like [`MemberState`].
     pub(crate) counts: [usize; 4],
     /// Members with an update to gossip, and how often each was sent.
-    pub(crate) broadcasts: super::broadcast::TransmitQueue,
+    pub(crate) piggyback: super::piggyback::UpdateQueue,
     pub(crate) probe_order: ProbeOrder,
     /// Every member's replicated state and rumors, as known here.
-    pub(crate) streams: super::table::FixedHashMap<Id, super::store::Stream>,
+    pub(crate) logs: super::table::FixedHashMap<Id, super::item_log::ItemLog>,
     /// Items being spread (rumor mongering).
-    pub(crate) pushes: super::store::Pushes,
+    pub(crate) pushes: super::mongering::Pushes,
     /// This life of the member (see [`Engine::set_generation`]).
     pub(crate) generation: u64,
     /// Lifeguard's local health score: 0 is healthy; probing runs
@@ -190,9 +190,9 @@ impl Engine {
             me: 0,
             sample_cursor: 0,
             counts: [0; 4],
-            broadcasts: Default::default(),
+            piggyback: Default::default(),
             probe_order: ProbeOrder::default(),
-            streams: Default::default(),
+            logs: Default::default(),
             pushes: Default::default(),
             generation: 0,
             health: 0,
@@ -280,7 +280,7 @@ impl Engine {
     /// `broadcast`; it is 0 otherwise.
     pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
-        if let Some(s) = self.streams.get_mut(&self.me) {
+        if let Some(s) = self.logs.get_mut(&self.me) {
             s.generation = generation;
         }
     }
@@ -411,7 +411,7 @@ impl Engine {
     pub fn gauges(&self) -> super::Gauges {
         super::Gauges {
             members: self.counts,
-            update_queue: self.broadcasts.len(),
+            update_queue: self.piggyback.len(),
             push_queue: self.pushes.len(),
             health_multiplier: self.health_multiplier(),
         }
@@ -423,8 +423,8 @@ impl Engine {
     }
 
     /// Updates pending gossip (for tests and metrics).
-    pub fn pending_broadcasts(&self) -> usize {
-        self.broadcasts.len()
+    pub fn pending_updates(&self) -> usize {
+        self.piggyback.len()
     }
 
     /// Rumors and state items being pushed (rumor mongering), at most
@@ -461,7 +461,7 @@ impl Engine {
         }
         self.leaving = true;
         self.set_state(self.me, MemberState::Left, now);
-        self.enqueue_broadcast(self.me);
+        self.enqueue_update(self.me);
         if self.live_members() == 0 {
             self.finish_leave();
             return;
@@ -473,7 +473,7 @@ impl Engine {
     /// Drops our pending leave notice, if still queued, and reports the
     /// leave as done.
     fn finish_leave(&mut self) {
-        if self.broadcasts.remove(self.me) {
+        if self.piggyback.remove(self.me) {
             self.events.push_back(Event::LeaveDone);
         }
     }
@@ -488,7 +488,7 @@ impl Engine {
             e.member.incarnation = (e.member.incarnation + 1).min(crate::codec::MAX_INCARNATION);
             e.member.since = now;
         }
-        self.enqueue_broadcast(self.me);
+        self.enqueue_update(self.me);
         Ok(())
     }
 
@@ -659,7 +659,7 @@ impl Engine {
                         // left to tell, so the leave is complete.
                         self.finish_leave();
                     }
-                    if !self.broadcasts.is_empty() || !self.pushes.is_empty() {
+                    if !self.piggyback.is_empty() || !self.pushes.is_empty() {
                         self.gossip_round(now);
                     }
                 }

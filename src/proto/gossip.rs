@@ -35,7 +35,7 @@ impl Engine {
         // several in a row that do not fit.
         let mut included: Vec<Id> = Vec::new();
         let mut misfits = 0;
-        for id in self.broadcasts.iter() {
+        for id in self.piggyback.iter() {
             let Some(msg) = state_message_of(&self.members, id) else {
                 continue;
             };
@@ -52,7 +52,7 @@ impl Engine {
             }
         }
         for id in included {
-            if self.broadcasts.sent(id, limit) && self.leaving && id == self.me {
+            if self.piggyback.sent(id, limit) && self.leaving && id == self.me {
                 self.events.push_back(Event::LeaveDone);
             }
         }
@@ -111,7 +111,7 @@ impl Engine {
     /// the news to the periodic rounds, so pushes do not add to the load
     /// that is costing it acks.
     pub(crate) fn gossip_news(&mut self, now: Duration) {
-        if self.config.eager_push && self.health == 0 && self.broadcasts.has_fresh() {
+        if self.config.eager_push && self.health == 0 && self.piggyback.has_fresh() {
             self.gossip_round(now);
         }
     }
@@ -132,7 +132,7 @@ impl Engine {
                 && !unproven.contains(&e.member.addr)
         });
         for (id, addr) in targets {
-            if self.broadcasts.is_empty() && self.pushes.is_empty() {
+            if self.piggyback.is_empty() && self.pushes.is_empty() {
                 break;
             }
             let mut b = DatagramBuilder::new(self.packet_budget());

@@ -83,8 +83,8 @@ impl Engine {
 
     /// Queues an update about member `id` for gossip; a newer update about
     /// the same member replaces the older one and starts its count afresh.
-    pub(crate) fn enqueue_broadcast(&mut self, id: Id) {
-        self.broadcasts.push(id);
+    pub(crate) fn enqueue_update(&mut self, id: Id) {
+        self.piggyback.push(id);
     }
 
     fn snapshot(&self, id: Id) -> Option<Member> {
@@ -116,7 +116,7 @@ impl Engine {
                 Member { name, addr, incarnation, state: MemberState::Alive, meta, since: now };
             self.events.push_back(Event::Joined(member.clone()));
             let id = self.insert(member, String::new());
-            self.enqueue_broadcast(id);
+            self.enqueue_update(id);
             return;
         };
         // Most claims are old news: read before writing, so a snapshot
@@ -138,12 +138,12 @@ impl Engine {
         if failing_here {
             // Our failing mark stands until it answers our pings; the
             // news itself spreads.
-            self.enqueue_broadcast(id);
+            self.enqueue_update(id);
             return;
         }
         e.accuser.clear();
         self.set_state(id, MemberState::Alive, now);
-        self.enqueue_broadcast(id);
+        self.enqueue_update(id);
         let Some(m) = self.snapshot(id) else {
             return;
         };
@@ -209,7 +209,7 @@ impl Engine {
         let accusers = alloc::vec![accuser];
         self.suspicions.insert(id, Suspicion { start: now, incarnation, accusers });
         self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
-        self.enqueue_broadcast(id);
+        self.enqueue_update(id);
         if report {
             if let Some(m) = self.snapshot(id) {
                 self.events.push_back(Event::Suspected(m));
@@ -241,7 +241,7 @@ impl Engine {
         if let Some(e) = self.members.get_mut(id) {
             e.accuser = from;
         }
-        self.enqueue_broadcast(id);
+        self.enqueue_update(id);
     }
 
     /// A suspicion timer of member `id` at `incarnation` fired: unless it
@@ -324,7 +324,7 @@ impl Engine {
         e.member.incarnation = incarnation;
         e.accuser = from;
         self.set_state(id, state, now);
-        self.enqueue_broadcast(id);
+        self.enqueue_update(id);
         if let Some(m) = self.snapshot(id) {
             self.events.push_back(match state {
                 MemberState::Left => Event::Left(m),
@@ -346,7 +346,34 @@ impl Engine {
         self.stats.refutations += 1;
         // Lifeguard: being accused hints that we are the slow one.
         self.adjust_health(1);
-        self.enqueue_broadcast(self.me);
+        self.enqueue_update(self.me);
         self.events.push_back(Event::Refuted { accusation, incarnation });
+    }
+
+    /// Removes members dead or departed for longer than `reap_timeout`.
+    pub(crate) fn reap(&mut self, now: Duration) {
+        let gone = self.count(MemberState::Dead) + self.count(MemberState::Left);
+        if gone == 0 {
+            return;
+        }
+        let old: Vec<(Id, MemberState)> = self
+            .members
+            .iter()
+            .filter(|&(id, e)| {
+                id != self.me
+                    && !e.member.state.is_live()
+                    && now.saturating_sub(e.member.since) >= self.config.reap_timeout
+            })
+            .map(|(id, e)| (id, e.member.state))
+            .collect();
+        for (id, state) in old {
+            self.counts[state as usize] -= 1;
+            self.logs.remove(&id);
+            self.pushes.stop_origin(id);
+            self.piggyback.remove(id);
+            self.suspicions.remove(&id);
+            self.members.reap(id);
+            self.stats.reaped += 1;
+        }
     }
 }

@@ -10,28 +10,30 @@
 //! call that can fill them (all of the above). Randomness comes from a ChaCha
 //! RNG seeded by the driver, so a run is reproducible from its seed.
 
-mod broadcast;
+mod anti_entropy;
 mod config;
-mod dissemination;
 mod engine;
 mod event;
 mod gossip;
+mod item_log;
+mod items;
 mod member;
 mod membership;
+mod mongering;
+mod piggyback;
 mod probe;
 mod quorum;
 mod stats;
-mod store;
 mod table;
 mod timer;
 
 pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
-pub use dissemination::ItemError;
 pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;
+pub use items::ItemError;
 pub use member::{Member, MemberState};
+pub use mongering::MAX_PUSHES;
 pub use stats::{Gauges, Stats, RTT_BUCKETS_US};
-pub use store::MAX_PUSHES;
 pub use table::Snapshot;
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ fn engine_knowing(n: usize) -> Engine {
         });
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
-    a.broadcasts.clear();
+    a.piggyback.clear();
     events(&mut a);
     transmits(&mut a); // the news of each, pushed as it came
     a
@@ -677,7 +677,7 @@ fn updates_stop_after_the_retransmit_limit() {
     let mut carried = transmits(&mut a).iter().filter(|t| carries(t)).count();
     assert_eq!(carried, a.config().gossip_fanout, "pushed at once");
     let mut seq = 0;
-    while a.pending_broadcasts() > 0 {
+    while a.pending_updates() > 0 {
         seq += 1;
         assert!(seq < 100, "the update never leaves the queue");
         a.handle_packet(
@@ -688,7 +688,7 @@ fn updates_stop_after_the_retransmit_limit() {
         carried += transmits(&mut a).iter().filter(|t| carries(t)).count();
     }
     assert_eq!(carried, limit);
-    assert_eq!(a.pending_broadcasts(), 0);
+    assert_eq!(a.pending_updates(), 0);
 }
 
 #[test]
@@ -696,7 +696,7 @@ fn datagrams_respect_max_packet_size() {
     let mut a = engine_knowing(300);
     // Make every member pending so the gossip section wants far more room.
     for id in 0..a.members.len() as Id {
-        a.enqueue_broadcast(id);
+        a.enqueue_update(id);
     }
     a.handle_packet(
         ms(0),
@@ -864,5 +864,5 @@ fn news_is_pushed_at_once_only_by_a_healthy_member() {
     b.adjust_health(1);
     b.handle_packet(ms(0), addr(9), &alive("new"));
     assert!(transmits(&mut b).is_empty());
-    assert_eq!(b.pending_broadcasts(), 1);
+    assert_eq!(b.pending_updates(), 1);
 }

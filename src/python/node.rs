@@ -387,7 +387,7 @@ impl NativeNode {
     }
 
     fn state<'py>(&self, py: Python<'py>, member: &str) -> PyResult<Bound<'py, PyDict>> {
-        let entries = py.detach(|| self.node.state(member));
+        let entries = py.detach(|| self.node.key_values(member));
         let d = PyDict::new(py);
         for (k, v) in entries {
             d.set_item(k, value_to_py(py, &v))?;

@@ -12,7 +12,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use core::cmp::Reverse;
 
 #[derive(Debug, Default)]
-pub(crate) struct TransmitQueue {
+pub(crate) struct UpdateQueue {
     /// `(transmissions, newest first)`: the sending order.
     order: BTreeSet<(u32, Reverse<u64>)>,
     /// update id -> member.
@@ -23,7 +23,7 @@ pub(crate) struct TransmitQueue {
     next_id: u64,
 }
 
-impl TransmitQueue {
+impl UpdateQueue {
     pub(crate) fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -100,13 +100,13 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    fn order(q: &TransmitQueue) -> Vec<Id> {
+    fn order(q: &UpdateQueue) -> Vec<Id> {
         q.iter().collect()
     }
 
     #[test]
     fn fewest_transmissions_then_newest_first() {
-        let mut q = TransmitQueue::default();
+        let mut q = UpdateQueue::default();
         q.push(10);
         q.push(11);
         q.push(12);
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn retires_at_the_limit() {
-        let mut q = TransmitQueue::default();
+        let mut q = UpdateQueue::default();
         q.push(10);
         assert!(q.has_fresh());
         assert!(!q.sent(10, 2));
