@@ -92,6 +92,26 @@ pub(crate) struct Relay {
     pub(crate) nacked: bool,
 }
 
+/// The third step of a handshake, owed once the Pong's datagram is applied.
+#[derive(Debug, Clone)]
+pub(crate) struct HandshakePing {
+    /// The seed's address.
+    pub(crate) addr: SocketAddr,
+    /// The seed's name.
+    pub(crate) target: String,
+    /// The join token, echoed as the Ping's sequence number.
+    pub(crate) token: u64,
+}
+
+/// A Meet answered with only part of our view: the rest is owed once the
+/// joiner's Ping echoes `token` from `joiner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwedView {
+    pub(crate) token: u64,
+    pub(crate) joiner: SocketAddr,
+}
+
+/// A join in progress: the seeds it asks, until when.
 #[derive(Debug, Clone)]
 pub(crate) struct JoinAttempt {
     pub(crate) seeds: Vec<SocketAddr>,
@@ -137,12 +157,11 @@ pub struct Engine {
     pub(crate) next_seq: u64,
     pub(crate) leaving: bool,
     /// Set while handling a Pong: where to send the handshake's Ping.
-    pub(crate) handshake_ping: Option<(SocketAddr, String, u64)>,
-    /// Meets answered with only part of our view: `(token, joiner)`. The
-    /// rest goes out once the joiner's Ping echoes the token from that
+    pub(crate) handshake_ping: Option<HandshakePing>,
+    /// Meets answered with only part of our view. The rest goes out once the joiner's Ping echoes the token from that
     /// address, so a forged Meet cannot turn a few bytes into our whole view
     /// sent to someone else. Bounded: the oldest are forgotten.
-    pub(crate) handshakes: VecDeque<(u64, SocketAddr)>,
+    pub(crate) handshakes: VecDeque<OwedView>,
     pub(crate) timers: Timers,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -545,7 +564,7 @@ impl Engine {
             self.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
-        if let Some((addr, target, token)) = self.handshake_ping.take() {
+        if let Some(HandshakePing { addr, target, token }) = self.handshake_ping.take() {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.
             let id = self.members.id(&target);
@@ -627,7 +646,7 @@ impl Engine {
         // Third step of the handshake, sent once the rest of the datagram
         // (the seed's view) has been applied. Its sequence number echoes the
         // token: proof that we own our address.
-        self.handshake_ping = Some((addr, target, token));
+        self.handshake_ping = Some(HandshakePing { addr, target, token });
     }
 
     /// A probe of us (direct or relayed): ack it, and finish a handshake
@@ -639,7 +658,9 @@ impl Engine {
             return;
         }
         self.send_with_gossip(from, Message::Ack(codec::Ack { seq }), None);
-        if let Some(i) = self.handshakes.iter().position(|h| *h == (seq, from)) {
+        if let Some(i) =
+            self.handshakes.iter().position(|h| *h == OwedView { token: seq, joiner: from })
+        {
             self.handshakes.remove(i);
             self.send_view(from, None);
         }
@@ -810,7 +831,7 @@ impl Engine {
             if self.handshakes.len() >= MAX_HANDSHAKES {
                 self.handshakes.pop_front();
             }
-            self.handshakes.push_back((token, to));
+            self.handshakes.push_back(OwedView { token, joiner: to });
         }
     }
 

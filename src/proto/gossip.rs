@@ -12,6 +12,7 @@ use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
 use super::membership::state_message_of;
+use super::mongering::BigItem;
 use super::table::Id;
 use crate::codec::DatagramBuilder;
 use alloc::vec::Vec;
@@ -124,7 +125,7 @@ impl Engine {
         // Not a joiner that has yet to prove its address (see
         // `handshakes`): a forged Meet must not draw gossip to its victim.
         let horizon = self.config.gossip_to_the_dead_time;
-        let unproven: Vec<_> = self.handshakes.iter().map(|&(_, addr)| addr).collect();
+        let unproven: Vec<_> = self.handshakes.iter().map(|h| h.joiner).collect();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
             (e.member.state.is_live()
                 || (e.member.state == MemberState::Dead
@@ -141,8 +142,8 @@ impl Engine {
             self.fill_sample(&mut b, Some(id));
             self.transmit(addr, b);
             self.pushed(&items);
-            for (origin, version, msg) in big {
-                self.send_big(addr, &msg);
+            for BigItem { origin, version, update } in big {
+                self.send_big(addr, &update);
                 self.pushed(&[(origin, version)]);
             }
         }

@@ -20,9 +20,20 @@ pub const MAX_PUSHES: usize = 4096;
 pub(crate) struct Pushes {
     /// `(pushes, newest first)` -> item: the sending order.
     order: BTreeMap<(u32, core::cmp::Reverse<u64>), (u32, u64)>,
-    /// item `(origin id, version)` -> `(pushes, order id, feedback)`.
-    index: BTreeMap<(u32, u64), (u32, u64, u32)>,
+    /// item `(origin id, version)` -> its counts.
+    index: BTreeMap<(u32, u64), Pushing>,
     next: u64,
+}
+
+/// One item being pushed.
+#[derive(Debug, Clone, Copy)]
+struct Pushing {
+    /// Pushes so far.
+    pushes: u32,
+    /// Its place in `Pushes::order` among items pushed as often.
+    order: u64,
+    /// Pushes that found the receiver knowing it (feedback).
+    known: u32,
 }
 
 impl Pushes {
@@ -50,7 +61,7 @@ impl Pushes {
             }
         }
         self.next += 1;
-        self.index.insert((origin, version), (0, self.next, 0));
+        self.index.insert((origin, version), Pushing { pushes: 0, order: self.next, known: 0 });
         self.order.insert((0, core::cmp::Reverse(self.next)), (origin, version));
         evicted
     }
@@ -62,8 +73,8 @@ impl Pushes {
 
     /// Stops spreading an item.
     pub(crate) fn stop(&mut self, origin: u32, version: u64) {
-        if let Some((pushes, id, _)) = self.index.remove(&(origin, version)) {
-            self.order.remove(&(pushes, core::cmp::Reverse(id)));
+        if let Some(p) = self.index.remove(&(origin, version)) {
+            self.order.remove(&(p.pushes, core::cmp::Reverse(p.order)));
         }
     }
 
@@ -79,9 +90,9 @@ impl Pushes {
     /// Counts one push; returns the pushes so far.
     pub(crate) fn pushed(&mut self, origin: u32, version: u64) -> u32 {
         let Some(slot) = self.index.get_mut(&(origin, version)) else { return 0 };
-        let (pushes, id, _) = *slot;
+        let Pushing { pushes, order: id, .. } = *slot;
         self.order.remove(&(pushes, core::cmp::Reverse(id)));
-        slot.0 = pushes + 1;
+        slot.pushes = pushes + 1;
         self.order.insert((pushes + 1, core::cmp::Reverse(id)), (origin, version));
         pushes + 1
     }
@@ -91,16 +102,21 @@ impl Pushes {
     pub(crate) fn known(&mut self, origin: u32, version: u64) -> u32 {
         match self.index.get_mut(&(origin, version)) {
             Some(slot) => {
-                slot.2 += 1;
-                slot.2
+                slot.known += 1;
+                slot.known
             }
             None => 0,
         }
     }
 }
 
-/// An item too big for a datagram, with its Update message.
-pub(crate) type BigItem = (Id, u64, Message);
+/// An item too big for a datagram, with its Update message (it goes over a
+/// stream).
+pub(crate) struct BigItem {
+    pub(crate) origin: Id,
+    pub(crate) version: u64,
+    pub(crate) update: Message,
+}
 
 impl Engine {
     /// An Update arrived from `from`.
@@ -191,7 +207,7 @@ impl Engine {
             if self.try_push(b, &msg) {
                 added.push((origin, version));
             } else if codec::encoded_len(&msg) > room {
-                big.push((origin, version, msg));
+                big.push(BigItem { origin, version, update: msg });
             } else if misfits < 8 && b.remaining() >= 16 {
                 misfits += 1;
             }

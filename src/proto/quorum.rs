@@ -37,15 +37,29 @@ use core::time::Duration;
 pub(crate) struct Quorum {
     /// Our pings to each live member, by member.
     links: FixedHashMap<Id, Link>,
-    /// Pings in flight: sequence number to member and send time.
-    pings: BTreeMap<u64, (Id, Duration)>,
+    /// Pings in flight, by sequence number.
+    pings: BTreeMap<u64, PingSent>,
     /// Unexpired reports that a member is failing, by accused member.
     reports: FixedHashMap<Id, Vec<Report>>,
-    /// Refutations held back until the undo time: incarnation, address and
-    /// metadata of the member's new life, by member.
-    revivals: FixedHashMap<Id, (u64, SocketAddr, Vec<u8>)>,
+    /// Refutations held back until the undo time, by member.
+    revivals: FixedHashMap<Id, Revival>,
     /// When a ping last carried a sample of the member table.
     last_sample: Duration,
+}
+
+/// One of our pings in flight.
+#[derive(Debug, Clone, Copy)]
+struct PingSent {
+    member: Id,
+    at: Duration,
+}
+
+/// A refutation held back: the member's new life.
+#[derive(Debug, Clone)]
+struct Revival {
+    incarnation: u64,
+    addr: SocketAddr,
+    meta: Vec<u8>,
 }
 
 /// How one member has answered our pings.
@@ -79,7 +93,7 @@ impl Engine {
         self.timers.arm(now + self.config.quorum_tick(), Timer::Quorum);
         let timeout = self.config.node_timeout;
         let validity = timeout * 2;
-        self.quorum.pings.retain(|_, (_, sent)| now.saturating_sub(*sent) <= validity);
+        self.quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
         for reports in self.quorum.reports.values_mut() {
             reports.retain(|r| now.saturating_sub(r.at) <= validity);
         }
@@ -121,7 +135,7 @@ impl Engine {
         let e = self.entry(id);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let seq = self.next_seq();
-        self.quorum.pings.insert(seq, (id, now));
+        self.quorum.pings.insert(seq, PingSent { member: id, at: now });
         if let Some(link) = self.quorum.links.get_mut(&id) {
             link.waiting_since.get_or_insert(now);
             link.last_ping = now;
@@ -151,7 +165,7 @@ impl Engine {
     /// An Ack for one of our quorum pings: the member answers. Returns
     /// whether `seq` was one.
     pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) -> bool {
-        let Some((id, sent)) = self.quorum.pings.remove(&seq) else {
+        let Some(PingSent { member: id, at: sent }) = self.quorum.pings.remove(&seq) else {
             return false;
         };
         self.stats.time_probe(now.saturating_sub(sent));
@@ -306,9 +320,9 @@ impl Engine {
         if now >= undo {
             return false;
         }
-        let held = self.quorum.revivals.get(&id).map_or(0, |r| r.0);
+        let held = self.quorum.revivals.get(&id).map_or(0, |r| r.incarnation);
         if incarnation > held {
-            self.quorum.revivals.insert(id, (incarnation, addr, meta.to_vec()));
+            self.quorum.revivals.insert(id, Revival { incarnation, addr, meta: meta.to_vec() });
             self.timers.arm(undo, Timer::Revive { id });
         }
         true
@@ -317,7 +331,7 @@ impl Engine {
     /// The undo time of member `id`'s failure is over: apply the
     /// refutation held back, if any.
     pub(crate) fn revive(&mut self, now: Duration, id: Id) {
-        let Some((incarnation, addr, meta)) = self.quorum.revivals.remove(&id) else {
+        let Some(Revival { incarnation, addr, meta }) = self.quorum.revivals.remove(&id) else {
             return;
         };
         if self.members.is_reaped(id) {

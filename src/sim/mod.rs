@@ -62,8 +62,8 @@ struct SimNode {
     /// Its receiving is stalled until then (timers still run).
     stalled_until: Option<Duration>,
     /// Datagrams that reached it while paused or stalled, held as a socket's receive
-    /// buffer would hold them: `(source, bytes)`, oldest first.
-    inbox: std::collections::VecDeque<(u32, Vec<u8>, bool)>,
+    /// buffer would hold them, oldest first.
+    inbox: std::collections::VecDeque<Packet>,
     /// Payload bytes in `inbox`.
     inbox_bytes: usize,
     /// The seeds its last join used, for restarts.
@@ -77,9 +77,46 @@ struct SimNode {
     lives: u64,
 }
 
-/// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
-/// `stream`: a reliable stream payload (TCP), not a datagram.
-type Delivery = (Duration, u64, u32, u32, Vec<u8>, bool);
+/// A datagram (or stream payload) on its way to a node.
+#[derive(Debug)]
+struct Packet {
+    /// The sending node.
+    src: u32,
+    payload: Vec<u8>,
+    /// A reliable stream payload (TCP), not a datagram.
+    stream: bool,
+}
+
+/// A packet in flight, delivered in `(at, order)` order.
+#[derive(Debug)]
+struct Delivery {
+    at: Duration,
+    /// Tie-break among deliveries due at once: the order they were sent,
+    /// unique, which keeps runs deterministic.
+    order: u64,
+    dst: u32,
+    packet: Packet,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+
+impl Eq for Delivery {}
+
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Delivery {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
 
 /// The simulator. See the [module docs](self).
 pub struct Simulation {
@@ -655,14 +692,12 @@ impl Simulation {
                             payload.clone().unwrap_or_default()
                         };
                         self.order += 1;
-                        self.deliveries.push(Reverse((
-                            self.now + delay,
-                            self.order,
+                        self.deliveries.push(Reverse(Delivery {
+                            at: self.now + delay,
+                            order: self.order,
                             dst,
-                            i,
-                            bytes,
-                            stream,
-                        )));
+                            packet: Packet { src: i, payload: bytes, stream },
+                        }));
                     }
                 }
                 (_, Fate::Dropped) => {
@@ -709,7 +744,7 @@ impl Simulation {
     /// Performs the next action due at or before `until`: one delivery or
     /// one node's timers. Returns false if there is none.
     pub fn step(&mut self, until: Duration) -> bool {
-        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.0);
+        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.at);
         let next_wakeup = self.next_wakeup();
         let next = match (next_delivery, next_wakeup) {
             (Some(a), Some(b)) => a.min(b),
@@ -724,19 +759,20 @@ impl Simulation {
         self.close_intervals(next);
         self.now = next;
         if next_delivery == Some(next) {
-            let Some(Reverse((_, _, dst, src, payload, stream))) = self.deliveries.pop() else {
+            let Some(Reverse(Delivery { dst, packet, .. })) = self.deliveries.pop() else {
                 return false;
             };
             let node = &mut self.nodes[dst as usize];
             let held = node.paused_until.is_some() || node.stalled_until.is_some();
+            let len = packet.payload.len();
             match (&mut node.engine, held) {
-                (Some(_), false) => self.hand_over(dst, src, &payload, stream),
-                (Some(_), true) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
-                    node.inbox_bytes += payload.len();
-                    node.inbox.push_back((src, payload, stream));
+                (Some(_), false) => self.hand_over(dst, &packet),
+                (Some(_), true) if node.inbox_bytes + len <= self.receive_buffer => {
+                    node.inbox_bytes += len;
+                    node.inbox.push_back(packet);
                 }
                 _ => {
-                    Self::count_missed(&mut node.stats, &payload);
+                    Self::count_missed(&mut node.stats, &packet.payload);
                     self.current.datagrams_dropped += 1;
                 }
             }
@@ -772,14 +808,15 @@ impl Simulation {
         }
         let inbox = core::mem::take(&mut node.inbox);
         node.inbox_bytes = 0;
-        for (src, payload, stream) in inbox {
-            self.hand_over(i, src, &payload, stream);
+        for packet in inbox {
+            self.hand_over(i, &packet);
         }
     }
 
     /// Hands a datagram (or stream payload) from node `src` to node `dst`'s
     /// engine, counting it, and moves what the engine produced on.
-    fn hand_over(&mut self, dst: u32, src: u32, payload: &[u8], stream: bool) {
+    fn hand_over(&mut self, dst: u32, packet: &Packet) {
+        let Packet { src, ref payload, stream } = *packet;
         let (now, from) = (self.now, self.nodes[src as usize].addr);
         let node = &mut self.nodes[dst as usize];
         let Some(engine) = node.engine.as_mut() else { return };
@@ -808,8 +845,8 @@ impl Simulation {
     /// empties it.
     fn drop_inbox(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
-        for (_, payload, _) in core::mem::take(&mut node.inbox) {
-            Self::count_missed(&mut node.stats, &payload);
+        for packet in core::mem::take(&mut node.inbox) {
+            Self::count_missed(&mut node.stats, &packet.payload);
             self.current.datagrams_dropped += 1;
         }
         node.inbox_bytes = 0;
