@@ -6,6 +6,7 @@ use super::config::{AntiEntropyMode, SyncPeers};
 use super::engine::Engine;
 use super::item_log::Held;
 use super::member::MemberState;
+use super::outbox::Outbox;
 use super::table::Id;
 use super::timer::Timer;
 use crate::codec::{self, DatagramBuilder, DigestEntry, Item, Message};
@@ -42,7 +43,7 @@ impl Engine {
             return;
         }
         let Some(addr) = self.sync_peer() else { return };
-        self.stats.syncs += 1;
+        self.out.stats.syncs += 1;
         let (want_delta, want_digest) = match self.config.anti_entropy {
             AntiEntropyMode::Pull => (true, false),
             AntiEntropyMode::PushPull => (true, true),
@@ -56,7 +57,7 @@ impl Engine {
             want_delta,
             want_digest,
         });
-        self.send_alone(addr, msg);
+        self.out.send_alone(addr, msg);
     }
 
     /// An order-independent hash of the digest we would send (without the
@@ -83,11 +84,11 @@ impl Engine {
         let codec::Summary { sender, hash, want_delta, want_digest } = summary;
         let known = self.live_member_at(&sender, from);
         if known.is_none() {
-            self.stats.syncs_refused += 1;
+            self.out.stats.syncs_refused += 1;
             return;
         }
         if hash == self.digest_hash() {
-            self.stats.syncs_in_sync += 1;
+            self.out.stats.syncs_in_sync += 1;
             return;
         }
         if want_delta || want_digest {
@@ -140,7 +141,7 @@ impl Engine {
             })
             .collect();
         // Room for the header, the flags and two bounds of the longest name.
-        let budget = self.packet_budget().saturating_sub(
+        let budget = self.out.packet_budget().saturating_sub(
             codec::HEADER_LEN + 3 * (codec::MAX_NAME_LEN + 2) + 16 + self.name.len(),
         );
         let mut after: Option<String> = None;
@@ -163,7 +164,7 @@ impl Engine {
                     want_delta,
                     want_digest: want_digest && first,
                 });
-                self.send_alone(to, msg);
+                self.out.send_alone(to, msg);
                 first = false;
                 after = next_after;
                 size = 0;
@@ -177,7 +178,7 @@ impl Engine {
         // Only members we know, at their address: a forged digest must not
         // turn a small datagram into our whole state sent elsewhere.
         let Some(requester) = self.live_member_at(&sender, from) else {
-            self.stats.syncs_refused += 1;
+            self.out.stats.syncs_refused += 1;
             return;
         };
         if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
@@ -186,7 +187,7 @@ impl Engine {
                 // clock went back. Move past it, as a refutation moves past
                 // an incarnation, so our state is not ignored.
                 self.set_generation(mine.generation + 1);
-                self.stats.state_restarts += 1;
+                self.out.stats.state_restarts += 1;
             }
         }
         if want_delta {
@@ -211,10 +212,10 @@ impl Engine {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
         let ours = self.members.names_in(after, upto);
-        let mut out = SyncAnswer::new(
-            self.packet_budget(),
+        let mut answer = SyncAnswer::new(
+            self.out.packet_budget(),
             self.config.sync_max_datagrams,
-            self.stream_budget(),
+            self.out.stream_budget(),
         );
         for id in ours {
             let e = &self.entry(id).member;
@@ -226,7 +227,7 @@ impl Engine {
             };
             if newer {
                 if let Some(msg) = self.state_message(id) {
-                    if !out.push(self, msg) {
+                    if !answer.push(&mut self.out, msg) {
                         break;
                     }
                 }
@@ -250,16 +251,16 @@ impl Engine {
                 .map(|(v, Held { item, .. })| (*v, item.clone()))
                 .collect();
             let range = (log.generation, from, log.watermark, log.collected);
-            if !self.push_delta(&mut out, name, range, items) {
+            if !self.push_delta(&mut answer, name, range, items) {
                 break;
             }
         }
-        let (datagrams, stream) = out.finish();
+        let (datagrams, stream) = answer.finish();
         for b in datagrams {
-            self.transmit(to, b);
+            self.out.transmit(to, b);
         }
         if let Some(b) = stream {
-            self.transmit_stream(to, b);
+            self.out.transmit_stream(to, b);
         }
     }
 
@@ -268,7 +269,7 @@ impl Engine {
     /// full (the rest waits for the next sync).
     fn push_delta(
         &mut self,
-        out: &mut SyncAnswer,
+        answer: &mut SyncAnswer,
         member: String,
         (generation, from, watermark, collected): (u64, u64, u64, u64),
         items: Vec<(u64, Item)>,
@@ -276,7 +277,7 @@ impl Engine {
         let mut start = from;
         let mut chunk: Vec<(u64, Item)> = Vec::new();
         let mut size = 0;
-        let room = self.packet_budget().saturating_sub(codec::HEADER_LEN + 64 + member.len());
+        let room = self.out.packet_budget().saturating_sub(codec::HEADER_LEN + 64 + member.len());
         for (v, item) in items {
             let len = codec::encoded_len(&item) + 10;
             if !chunk.is_empty() && size + len > room {
@@ -289,7 +290,7 @@ impl Engine {
                     collected,
                     items: core::mem::take(&mut chunk),
                 });
-                if !out.push(self, msg) {
+                if !answer.push(&mut self.out, msg) {
                     return false;
                 }
                 start = through;
@@ -306,7 +307,7 @@ impl Engine {
             collected,
             items: chunk,
         });
-        out.push(self, msg)
+        answer.push(&mut self.out, msg)
     }
 
     /// A Delta arrived.
@@ -318,7 +319,7 @@ impl Engine {
     ) {
         let codec::Delta { member, generation, from, through, collected, items } = delta;
         let Some(id) = self.members.id(&member) else {
-            self.stats.items_unknown_origin += 1;
+            self.out.stats.items_unknown_origin += 1;
             return;
         };
         if id == self.me {
@@ -331,12 +332,12 @@ impl Engine {
             .iter()
             .any(|(_, e)| e.member.addr == from_addr && e.member.state.is_live());
         if !known {
-            self.stats.syncs_refused += 1;
+            self.out.stats.syncs_refused += 1;
             return;
         }
         let Some(log) = self.log_for(id, generation) else { return };
         if from == 0 && !log.items.is_empty() && collected > log.watermark {
-            self.stats.state_resets += 1;
+            self.out.stats.state_resets += 1;
         }
         let Some(log) = self.logs.get_mut(&id) else { return };
         let mut changes = Vec::new();
@@ -374,9 +375,9 @@ impl SyncAnswer {
     }
 
     /// Adds `msg`; false once there is no room left anywhere.
-    fn push(&mut self, engine: &mut Engine, msg: Message) -> bool {
+    fn push(&mut self, out: &mut Outbox, msg: Message) -> bool {
         if self.stream.is_none() {
-            if engine.try_push(&mut self.current, &msg) {
+            if out.try_push(&mut self.current, &msg) {
                 return true;
             }
             let fits_a_datagram = {
@@ -386,14 +387,14 @@ impl SyncAnswer {
             if fits_a_datagram && self.done.len() + 1 < self.max {
                 let full = core::mem::replace(&mut self.current, DatagramBuilder::new(self.budget));
                 self.done.push(full);
-                return engine.try_push(&mut self.current, &msg);
+                return out.try_push(&mut self.current, &msg);
             }
             if self.stream_budget == 0 {
                 if !fits_a_datagram {
                     // Too big for any datagram and no streams (a peer
                     // with a larger max_packet_size made it): skip it, so
                     // the members after it are still repaired.
-                    engine.stats.items_oversized += 1;
+                    out.stats.items_oversized += 1;
                     return true;
                 }
                 return false;
@@ -401,12 +402,12 @@ impl SyncAnswer {
             self.stream = Some(DatagramBuilder::new(self.stream_budget));
         }
         let Some(s) = self.stream.as_mut() else { return false };
-        if engine.try_push(s, &msg) {
+        if out.try_push(s, &msg) {
             return true;
         }
         if s.is_empty() {
             // Too big even for a stream (a peer with a larger limit).
-            engine.stats.items_oversized += 1;
+            out.stats.items_oversized += 1;
             return true;
         }
         false

@@ -3,11 +3,12 @@
 use super::config::{Config, ConfigError};
 use super::event::Event;
 use super::member::{Member, MemberState};
+use super::outbox::{Outbox, Transmit};
 use super::probe::ProbeOrder;
 use super::stats::Stats;
 use super::table::{Entry, Id, Snapshot, Table};
 use super::timer::{Timer, Timers};
-use crate::codec::{self, DatagramBuilder, DecodeError, Key, Keyring, KeyringError, Message};
+use crate::codec::{self, DecodeError, Key, Keyring, KeyringError, Message};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -28,19 +29,6 @@ const MAX_HANDSHAKES: usize = 256;
 /// sync per joiner, two rounds later, closes those gaps in well under a
 /// second instead of a push-pull interval.
 const SETTLE_ROUNDS: u32 = 2;
-
-/// A datagram the driver must send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination address.
-    pub dst: SocketAddr,
-    /// The encoded datagram (or stream payload).
-    pub payload: Vec<u8>,
-    /// Send it over a reliable stream (TCP) to `dst`, not as a datagram: it
-    /// may be up to `max_stream_size` bytes. The receiver hands it to
-    /// [`Engine::handle_stream`].
-    pub stream: bool,
-}
 
 /// [`Engine::set_meta`] was given more bytes than `max_meta_size`.
 /// Doesn't affect the engine's state.
@@ -163,11 +151,8 @@ pub struct Engine {
     /// sent to someone else. Bounded: the oldest are forgotten.
     pub(crate) handshakes: VecDeque<OwedView>,
     pub(crate) timers: Timers,
-    pub(crate) transmits: VecDeque<Transmit>,
-    pub(crate) events: VecDeque<Event>,
-    pub(crate) stats: Stats,
-    /// Seals and opens every datagram when the config has keys.
-    pub(crate) keyring: Option<Keyring>,
+    /// Transmits, events, counters and the keyring.
+    pub(crate) out: Outbox,
 }
 
 impl Engine {
@@ -226,10 +211,7 @@ impl Engine {
             handshake_ping: None,
             handshakes: VecDeque::new(),
             timers: Timers::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
-            keyring: None,
+            out: Outbox::new(None, config.max_packet_size, config.max_stream_size),
             name: name.clone(),
             config,
         };
@@ -239,7 +221,7 @@ impl Engine {
             let mut entropy = [0u8; 32];
             engine.rng.fill_bytes(&mut entropy);
             let (keys, label) = (&engine.config.keys, engine.config.label.as_bytes());
-            engine.keyring = Some(Keyring::new(keys, label, entropy));
+            engine.out.keyring = Some(Keyring::new(keys, label, entropy));
         }
         engine.counts = engine.members.base_counts();
         match engine.members.id(&name) {
@@ -310,51 +292,32 @@ impl Engine {
     /// engine's seed, and two members started with one seed would repeat
     /// them. A no-op without keys.
     pub fn set_entropy(&mut self, entropy: [u8; 32]) {
-        if let Some(k) = self.keyring.as_mut() {
+        if let Some(k) = self.out.keyring.as_mut() {
             k.reseed(entropy);
         }
     }
 
     /// The encryption keys, the primary first (empty without encryption).
     pub fn keys(&self) -> Vec<Key> {
-        self.keyring.as_ref().map_or_else(Vec::new, Keyring::keys)
+        self.out.keyring.as_ref().map_or_else(Vec::new, Keyring::keys)
     }
 
     /// Accepts `key` from now on (sealing still uses the primary): the
     /// first step of a key rotation, done on every member.
     pub fn add_key(&mut self, key: Key) -> Result<(), KeyringError> {
-        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.add(key)
+        self.out.keyring.as_mut().ok_or(KeyringError::Disabled)?.add(key)
     }
 
     /// Seals with `key`, which must have been added, from now on: the
     /// second step of a rotation, once every member holds the key.
     pub fn use_key(&mut self, key: Key) -> Result<(), KeyringError> {
-        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.use_key(key)
+        self.out.keyring.as_mut().ok_or(KeyringError::Disabled)?.use_key(key)
     }
 
     /// Stops accepting `key` (not the primary): the last step of a
     /// rotation, once every member seals with the new key.
     pub fn remove_key(&mut self, key: Key) -> Result<(), KeyringError> {
-        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.remove(key)
-    }
-
-    /// Bytes a datagram's messages may take: `max_packet_size`, less what
-    /// sealing adds.
-    pub(crate) fn packet_budget(&self) -> usize {
-        self.config.max_packet_size - self.seal_overhead()
-    }
-
-    /// Bytes a stream payload's messages may take (0: streams are off).
-    pub(crate) fn stream_budget(&self) -> usize {
-        self.config.max_stream_size.saturating_sub(self.seal_overhead())
-    }
-
-    fn seal_overhead(&self) -> usize {
-        if self.keyring.is_some() {
-            codec::SEAL_OVERHEAD
-        } else {
-            0
-        }
+        self.out.keyring.as_mut().ok_or(KeyringError::Disabled)?.remove(key)
     }
 
     /// This life of the member (see [`Engine::set_generation`]).
@@ -422,7 +385,7 @@ impl Engine {
 
     /// The counters.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.out.stats
     }
 
     /// What the engine holds right now: members by state, queue depths,
@@ -460,7 +423,7 @@ impl Engine {
         let me = self.local_member().addr;
         let seeds: Vec<SocketAddr> = seeds.iter().copied().filter(|s| *s != me).collect();
         if seeds.is_empty() {
-            self.events.push_back(Event::JoinFailed { token });
+            self.out.event(Event::JoinFailed { token });
             return token;
         }
         self.joins.insert(token, JoinAttempt { seeds, deadline: now + timeout });
@@ -493,7 +456,7 @@ impl Engine {
     /// leave as done.
     fn finish_leave(&mut self) {
         if self.piggyback.remove(self.me) {
-            self.events.push_back(Event::LeaveDone);
+            self.out.event(Event::LeaveDone);
         }
     }
 
@@ -524,30 +487,30 @@ impl Engine {
     /// (the address its stream header gave). Refused, and counted, when
     /// streams are disabled or it exceeds `max_stream_size`.
     pub fn handle_stream(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
-        self.stats.streams_received += 1;
+        self.out.stats.streams_received += 1;
         self.handle_bytes(now, from, bytes, self.config.max_stream_size);
         self.gossip_news(now);
     }
 
     fn handle_bytes(&mut self, now: Duration, from: SocketAddr, bytes: &[u8], limit: usize) {
-        self.stats.bytes_received += bytes.len() as u64;
+        self.out.stats.bytes_received += bytes.len() as u64;
         if bytes.len() > limit {
             self.count_drop(DecodeError::Oversized);
             return;
         }
         let opened;
-        let bytes = match self.keyring.as_ref().map(|k| k.open(bytes)) {
+        let bytes = match self.out.keyring.as_ref().map(|k| k.open(bytes)) {
             None => bytes,
             Some(Ok(plain)) => {
                 opened = plain;
                 &opened[..]
             }
             Some(Err(codec::OpenError::Unauthenticated)) => {
-                self.stats.dropped_unauthenticated += 1;
+                self.out.stats.dropped_unauthenticated += 1;
                 return;
             }
             Some(Err(codec::OpenError::Unencrypted)) => {
-                self.stats.dropped_unencrypted += 1;
+                self.out.stats.dropped_unencrypted += 1;
                 return;
             }
         };
@@ -558,10 +521,10 @@ impl Engine {
                 return;
             }
         };
-        self.stats.packets_received += 1;
+        self.out.stats.packets_received += 1;
         self.last_heard = now;
         for (msg, size) in messages {
-            self.stats.count_received(msg.kind(), size);
+            self.out.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
         if let Some(HandshakePing { addr, target, token }) = self.handshake_ping.take() {
@@ -574,7 +537,7 @@ impl Engine {
 
     #[cold]
     fn count_drop(&mut self, e: DecodeError) {
-        let s = &mut self.stats;
+        let s = &mut self.out.stats;
         match e {
             DecodeError::Truncated => s.dropped_truncated += 1,
             DecodeError::Oversized => s.dropped_oversized += 1,
@@ -637,7 +600,7 @@ impl Engine {
         let target = name.clone();
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
         if self.joins.remove(&token).is_some() {
-            self.events.push_back(Event::JoinSucceeded { token, seed: from });
+            self.out.event(Event::JoinSucceeded { token, seed: from });
             if !self.config.push_pull_interval.is_zero() {
                 let settle = self.config.gossip_interval * SETTLE_ROUNDS;
                 self.timers.arm(now + settle, Timer::SettleSync);
@@ -654,7 +617,7 @@ impl Engine {
     fn handle_ping(&mut self, from: SocketAddr, ping: codec::Ping) {
         let codec::Ping { seq, target } = ping;
         if target != self.name {
-            self.stats.misdirected_pings += 1;
+            self.out.stats.misdirected_pings += 1;
             return;
         }
         self.send_with_gossip(from, Message::Ack(codec::Ack { seq }), None);
@@ -696,7 +659,7 @@ impl Engine {
                             r.nacked = true;
                             let (to, nack) =
                                 (r.requester, Message::Nack(codec::Nack { seq: r.seq }));
-                            self.send_alone(to, nack);
+                            self.out.send_alone(to, nack);
                             let rest = self.config.probe_timeout / 5;
                             self.timers.arm(now + rest, Timer::Relay { seq });
                         }
@@ -723,12 +686,12 @@ impl Engine {
 
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.out.transmits.pop_front()
     }
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// When [`Engine::handle_timeout`] must be called next.
@@ -758,7 +721,7 @@ impl Engine {
         let addr = self.entry(id).member.addr;
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
-        self.stats.reconnects += 1;
+        self.out.stats.reconnects += 1;
         let meet = Message::Meet(codec::Handshake {
             token,
             name: me.name,
@@ -769,14 +732,14 @@ impl Engine {
         // Both in one datagram when they fit (long names and metadata in a
         // small max_packet_size may not): the claim first, so the member
         // refutes before it answers the Meet.
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &claim);
-        if !self.try_push(&mut b, &meet) {
-            self.transmit(addr, b);
-            b = DatagramBuilder::new(self.packet_budget());
-            self.push(&mut b, &meet);
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &claim);
+        if !self.out.try_push(&mut b, &meet) {
+            self.out.transmit(addr, b);
+            b = self.out.datagram();
+            self.out.push(&mut b, &meet);
         }
-        self.transmit(addr, b);
+        self.out.transmit(addr, b);
     }
 
     fn join_retry(&mut self, now: Duration, token: u64) {
@@ -785,7 +748,7 @@ impl Engine {
         };
         if now >= attempt.deadline {
             self.joins.remove(&token);
-            self.events.push_back(Event::JoinFailed { token });
+            self.out.event(Event::JoinFailed { token });
             return;
         }
         let deadline = attempt.deadline;
@@ -801,7 +764,7 @@ impl Engine {
         let seeds = attempt.seeds.clone();
         let me = self.local_member().clone();
         for seed in seeds {
-            self.send_alone(
+            self.out.send_alone(
                 seed,
                 Message::Meet(codec::Handshake {
                     token,
@@ -840,9 +803,9 @@ impl Engine {
     /// without, in as many datagrams as it takes (returns true).
     fn send_view(&mut self, to: SocketAddr, first: Option<Message>) -> bool {
         let one_datagram = first.is_some();
-        let mut b = DatagramBuilder::new(self.packet_budget());
+        let mut b = self.out.datagram();
         if let Some(m) = first {
-            self.push(&mut b, &m);
+            self.out.push(&mut b, &m);
         }
         let mut complete = true;
         for id in 0..self.members.len() as Id {
@@ -850,18 +813,18 @@ impl Engine {
                 continue;
             }
             let Some(msg) = self.state_message(id) else { continue };
-            if self.try_push(&mut b, &msg) {
+            if self.out.try_push(&mut b, &msg) {
                 continue;
             }
             if one_datagram {
                 complete = false;
                 break;
             }
-            self.transmit(to, b);
-            b = DatagramBuilder::new(self.packet_budget());
-            self.push(&mut b, &msg);
+            self.out.transmit(to, b);
+            b = self.out.datagram();
+            self.out.push(&mut b, &msg);
         }
-        self.transmit(to, b);
+        self.out.transmit(to, b);
         complete
     }
 
@@ -933,48 +896,6 @@ impl Engine {
         out
     }
 
-    pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {
-        let before = b.bytes();
-        b.push(msg);
-        self.stats.count_sent(msg.kind(), b.bytes() - before);
-    }
-
-    pub(crate) fn try_push(&mut self, b: &mut DatagramBuilder, msg: &Message) -> bool {
-        let before = b.bytes();
-        let ok = b.try_push(msg);
-        if ok {
-            self.stats.count_sent(msg.kind(), b.bytes() - before);
-        }
-        ok
-    }
-
-    /// Sends the datagram built in `b` (no-op if empty).
-    pub(crate) fn transmit(&mut self, dst: SocketAddr, b: DatagramBuilder) {
-        self.queue(dst, b, false);
-    }
-
-    /// Sends a stream payload built in `b` (no-op if empty).
-    pub(crate) fn transmit_stream(&mut self, dst: SocketAddr, b: DatagramBuilder) {
-        self.queue(dst, b, true);
-    }
-
-    fn queue(&mut self, dst: SocketAddr, b: DatagramBuilder, stream: bool) {
-        if b.is_empty() {
-            return;
-        }
-        let mut payload = b.finish();
-        if let Some(k) = self.keyring.as_mut() {
-            payload = k.seal(&payload);
-        }
-        if stream {
-            self.stats.streams_sent += 1;
-        } else {
-            self.stats.packets_sent += 1;
-        }
-        self.stats.bytes_sent += payload.len() as u64;
-        self.transmits.push_back(Transmit { dst, payload, stream });
-    }
-
     /// The id of `name` if it is a live member other than us, reachable at
     /// `addr`. Requests that make us send more than they weigh (PingReq,
     /// Digest, Summary) are answered only then, so a forged one cannot aim
@@ -989,36 +910,13 @@ impl Engine {
         })
     }
 
-    /// Sends one message in a datagram of its own, or over a stream if it
-    /// is too big for one.
-    pub(crate) fn send_big(&mut self, dst: SocketAddr, msg: &Message) {
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        if self.try_push(&mut b, msg) {
-            self.transmit(dst, b);
-        } else {
-            let mut b = DatagramBuilder::new(self.stream_budget());
-            if self.config.max_stream_size > 0 && self.try_push(&mut b, msg) {
-                self.transmit_stream(dst, b);
-            } else {
-                self.stats.items_oversized += 1;
-            }
-        }
-    }
-
-    /// Sends one message in a datagram of its own.
-    pub(crate) fn send_alone(&mut self, dst: SocketAddr, msg: Message) {
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &msg);
-        self.transmit(dst, b);
-    }
-
     /// Sends `msg` with a gossip section filling the rest of the datagram.
     /// The member `dst_id`, when known, is left out of the sample (it knows
     /// itself).
     pub(crate) fn send_with_gossip(&mut self, dst: SocketAddr, msg: Message, dst_id: Option<Id>) {
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &msg);
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &msg);
         self.fill_gossip(&mut b, dst_id);
-        self.transmit(dst, b);
+        self.out.transmit(dst, b);
     }
 }

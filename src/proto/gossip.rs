@@ -42,7 +42,7 @@ impl Engine {
             };
             let before = b.bytes();
             if b.try_push(&msg) {
-                self.stats.count_sent(msg.kind(), b.bytes() - before);
+                self.out.stats.count_sent(msg.kind(), b.bytes() - before);
                 included.push(id);
             } else {
                 misfits += 1;
@@ -54,7 +54,7 @@ impl Engine {
         }
         for id in included {
             if self.piggyback.sent(id, limit) && self.leaving && id == self.me {
-                self.events.push_back(Event::LeaveDone);
+                self.out.event(Event::LeaveDone);
             }
         }
     }
@@ -86,7 +86,7 @@ impl Engine {
                 // Full: the next datagram's sample starts with this member.
                 break;
             }
-            self.stats.count_sent(msg.kind(), b.bytes() - before);
+            self.out.stats.count_sent(msg.kind(), b.bytes() - before);
             self.sample_cursor = self.sample_cursor.wrapping_add(1);
             added += 1;
             scanned += 1;
@@ -136,14 +136,14 @@ impl Engine {
             if self.piggyback.is_empty() && self.pushes.is_empty() {
                 break;
             }
-            let mut b = DatagramBuilder::new(self.packet_budget());
+            let mut b = self.out.datagram();
             self.fill_updates(&mut b);
             let (items, big) = self.fill_items(&mut b);
             self.fill_sample(&mut b, Some(id));
-            self.transmit(addr, b);
+            self.out.transmit(addr, b);
             self.pushed(&items);
             for BigItem { origin, version, update } in big {
-                self.send_big(addr, &update);
+                self.out.send_big(addr, &update);
                 self.pushed(&[(origin, version)]);
             }
         }

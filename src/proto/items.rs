@@ -104,8 +104,8 @@ impl Engine {
     /// streams are disabled.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
         match self.config.max_stream_size {
-            0 => self.item_len_within(key, self.packet_budget()),
-            _ => self.item_len_within(key, self.stream_budget()),
+            0 => self.item_len_within(key, self.out.packet_budget()),
+            _ => self.item_len_within(key, self.out.stream_budget()),
         }
     }
 
@@ -151,7 +151,7 @@ impl Engine {
             self.report(me, generation, changes);
         }
         if self.pushes.start(me, version) {
-            self.stats.pushes_evicted += 1;
+            self.out.stats.pushes_evicted += 1;
         }
         self.push_now(now, me, version);
         version
@@ -170,7 +170,7 @@ impl Engine {
                     s.restart(generation, &mut changes);
                 }
                 self.pushes.stop_origin(id);
-                self.stats.state_restarts += 1;
+                self.out.stats.state_restarts += 1;
                 self.report(id, generation, changes);
             }
             Some(_) => {}
@@ -188,7 +188,7 @@ impl Engine {
         }
         let name = self.entry(id).member.name.clone();
         for change in changes {
-            self.events.push_back(match change {
+            self.out.event(match change {
                 Change::Key { key, value, version } => {
                     Event::Updated { member: name.clone(), generation, key, value, version }
                 }

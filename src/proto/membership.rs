@@ -114,7 +114,7 @@ impl Engine {
         let Some(id) = self.members.id(&name) else {
             let member =
                 Member { name, addr, incarnation, state: MemberState::Alive, meta, since: now };
-            self.events.push_back(Event::Joined(member.clone()));
+            self.out.event(Event::Joined(member.clone()));
             let id = self.insert(member, String::new());
             self.enqueue_update(id);
             return;
@@ -149,8 +149,8 @@ impl Engine {
         };
         match old {
             MemberState::Alive => {}
-            MemberState::Suspect => self.events.push_back(Event::Alive(m)),
-            MemberState::Dead | MemberState::Left => self.events.push_back(Event::Joined(m)),
+            MemberState::Suspect => self.out.event(Event::Alive(m)),
+            MemberState::Dead | MemberState::Left => self.out.event(Event::Joined(m)),
         }
     }
 
@@ -212,7 +212,7 @@ impl Engine {
         self.enqueue_update(id);
         if report {
             if let Some(m) = self.snapshot(id) {
-                self.events.push_back(Event::Suspected(m));
+                self.out.event(Event::Suspected(m));
             }
         }
     }
@@ -235,7 +235,7 @@ impl Engine {
         s.accusers.push(from.clone());
         let (start, confirmations) = (s.start, s.accusers.len() as u32 - 1);
         let timeout = self.config.suspicion_timeout_after(self.live_members(), confirmations);
-        self.stats.confirmations += 1;
+        self.out.stats.confirmations += 1;
         // The earlier, longer timer stays armed and finds nothing to do.
         self.timers.arm((start + timeout).max(now), Timer::Suspicion { id, incarnation });
         if let Some(e) = self.members.get_mut(id) {
@@ -272,13 +272,13 @@ impl Engine {
             let longest = s.start + self.config.suspicion_timeout_after(n, 0);
             let quiet = now.saturating_sub(self.last_heard) > self.config.probe_interval;
             if self.config.lifeguard && n > 2 && quiet && now < longest {
-                self.stats.declarations_deferred += 1;
+                self.out.stats.declarations_deferred += 1;
                 let next = (now + self.config.probe_interval).min(longest);
                 self.timers.arm(next, Timer::Suspicion { id, incarnation });
                 return;
             }
         }
-        self.stats.failures_declared += 1;
+        self.out.stats.failures_declared += 1;
         let me = self.name.clone();
         self.declare(now, id, incarnation, me, MemberState::Dead);
     }
@@ -326,7 +326,7 @@ impl Engine {
         self.set_state(id, state, now);
         self.enqueue_update(id);
         if let Some(m) = self.snapshot(id) {
-            self.events.push_back(match state {
+            self.out.event(match state {
                 MemberState::Left => Event::Left(m),
                 _ => Event::Failed(m),
             });
@@ -343,11 +343,11 @@ impl Engine {
             (e.member.incarnation.max(incarnation) + 1).min(crate::codec::MAX_INCARNATION);
         e.member.since = now;
         let incarnation = e.member.incarnation;
-        self.stats.refutations += 1;
+        self.out.stats.refutations += 1;
         // Lifeguard: being accused hints that we are the slow one.
         self.adjust_health(1);
         self.enqueue_update(self.me);
-        self.events.push_back(Event::Refuted { accusation, incarnation });
+        self.out.event(Event::Refuted { accusation, incarnation });
     }
 
     /// Removes members dead or departed for longer than `reap_timeout`.
@@ -373,7 +373,7 @@ impl Engine {
             self.piggyback.remove(id);
             self.suspicions.remove(&id);
             self.members.reap(id);
-            self.stats.reaped += 1;
+            self.out.stats.reaped += 1;
         }
     }
 }

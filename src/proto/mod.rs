@@ -20,6 +20,7 @@ mod items;
 mod member;
 mod membership;
 mod mongering;
+mod outbox;
 mod piggyback;
 mod probe;
 mod quorum;
@@ -28,11 +29,12 @@ mod table;
 mod timer;
 
 pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
-pub use engine::{Engine, MetaTooLarge, Transmit};
+pub use engine::{Engine, MetaTooLarge};
 pub use event::Event;
 pub use items::ItemError;
 pub use member::{Member, MemberState};
 pub use mongering::MAX_PUSHES;
+pub use outbox::Transmit;
 pub use stats::{Gauges, Stats, RTT_BUCKETS_US};
 pub use table::Snapshot;
 

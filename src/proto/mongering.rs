@@ -123,7 +123,7 @@ impl Engine {
     pub(crate) fn handle_update(&mut self, now: Duration, from: SocketAddr, update: codec::Update) {
         let codec::Update { origin, generation, version, item, feedback } = update;
         let Some(id) = self.members.id(&origin) else {
-            self.stats.items_unknown_origin += 1;
+            self.out.stats.items_unknown_origin += 1;
             return;
         };
         // Our own items, and those of an earlier life of theirs, are not
@@ -131,7 +131,8 @@ impl Engine {
         let news = id != self.me && self.log_for(id, generation).is_some_and(|s| !s.knows(version));
         if !news {
             if feedback {
-                self.send_alone(from, Message::Known(codec::Known { origin, generation, version }));
+                self.out
+                    .send_alone(from, Message::Known(codec::Known { origin, generation, version }));
             }
             return;
         }
@@ -142,7 +143,7 @@ impl Engine {
         self.report(id, generation, changes);
         // News: spread it in turn.
         if self.pushes.start(id, version) {
-            self.stats.pushes_evicted += 1;
+            self.out.stats.pushes_evicted += 1;
         }
         self.push_now(now, id, version);
     }
@@ -156,7 +157,7 @@ impl Engine {
         let Some(msg) = self.update_message(origin, version) else { return };
         let targets = self.random_live_members(self.config.gossip_fanout, &[origin]);
         for (_, addr) in targets {
-            self.send_big(addr, &msg);
+            self.out.send_big(addr, &msg);
             self.pushed(&[(origin, version)]);
         }
     }
@@ -197,14 +198,14 @@ impl Engine {
         let mut big = Vec::new();
         let mut gone = Vec::new();
         let mut misfits = 0;
-        let room = self.packet_budget().saturating_sub(codec::HEADER_LEN);
+        let room = self.out.packet_budget().saturating_sub(codec::HEADER_LEN);
         let active: Vec<(Id, u64)> = self.pushes.iter().collect();
         for (origin, version) in active {
             let Some(msg) = self.update_message(origin, version) else {
                 gone.push((origin, version)); // superseded or collected
                 continue;
             };
-            if self.try_push(b, &msg) {
+            if self.out.try_push(b, &msg) {
                 added.push((origin, version));
             } else if codec::encoded_len(&msg) > room {
                 big.push(BigItem { origin, version, update: msg });

@@ -119,7 +119,7 @@ impl Engine {
             if p.acked {
                 self.adjust_health(-1);
             } else {
-                self.stats.probes_failed += 1;
+                self.out.stats.probes_failed += 1;
                 // Lifeguard: each relay that did not even nack hints that
                 // the fault may be ours (memberlist: with no relay asked,
                 // the failed probe itself counts).
@@ -141,18 +141,18 @@ impl Engine {
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
         self.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
-        self.stats.probes += 1;
-        let mut b = crate::codec::DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &Message::Ping(codec::Ping { seq, target: name }));
+        self.out.stats.probes += 1;
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &Message::Ping(codec::Ping { seq, target: name }));
         if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
             if let Some(msg) = self.state_message(target) {
-                self.try_push(&mut b, &msg);
+                self.out.try_push(&mut b, &msg);
             }
         }
         self.fill_gossip(&mut b, Some(target));
-        self.transmit(addr, b);
+        self.out.transmit(addr, b);
         let timeout = self.config.probe_timeout * (self.health + 1);
         self.timers.arm(now + timeout, Timer::ProbeTimeout { seq });
     }
@@ -188,8 +188,8 @@ impl Engine {
             p.indirect = relays.len() as u32;
         }
         for (_, relay) in relays {
-            self.stats.indirect_probes += 1;
-            self.send_alone(
+            self.out.stats.indirect_probes += 1;
+            self.out.send_alone(
                 relay,
                 Message::PingReq(codec::PingReq { seq, target: name.clone(), addr }),
             );
@@ -205,12 +205,12 @@ impl Engine {
                 p.acked = true;
                 // Direct or relayed, the probe's round trip as we saw it.
                 let rtt = now.saturating_sub(p.sent);
-                self.stats.time_probe(rtt);
+                self.out.stats.time_probe(rtt);
             }
             return;
         }
         if let Some(r) = self.relays.remove(&seq) {
-            self.send_alone(r.requester, Message::Ack(codec::Ack { seq: r.seq }));
+            self.out.send_alone(r.requester, Message::Ack(codec::Ack { seq: r.seq }));
         }
     }
 
@@ -218,7 +218,7 @@ impl Engine {
     pub(crate) fn relay_ping(&mut self, now: Duration, requester: SocketAddr, req: codec::PingReq) {
         let codec::PingReq { seq, target, addr } = req;
         let Some(id) = self.live_member_at(&target, addr) else {
-            self.stats.ping_reqs_refused += 1;
+            self.out.stats.ping_reqs_refused += 1;
             return;
         };
         let own = self.next_seq();
@@ -245,7 +245,7 @@ impl Engine {
             return;
         };
         e.accuser = accuser;
-        self.stats.suspicions += 1;
+        self.out.stats.suspicions += 1;
         self.start_suspicion(now, id, true);
     }
 }

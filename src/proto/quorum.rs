@@ -140,7 +140,7 @@ impl Engine {
             link.waiting_since.get_or_insert(now);
             link.last_ping = now;
         }
-        self.stats.probes += 1;
+        self.out.stats.probes += 1;
         self.send_light(now, addr, Message::Ping(codec::Ping { seq, target: name }), Some(id));
     }
 
@@ -151,15 +151,15 @@ impl Engine {
     /// learns from the answers what everyone knows, so a newcomer fills
     /// the gaps of the view its seed gave it at once.)
     fn send_light(&mut self, now: Duration, to: SocketAddr, msg: Message, dst: Option<Id>) {
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &msg);
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &msg);
         self.fill_reports(&mut b, dst);
         self.fill_updates(&mut b);
         if now.saturating_sub(self.quorum.last_sample) >= self.config.gossip_interval {
             self.quorum.last_sample = now;
             self.fill_sample(&mut b, dst);
         }
-        self.transmit(to, b);
+        self.out.transmit(to, b);
     }
 
     /// An Ack for one of our quorum pings: the member answers. Returns
@@ -168,7 +168,7 @@ impl Engine {
         let Some(PingSent { member: id, at: sent }) = self.quorum.pings.remove(&seq) else {
             return false;
         };
-        self.stats.time_probe(now.saturating_sub(sent));
+        self.out.stats.time_probe(now.saturating_sub(sent));
         if let Some(link) = self.quorum.links.get_mut(&id) {
             link.waiting_since = None;
             link.pong = now;
@@ -179,7 +179,7 @@ impl Engine {
                 e.accuser.clear();
             }
             if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-                self.events.push_back(Event::Alive(m));
+                self.out.event(Event::Alive(m));
             }
         }
         true
@@ -195,9 +195,9 @@ impl Engine {
             e.accuser = me;
         }
         self.set_state(id, MemberState::Suspect, now);
-        self.stats.suspicions += 1;
+        self.out.stats.suspicions += 1;
         if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-            self.events.push_back(Event::Suspected(m));
+            self.out.event(Event::Suspected(m));
         }
         self.check_quorum(now, id);
     }
@@ -220,7 +220,7 @@ impl Engine {
         if !live(id) || !live(by) {
             return;
         }
-        self.stats.failure_reports += 1;
+        self.out.stats.failure_reports += 1;
         let reports = self.quorum.reports.entry(id).or_default();
         match reports.iter_mut().find(|r| r.from == by) {
             Some(r) => {
@@ -258,7 +258,7 @@ impl Engine {
         if reports + 1 < needed {
             return;
         }
-        self.stats.failures_declared += 1;
+        self.out.stats.failures_declared += 1;
         self.quorum.reports.remove(&id);
         let me = self.name.clone();
         self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
@@ -273,7 +273,7 @@ impl Engine {
             .map(|(_, e)| e.member.addr)
             .collect();
         for addr in to {
-            self.send_alone(addr, fail.clone());
+            self.out.send_alone(addr, fail.clone());
         }
     }
 
@@ -296,7 +296,7 @@ impl Engine {
             })
             .collect();
         for msg in failing {
-            if !self.try_push(b, &msg) {
+            if !self.out.try_push(b, &msg) {
                 break;
             }
         }
