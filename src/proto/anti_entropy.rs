@@ -16,18 +16,9 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 impl Engine {
-    /// State rank in digests: SWIM's order of claims at one incarnation.
-    /// Under the quorum detector `Suspect` is only this member's own
-    /// failing mark, which peers never adopt: it ranks as `Alive`, or
-    /// digests would never agree.
+    /// State rank in digests (see [`super::detector::Detector::rank`]).
     fn rank(&self, state: MemberState) -> u8 {
-        match state {
-            MemberState::Alive => 0,
-            MemberState::Suspect if self.quorum_mode() => 0,
-            MemberState::Suspect => 1,
-            MemberState::Dead => 2,
-            MemberState::Left => 3,
-        }
+        self.detector.rank(state)
     }
 
     /// Start of an anti-entropy period: sync with one peer.

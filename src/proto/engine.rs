@@ -1,10 +1,10 @@
 //! The engine: state, the pull API, and message dispatch.
 
 use super::config::{Config, ConfigError};
+use super::detector::Detector;
 use super::event::Event;
 use super::member::{Member, MemberState};
 use super::outbox::{Outbox, Transmit};
-use super::probe::ProbeOrder;
 use super::stats::Stats;
 use super::table::{Entry, Id, Snapshot, Table};
 use super::timer::{Timer, Timers};
@@ -48,38 +48,6 @@ impl fmt::Display for MetaTooLarge {
 
 impl std::error::Error for MetaTooLarge {}
 
-/// The probe in flight, if any (one per probe interval).
-#[derive(Debug, Clone)]
-pub(crate) struct Probe {
-    pub(crate) seq: u64,
-    pub(crate) target: Id,
-    /// When the direct Ping went out (for the round-trip histogram).
-    pub(crate) sent: Duration,
-    pub(crate) acked: bool,
-    pub(crate) nacks: u32,
-    /// Indirect probes sent: as many nacks are expected if the relays are
-    /// healthy (Lifeguard).
-    pub(crate) indirect: u32,
-}
-
-/// A suspicion in progress (Lifeguard): when it started and who accused.
-#[derive(Debug, Clone)]
-pub(crate) struct Suspicion {
-    pub(crate) start: Duration,
-    pub(crate) incarnation: u64,
-    /// Distinct accusers, the first one first.
-    pub(crate) accusers: Vec<String>,
-}
-
-/// A PingReq this node is relaying.
-#[derive(Debug, Clone)]
-pub(crate) struct Relay {
-    pub(crate) requester: SocketAddr,
-    pub(crate) seq: u64,
-    /// The Nack went out already.
-    pub(crate) nacked: bool,
-}
-
 /// The third step of a handshake, owed once the Pong's datagram is applied.
 #[derive(Debug, Clone)]
 pub(crate) struct HandshakePing {
@@ -122,7 +90,6 @@ pub struct Engine {
     pub(crate) counts: [usize; 4],
     /// Members with an update to gossip, and how often each was sent.
     pub(crate) piggyback: super::piggyback::UpdateQueue,
-    pub(crate) probe_order: ProbeOrder,
     /// Every member's replicated state and rumors, as known here.
     pub(crate) logs: super::table::FixedHashMap<Id, super::item_log::ItemLog>,
     /// Items being spread (rumor mongering).
@@ -132,15 +99,11 @@ pub struct Engine {
     /// Lifeguard's local health score: 0 is healthy; probing runs
     /// `health + 1` times slower.
     pub(crate) health: u32,
-    /// Suspicions in progress, by member.
-    pub(crate) suspicions: super::table::FixedHashMap<Id, Suspicion>,
-    pub(crate) probe: Option<Probe>,
     /// When a datagram or stream last decoded here (Lifeguard's deafness
     /// check before declaring a death).
     pub(crate) last_heard: Duration,
-    /// The quorum detector's pings and reports (empty under SWIM).
-    pub(crate) quorum: super::quorum::Quorum,
-    pub(crate) relays: BTreeMap<u64, Relay>,
+    /// The failure detector in force and what it keeps.
+    pub(crate) detector: Detector,
     pub(crate) joins: BTreeMap<u64, JoinAttempt>,
     pub(crate) next_seq: u64,
     pub(crate) leaving: bool,
@@ -195,16 +158,12 @@ impl Engine {
             sample_cursor: 0,
             counts: [0; 4],
             piggyback: Default::default(),
-            probe_order: ProbeOrder::default(),
             logs: Default::default(),
             pushes: Default::default(),
             generation: 0,
             health: 0,
-            suspicions: Default::default(),
-            probe: None,
             last_heard: now,
-            quorum: Default::default(),
-            relays: BTreeMap::new(),
+            detector: Detector::new(config.failure_detector),
             joins: BTreeMap::new(),
             next_seq: 0,
             leaving: false,
@@ -253,12 +212,7 @@ impl Engine {
         // Random phases keep members from probing and gossiping in lockstep.
         let probe_phase = engine.jitter(engine.config.probe_interval);
         let gossip_phase = engine.jitter(engine.config.gossip_interval);
-        if engine.quorum_mode() {
-            let phase = engine.jitter(engine.config.quorum_tick());
-            engine.timers.arm(now + phase, Timer::Quorum);
-        } else {
-            engine.timers.arm(now + probe_phase, Timer::Probe);
-        }
+        engine.start_detector(now, probe_phase);
         engine.timers.arm(now + gossip_phase, Timer::Gossip);
         if !engine.config.reconnect_interval.is_zero() {
             let phase = engine.jitter(engine.config.reconnect_interval);
@@ -560,14 +514,10 @@ impl Engine {
             Message::Pong(pong) => self.handle_pong(now, from, pong),
             Message::Ping(ping) => self.handle_ping(from, ping),
             Message::Ack(ack) => self.handle_ack(now, ack.seq),
-            Message::PingReq(req) => self.relay_ping(now, from, req),
-            Message::Nack(nack) => {
-                if let Some(p) = self.probe.as_mut().filter(|p| p.seq == nack.seq) {
-                    p.nacks += 1;
-                }
-            }
+            Message::PingReq(req) => self.handle_ping_req(now, from, req),
+            Message::Nack(nack) => self.handle_nack(nack.seq),
             Message::Alive(alive) => self.apply_alive(now, alive),
-            Message::Suspect(accusation) => self.apply_suspect(now, accusation),
+            Message::Suspect(accusation) => self.handle_suspect(now, accusation),
             Message::Dead(accusation) => self.apply_dead(now, accusation, MemberState::Dead),
             Message::Left(left) => {
                 // A departure is the member's own word: it is its accuser.
@@ -650,25 +600,7 @@ impl Engine {
                 Timer::Suspicion { id, incarnation } => {
                     self.suspicion_expired(now, id, incarnation)
                 }
-                Timer::Relay { seq } => {
-                    // First at 80% of the probe timeout (Lifeguard): nack,
-                    // so the requester hears from us before it settles,
-                    // and keep forwarding a late ack until the timeout.
-                    match self.relays.get_mut(&seq) {
-                        Some(r) if !r.nacked => {
-                            r.nacked = true;
-                            let (to, nack) =
-                                (r.requester, Message::Nack(codec::Nack { seq: r.seq }));
-                            self.out.send_alone(to, nack);
-                            let rest = self.config.probe_timeout / 5;
-                            self.timers.arm(now + rest, Timer::Relay { seq });
-                        }
-                        Some(_) => {
-                            self.relays.remove(&seq);
-                        }
-                        None => {}
-                    }
-                }
+                Timer::Relay { seq } => self.relay_timeout(now, seq),
                 Timer::JoinRetry { token } => self.join_retry(now, token),
                 Timer::Reconnect => {
                     self.timers.arm(now + self.config.reconnect_interval, Timer::Reconnect);

@@ -22,9 +22,7 @@ impl Engine {
     /// Appends the gossip section to `b` within its budget. The member
     /// `dst`, when known, is the receiver.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        if self.quorum_mode() {
-            self.fill_reports(b, dst);
-        }
+        self.fill_detector_notes(b, dst);
         self.fill_updates(b);
         self.fill_sample(b, dst);
     }

@@ -6,11 +6,10 @@
 //! `Alive`, and `Dead`/`Left` override both. Only the member itself raises
 //! its incarnation, which is how it refutes an accusation.
 
-use super::engine::{Engine, Suspicion};
+use super::engine::Engine;
 use super::event::Event;
 use super::member::{Member, MemberState};
 use super::table::{Entry, Id, Table};
-use super::timer::Timer;
 use crate::codec::{self, Message};
 use alloc::string::String;
 use core::time::Duration;
@@ -52,8 +51,8 @@ impl Engine {
         self.counts[member.state as usize] += 1;
         let live = member.state.is_live();
         let id = self.members.insert(Entry { member, accuser });
-        if live && id != self.me && !self.quorum_mode() {
-            self.probe_order.add(id);
+        if live && id != self.me {
+            self.detector.watch(id);
         }
         id
     }
@@ -70,14 +69,12 @@ impl Engine {
         e.member.state = state;
         e.member.since = now;
         if old == MemberState::Suspect {
-            self.suspicions.remove(&id);
+            self.detector.clear_suspicion(id);
         }
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
-        if !old.is_live() && state.is_live() && id != self.me && !self.quorum_mode() {
-            // Probed within this round, at a random place among the members
-            // not probed yet (memberlist does the same for newcomers).
-            self.probe_order.add(id);
+        if !old.is_live() && state.is_live() && id != self.me {
+            self.detector.watch(id);
         }
     }
 
@@ -87,7 +84,7 @@ impl Engine {
         self.piggyback.push(id);
     }
 
-    fn snapshot(&self, id: Id) -> Option<Member> {
+    pub(crate) fn snapshot(&self, id: Id) -> Option<Member> {
         self.members.get(id).map(|e| e.member.clone())
     }
 
@@ -128,7 +125,7 @@ impl Engine {
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
-        let failing_here = old == MemberState::Suspect && self.quorum_mode();
+        let failing_here = self.detector.keeps_mark(old);
         let Some(e) = self.members.get_mut(id) else {
             return;
         };
@@ -158,11 +155,6 @@ impl Engine {
     pub(crate) fn apply_suspect(&mut self, now: Duration, accusation: codec::Accusation) {
         let codec::Accusation { name, incarnation, from } = accusation;
         let name = name.as_str();
-        if self.quorum_mode() {
-            // A failure report: counted, never refuted, never passed on.
-            self.quorum_report(now, name, incarnation, &from);
-            return;
-        }
         if name == self.name {
             if !self.leaving && incarnation >= self.local_member().incarnation {
                 self.refute(now, incarnation, MemberState::Suspect);
@@ -195,92 +187,6 @@ impl Engine {
         e.member.incarnation = incarnation;
         e.accuser = from;
         self.start_suspicion(now, id, state == MemberState::Alive);
-    }
-
-    /// Marks member `id` suspect (already at the right incarnation), arms
-    /// its suspicion timer, gossips it and, if it was alive, reports it.
-    pub(crate) fn start_suspicion(&mut self, now: Duration, id: Id, report: bool) {
-        let Some(e) = self.members.get(id) else {
-            return;
-        };
-        let (incarnation, accuser) = (e.member.incarnation, e.accuser.clone());
-        self.set_state(id, MemberState::Suspect, now);
-        let timeout = self.config.suspicion_timeout_after(self.live_members(), 0);
-        let accusers = alloc::vec![accuser];
-        self.suspicions.insert(id, Suspicion { start: now, incarnation, accusers });
-        self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
-        self.enqueue_update(id);
-        if report {
-            if let Some(m) = self.snapshot(id) {
-                self.out.event(Event::Suspected(m));
-            }
-        }
-    }
-
-    /// Another member, `from`, independently suspects `id` at the
-    /// incarnation we suspect it at (Lifeguard): the suspicion shrinks
-    /// toward its minimum, and we pass the confirmation on.
-    pub(crate) fn confirm(&mut self, now: Duration, id: Id, incarnation: u64, from: String) {
-        if !self.config.lifeguard {
-            return;
-        }
-        let k = self.config.suspicion_mult.saturating_sub(2) as usize;
-        let Some(s) = self.suspicions.get_mut(&id) else { return };
-        // Past k confirmations the timeout is at its minimum: more change
-        // nothing, and passing each on would flood the cluster
-        // (memberlist stops counting there too).
-        if s.incarnation != incarnation || s.accusers.len() > k || s.accusers.contains(&from) {
-            return;
-        }
-        s.accusers.push(from.clone());
-        let (start, confirmations) = (s.start, s.accusers.len() as u32 - 1);
-        let timeout = self.config.suspicion_timeout_after(self.live_members(), confirmations);
-        self.out.stats.confirmations += 1;
-        // The earlier, longer timer stays armed and finds nothing to do.
-        self.timers.arm((start + timeout).max(now), Timer::Suspicion { id, incarnation });
-        if let Some(e) = self.members.get_mut(id) {
-            e.accuser = from;
-        }
-        self.enqueue_update(id);
-    }
-
-    /// A suspicion timer of member `id` at `incarnation` fired: unless it
-    /// was refuted meanwhile, or confirmations have not shortened it this
-    /// far, the member is dead.
-    pub(crate) fn suspicion_expired(&mut self, now: Duration, id: Id, incarnation: u64) {
-        let Some(e) = self.members.get(id) else {
-            return;
-        };
-        if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
-            return;
-        }
-        if let Some(s) = self.suspicions.get(&id).filter(|s| s.incarnation == incarnation) {
-            let n = self.live_members();
-            let c = s.accusers.len().saturating_sub(1) as u32;
-            let due = s.start + self.config.suspicion_timeout_after(n, c);
-            if now < due {
-                // The cluster grew since this timer was armed, and so did
-                // the timeout: wait for the new deadline.
-                self.timers.arm(due, Timer::Suspicion { id, incarnation });
-                return;
-            }
-            // Deaf: nothing at all reached us for a probe interval, so a
-            // refutation may be waiting unread (a blocked receive loop, a
-            // cut link). Confirmations do not shorten the wait then: it
-            // runs to the lone accuser's full length, checked again each
-            // interval. Only with others around who could have spoken.
-            let longest = s.start + self.config.suspicion_timeout_after(n, 0);
-            let quiet = now.saturating_sub(self.last_heard) > self.config.probe_interval;
-            if self.config.lifeguard && n > 2 && quiet && now < longest {
-                self.out.stats.declarations_deferred += 1;
-                let next = (now + self.config.probe_interval).min(longest);
-                self.timers.arm(next, Timer::Suspicion { id, incarnation });
-                return;
-            }
-        }
-        self.out.stats.failures_declared += 1;
-        let me = self.name.clone();
-        self.declare(now, id, incarnation, me, MemberState::Dead);
     }
 
     /// `from` declares `name` dead (`state == Dead`) or `name` announces it
@@ -371,7 +277,7 @@ impl Engine {
             self.logs.remove(&id);
             self.pushes.stop_origin(id);
             self.piggyback.remove(id);
-            self.suspicions.remove(&id);
+            self.detector.clear_suspicion(id);
             self.members.reap(id);
             self.out.stats.reaped += 1;
         }

@@ -12,6 +12,7 @@
 
 mod anti_entropy;
 mod config;
+mod detector;
 mod engine;
 mod event;
 mod gossip;
@@ -22,9 +23,10 @@ mod membership;
 mod mongering;
 mod outbox;
 mod piggyback;
-mod probe;
+mod probe_order;
 mod quorum;
 mod stats;
+mod swim;
 mod table;
 mod timer;
 

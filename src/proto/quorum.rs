@@ -21,6 +21,7 @@
 //! `2 * node_timeout` after the failure (Redis's undo time), so a flapping
 //! member does not flap the cluster.
 
+use super::detector::Detector;
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
@@ -82,8 +83,13 @@ struct Report {
 }
 
 impl Engine {
-    pub(crate) fn quorum_mode(&self) -> bool {
-        self.config.failure_detector == super::config::FailureDetector::Quorum
+    /// What the quorum detector keeps; `None` under SWIM, which never arms
+    /// the quorum detector's timers.
+    fn quorum(&mut self) -> Option<&mut Quorum> {
+        match &mut self.detector {
+            Detector::Quorum(q) => Some(q),
+            Detector::Swim(_) => None,
+        }
     }
 
     /// The detector's periodic check: ping members not heard from in
@@ -93,11 +99,12 @@ impl Engine {
         self.timers.arm(now + self.config.quorum_tick(), Timer::Quorum);
         let timeout = self.config.node_timeout;
         let validity = timeout * 2;
-        self.quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
-        for reports in self.quorum.reports.values_mut() {
+        let Some(quorum) = self.quorum() else { return };
+        quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
+        for reports in quorum.reports.values_mut() {
             reports.retain(|r| now.saturating_sub(r.at) <= validity);
         }
-        self.quorum.reports.retain(|_, r| !r.is_empty());
+        quorum.reports.retain(|_, r| !r.is_empty());
         if self.leaving {
             return;
         }
@@ -108,11 +115,12 @@ impl Engine {
             .map(|(id, _)| id)
             .collect();
         let members = &self.members;
-        self.quorum
-            .links
-            .retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        if let Detector::Quorum(q) = &mut self.detector {
+            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        }
         for id in live {
-            let link = *self.quorum.links.entry(id).or_insert(Link {
+            let Some(quorum) = self.quorum() else { return };
+            let link = *quorum.links.entry(id).or_insert(Link {
                 waiting_since: None,
                 last_ping: now,
                 pong: now,
@@ -135,10 +143,12 @@ impl Engine {
         let e = self.entry(id);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let seq = self.next_seq();
-        self.quorum.pings.insert(seq, PingSent { member: id, at: now });
-        if let Some(link) = self.quorum.links.get_mut(&id) {
-            link.waiting_since.get_or_insert(now);
-            link.last_ping = now;
+        if let Some(quorum) = self.quorum() {
+            quorum.pings.insert(seq, PingSent { member: id, at: now });
+            if let Some(link) = quorum.links.get_mut(&id) {
+                link.waiting_since.get_or_insert(now);
+                link.last_ping = now;
+            }
         }
         self.out.stats.probes += 1;
         self.send_light(now, addr, Message::Ping(codec::Ping { seq, target: name }), Some(id));
@@ -155,21 +165,28 @@ impl Engine {
         self.out.push(&mut b, &msg);
         self.fill_reports(&mut b, dst);
         self.fill_updates(&mut b);
-        if now.saturating_sub(self.quorum.last_sample) >= self.config.gossip_interval {
-            self.quorum.last_sample = now;
+        let interval = self.config.gossip_interval;
+        let sample = self.quorum().is_some_and(|q| {
+            let due = now.saturating_sub(q.last_sample) >= interval;
+            if due {
+                q.last_sample = now;
+            }
+            due
+        });
+        if sample {
             self.fill_sample(&mut b, dst);
         }
         self.out.transmit(to, b);
     }
 
-    /// An Ack for one of our quorum pings: the member answers. Returns
-    /// whether `seq` was one.
-    pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) -> bool {
-        let Some(PingSent { member: id, at: sent }) = self.quorum.pings.remove(&seq) else {
-            return false;
+    /// An Ack for one of our quorum pings: the member answers.
+    pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) {
+        let ping = self.quorum().and_then(|q| q.pings.remove(&seq));
+        let Some(PingSent { member: id, at: sent }) = ping else {
+            return;
         };
         self.out.stats.time_probe(now.saturating_sub(sent));
-        if let Some(link) = self.quorum.links.get_mut(&id) {
+        if let Some(link) = self.quorum().and_then(|q| q.links.get_mut(&id)) {
             link.waiting_since = None;
             link.pong = now;
         }
@@ -182,7 +199,6 @@ impl Engine {
                 self.out.event(Event::Alive(m));
             }
         }
-        true
     }
 
     /// Member `id` left our pings unanswered for `node_timeout`.
@@ -221,7 +237,8 @@ impl Engine {
             return;
         }
         self.out.stats.failure_reports += 1;
-        let reports = self.quorum.reports.entry(id).or_default();
+        let Some(quorum) = self.quorum() else { return };
+        let reports = quorum.reports.entry(id).or_default();
         match reports.iter_mut().find(|r| r.from == by) {
             Some(r) => {
                 r.at = now;
@@ -245,7 +262,8 @@ impl Engine {
         let incarnation = e.member.incarnation;
         let validity = self.config.node_timeout * 2;
         let members = &self.members;
-        let reports = self.quorum.reports.get(&id).map_or(0, |rs| {
+        let Detector::Quorum(quorum) = &self.detector else { return };
+        let reports = quorum.reports.get(&id).map_or(0, |rs| {
             rs.iter()
                 .filter(|r| {
                     r.incarnation >= incarnation
@@ -259,7 +277,9 @@ impl Engine {
             return;
         }
         self.out.stats.failures_declared += 1;
-        self.quorum.reports.remove(&id);
+        if let Some(quorum) = self.quorum() {
+            quorum.reports.remove(&id);
+        }
         let me = self.name.clone();
         self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
         // Everyone hears it at once, the failed member too: if it is alive
@@ -312,17 +332,18 @@ impl Engine {
         addr: SocketAddr,
         meta: &[u8],
     ) -> bool {
+        let Detector::Quorum(quorum) = &mut self.detector else { return false };
         let Some(e) = self.members.get(id) else { return false };
-        if !self.quorum_mode() || e.member.state != MemberState::Dead {
+        if e.member.state != MemberState::Dead {
             return false;
         }
         let undo = e.member.since + self.config.node_timeout * 2;
         if now >= undo {
             return false;
         }
-        let held = self.quorum.revivals.get(&id).map_or(0, |r| r.incarnation);
+        let held = quorum.revivals.get(&id).map_or(0, |r| r.incarnation);
         if incarnation > held {
-            self.quorum.revivals.insert(id, Revival { incarnation, addr, meta: meta.to_vec() });
+            quorum.revivals.insert(id, Revival { incarnation, addr, meta: meta.to_vec() });
             self.timers.arm(undo, Timer::Revive { id });
         }
         true
@@ -331,7 +352,8 @@ impl Engine {
     /// The undo time of member `id`'s failure is over: apply the
     /// refutation held back, if any.
     pub(crate) fn revive(&mut self, now: Duration, id: Id) {
-        let Some(Revival { incarnation, addr, meta }) = self.quorum.revivals.remove(&id) else {
+        let revival = self.quorum().and_then(|q| q.revivals.remove(&id));
+        let Some(Revival { incarnation, addr, meta }) = revival else {
             return;
         };
         if self.members.is_reaped(id) {
