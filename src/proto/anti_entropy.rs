@@ -56,7 +56,7 @@ impl Engine {
     fn digest_hash(&self) -> u64 {
         use core::hash::{Hash, Hasher};
         let mut sum = 0u64;
-        for (id, e) in self.members.iter() {
+        for (id, e) in self.view.table().iter() {
             let mut h = std::hash::DefaultHasher::new();
             let s = self.logs.get(&id);
             e.member.name.hash(&mut h);
@@ -73,7 +73,7 @@ impl Engine {
     /// asking for what the sender offered and offering what it asked for.
     pub(crate) fn handle_summary(&mut self, from: SocketAddr, summary: codec::Summary) {
         let codec::Summary { sender, hash, want_delta, want_digest } = summary;
-        let known = self.live_member_at(&sender, from);
+        let known = self.view.live_member_at(&sender, from);
         if known.is_none() {
             self.out.stats.syncs_refused += 1;
             return;
@@ -95,8 +95,8 @@ impl Engine {
                 let me = self.name.as_str();
                 let mut best: Option<(&str, SocketAddr)> = None;
                 let mut first: Option<(&str, SocketAddr)> = None;
-                for (id, e) in self.members.iter() {
-                    if id == self.me || !e.member.state.is_live() {
+                for (id, e) in self.view.table().iter() {
+                    if id == self.view.me || !e.member.state.is_live() {
                         continue;
                     }
                     let n = e.member.name.as_str();
@@ -115,7 +115,8 @@ impl Engine {
     /// Our digest, in chunks that each fit a datagram, sorted by name.
     fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
         let all: Vec<DigestEntry> = self
-            .members
+            .view
+            .table()
             .names_in(None, None)
             .into_iter()
             .map(|id| {
@@ -168,7 +169,7 @@ impl Engine {
         let codec::Digest { sender, after, upto, entries, want_delta, want_digest } = digest;
         // Only members we know, at their address: a forged digest must not
         // turn a small datagram into our whole state sent elsewhere.
-        let Some(requester) = self.live_member_at(&sender, from) else {
+        let Some(requester) = self.view.live_member_at(&sender, from) else {
             self.out.stats.syncs_refused += 1;
             return;
         };
@@ -202,7 +203,7 @@ impl Engine {
     ) {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
-        let ours = self.members.names_in(after, upto);
+        let ours = self.view.table().names_in(after, upto);
         let mut answer = SyncAnswer::new(
             self.out.packet_budget(),
             self.config.sync_max_datagrams,
@@ -217,7 +218,7 @@ impl Engine {
                 Some(p) => (e.incarnation, self.rank(e.state)) > (p.incarnation, p.state),
             };
             if newer {
-                if let Some(msg) = self.state_message(id) {
+                if let Some(msg) = self.view.state_message(id) {
                     if !answer.push(&mut self.out, msg) {
                         break;
                     }
@@ -309,17 +310,18 @@ impl Engine {
         delta: codec::Delta,
     ) {
         let codec::Delta { member, generation, from, through, collected, items } = delta;
-        let Some(id) = self.members.id(&member) else {
+        let Some(id) = self.view.table().id(&member) else {
             self.out.stats.items_unknown_origin += 1;
             return;
         };
-        if id == self.me {
+        if id == self.view.me {
             return; // our own log is ours to tell
         }
         // Deltas answer our digests: only live members send them. (A scan,
         // but deltas come a few per sync.)
         let known = self
-            .members
+            .view
+            .table()
             .iter()
             .any(|(_, e)| e.member.addr == from_addr && e.member.state.is_live());
         if !known {

@@ -6,8 +6,9 @@ use super::event::Event;
 use super::member::{Member, MemberState};
 use super::outbox::{Outbox, Transmit};
 use super::stats::Stats;
-use super::table::{Entry, Id, Snapshot, Table};
+use super::table::{Entry, Id, Snapshot};
 use super::timer::{Timer, Timers};
+use super::view::View;
 use crate::codec::{self, DecodeError, Key, Keyring, KeyringError, Message};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -80,14 +81,11 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) name: String,
     pub(crate) rng: ChaCha8Rng,
-    /// Every known member, this node included, by id.
-    pub(crate) members: Table,
-    /// This node's id in `members`.
-    pub(crate) me: Id,
+    /// Every known member, this node included, and the rules that change
+    /// their states.
+    pub(crate) view: View,
     /// The id the next gossip sample starts at.
     pub(crate) sample_cursor: usize,
-    /// Members by state, indexed like [`MemberState`].
-    pub(crate) counts: [usize; 4],
     /// Members with an update to gossip, and how often each was sent.
     pub(crate) piggyback: super::piggyback::UpdateQueue,
     /// Every member's replicated state and rumors, as known here.
@@ -153,10 +151,8 @@ impl Engine {
         let name = name.into();
         let mut engine = Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
-            members: Table::with_base(view),
-            me: 0,
+            view: View::new(view, name.clone(), addr, now),
             sample_cursor: 0,
-            counts: [0; 4],
             piggyback: Default::default(),
             logs: Default::default(),
             pushes: Default::default(),
@@ -181,33 +177,6 @@ impl Engine {
             engine.rng.fill_bytes(&mut entropy);
             let (keys, label) = (&engine.config.keys, engine.config.label.as_bytes());
             engine.out.keyring = Some(Keyring::new(keys, label, entropy));
-        }
-        engine.counts = engine.members.base_counts();
-        match engine.members.id(&name) {
-            Some(id) => {
-                engine.me = id;
-                let own = engine.members.get(id).map(|e| e.member.clone());
-                if let Some(own) = own.filter(|m| m.addr != addr || m.state != MemberState::Alive) {
-                    engine.counts[own.state as usize] -= 1;
-                    engine.counts[MemberState::Alive as usize] += 1;
-                    if let Some(e) = engine.members.get_mut(id) {
-                        e.member.addr = addr;
-                        e.member.state = MemberState::Alive;
-                    }
-                }
-            }
-            None => {
-                let me = Member {
-                    name,
-                    addr,
-                    incarnation: 0,
-                    state: MemberState::Alive,
-                    meta: Vec::new(),
-                    since: now,
-                };
-                engine.me = engine.members.len() as Id;
-                engine.insert(me, String::new());
-            }
         }
         // Random phases keep members from probing and gossiping in lockstep.
         let probe_phase = engine.jitter(engine.config.probe_interval);
@@ -235,7 +204,7 @@ impl Engine {
     /// `broadcast`; it is 0 otherwise.
     pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
-        if let Some(s) = self.logs.get_mut(&self.me) {
+        if let Some(s) = self.logs.get_mut(&self.view.me) {
             s.generation = generation;
         }
     }
@@ -301,12 +270,12 @@ impl Engine {
 
     /// This member as it announces itself.
     pub fn local_member(&self) -> &Member {
-        &self.entry(self.me).member
+        &self.entry(self.view.me).member
     }
 
     /// The entry of a member known to be in the table.
     pub(crate) fn entry(&self, id: Id) -> &Entry {
-        self.members.get(id).expect("ids come from the table and are never removed")
+        self.view.entry(id)
     }
 
     /// The configuration in force.
@@ -317,24 +286,24 @@ impl Engine {
     /// Every known member, this node included, in name order. Dead and
     /// departed members stay listed with their state.
     pub fn members(&self) -> impl Iterator<Item = &Member> {
-        let mut all: Vec<&Member> = self.members.iter().map(|(_, e)| &e.member).collect();
+        let mut all: Vec<&Member> = self.view.table().iter().map(|(_, e)| &e.member).collect();
         all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         all.into_iter()
     }
 
     /// One member by name.
     pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.by_name(name).map(|e| &e.member)
+        self.view.table().by_name(name).map(|e| &e.member)
     }
 
     /// Number of members alive or suspect, this node included.
     pub fn live_members(&self) -> usize {
-        self.counts[MemberState::Alive as usize] + self.counts[MemberState::Suspect as usize]
+        self.view.live_members()
     }
 
     /// Number of members in `state`, this node included.
     pub fn count(&self, state: MemberState) -> usize {
-        self.counts[state as usize]
+        self.view.count(state)
     }
 
     /// The counters.
@@ -346,7 +315,7 @@ impl Engine {
     /// local health.
     pub fn gauges(&self) -> super::Gauges {
         super::Gauges {
-            members: self.counts,
+            members: self.view.counts(),
             update_queue: self.piggyback.len(),
             push_queue: self.pushes.len(),
             health_multiplier: self.health_multiplier(),
@@ -396,8 +365,9 @@ impl Engine {
             return;
         }
         self.leaving = true;
-        self.set_state(self.me, MemberState::Left, now);
-        self.enqueue_update(self.me);
+        let t = self.view.depart(now);
+        self.apply(t);
+        self.enqueue_update(self.view.me);
         if self.live_members() == 0 {
             self.finish_leave();
             return;
@@ -409,7 +379,7 @@ impl Engine {
     /// Drops our pending leave notice, if still queued, and reports the
     /// leave as done.
     fn finish_leave(&mut self) {
-        if self.piggyback.remove(self.me) {
+        if self.piggyback.remove(self.view.me) {
             self.out.event(Event::LeaveDone);
         }
     }
@@ -419,12 +389,9 @@ impl Engine {
         if meta.len() > self.config.max_meta_size {
             return Err(MetaTooLarge { len: meta.len(), max: self.config.max_meta_size });
         }
-        if let Some(e) = self.members.get_mut(self.me) {
-            e.member.meta = meta;
-            e.member.incarnation = (e.member.incarnation + 1).min(crate::codec::MAX_INCARNATION);
-            e.member.since = now;
-        }
-        self.enqueue_update(self.me);
+        self.view.set_meta(meta);
+        self.view.announce(now, 0);
+        self.enqueue_update(self.view.me);
         Ok(())
     }
 
@@ -484,7 +451,7 @@ impl Engine {
         if let Some(HandshakePing { addr, target, token }) = self.handshake_ping.take() {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.
-            let id = self.members.id(&target);
+            let id = self.view.table().id(&target);
             self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: token, target }), id);
         }
     }
@@ -640,7 +607,8 @@ impl Engine {
             return;
         }
         let dead: Vec<Id> = self
-            .members
+            .view
+            .table()
             .iter()
             .filter(|(_, e)| e.member.state == MemberState::Dead)
             .map(|(id, _)| id)
@@ -649,7 +617,7 @@ impl Engine {
             return;
         }
         let id = dead[self.random_index(dead.len())];
-        let Some(claim) = self.state_message(id) else { return };
+        let Some(claim) = self.view.state_message(id) else { return };
         let addr = self.entry(id).member.addr;
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
@@ -740,11 +708,11 @@ impl Engine {
             self.out.push(&mut b, &m);
         }
         let mut complete = true;
-        for id in 0..self.members.len() as Id {
-            if id == self.me {
+        for id in 0..self.view.table().len() as Id {
+            if id == self.view.me {
                 continue;
             }
-            let Some(msg) = self.state_message(id) else { continue };
+            let Some(msg) = self.view.state_message(id) else { continue };
             if self.out.try_push(&mut b, &msg) {
                 continue;
             }
@@ -795,24 +763,25 @@ impl Engine {
         pick: impl Fn(Id, &Entry) -> bool,
     ) -> Vec<(Id, SocketAddr)> {
         let mut out: Vec<(Id, SocketAddr)> = Vec::with_capacity(k);
-        let n = self.members.len();
+        let n = self.view.table().len();
         let mut attempts = 0;
         while out.len() < k && attempts < 4 * k + 16 && n > 0 {
             attempts += 1;
             let id = self.random_index(n) as Id;
-            if id == self.me || out.iter().any(|(o, _)| *o == id) {
+            if id == self.view.me || out.iter().any(|(o, _)| *o == id) {
                 continue;
             }
-            if let Some(e) = self.members.get(id).filter(|e| pick(id, e)) {
+            if let Some(e) = self.view.table().get(id).filter(|e| pick(id, e)) {
                 out.push((id, e.member.addr));
             }
         }
         if out.len() < k {
             let mut pool: Vec<(Id, SocketAddr)> = self
-                .members
+                .view
+                .table()
                 .iter()
                 .filter(|&(id, e)| {
-                    id != self.me && pick(id, e) && !out.iter().any(|(o, _)| *o == id)
+                    id != self.view.me && pick(id, e) && !out.iter().any(|(o, _)| *o == id)
                 })
                 .map(|(id, e)| (id, e.member.addr))
                 .collect();
@@ -826,20 +795,6 @@ impl Engine {
             out.extend(pool);
         }
         out
-    }
-
-    /// The id of `name` if it is a live member other than us, reachable at
-    /// `addr`. Requests that make us send more than they weigh (PingReq,
-    /// Digest, Summary) are answered only then, so a forged one cannot aim
-    /// our traffic at someone else.
-    pub(crate) fn live_member_at(&self, name: &str, addr: SocketAddr) -> Option<Id> {
-        self.members.id(name).filter(|&id| {
-            id != self.me
-                && self
-                    .members
-                    .get(id)
-                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr)
-        })
     }
 
     /// Sends `msg` with a gossip section filling the rest of the datagram.

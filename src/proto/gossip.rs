@@ -11,7 +11,6 @@
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
-use super::membership::state_message_of;
 use super::mongering::BigItem;
 use super::table::Id;
 use crate::codec::DatagramBuilder;
@@ -35,7 +34,7 @@ impl Engine {
         let mut included: Vec<Id> = Vec::new();
         let mut misfits = 0;
         for id in self.piggyback.iter() {
-            let Some(msg) = state_message_of(&self.members, id) else {
+            let Some(msg) = self.view.state_message(id) else {
                 continue;
             };
             let before = b.bytes();
@@ -51,7 +50,7 @@ impl Engine {
             }
         }
         for id in included {
-            if self.piggyback.sent(id, limit) && self.leaving && id == self.me {
+            if self.piggyback.sent(id, limit) && self.leaving && id == self.view.me {
                 self.out.event(Event::LeaveDone);
             }
         }
@@ -64,7 +63,7 @@ impl Engine {
     /// An entry may repeat one of the pending section's; checking for that
     /// costs more than the few bytes it would save.
     pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        let n = self.members.len();
+        let n = self.view.table().len();
         let want = (n / 10).max(3).min(n.saturating_sub(2));
         let (mut added, mut scanned) = (0, 0);
         while added < want && scanned < n {
@@ -74,7 +73,7 @@ impl Engine {
                 scanned += 1;
                 continue;
             }
-            let Some(msg) = state_message_of(&self.members, id) else {
+            let Some(msg) = self.view.state_message(id) else {
                 self.sample_cursor = self.sample_cursor.wrapping_add(1);
                 scanned += 1;
                 continue;

@@ -78,19 +78,19 @@ impl Engine {
 
     /// The value of `key` in `member`'s replicated state, as known here.
     pub fn get(&self, member: &str, key: &str) -> Option<&Value> {
-        self.logs.get(&self.members.id(member)?)?.get(key)
+        self.logs.get(&self.view.table().id(member)?)?.get(key)
     }
 
     /// `member`'s replicated state as known here, in key order.
     pub fn key_values(&self, member: &str) -> Vec<(&str, &Value)> {
-        let log = self.members.id(member).and_then(|id| self.logs.get(&id));
+        let log = self.view.table().id(member).and_then(|id| self.logs.get(&id));
         log.map(|s| s.entries().collect()).unwrap_or_default()
     }
 
     /// The highest version of `member`'s log known here with nothing
     /// missing below it (for tests and metrics).
     pub fn watermark(&self, member: &str) -> u64 {
-        let log = self.members.id(member).and_then(|id| self.logs.get(&id));
+        let log = self.view.table().id(member).and_then(|id| self.logs.get(&id));
         log.map_or(0, |s| s.watermark)
     }
 
@@ -140,7 +140,7 @@ impl Engine {
     /// Adds an item to this member's own log, reports it here and starts
     /// spreading it; returns its version.
     fn issue(&mut self, now: Duration, item: Item, report: bool) -> u64 {
-        let (me, generation) = (self.me, self.generation);
+        let (me, generation) = (self.view.me, self.generation);
         let log =
             self.logs.entry(me).or_insert_with(|| ItemLog { generation, ..ItemLog::default() });
         // 2^63 items: never reached.

@@ -1,80 +1,32 @@
-//! How the member table changes: the rules that order competing claims
-//! about a member.
-//!
-//! SWIM's rules (as in memberlist): a claim about incarnation `i` overrides
-//! one about a lower incarnation; at the same incarnation `Suspect` overrides
-//! `Alive`, and `Dead`/`Left` override both. Only the member itself raises
-//! its incarnation, which is how it refutes an accusation.
+//! Membership claims as the engine handles them: each Alive, Suspect, Dead
+//! or Left claim goes through the view's rules ([`super::view`]), and what
+//! a rule changed goes on to the failure detector, the gossip queue and
+//! the events.
 
 use super::engine::Engine;
-use super::event::Event;
 use super::member::{Member, MemberState};
-use super::table::{Entry, Id, Table};
-use crate::codec::{self, Message};
+use super::table::Id;
+use super::view::Transition;
+use crate::codec;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::time::Duration;
 
-/// The message that states what `members` holds about member `id`. A free
-/// function so callers can borrow the table while writing other fields.
-pub(crate) fn state_message_of(members: &Table, id: Id) -> Option<Message> {
-    if members.is_reaped(id) {
-        return None; // gone: no claim about it goes out any more
-    }
-    let e = members.get(id)?;
-    let m = &e.member;
-    Some(match m.state {
-        MemberState::Alive => Message::Alive(codec::Alive {
-            name: m.name.clone(),
-            addr: m.addr,
-            incarnation: m.incarnation,
-            meta: m.meta.clone(),
-        }),
-        MemberState::Suspect => Message::Suspect(codec::Accusation {
-            name: m.name.clone(),
-            incarnation: m.incarnation,
-            from: e.accuser.clone(),
-        }),
-        MemberState::Dead => Message::Dead(codec::Accusation {
-            name: m.name.clone(),
-            incarnation: m.incarnation,
-            from: e.accuser.clone(),
-        }),
-        MemberState::Left => {
-            Message::Left(codec::Left { name: m.name.clone(), incarnation: m.incarnation })
-        }
-    })
-}
-
 impl Engine {
-    /// Adds a member that was not in the table; returns its id.
-    pub(crate) fn insert(&mut self, member: Member, accuser: String) -> Id {
-        self.counts[member.state as usize] += 1;
-        let live = member.state.is_live();
-        let id = self.members.insert(Entry { member, accuser });
-        if live && id != self.me {
-            self.detector.watch(id);
+    /// Carries out what a transition means beyond the view: the failure
+    /// detector hears of it and its event is reported.
+    pub(crate) fn apply(&mut self, t: Transition) {
+        let Transition { id, from, to, event } = t;
+        if from != Some(to) {
+            if from == Some(MemberState::Suspect) {
+                self.detector.clear_suspicion(id);
+            }
+            if to.is_live() && !from.is_some_and(MemberState::is_live) && id != self.view.me {
+                self.detector.watch(id);
+            }
         }
-        id
-    }
-
-    /// Changes a known member's state, keeping the per-state counts right.
-    pub(crate) fn set_state(&mut self, id: Id, state: MemberState, now: Duration) {
-        let old = match self.members.get(id) {
-            Some(e) if e.member.state != state => e.member.state,
-            _ => return,
-        };
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.member.state = state;
-        e.member.since = now;
-        if old == MemberState::Suspect {
-            self.detector.clear_suspicion(id);
-        }
-        self.counts[old as usize] -= 1;
-        self.counts[state as usize] += 1;
-        if !old.is_live() && state.is_live() && id != self.me {
-            self.detector.watch(id);
+        if let Some(event) = event {
+            self.out.event(event);
         }
     }
 
@@ -82,15 +34,6 @@ impl Engine {
     /// the same member replaces the older one and starts its count afresh.
     pub(crate) fn enqueue_update(&mut self, id: Id) {
         self.piggyback.push(id);
-    }
-
-    pub(crate) fn snapshot(&self, id: Id) -> Option<Member> {
-        self.members.get(id).map(|e| e.member.clone())
-    }
-
-    /// The message that states what we know of member `id`.
-    pub(crate) fn state_message(&self, id: Id) -> Option<Message> {
-        state_message_of(&self.members, id)
     }
 
     /// Someone claims `name` is alive at `incarnation`.
@@ -108,85 +51,53 @@ impl Engine {
             }
             return;
         }
-        let Some(id) = self.members.id(&name) else {
+        let Some(id) = self.view.table().id(&name) else {
             let member =
                 Member { name, addr, incarnation, state: MemberState::Alive, meta, since: now };
-            self.out.event(Event::Joined(member.clone()));
-            let id = self.insert(member, String::new());
+            let t = self.view.join(member);
+            let id = t.id;
+            self.apply(t);
             self.enqueue_update(id);
             return;
         };
         // Most claims are old news: read before writing, so a snapshot
         // entry is copied only when it changes.
-        let old = match self.members.get(id) {
-            Some(e) if incarnation > e.member.incarnation => e.member.state,
-            _ => return,
-        };
+        if !self.view.overrides(id, MemberState::Alive, incarnation) {
+            return;
+        }
+        let old = self.view.entry(id).member.state;
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
-        let failing_here = self.detector.keeps_mark(old);
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.member.incarnation = incarnation;
-        e.member.addr = addr;
-        e.member.meta = meta;
-        if failing_here {
+        self.view.renew(id, incarnation, addr, meta);
+        if self.detector.keeps_mark(old) {
             // Our failing mark stands until it answers our pings; the
             // news itself spreads.
             self.enqueue_update(id);
             return;
         }
-        e.accuser.clear();
-        self.set_state(id, MemberState::Alive, now);
+        let t = self.view.mark_alive(id, now);
+        self.apply(t);
         self.enqueue_update(id);
-        let Some(m) = self.snapshot(id) else {
-            return;
-        };
-        match old {
-            MemberState::Alive => {}
-            MemberState::Suspect => self.out.event(Event::Alive(m)),
-            MemberState::Dead | MemberState::Left => self.out.event(Event::Joined(m)),
-        }
     }
 
-    /// `from` suspects `name` at `incarnation`.
+    /// `from` suspects `name` at `incarnation` (SWIM).
     pub(crate) fn apply_suspect(&mut self, now: Duration, accusation: codec::Accusation) {
         let codec::Accusation { name, incarnation, from } = accusation;
-        let name = name.as_str();
         if name == self.name {
             if !self.leaving && incarnation >= self.local_member().incarnation {
                 self.refute(now, incarnation, MemberState::Suspect);
             }
             return;
         }
-        let Some(id) = self.members.id(name) else {
+        let Some(id) = self.view.table().id(&name) else {
             return;
         };
-        let Some(e) = self.members.get(id) else {
-            return;
-        };
-        let state = e.member.state;
-        let fresher = incarnation > e.member.incarnation;
-        if state == MemberState::Suspect && incarnation == e.member.incarnation {
+        if self.view.confirms(id, incarnation) {
             self.confirm(now, id, incarnation, from);
-            return;
+        } else if self.view.overrides(id, MemberState::Suspect, incarnation) {
+            self.start_suspicion(now, id, incarnation, from);
         }
-        let applies = match state {
-            MemberState::Alive => incarnation >= e.member.incarnation,
-            MemberState::Suspect => fresher,
-            MemberState::Dead | MemberState::Left => false,
-        };
-        if !applies {
-            return;
-        }
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.member.incarnation = incarnation;
-        e.accuser = from;
-        self.start_suspicion(now, id, state == MemberState::Alive);
     }
 
     /// `from` declares `name` dead (`state == Dead`) or `name` announces it
@@ -204,7 +115,7 @@ impl Engine {
             }
             return;
         }
-        if let Some(id) = self.members.id(&name) {
+        if let Some(id) = self.view.table().id(&name) {
             self.declare(now, id, incarnation, from, state);
         }
     }
@@ -220,65 +131,47 @@ impl Engine {
         from: String,
         state: MemberState,
     ) {
-        match self.members.get(id) {
-            Some(e) if e.member.state.is_live() && incarnation >= e.member.incarnation => {}
-            _ => return,
-        }
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.member.incarnation = incarnation;
-        e.accuser = from;
-        self.set_state(id, state, now);
-        self.enqueue_update(id);
-        if let Some(m) = self.snapshot(id) {
-            self.out.event(match state {
-                MemberState::Left => Event::Left(m),
-                _ => Event::Failed(m),
-            });
+        if let Some(t) = self.view.mark_gone(id, incarnation, from, state, now) {
+            self.apply(t);
+            self.enqueue_update(id);
         }
     }
 
     /// Another member holds a claim about us at `incarnation` that is wrong:
     /// announce ourselves alive with a higher incarnation.
     pub(crate) fn refute(&mut self, now: Duration, incarnation: u64, accusation: MemberState) {
-        let Some(e) = self.members.get_mut(self.me) else {
-            return;
-        };
-        e.member.incarnation =
-            (e.member.incarnation.max(incarnation) + 1).min(crate::codec::MAX_INCARNATION);
-        e.member.since = now;
-        let incarnation = e.member.incarnation;
+        let incarnation = self.view.announce(now, incarnation);
         self.out.stats.refutations += 1;
         // Lifeguard: being accused hints that we are the slow one.
         self.adjust_health(1);
-        self.enqueue_update(self.me);
-        self.out.event(Event::Refuted { accusation, incarnation });
+        self.enqueue_update(self.view.me);
+        self.out.event(super::event::Event::Refuted { accusation, incarnation });
     }
 
     /// Removes members dead or departed for longer than `reap_timeout`.
     pub(crate) fn reap(&mut self, now: Duration) {
-        let gone = self.count(MemberState::Dead) + self.count(MemberState::Left);
+        let gone = self.view.count(MemberState::Dead) + self.view.count(MemberState::Left);
         if gone == 0 {
             return;
         }
-        let old: Vec<(Id, MemberState)> = self
-            .members
+        let me = self.view.me;
+        let old: Vec<Id> = self
+            .view
+            .table()
             .iter()
             .filter(|&(id, e)| {
-                id != self.me
+                id != me
                     && !e.member.state.is_live()
                     && now.saturating_sub(e.member.since) >= self.config.reap_timeout
             })
-            .map(|(id, e)| (id, e.member.state))
+            .map(|(id, _)| id)
             .collect();
-        for (id, state) in old {
-            self.counts[state as usize] -= 1;
+        for id in old {
             self.logs.remove(&id);
             self.pushes.stop_origin(id);
             self.piggyback.remove(id);
             self.detector.clear_suspicion(id);
-            self.members.reap(id);
+            self.view.reap(id);
             self.out.stats.reaped += 1;
         }
     }

@@ -29,6 +29,7 @@ mod stats;
 mod swim;
 mod table;
 mod timer;
+mod view;
 
 pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
 pub use engine::{Engine, MetaTooLarge};

@@ -122,13 +122,14 @@ impl Engine {
     /// An Update arrived from `from`.
     pub(crate) fn handle_update(&mut self, now: Duration, from: SocketAddr, update: codec::Update) {
         let codec::Update { origin, generation, version, item, feedback } = update;
-        let Some(id) = self.members.id(&origin) else {
+        let Some(id) = self.view.table().id(&origin) else {
             self.out.stats.items_unknown_origin += 1;
             return;
         };
         // Our own items, and those of an earlier life of theirs, are not
         // news.
-        let news = id != self.me && self.log_for(id, generation).is_some_and(|s| !s.knows(version));
+        let news =
+            id != self.view.me && self.log_for(id, generation).is_some_and(|s| !s.knows(version));
         if !news {
             if feedback {
                 self.out
@@ -165,7 +166,7 @@ impl Engine {
     /// A Known arrived: one of our pushes was not news.
     pub(crate) fn handle_known(&mut self, known: codec::Known) {
         let codec::Known { origin, generation, version } = known;
-        let Some(id) = self.members.id(&origin) else { return };
+        let Some(id) = self.view.table().id(&origin) else { return };
         if self.logs.get(&id).is_none_or(|s| s.generation != generation) {
             return;
         }

@@ -23,7 +23,6 @@
 
 use super::detector::Detector;
 use super::engine::Engine;
-use super::event::Event;
 use super::member::MemberState;
 use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
@@ -109,12 +108,13 @@ impl Engine {
             return;
         }
         let live: Vec<Id> = self
-            .members
+            .view
+            .table()
             .iter()
-            .filter(|&(id, e)| id != self.me && e.member.state.is_live())
+            .filter(|&(id, e)| id != self.view.me && e.member.state.is_live())
             .map(|(id, _)| id)
             .collect();
-        let members = &self.members;
+        let members = self.view.table();
         if let Detector::Quorum(q) = &mut self.detector {
             q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
         }
@@ -190,31 +190,23 @@ impl Engine {
             link.waiting_since = None;
             link.pong = now;
         }
-        if self.members.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
-            self.set_state(id, MemberState::Alive, now);
-            if let Some(e) = self.members.get_mut(id) {
-                e.accuser.clear();
-            }
-            if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-                self.out.event(Event::Alive(m));
-            }
+        let table = self.view.table();
+        if table.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
+            let t = self.view.mark_alive(id, now);
+            self.apply(t);
         }
     }
 
     /// Member `id` left our pings unanswered for `node_timeout`.
     fn mark_failing(&mut self, now: Duration, id: Id) {
-        if self.members.get(id).is_none_or(|e| e.member.state != MemberState::Alive) {
+        let Some(e) = self.view.table().get(id) else { return };
+        if e.member.state != MemberState::Alive {
             return;
         }
-        let me = self.name.clone();
-        if let Some(e) = self.members.get_mut(id) {
-            e.accuser = me;
-        }
-        self.set_state(id, MemberState::Suspect, now);
+        let incarnation = e.member.incarnation;
+        let t = self.view.mark_suspect(id, incarnation, self.name.clone(), now);
+        self.apply(t);
         self.out.stats.suspicions += 1;
-        if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-            self.out.event(Event::Suspected(m));
-        }
         self.check_quorum(now, id);
     }
 
@@ -226,13 +218,13 @@ impl Engine {
         incarnation: u64,
         from: &str,
     ) {
-        let (Some(id), Some(by)) = (self.members.id(name), self.members.id(from)) else {
+        let (Some(id), Some(by)) = (self.view.table().id(name), self.view.table().id(from)) else {
             return;
         };
-        if id == self.me || by == self.me || by == id {
+        if id == self.view.me || by == self.view.me || by == id {
             return;
         }
-        let live = |id| self.members.get(id).is_some_and(|e| e.member.state.is_live());
+        let live = |id| self.view.table().get(id).is_some_and(|e| e.member.state.is_live());
         if !live(id) || !live(by) {
             return;
         }
@@ -255,13 +247,13 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let Some(e) = self.members.get(id).filter(|e| e.member.state == MemberState::Suspect)
+        let Some(e) = self.view.table().get(id).filter(|e| e.member.state == MemberState::Suspect)
         else {
             return;
         };
         let incarnation = e.member.incarnation;
         let validity = self.config.node_timeout * 2;
-        let members = &self.members;
+        let members = self.view.table();
         let Detector::Quorum(quorum) = &self.detector else { return };
         let reports = quorum.reports.get(&id).map_or(0, |rs| {
             rs.iter()
@@ -287,9 +279,12 @@ impl Engine {
         let name = self.entry(id).member.name.clone();
         let fail = Message::Dead(codec::Accusation { name, incarnation, from: me });
         let to: Vec<SocketAddr> = self
-            .members
+            .view
+            .table()
             .iter()
-            .filter(|&(other, e)| other != self.me && (other == id || e.member.state.is_live()))
+            .filter(|&(other, e)| {
+                other != self.view.me && (other == id || e.member.state.is_live())
+            })
             .map(|(_, e)| e.member.addr)
             .collect();
         for addr in to {
@@ -304,7 +299,8 @@ impl Engine {
         }
         let me = self.name.clone();
         let failing: Vec<Message> = self
-            .members
+            .view
+            .table()
             .iter()
             .filter(|&(id, e)| Some(id) != dst && e.member.state == MemberState::Suspect)
             .map(|(_, e)| {
@@ -333,7 +329,7 @@ impl Engine {
         meta: &[u8],
     ) -> bool {
         let Detector::Quorum(quorum) = &mut self.detector else { return false };
-        let Some(e) = self.members.get(id) else { return false };
+        let Some(e) = self.view.table().get(id) else { return false };
         if e.member.state != MemberState::Dead {
             return false;
         }
@@ -356,10 +352,10 @@ impl Engine {
         let Some(Revival { incarnation, addr, meta }) = revival else {
             return;
         };
-        if self.members.is_reaped(id) {
+        if self.view.table().is_reaped(id) {
             return; // gone meanwhile: its return will be a fresh join
         }
-        let Some(name) = self.members.get(id).map(|e| e.member.name.clone()) else {
+        let Some(name) = self.view.table().get(id).map(|e| e.member.name.clone()) else {
             return;
         };
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });

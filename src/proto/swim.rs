@@ -6,7 +6,6 @@
 
 use super::detector::Detector;
 use super::engine::Engine;
-use super::event::Event;
 use super::member::MemberState;
 use super::probe_order::ProbeOrder;
 use super::table::{FixedHashMap, Id};
@@ -109,7 +108,7 @@ impl Engine {
         if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
-            if let Some(msg) = self.state_message(target) {
+            if let Some(msg) = self.view.state_message(target) {
                 self.out.try_push(&mut b, &msg);
             }
         }
@@ -126,12 +125,14 @@ impl Engine {
         let Detector::Swim(swim) = &mut self.detector else { return None };
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
-                if id != self.me && self.members.get(id).is_some_and(|e| e.member.state.is_live()) {
+                if id != self.view.me
+                    && self.view.table().get(id).is_some_and(|e| e.member.state.is_live())
+                {
                     return Some(id);
                 }
             }
             // End of a round: a new one over everyone known now.
-            let size = self.members.len();
+            let size = self.view.table().len();
             swim.probe_order.start_round(size, &mut self.rng);
         }
         None
@@ -180,7 +181,7 @@ impl Engine {
     /// Probe `target` at `addr` on behalf of `requester`.
     pub(crate) fn relay_ping(&mut self, now: Duration, requester: SocketAddr, req: codec::PingReq) {
         let codec::PingReq { seq, target, addr } = req;
-        let Some(id) = self.live_member_at(&target, addr) else {
+        let Some(id) = self.view.live_member_at(&target, addr) else {
             self.out.stats.ping_reqs_refused += 1;
             return;
         };
@@ -196,31 +197,29 @@ impl Engine {
     /// Our own probe of member `id` failed: raise a suspicion, or confirm
     /// the one in progress.
     pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
-        let Some(e) = self.members.get(id) else { return };
-        if e.member.state == MemberState::Suspect {
-            let (incarnation, me) = (e.member.incarnation, self.name.clone());
-            self.confirm(now, id, incarnation, me);
-            return;
+        let Some(e) = self.view.table().get(id) else { return };
+        let (state, incarnation, me) = (e.member.state, e.member.incarnation, self.name.clone());
+        match state {
+            MemberState::Suspect => self.confirm(now, id, incarnation, me),
+            MemberState::Alive => {
+                self.out.stats.suspicions += 1;
+                self.start_suspicion(now, id, incarnation, me);
+            }
+            MemberState::Dead | MemberState::Left => {}
         }
-        if e.member.state != MemberState::Alive {
-            return;
-        }
-        let accuser = self.name.clone();
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.accuser = accuser;
-        self.out.stats.suspicions += 1;
-        self.start_suspicion(now, id, true);
     }
-    /// Marks member `id` suspect (already at the right incarnation), arms
-    /// its suspicion timer, gossips it and, if it was alive, reports it.
-    pub(crate) fn start_suspicion(&mut self, now: Duration, id: Id, report: bool) {
-        let Some(e) = self.members.get(id) else {
-            return;
-        };
-        let (incarnation, accuser) = (e.member.incarnation, e.accuser.clone());
-        self.set_state(id, MemberState::Suspect, now);
+
+    /// Marks member `id` suspect at `incarnation` by `accuser`'s word, arms
+    /// its suspicion timer and gossips it.
+    pub(crate) fn start_suspicion(
+        &mut self,
+        now: Duration,
+        id: Id,
+        incarnation: u64,
+        accuser: String,
+    ) {
+        let t = self.view.mark_suspect(id, incarnation, accuser.clone(), now);
+        self.apply(t);
         let timeout = self.config.suspicion_timeout_after(self.live_members(), 0);
         let accusers = alloc::vec![accuser];
         if let Some(s) = self.swim() {
@@ -228,11 +227,6 @@ impl Engine {
         }
         self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
         self.enqueue_update(id);
-        if report {
-            if let Some(m) = self.snapshot(id) {
-                self.out.event(Event::Suspected(m));
-            }
-        }
     }
 
     /// Another member, `from`, independently suspects `id` at the
@@ -256,9 +250,7 @@ impl Engine {
         self.out.stats.confirmations += 1;
         // The earlier, longer timer stays armed and finds nothing to do.
         self.timers.arm((start + timeout).max(now), Timer::Suspicion { id, incarnation });
-        if let Some(e) = self.members.get_mut(id) {
-            e.accuser = from;
-        }
+        self.view.confirm(id, from);
         self.enqueue_update(id);
     }
 
@@ -266,7 +258,7 @@ impl Engine {
     /// was refuted meanwhile, or confirmations have not shortened it this
     /// far, the member is dead.
     pub(crate) fn suspicion_expired(&mut self, now: Duration, id: Id, incarnation: u64) {
-        let Some(e) = self.members.get(id) else {
+        let Some(e) = self.view.table().get(id) else {
             return;
         };
         if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {

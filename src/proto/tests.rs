@@ -293,7 +293,7 @@ fn forged_extreme_incarnation_is_dropped_and_counted() {
     let out = run_timers(&mut a, Duration::from_secs(1));
     assert!(out.is_empty() || out.iter().all(|t| codec::decode(&t.payload, 65_000).is_ok()));
     let mut b = engine(2);
-    let alive = a.state_message(a.me).unwrap();
+    let alive = a.view.state_message(a.view.me).unwrap();
     b.handle_packet(ms(0), addr(1), &codec::encode(&[alive]));
     assert_eq!(b.stats().dropped_total(), 0);
     assert_eq!(b.member("n1").unwrap().incarnation, codec::MAX_INCARNATION);
@@ -695,7 +695,7 @@ fn updates_stop_after_the_retransmit_limit() {
 fn datagrams_respect_max_packet_size() {
     let mut a = engine_knowing(300);
     // Make every member pending so the gossip section wants far more room.
-    for id in 0..a.members.len() as Id {
+    for id in 0..a.view.table().len() as Id {
         a.enqueue_update(id);
     }
     a.handle_packet(
