@@ -84,10 +84,8 @@ pub struct Engine {
     /// Every known member, this node included, and the rules that change
     /// their states.
     pub(crate) view: View,
-    /// The id the next gossip sample starts at.
-    pub(crate) sample_cursor: usize,
-    /// Members with an update to gossip, and how often each was sent.
-    pub(crate) piggyback: super::piggyback::UpdateQueue,
+    /// Membership updates to gossip, and the sample cursor.
+    pub(crate) piggyback: super::piggyback::Piggyback,
     /// Every member's replicated state and rumors, as known here.
     pub(crate) logs: super::table::FixedHashMap<Id, super::item_log::ItemLog>,
     /// Items being spread (rumor mongering).
@@ -152,7 +150,6 @@ impl Engine {
         let mut engine = Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
             view: View::new(view, name.clone(), addr, now),
-            sample_cursor: 0,
             piggyback: Default::default(),
             logs: Default::default(),
             pushes: Default::default(),

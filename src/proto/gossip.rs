@@ -1,12 +1,6 @@
-//! The gossip section every Ping, Ack and gossip round carries.
-//!
-//! First the pending updates, fewest transmissions first, each sent at most
-//! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's transmit-limited
-//! queue). Then a sample of other members' states, least recently sampled
-//! first (round-robin over the member ids): `max(3, n/10)` entries, at most
-//! `n - 2` (Redis Cluster's gossip section). The sample is what lets a member that missed an update — say a
-//! join announced while it was itself joining — learn it within a few rounds
-//! instead of waiting for a full sync.
+//! Gossip rounds: the gossip section a datagram carries (detector notes,
+//! pending updates, the member sample) and the rounds that push pending
+//! updates and items to `gossip_fanout` members.
 
 use super::engine::Engine;
 use super::event::Event;
@@ -29,65 +23,15 @@ impl Engine {
     /// Appends pending member updates to `b`, fewest transmissions first.
     pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder) {
         let limit = self.config.retransmit_limit(self.live_members());
-        // Pending updates. A datagram holds a few dozen at most: stop after
-        // several in a row that do not fit.
-        let mut included: Vec<Id> = Vec::new();
-        let mut misfits = 0;
-        for id in self.piggyback.iter() {
-            let Some(msg) = self.view.state_message(id) else {
-                continue;
-            };
-            let before = b.bytes();
-            if b.try_push(&msg) {
-                self.out.stats.count_sent(msg.kind(), b.bytes() - before);
-                included.push(id);
-            } else {
-                misfits += 1;
-                // No entry is smaller than ~12 bytes.
-                if misfits >= 8 || b.remaining() < 12 {
-                    break;
-                }
-            }
-        }
-        for id in included {
-            if self.piggyback.sent(id, limit) && self.leaving && id == self.view.me {
-                self.out.event(Event::LeaveDone);
-            }
+        let own_done = self.piggyback.fill_updates(b, &self.view, &mut self.out, limit);
+        if own_done && self.leaving {
+            self.out.event(Event::LeaveDone);
         }
     }
 
-    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
-    /// taken round-robin over the ids from where the last sample stopped,
-    /// so the least recently sampled go first.
-    ///
-    /// An entry may repeat one of the pending section's; checking for that
-    /// costs more than the few bytes it would save.
+    /// Appends the member sample to `b`, leaving out `dst`.
     pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        let n = self.view.table().len();
-        let want = (n / 10).max(3).min(n.saturating_sub(2));
-        let (mut added, mut scanned) = (0, 0);
-        while added < want && scanned < n {
-            let id = (self.sample_cursor % n) as Id;
-            if Some(id) == dst {
-                self.sample_cursor = self.sample_cursor.wrapping_add(1);
-                scanned += 1;
-                continue;
-            }
-            let Some(msg) = self.view.state_message(id) else {
-                self.sample_cursor = self.sample_cursor.wrapping_add(1);
-                scanned += 1;
-                continue;
-            };
-            let before = b.bytes();
-            if !b.try_push(&msg) {
-                // Full: the next datagram's sample starts with this member.
-                break;
-            }
-            self.out.stats.count_sent(msg.kind(), b.bytes() - before);
-            self.sample_cursor = self.sample_cursor.wrapping_add(1);
-            added += 1;
-            scanned += 1;
-        }
+        self.piggyback.fill_sample(b, &self.view, &mut self.out, dst);
     }
 
     /// With `eager_push`, membership news (a join, a suspicion, a death, a

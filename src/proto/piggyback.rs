@@ -1,16 +1,149 @@
-//! The queue of member updates waiting to be gossiped.
+//! What rides on every Ping, Ack and gossip round (the gossip section):
+//! the queue of membership updates and the cursor of the member sample.
 //!
-//! At most one entry per member (a newer update replaces the older one and
-//! starts its count afresh). Entries come out fewest-transmissions first,
-//! newest first among equals (memberlist's transmit-limited queue), and
-//! leave once sent their retransmit limit. Every operation is logarithmic
-//! and counting a transmission allocates nothing, so a burst of a thousand
-//! joins costs no more per update than one.
+//! First the pending updates, fewest transmissions first, each sent at most
+//! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's
+//! transmit-limited queue). Then a sample of other members' states, least
+//! recently sampled first (round-robin over the member ids): `max(3, n/10)`
+//! entries, at most `n - 2` (Redis Cluster's gossip section). The sample is
+//! what lets a member that missed an update (say a join announced while it
+//! was itself joining) learn it within a few rounds instead of waiting for
+//! a full sync.
 
+use super::outbox::Outbox;
 use super::table::{FixedHashMap, Id};
+use super::view::View;
+use crate::codec::DatagramBuilder;
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
 use core::cmp::Reverse;
 
+/// The gossip section's state: updates to send and where the sample is.
+#[derive(Debug, Default)]
+pub(crate) struct Piggyback {
+    /// Members with an update to gossip, and how often each was sent.
+    updates: UpdateQueue,
+    /// The id the next sample starts at.
+    sample_cursor: usize,
+}
+
+impl Piggyback {
+    /// Queues an update about member `id`; a newer update about the same
+    /// member replaces the older one and starts its count afresh.
+    pub(crate) fn push(&mut self, id: Id) {
+        self.updates.push(id);
+    }
+
+    /// Drops the update about member `id`; returns whether there was one.
+    pub(crate) fn remove(&mut self, id: Id) -> bool {
+        self.updates.remove(id)
+    }
+
+    /// Updates pending.
+    pub(crate) fn len(&self) -> usize {
+        self.updates.len()
+    }
+
+    /// Whether no update is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.updates.is_empty()
+    }
+
+    /// Whether some update has not been sent even once.
+    pub(crate) fn has_fresh(&self) -> bool {
+        self.updates.has_fresh()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clear(&mut self) {
+        self.updates.clear();
+    }
+
+    /// Appends pending member updates to `b`, fewest transmissions first;
+    /// each is dropped once sent `limit` times. Returns whether this
+    /// member's own update was, which completes a leave.
+    pub(crate) fn fill_updates(
+        &mut self,
+        b: &mut DatagramBuilder,
+        view: &View,
+        out: &mut Outbox,
+        limit: u32,
+    ) -> bool {
+        // A datagram holds a few dozen at most: stop after several in a row
+        // that do not fit.
+        let mut included: Vec<Id> = Vec::new();
+        let mut misfits = 0;
+        for id in self.updates.iter() {
+            let Some(msg) = view.state_message(id) else {
+                continue;
+            };
+            if out.try_push(b, &msg) {
+                included.push(id);
+            } else {
+                misfits += 1;
+                // No entry is smaller than ~12 bytes.
+                if misfits >= 8 || b.remaining() < 12 {
+                    break;
+                }
+            }
+        }
+        let mut own_done = false;
+        for id in included {
+            if self.updates.sent(id, limit) && id == view.me {
+                own_done = true;
+            }
+        }
+        own_done
+    }
+
+    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
+    /// taken round-robin over the ids from where the last sample stopped,
+    /// so the least recently sampled go first. The member `dst`, when
+    /// known, is left out (it knows itself).
+    ///
+    /// An entry may repeat one of the pending section's; checking for that
+    /// costs more than the few bytes it would save.
+    pub(crate) fn fill_sample(
+        &mut self,
+        b: &mut DatagramBuilder,
+        view: &View,
+        out: &mut Outbox,
+        dst: Option<Id>,
+    ) {
+        let n = view.table().len();
+        let want = (n / 10).max(3).min(n.saturating_sub(2));
+        let (mut added, mut scanned) = (0, 0);
+        while added < want && scanned < n {
+            let id = (self.sample_cursor % n) as Id;
+            if Some(id) == dst {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
+                continue;
+            }
+            let Some(msg) = view.state_message(id) else {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
+                continue;
+            };
+            if !out.try_push(b, &msg) {
+                // Full: the next datagram's sample starts with this member.
+                break;
+            }
+            self.sample_cursor = self.sample_cursor.wrapping_add(1);
+            added += 1;
+            scanned += 1;
+        }
+    }
+}
+
+/// The queue of member updates waiting to be gossiped.
+///
+/// At most one entry per member (a newer update replaces the older one and
+/// starts its count afresh). Entries come out fewest-transmissions first,
+/// newest first among equals (memberlist's transmit-limited queue), and
+/// leave once sent their retransmit limit. Every operation is logarithmic
+/// and counting a transmission allocates nothing, so a burst of a thousand
+/// joins costs no more per update than one.
 #[derive(Debug, Default)]
 pub(crate) struct UpdateQueue {
     /// `(transmissions, newest first)`: the sending order.
