@@ -3,6 +3,7 @@
 use super::config::{Config, ConfigError};
 use super::detector::Detector;
 use super::event::Event;
+use super::join::Handshakes;
 use super::member::{Member, MemberState};
 use super::outbox::{Outbox, Transmit};
 use super::stats::Stats;
@@ -10,7 +11,7 @@ use super::table::{Entry, Id, Snapshot};
 use super::timer::{Timer, Timers};
 use super::view::View;
 use crate::codec::{self, DecodeError, Key, Keyring, KeyringError, Message};
-use alloc::collections::{BTreeMap, VecDeque};
+
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -19,17 +20,6 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-
-/// Joiners whose view is still owed, at most.
-const MAX_HANDSHAKES: usize = 256;
-
-/// Gossip intervals after a join until its extra sync. Pushed at once,
-/// the news of a burst of joins is spread within milliseconds, yet about
-/// e^-8 of the member pairs miss it (the seed spends each joiner's
-/// retransmit budget on the few members it knows by then); one push-pull
-/// sync per joiner, two rounds later, closes those gaps in well under a
-/// second instead of a push-pull interval.
-const SETTLE_ROUNDS: u32 = 2;
 
 /// [`Engine::set_meta`] was given more bytes than `max_meta_size`.
 /// Doesn't affect the engine's state.
@@ -49,37 +39,13 @@ impl fmt::Display for MetaTooLarge {
 
 impl std::error::Error for MetaTooLarge {}
 
-/// The third step of a handshake, owed once the Pong's datagram is applied.
-#[derive(Debug, Clone)]
-pub(crate) struct HandshakePing {
-    /// The seed's address.
-    pub(crate) addr: SocketAddr,
-    /// The seed's name.
-    pub(crate) target: String,
-    /// The join token, echoed as the Ping's sequence number.
-    pub(crate) token: u64,
-}
-
-/// A Meet answered with only part of our view: the rest is owed once the
-/// joiner's Ping echoes `token` from `joiner`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct OwedView {
-    pub(crate) token: u64,
-    pub(crate) joiner: SocketAddr,
-}
-
-/// A join in progress: the seeds it asks, until when.
-#[derive(Debug, Clone)]
-pub(crate) struct JoinAttempt {
-    pub(crate) seeds: Vec<SocketAddr>,
-    pub(crate) deadline: Duration,
-}
-
 /// The protocol engine of one member. See the [module docs](super).
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) config: Config,
+    /// This member's name.
     pub(crate) name: String,
+    /// Every random draw of the engine, seeded by the driver.
     pub(crate) rng: ChaCha8Rng,
     /// Every known member, this node included, and the rules that change
     /// their states.
@@ -100,15 +66,13 @@ pub struct Engine {
     pub(crate) last_heard: Duration,
     /// The failure detector in force and what it keeps.
     pub(crate) detector: Detector,
-    pub(crate) joins: BTreeMap<u64, JoinAttempt>,
+    /// Joins and handshakes in progress.
+    pub(crate) handshake: Handshakes,
+    /// The last sequence number used (pings, relays).
     pub(crate) next_seq: u64,
+    /// [`Engine::leave`] was called.
     pub(crate) leaving: bool,
-    /// Set while handling a Pong: where to send the handshake's Ping.
-    pub(crate) handshake_ping: Option<HandshakePing>,
-    /// Meets answered with only part of our view. The rest goes out once the joiner's Ping echoes the token from that
-    /// address, so a forged Meet cannot turn a few bytes into our whole view
-    /// sent to someone else. Bounded: the oldest are forgotten.
-    pub(crate) handshakes: VecDeque<OwedView>,
+    /// Every timer armed, in firing order.
     pub(crate) timers: Timers,
     /// Transmits, events, counters and the keyring.
     pub(crate) out: Outbox,
@@ -157,11 +121,9 @@ impl Engine {
             health: 0,
             last_heard: now,
             detector: Detector::new(config.failure_detector),
-            joins: BTreeMap::new(),
+            handshake: Handshakes::default(),
             next_seq: 0,
             leaving: false,
-            handshake_ping: None,
-            handshakes: VecDeque::new(),
             timers: Timers::default(),
             out: Outbox::new(None, config.max_packet_size, config.max_stream_size),
             name: name.clone(),
@@ -335,24 +297,6 @@ impl Engine {
         self.pushes.len()
     }
 
-    /// Starts joining the cluster through `seeds`: sends each a Meet and
-    /// resends until one answers or `timeout` passes. Returns a token that
-    /// the matching [`Event::JoinSucceeded`] or [`Event::JoinFailed`] carries.
-    pub fn join(&mut self, now: Duration, seeds: &[SocketAddr], timeout: Duration) -> u64 {
-        let token = self.rng.next_u64();
-        let me = self.local_member().addr;
-        let seeds: Vec<SocketAddr> = seeds.iter().copied().filter(|s| *s != me).collect();
-        if seeds.is_empty() {
-            self.out.event(Event::JoinFailed { token });
-            return token;
-        }
-        self.joins.insert(token, JoinAttempt { seeds, deadline: now + timeout });
-        self.send_meets(token);
-        let retry = self.config.probe_timeout.min(timeout);
-        self.timers.arm(now + retry, Timer::JoinRetry { token });
-        token
-    }
-
     /// Leaves the cluster gracefully: gossips a `Left` notice about this
     /// node, stops probing, and reports [`Event::LeaveDone`] once the notice
     /// has been sent its retransmit limit (or at once if nobody is left to
@@ -445,12 +389,7 @@ impl Engine {
             self.out.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
-        if let Some(HandshakePing { addr, target, token }) = self.handshake_ping.take() {
-            // A Ping carrying our gossip, so the seed learns what we know
-            // too, including a refutation of its stale view of us.
-            let id = self.view.table().id(&target);
-            self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: token, target }), id);
-        }
+        self.finish_handshake();
     }
 
     #[cold]
@@ -495,51 +434,6 @@ impl Engine {
             Message::Digest(digest) => self.handle_digest(from, digest),
             Message::Summary(summary) => self.handle_summary(from, summary),
             Message::Delta(delta) => self.handle_delta(now, from, delta),
-        }
-    }
-
-    /// First step of a join, at the seed: learn the joiner, answer.
-    fn handle_meet(&mut self, now: Duration, from: SocketAddr, meet: codec::Handshake) {
-        if self.leaving {
-            return;
-        }
-        let codec::Handshake { token, name, addr, incarnation, meta } = meet;
-        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        self.answer_meet(token, from);
-    }
-
-    /// Second step of a join, at the joiner: learn the seed.
-    fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
-        let codec::Handshake { token, name, addr, incarnation, meta } = pong;
-        let target = name.clone();
-        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        if self.joins.remove(&token).is_some() {
-            self.out.event(Event::JoinSucceeded { token, seed: from });
-            if !self.config.push_pull_interval.is_zero() {
-                let settle = self.config.gossip_interval * SETTLE_ROUNDS;
-                self.timers.arm(now + settle, Timer::SettleSync);
-            }
-        }
-        // Third step of the handshake, sent once the rest of the datagram
-        // (the seed's view) has been applied. Its sequence number echoes the
-        // token: proof that we own our address.
-        self.handshake_ping = Some(HandshakePing { addr, target, token });
-    }
-
-    /// A probe of us (direct or relayed): ack it, and finish a handshake
-    /// whose Ping this is.
-    fn handle_ping(&mut self, from: SocketAddr, ping: codec::Ping) {
-        let codec::Ping { seq, target } = ping;
-        if target != self.name {
-            self.out.stats.misdirected_pings += 1;
-            return;
-        }
-        self.send_with_gossip(from, Message::Ack(codec::Ack { seq }), None);
-        if let Some(i) =
-            self.handshakes.iter().position(|h| *h == OwedView { token: seq, joiner: from })
-        {
-            self.handshakes.remove(i);
-            self.send_view(from, None);
         }
     }
 
@@ -593,136 +487,6 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.timers.next()
-    }
-
-    /// Heals partitions (Serf's reconnect): tell one random dead member
-    /// that we hold it dead, then meet it. If it is in fact alive it refutes
-    /// at once, answers with a Pong at its new incarnation and its view, and
-    /// the two sides of the partition gossip each other back to life.
-    fn reconnect(&mut self) {
-        if self.leaving || self.count(MemberState::Dead) == 0 {
-            return;
-        }
-        let dead: Vec<Id> = self
-            .view
-            .table()
-            .iter()
-            .filter(|(_, e)| e.member.state == MemberState::Dead)
-            .map(|(id, _)| id)
-            .collect();
-        if dead.is_empty() {
-            return;
-        }
-        let id = dead[self.random_index(dead.len())];
-        let Some(claim) = self.view.state_message(id) else { return };
-        let addr = self.entry(id).member.addr;
-        let me = self.local_member().clone();
-        let token = self.rng.next_u64();
-        self.out.stats.reconnects += 1;
-        let meet = Message::Meet(codec::Handshake {
-            token,
-            name: me.name,
-            addr: me.addr,
-            incarnation: me.incarnation,
-            meta: me.meta,
-        });
-        // Both in one datagram when they fit (long names and metadata in a
-        // small max_packet_size may not): the claim first, so the member
-        // refutes before it answers the Meet.
-        let mut b = self.out.datagram();
-        self.out.push(&mut b, &claim);
-        if !self.out.try_push(&mut b, &meet) {
-            self.out.transmit(addr, b);
-            b = self.out.datagram();
-            self.out.push(&mut b, &meet);
-        }
-        self.out.transmit(addr, b);
-    }
-
-    fn join_retry(&mut self, now: Duration, token: u64) {
-        let Some(attempt) = self.joins.get(&token) else {
-            return;
-        };
-        if now >= attempt.deadline {
-            self.joins.remove(&token);
-            self.out.event(Event::JoinFailed { token });
-            return;
-        }
-        let deadline = attempt.deadline;
-        self.send_meets(token);
-        let next = (now + self.config.probe_timeout).min(deadline);
-        self.timers.arm(next, Timer::JoinRetry { token });
-    }
-
-    fn send_meets(&mut self, token: u64) {
-        let Some(attempt) = self.joins.get(&token) else {
-            return;
-        };
-        let seeds = attempt.seeds.clone();
-        let me = self.local_member().clone();
-        for seed in seeds {
-            self.out.send_alone(
-                seed,
-                Message::Meet(codec::Handshake {
-                    token,
-                    name: me.name.clone(),
-                    addr: me.addr,
-                    incarnation: me.incarnation,
-                    meta: me.meta.clone(),
-                }),
-            );
-        }
-    }
-
-    /// Second step of the handshake: a Pong followed by as much of our view
-    /// of the membership as fits, so the joiner knows (almost) everyone at
-    /// once instead of waiting for gossip to bring each member. If the view
-    /// does not fit, the rest follows the joiner's Ping (see `handshakes`).
-    fn answer_meet(&mut self, token: u64, to: SocketAddr) {
-        let me = self.local_member().clone();
-        let pong = Message::Pong(codec::Handshake {
-            token,
-            name: me.name,
-            addr: me.addr,
-            incarnation: me.incarnation,
-            meta: me.meta,
-        });
-        if !self.send_view(to, Some(pong)) {
-            if self.handshakes.len() >= MAX_HANDSHAKES {
-                self.handshakes.pop_front();
-            }
-            self.handshakes.push_back(OwedView { token, joiner: to });
-        }
-    }
-
-    /// Sends our view of every other member to `to`: with `first`, in one
-    /// datagram that starts with `first` (returns whether everything fit);
-    /// without, in as many datagrams as it takes (returns true).
-    fn send_view(&mut self, to: SocketAddr, first: Option<Message>) -> bool {
-        let one_datagram = first.is_some();
-        let mut b = self.out.datagram();
-        if let Some(m) = first {
-            self.out.push(&mut b, &m);
-        }
-        let mut complete = true;
-        for id in 0..self.view.table().len() as Id {
-            if id == self.view.me {
-                continue;
-            }
-            let Some(msg) = self.view.state_message(id) else { continue };
-            if self.out.try_push(&mut b, &msg) {
-                continue;
-            }
-            if one_datagram {
-                complete = false;
-                break;
-            }
-            self.out.transmit(to, b);
-            b = self.out.datagram();
-            self.out.push(&mut b, &msg);
-        }
-        self.out.transmit(to, b);
-        complete
     }
 
     pub(crate) fn next_seq(&mut self) -> u64 {

@@ -8,7 +8,6 @@ use super::member::MemberState;
 use super::mongering::BigItem;
 use super::table::Id;
 use crate::codec::DatagramBuilder;
-use alloc::vec::Vec;
 use core::time::Duration;
 
 impl Engine {
@@ -64,9 +63,9 @@ impl Engine {
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.
         // Not a joiner that has yet to prove its address (see
-        // `handshakes`): a forged Meet must not draw gossip to its victim.
+        // `Handshakes::owed`): a forged Meet must not draw gossip to its victim.
         let horizon = self.config.gossip_to_the_dead_time;
-        let unproven: Vec<_> = self.handshakes.iter().map(|h| h.joiner).collect();
+        let unproven = self.handshake.unproven();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
             (e.member.state.is_live()
                 || (e.member.state == MemberState::Dead

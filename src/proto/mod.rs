@@ -18,6 +18,7 @@ mod event;
 mod gossip;
 mod item_log;
 mod items;
+mod join;
 mod member;
 mod membership;
 mod mongering;
