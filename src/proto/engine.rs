@@ -1,4 +1,6 @@
-//! The engine: state, the pull API, and message dispatch.
+//! The coordinator: [`Engine`] holds the parts (view, detector, piggyback,
+//! item logs and pushes, handshakes, timers, outbox), offers the pull API
+//! and the commands, and dispatches each message and timer to its part.
 
 use super::config::{Config, ConfigError};
 use super::detector::Detector;

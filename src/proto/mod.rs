@@ -9,6 +9,21 @@
 //! until [`Engine::poll_timeout`]. It must drain both queues after every
 //! call that can fill them (all of the above). Randomness comes from a ChaCha
 //! RNG seeded by the driver, so a run is reproducible from its seed.
+//!
+//! The engine coordinates parts that each own their data (quinn-proto's
+//! `Connection` over its packet spaces is the model):
+//!
+//! - `view`: the member table, the counts and the one set of state
+//!   transition rules (`membership` applies claims through them);
+//! - `detector`: the failure detector, `swim` (with `probe_order`) or
+//!   `quorum`, behind one interface;
+//! - `piggyback`: the membership-update queue and the member sample, which
+//!   `gossip` rounds carry;
+//! - `items` and `item_log`: every member's replicated key-value state and
+//!   rumors; `mongering` pushes new items, `anti_entropy` repairs the rest;
+//! - `join`: the join handshake and reconnects;
+//! - `outbox`: transmits, events, counters and the keyring, handed `&mut`
+//!   to the parts.
 
 mod anti_entropy;
 mod config;
