@@ -71,6 +71,36 @@ fn mesh(all: &mut [Engine]) {
     }
 }
 
+/// An Alive claim about `name` at `addr`, without metadata.
+fn alive_claim(name: &str, addr: SocketAddr, incarnation: u64) -> Message {
+    Message::Alive(codec::Alive { name: name.into(), addr, incarnation, meta: Vec::new() })
+}
+
+/// `from`'s accusation of `name` (a Suspect or Dead claim).
+fn accusation(name: &str, incarnation: u64, from: &str) -> codec::Accusation {
+    codec::Accusation { name: name.into(), incarnation, from: from.into() }
+}
+
+/// n1 and n2, each knowing the other.
+fn meshed_pair() -> [Engine; 2] {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    all.try_into().expect("two engines")
+}
+
+/// Advances both engines to the earlier wake-up and lets them talk;
+/// returns that time.
+fn step_pair(a: &mut Engine, b: &mut Engine) -> Duration {
+    let now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
+    a.handle_timeout(now);
+    b.handle_timeout(now);
+    for _ in 0..3 {
+        deliver(now, a, &mut [&mut *b]);
+        deliver(now, b, &mut [&mut *a]);
+    }
+    now
+}
+
 fn state_of(e: &Engine, name: &str) -> Option<MemberState> {
     e.member(name).map(|m| m.state)
 }
@@ -183,19 +213,11 @@ fn silent_member_goes_probe_indirect_suspect_dead() {
 
 #[test]
 fn answered_probe_raises_no_suspicion() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     let mut now = ms(0);
     while now < Duration::from_secs(10) {
-        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        for _ in 0..3 {
-            deliver(now, a, &mut [&mut *b]);
-            deliver(now, b, &mut [&mut *a]);
-        }
+        now = step_pair(a, b);
     }
     assert!(a.stats().probes >= 8);
     assert_eq!(a.stats().probes_failed, 0);
@@ -230,12 +252,7 @@ fn indirect_probe_relays_the_ack() {
 #[test]
 fn relay_sends_nack_when_target_is_silent() {
     let mut b = engine(2);
-    let alive = Message::Alive(codec::Alive {
-        name: String::from("n3"),
-        addr: addr(3),
-        incarnation: 0,
-        meta: Vec::new(),
-    });
+    let alive = alive_claim("n3", addr(3), 0);
     b.handle_packet(ms(0), addr(3), &codec::encode(&[alive]));
     transmits(&mut b);
     b.handle_packet(
@@ -273,20 +290,12 @@ fn ping_req_for_a_stranger_or_another_address_is_refused() {
 #[test]
 fn forged_extreme_incarnation_is_dropped_and_counted() {
     let mut a = engine(1);
-    let forged = Message::Suspect(codec::Accusation {
-        name: String::from("n1"),
-        incarnation: u64::MAX,
-        from: String::from("mallory"),
-    });
+    let forged = Message::Suspect(accusation("n1", u64::MAX, "mallory"));
     a.handle_packet(ms(0), addr(6), &codec::encode(&[forged]));
     assert_eq!(a.stats().dropped_out_of_limits, 1);
     assert_eq!(a.local_member().incarnation, 0, "no refutation to an impossible claim");
     // The highest claim the codec lets through is still refutable.
-    let highest = Message::Dead(codec::Accusation {
-        name: String::from("n1"),
-        incarnation: codec::MAX_INCARNATION - 1,
-        from: String::from("mallory"),
-    });
+    let highest = Message::Dead(accusation("n1", codec::MAX_INCARNATION - 1, "mallory"));
     a.handle_packet(ms(0), addr(6), &codec::encode(&[highest]));
     assert_eq!(a.local_member().incarnation, codec::MAX_INCARNATION);
     // ...and the refutation itself passes every peer's limits.
@@ -306,12 +315,8 @@ fn datagrams_larger_than_our_own_budget_are_accepted() {
     let mut a = engine(1);
     let mut msgs = alloc::vec![Message::Ping(codec::Ping { seq: 3, target: String::from("n1") })];
     for i in 0..100 {
-        msgs.push(Message::Alive(codec::Alive {
-            name: alloc::format!("member-{i:03}"),
-            addr: SocketAddr::from(([127, 0, 2, i as u8], 9000)),
-            incarnation: 0,
-            meta: Vec::new(),
-        }));
+        let at = SocketAddr::from(([127, 0, 2, i as u8], 9000));
+        msgs.push(alive_claim(&alloc::format!("member-{i:03}"), at, 0));
     }
     let big = codec::encode(&msgs);
     assert!(big.len() > 1400);
@@ -367,11 +372,7 @@ fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
 #[test]
 fn suspected_member_refutes_with_higher_incarnation() {
     let mut a = engine(1);
-    let suspect = codec::encode(&[Message::Suspect(codec::Accusation {
-        name: String::from("n1"),
-        incarnation: 0,
-        from: String::from("n2"),
-    })]);
+    let suspect = codec::encode(&[Message::Suspect(accusation("n1", 0, "n2"))]);
     a.handle_packet(ms(5), addr(2), &suspect);
     assert_eq!(a.local_member().incarnation, 1);
     assert_eq!(a.local_member().state, MemberState::Alive);
@@ -385,31 +386,15 @@ fn suspected_member_refutes_with_higher_incarnation() {
 
 #[test]
 fn refutation_clears_the_suspicion_everywhere() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     // a suspects b; b hears of it on the next message and refutes.
-    a.handle_packet(
-        ms(1),
-        addr(3),
-        &codec::encode(&[Message::Suspect(codec::Accusation {
-            name: String::from("n2"),
-            incarnation: 0,
-            from: String::from("n3"),
-        })]),
-    );
+    a.handle_packet(ms(1), addr(3), &codec::encode(&[Message::Suspect(accusation("n2", 0, "n3"))]));
     assert_eq!(state_of(a, "n2"), Some(MemberState::Suspect));
     assert!(events(a).iter().any(|e| matches!(e, Event::Suspected(m) if m.name == "n2")));
     let mut now = ms(1);
     while state_of(a, "n2") != Some(MemberState::Alive) && now < Duration::from_secs(3) {
-        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        for _ in 0..3 {
-            deliver(now, a, &mut [&mut *b]);
-            deliver(now, b, &mut [&mut *a]);
-        }
+        now = step_pair(a, b);
     }
     assert_eq!(state_of(a, "n2"), Some(MemberState::Alive), "refuted by {now:?}");
     assert_eq!(a.member("n2").unwrap().incarnation, 1);
@@ -418,10 +403,8 @@ fn refutation_clears_the_suspicion_everywhere() {
 
 #[test]
 fn leave_is_reported_as_left_not_failed() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     b.leave(ms(100));
     assert!(b.is_leaving());
     deliver(ms(100), b, &mut [&mut *a]);
@@ -446,10 +429,8 @@ fn leave_is_reported_as_left_not_failed() {
 
 #[test]
 fn leave_completes_when_everyone_else_left_first() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     // Both leave at once; a's notice to b is lost, then a hears b left.
     a.leave(ms(0));
     transmits(a);
@@ -473,25 +454,8 @@ fn restarted_member_comes_back_with_higher_incarnation() {
     mesh(&mut all);
     let mut a = all.remove(0);
     // a declares n2 dead at incarnation 3 (as if n2 had refuted before).
-    a.handle_packet(
-        ms(1),
-        addr(2),
-        &codec::encode(&[Message::Alive(codec::Alive {
-            name: String::from("n2"),
-            addr: addr(2),
-            incarnation: 3,
-            meta: Vec::new(),
-        })]),
-    );
-    a.handle_packet(
-        ms(2),
-        addr(3),
-        &codec::encode(&[Message::Dead(codec::Accusation {
-            name: String::from("n2"),
-            incarnation: 3,
-            from: String::from("n3"),
-        })]),
-    );
+    a.handle_packet(ms(1), addr(2), &codec::encode(&[alive_claim("n2", addr(2), 3)]));
+    a.handle_packet(ms(2), addr(3), &codec::encode(&[Message::Dead(accusation("n2", 3, "n3"))]));
     assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
     events(&mut a);
 
@@ -511,34 +475,11 @@ fn restarted_member_comes_back_with_higher_incarnation() {
 #[test]
 fn stale_claims_do_not_override_newer_ones() {
     let mut a = engine(1);
-    let alive = |inc| {
-        Message::Alive(codec::Alive {
-            name: String::from("x"),
-            addr: addr(9),
-            incarnation: inc,
-            meta: Vec::new(),
-        })
-    };
+    let alive = |inc| alive_claim("x", addr(9), inc);
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Suspect(codec::Accusation {
-            name: String::from("x"),
-            incarnation: 4,
-            from: String::from("y"),
-        })]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[Message::Suspect(accusation("x", 4, "y"))]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Alive));
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Dead(codec::Accusation {
-            name: String::from("x"),
-            incarnation: 5,
-            from: String::from("y"),
-        })]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[Message::Dead(accusation("x", 5, "y"))]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Dead));
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Dead), "same incarnation cannot resurrect");
@@ -592,12 +533,8 @@ fn garbage_is_counted_and_changes_nothing() {
 fn engine_knowing(n: usize) -> Engine {
     let mut a = engine(1);
     for i in 2..=n {
-        let m = Message::Alive(codec::Alive {
-            name: alloc::format!("m{i}"),
-            addr: SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16)),
-            incarnation: 0,
-            meta: Vec::new(),
-        });
+        let at = SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16));
+        let m = alive_claim(&alloc::format!("m{i}"), at, 0);
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
     a.piggyback.clear();
@@ -658,16 +595,7 @@ fn updates_stop_after_the_retransmit_limit() {
     let mut a = engine_knowing(20);
     let limit = a.config().retransmit_limit(20) as usize; // 4 * ceil(log10 21) = 8
     assert_eq!(limit, 8);
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Alive(codec::Alive {
-            name: String::from("new"),
-            addr: addr(50),
-            incarnation: 0,
-            meta: Vec::new(),
-        })]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[alive_claim("new", addr(50), 0)]));
     let carries = |t: &Transmit| {
         decode(t)
             .iter()
@@ -720,14 +648,7 @@ fn same_seed_same_transmissions() {
 
 #[test]
 fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
-    let view = Snapshot::new((1..=5).map(|i| Member {
-        name: alloc::format!("n{i}"),
-        addr: addr(i),
-        incarnation: 0,
-        state: MemberState::Alive,
-        meta: Vec::new(),
-        since: Duration::ZERO,
-    }));
+    let view = Snapshot::new((1..=5).map(|i| Member::new(alloc::format!("n{i}"), addr(i))));
     let on_view = |i: u8| {
         Engine::with_snapshot(
             Config::lan(),
@@ -745,16 +666,8 @@ fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
     assert!(events(&mut a).is_empty(), "a snapshot is not news: no Joined events");
     assert_eq!((c.members().count(), c.live_members()), (6, 6), "a newcomer adds itself");
 
-    let suspect = Message::Suspect(codec::Accusation {
-        name: String::from("n3"),
-        incarnation: 0,
-        from: String::from("n4"),
-    });
-    let about_a = Message::Suspect(codec::Accusation {
-        name: String::from("n1"),
-        incarnation: 0,
-        from: String::from("n4"),
-    });
+    let suspect = Message::Suspect(accusation("n3", 0, "n4"));
+    let about_a = Message::Suspect(accusation("n1", 0, "n4"));
     a.handle_packet(ms(10), addr(4), &codec::encode(&[suspect, about_a]));
     assert_eq!(a.member("n3").unwrap().state, MemberState::Suspect);
     assert_eq!(a.count(MemberState::Suspect), 1);
@@ -847,14 +760,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
 
 #[test]
 fn news_is_pushed_at_once_only_by_a_healthy_member() {
-    let alive = |name: &str| {
-        codec::encode(&[Message::Alive(codec::Alive {
-            name: String::from(name),
-            addr: addr(50),
-            incarnation: 0,
-            meta: Vec::new(),
-        })])
-    };
+    let alive = |name: &str| codec::encode(&[alive_claim(name, addr(50), 0)]);
     let mut a = engine_knowing(20);
     a.handle_packet(ms(0), addr(9), &alive("new"));
     assert_eq!(transmits(&mut a).len(), a.config().gossip_fanout, "pushed to the fanout at once");

@@ -66,14 +66,7 @@ impl View {
                 }
             }
             None => {
-                let me = Member {
-                    name,
-                    addr,
-                    incarnation: 0,
-                    state: MemberState::Alive,
-                    meta: Vec::new(),
-                    since: now,
-                };
+                let me = Member { since: now, ..Member::new(name, addr) };
                 view.me = view.table.len() as Id;
                 view.counts[MemberState::Alive as usize] += 1;
                 view.table.insert(Entry { member: me, accuser: String::new() });

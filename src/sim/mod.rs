@@ -209,16 +209,8 @@ impl Simulation {
     /// quiet cluster of n members costs O(n) memory rather than O(n²).
     pub fn new_joined(config: Config, nodes: usize, seed: u64) -> Result<Simulation, ConfigError> {
         let mut sim = Simulation::new(config, 0, seed)?;
-        let members: Vec<Member> = (0..nodes as u32)
-            .map(|i| Member {
-                name: node_name(i),
-                addr: node_addr(i),
-                incarnation: 0,
-                state: MemberState::Alive,
-                meta: Vec::new(),
-                since: Duration::ZERO,
-            })
-            .collect();
+        let members: Vec<Member> =
+            (0..nodes as u32).map(|i| Member::new(node_name(i), node_addr(i))).collect();
         sim.snapshot = Some(Snapshot::new(members));
         for _ in 0..nodes {
             sim.add_node();
