@@ -33,14 +33,18 @@ fn decode(t: &Transmit) -> Vec<Message> {
     codec::decode(&t.payload, 65_000).unwrap()
 }
 
-/// Delivers every datagram `from` has queued to the engines in `to`
+/// Delivers every datagram (and stream payload) `from` has queued to the engines in `to`
 /// (matched by address); returns how many were delivered.
 fn deliver(now: Duration, from: &mut Engine, to: &mut [&mut Engine]) -> usize {
     let src = from.local_member().addr;
     let mut n = 0;
     for t in transmits(from) {
         if let Some(dst) = to.iter_mut().find(|e| e.local_member().addr == t.dst) {
-            dst.handle_packet(now, src, &t.payload);
+            if t.stream {
+                dst.handle_stream(now, src, &t.payload);
+            } else {
+                dst.handle_packet(now, src, &t.payload);
+            }
             n += 1;
         }
     }
@@ -704,25 +708,8 @@ fn run_pair(a: &mut Engine, b: &mut Engine, from: Duration, until: Duration) {
         for _ in 0..4 {
             a.handle_timeout(now);
             b.handle_timeout(now);
-            let (aa, ba) = (a.local_member().addr, b.local_member().addr);
-            for t in transmits(a) {
-                if t.dst == ba {
-                    if t.stream {
-                        b.handle_stream(now, aa, &t.payload)
-                    } else {
-                        b.handle_packet(now, aa, &t.payload)
-                    }
-                }
-            }
-            for t in transmits(b) {
-                if t.dst == aa {
-                    if t.stream {
-                        a.handle_stream(now, ba, &t.payload)
-                    } else {
-                        a.handle_packet(now, ba, &t.payload)
-                    }
-                }
-            }
+            deliver(now, a, &mut [&mut *b]);
+            deliver(now, b, &mut [&mut *a]);
         }
     }
 }
