@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// The largest payload (with `key`: value) one item may carry: what
-    /// fits in a log payload (`max_stream_size`), or in a datagram when
+    /// fits in a stream payload (`max_stream_size`), or in a datagram when
     /// streams are disabled.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
         match self.config.max_stream_size {

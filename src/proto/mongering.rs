@@ -193,7 +193,7 @@ impl Engine {
 
     /// Appends the items being spread to `b`, fewest pushes first; returns
     /// those added, and those too big for any datagram (they go over a
-    /// log).
+    /// stream).
     pub(crate) fn fill_items(&mut self, b: &mut DatagramBuilder) -> (Vec<(Id, u64)>, Vec<BigItem>) {
         let mut added = Vec::new();
         let mut big = Vec::new();
