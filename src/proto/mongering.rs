@@ -210,8 +210,14 @@ impl Engine {
                 added.push((origin, version));
             } else if codec::encoded_len(&msg) > room {
                 big.push(BigItem { origin, version, update: msg });
-            } else if misfits < 8 && b.remaining() >= 16 {
+            } else {
+                // A datagram holds a few dozen items at most: stop after
+                // several that do not fit, or once no Update could (none is
+                // smaller than ~16 bytes), as the update queue does.
                 misfits += 1;
+                if misfits >= 8 || b.remaining() < 16 {
+                    break;
+                }
             }
         }
         for (origin, version) in gone {

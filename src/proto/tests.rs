@@ -759,3 +759,21 @@ fn news_is_pushed_at_once_only_by_a_healthy_member() {
     assert!(transmits(&mut b).is_empty());
     assert_eq!(b.pending_updates(), 1);
 }
+
+/// A gossip round stops looking for items to fill its datagram after
+/// several that do not fit, as the update queue does, so its cost is
+/// bounded however many items are being pushed: an item further down the
+/// queue waits for a later round.
+#[test]
+fn filling_items_stops_after_several_misfits() {
+    let config = Config { eager_push: false, ..Config::lan() };
+    let mut a = Engine::new(config, "n1", addr(1), 1, Duration::ZERO).unwrap();
+    a.broadcast(ms(0), vec![0; 5000]).unwrap(); // too big for a datagram
+    for _ in 0..20 {
+        a.broadcast(ms(0), vec![0; 1000]).unwrap(); // one per datagram
+    }
+    let mut b = a.out.datagram();
+    let (added, big) = a.fill_items(&mut b);
+    assert_eq!(added.len(), 1);
+    assert!(big.is_empty(), "the big item, oldest and so last in line, is not reached");
+}
