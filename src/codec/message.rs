@@ -210,7 +210,7 @@ pub struct Delta {
 pub struct Summary {
     /// The sender's name.
     pub sender: String,
-    /// Order-independent hash of every digest entry.
+    /// [`summary_hash`](super::summary_hash) of every digest entry.
     pub hash: u64,
     /// As in [`Digest`]: the sender wants what it lacks.
     pub want_delta: bool,

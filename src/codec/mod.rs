@@ -10,6 +10,7 @@
 
 mod message;
 mod seal;
+mod summary;
 
 pub use message::{
     Accusation, Ack, Alive, Delta, Digest, DigestEntry, Handshake, Item, Known, Left, Message,
@@ -19,6 +20,7 @@ pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
     SEAL_OVERHEAD,
 };
+pub use summary::{summary_hash, summary_term};
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -51,22 +51,21 @@ impl Engine {
         self.out.send_alone(addr, msg);
     }
 
-    /// An order-independent hash of the digest we would send (without the
-    /// collection horizons, which do not say what we hold).
+    /// The summary hash ([`codec::summary_hash`]) of the digest we would
+    /// send.
     fn digest_hash(&self) -> u64 {
-        use core::hash::{Hash, Hasher};
-        let mut sum = 0u64;
-        for (id, e) in self.view.table().iter() {
-            let mut h = std::hash::DefaultHasher::new();
-            let s = self.logs.get(&id);
-            e.member.name.hash(&mut h);
-            e.member.incarnation.hash(&mut h);
-            self.rank(e.member.state).hash(&mut h);
-            s.map_or(0, |s| s.generation).hash(&mut h);
-            s.map_or(0, |s| s.watermark).hash(&mut h);
-            sum = sum.wrapping_add(h.finish());
-        }
-        sum
+        self.view.table().iter().fold(0u64, |sum, (id, e)| {
+            let (m, log) = (&e.member, self.logs.get(&id));
+            let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
+            let term = codec::summary_term(
+                &m.name,
+                m.incarnation,
+                self.rank(m.state),
+                generation,
+                watermark,
+            );
+            sum.wrapping_add(term)
+        })
     }
 
     /// A Summary arrived: if our hash differs, answer with our digest,
