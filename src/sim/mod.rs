@@ -118,6 +118,21 @@ impl Ord for Delivery {
     }
 }
 
+/// One item of one node's log: a rumor (`key` none) or a key's change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ItemKey {
+    subject: u32,
+    generation: u64,
+    version: u64,
+    key: Option<String>,
+}
+
+impl ItemKey {
+    fn new(subject: u32, generation: u64, version: u64, key: Option<String>) -> ItemKey {
+        ItemKey { subject, generation, version, key }
+    }
+}
+
 /// The simulator. See the [module docs](self).
 pub struct Simulation {
     now: Duration,
@@ -140,8 +155,8 @@ pub struct Simulation {
     receive_buffer: usize,
     /// What the rumors and state changes of the log said, each once.
     contents: Vec<Content>,
-    /// `(subject, generation, version, key)` -> index in `contents`.
-    content_index: HashMap<(u32, u64, u64, Option<String>), u32>,
+    /// Where each item's content is in `contents`.
+    content_index: HashMap<ItemKey, u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
 }
@@ -475,13 +490,15 @@ impl Simulation {
     fn content_of(&mut self, ev: &Event) -> u32 {
         let (key, content) = match ev {
             Event::Rumor { origin, generation, version, payload } => match self.index(origin) {
-                Some(s) => ((s, *generation, *version, None), Content::Rumor(payload.clone())),
+                Some(s) => {
+                    (ItemKey::new(s, *generation, *version, None), Content::Rumor(payload.clone()))
+                }
                 None => return NO_DETAIL,
             },
             Event::Updated { member, generation, version, key, value } => {
                 match self.index(member) {
                     Some(s) => (
-                        (s, *generation, *version, Some(key.clone())),
+                        ItemKey::new(s, *generation, *version, Some(key.clone())),
                         Content::Update(key.clone(), value.clone()),
                     ),
                     None => return NO_DETAIL,
