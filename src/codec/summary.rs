@@ -1,19 +1,8 @@
 //! The hash a [`Summary`](super::Summary) carries, defined here byte for
-//! byte so that every build of rumor, on any Rust release, computes the same
-//! value (`std`'s `DefaultHasher` promises no such thing, and two builds
-//! that disagree would never find themselves in sync).
-//!
-//! The hash of a digest is the wrapping sum, over every member it lists, of
-//! that member's term: FNV-1a 64 (offset basis `0xcbf29ce484222325`, prime
-//! `0x100000001b3`) over
-//!
-//! ```text
-//! len(name) as u32 LE | name (UTF-8) | incarnation as u64 LE
-//!   | state rank as u8 | generation as u64 LE | watermark as u64 LE
-//! ```
-//!
-//! A sum, so the order the members are visited in does not matter. The
-//! collection horizon is left out: it does not say what a member holds.
+//! byte (see [`summary_hash`]) so that every build of rumor, on any Rust
+//! release, computes the same value: `std`'s `DefaultHasher` promises no
+//! such thing, and two builds that disagree would never find themselves in
+//! sync.
 
 use super::DigestEntry;
 
@@ -26,8 +15,8 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
 }
 
-/// One member's term of the summary hash (see the [module docs](self)):
-/// the fields of its [`DigestEntry`] but the collection horizon, taken
+/// One member's term of the summary hash (see [`summary_hash`]): the
+/// fields of its [`DigestEntry`] but the collection horizon, taken
 /// apart so a caller need not build the entry.
 pub fn summary_term(
     name: &str,
@@ -45,7 +34,17 @@ pub fn summary_term(
     fnv1a(h, &watermark.to_le_bytes())
 }
 
-/// The summary hash of a digest: the wrapping sum of its entries' terms.
+/// The summary hash of a digest: the wrapping sum, over every member it
+/// lists, of that member's term, FNV-1a 64 (offset basis
+/// `0xcbf29ce484222325`, prime `0x100000001b3`) over
+///
+/// ```text
+/// len(name) as u32 LE | name (UTF-8) | incarnation as u64 LE
+///   | state rank as u8 | generation as u64 LE | watermark as u64 LE
+/// ```
+///
+/// A sum, so the order the members are visited in does not matter. The
+/// collection horizon is left out: it does not say what a member holds.
 pub fn summary_hash<'a>(entries: impl IntoIterator<Item = &'a DigestEntry>) -> u64 {
     entries.into_iter().fold(0, |sum, e| {
         sum.wrapping_add(summary_term(&e.name, e.incarnation, e.state, e.generation, e.watermark))

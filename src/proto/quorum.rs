@@ -3,7 +3,7 @@
 //!
 //! Each member pings every other at least every `node_timeout / 2`. One
 //! that leaves a ping unanswered for `node_timeout` is *failing* here:
-//! its state becomes `Suspect` locally (an [`Event::Suspected`]) and every
+//! its state becomes `Suspect` locally (an [`Event::Suspected`](super::Event::Suspected)) and every
 //! datagram this member sends carries a report saying so (a `Suspect`
 //! message whose accuser is the sender). Reports are not passed on, and
 //! the accused does not refute them: they simply expire after
