@@ -31,6 +31,32 @@ impl Detector {
         }
     }
 
+    /// What SWIM keeps, when it runs. Its timers and handlers are only
+    /// ever reached under SWIM, so `None` makes them do nothing.
+    pub(crate) fn swim_mut(&mut self) -> Option<&mut Swim> {
+        match self {
+            Detector::Swim(s) => Some(s),
+            Detector::Quorum(_) => None,
+        }
+    }
+
+    /// What the quorum detector keeps, when it runs.
+    pub(crate) fn quorum(&self) -> Option<&Quorum> {
+        match self {
+            Detector::Quorum(q) => Some(q),
+            Detector::Swim(_) => None,
+        }
+    }
+
+    /// What the quorum detector keeps, when it runs, to change it. Its
+    /// timers and handlers are only ever reached under it.
+    pub(crate) fn quorum_mut(&mut self) -> Option<&mut Quorum> {
+        match self {
+            Detector::Quorum(q) => Some(q),
+            Detector::Swim(_) => None,
+        }
+    }
+
     /// Member `id` became live (learned, or back from the dead): SWIM probes
     /// it within this round, at a random place among the members not probed
     /// yet (memberlist does the same for newcomers).
@@ -106,10 +132,9 @@ impl Engine {
 
     /// A Nack arrived: a relay of our probe is alive (Lifeguard).
     pub(crate) fn handle_nack(&mut self, seq: u64) {
-        if let Detector::Swim(s) = &mut self.detector {
-            if let Some(p) = s.probe.as_mut().filter(|p| p.seq == seq) {
-                p.nacks += 1;
-            }
+        let probe = self.detector.swim_mut().and_then(|s| s.probe.as_mut());
+        if let Some(p) = probe.filter(|p| p.seq == seq) {
+            p.nacks += 1;
         }
     }
 

@@ -21,7 +21,6 @@
 //! `2 * node_timeout` after the failure (Redis's undo time), so a flapping
 //! member does not flap the cluster.
 
-use super::detector::Detector;
 use super::engine::Engine;
 use super::member::MemberState;
 use super::table::{FixedHashMap, Id};
@@ -82,15 +81,6 @@ struct Report {
 }
 
 impl Engine {
-    /// What the quorum detector keeps; `None` under SWIM, which never arms
-    /// the quorum detector's timers.
-    fn quorum(&mut self) -> Option<&mut Quorum> {
-        match &mut self.detector {
-            Detector::Quorum(q) => Some(q),
-            Detector::Swim(_) => None,
-        }
-    }
-
     /// The detector's periodic check: ping members not heard from in
     /// `node_timeout / 2`, resend unanswered pings, mark members failing
     /// after `node_timeout`, and forget what expired.
@@ -98,7 +88,7 @@ impl Engine {
         self.timers.arm(now + self.config.quorum_tick(), Timer::Quorum);
         let timeout = self.config.node_timeout;
         let validity = timeout * 2;
-        let Some(quorum) = self.quorum() else { return };
+        let Some(quorum) = self.detector.quorum_mut() else { return };
         quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
         for reports in quorum.reports.values_mut() {
             reports.retain(|r| now.saturating_sub(r.at) <= validity);
@@ -115,11 +105,11 @@ impl Engine {
             .map(|(id, _)| id)
             .collect();
         let members = self.view.table();
-        if let Detector::Quorum(q) = &mut self.detector {
+        if let Some(q) = self.detector.quorum_mut() {
             q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
         }
         for id in live {
-            let Some(quorum) = self.quorum() else { return };
+            let Some(quorum) = self.detector.quorum_mut() else { return };
             let link = *quorum.links.entry(id).or_insert(Link {
                 waiting_since: None,
                 last_ping: now,
@@ -143,7 +133,7 @@ impl Engine {
         let e = self.entry(id);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let seq = self.next_seq();
-        if let Some(quorum) = self.quorum() {
+        if let Some(quorum) = self.detector.quorum_mut() {
             quorum.pings.insert(seq, PingSent { member: id, at: now });
             if let Some(link) = quorum.links.get_mut(&id) {
                 link.waiting_since.get_or_insert(now);
@@ -166,7 +156,7 @@ impl Engine {
         self.fill_reports(&mut b, dst);
         self.fill_updates(&mut b);
         let interval = self.config.gossip_interval;
-        let sample = self.quorum().is_some_and(|q| {
+        let sample = self.detector.quorum_mut().is_some_and(|q| {
             let due = now.saturating_sub(q.last_sample) >= interval;
             if due {
                 q.last_sample = now;
@@ -181,12 +171,12 @@ impl Engine {
 
     /// An Ack for one of our quorum pings: the member answers.
     pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) {
-        let ping = self.quorum().and_then(|q| q.pings.remove(&seq));
+        let ping = self.detector.quorum_mut().and_then(|q| q.pings.remove(&seq));
         let Some(PingSent { member: id, at: sent }) = ping else {
             return;
         };
         self.out.stats.time_probe(now.saturating_sub(sent));
-        if let Some(link) = self.quorum().and_then(|q| q.links.get_mut(&id)) {
+        if let Some(link) = self.detector.quorum_mut().and_then(|q| q.links.get_mut(&id)) {
             link.waiting_since = None;
             link.pong = now;
         }
@@ -229,7 +219,7 @@ impl Engine {
             return;
         }
         self.out.stats.failure_reports += 1;
-        let Some(quorum) = self.quorum() else { return };
+        let Some(quorum) = self.detector.quorum_mut() else { return };
         let reports = quorum.reports.entry(id).or_default();
         match reports.iter_mut().find(|r| r.from == by) {
             Some(r) => {
@@ -254,7 +244,7 @@ impl Engine {
         let incarnation = e.member.incarnation;
         let validity = self.config.node_timeout * 2;
         let members = self.view.table();
-        let Detector::Quorum(quorum) = &self.detector else { return };
+        let Some(quorum) = self.detector.quorum() else { return };
         let reports = quorum.reports.get(&id).map_or(0, |rs| {
             rs.iter()
                 .filter(|r| {
@@ -269,7 +259,7 @@ impl Engine {
             return;
         }
         self.out.stats.failures_declared += 1;
-        if let Some(quorum) = self.quorum() {
+        if let Some(quorum) = self.detector.quorum_mut() {
             quorum.reports.remove(&id);
         }
         let me = self.name.clone();
@@ -328,7 +318,7 @@ impl Engine {
         addr: SocketAddr,
         meta: &[u8],
     ) -> bool {
-        let Detector::Quorum(quorum) = &mut self.detector else { return false };
+        let Some(quorum) = self.detector.quorum_mut() else { return false };
         let Some(e) = self.view.table().get(id) else { return false };
         if e.member.state != MemberState::Dead {
             return false;
@@ -348,7 +338,7 @@ impl Engine {
     /// The undo time of member `id`'s failure is over: apply the
     /// refutation held back, if any.
     pub(crate) fn revive(&mut self, now: Duration, id: Id) {
-        let revival = self.quorum().and_then(|q| q.revivals.remove(&id));
+        let revival = self.detector.quorum_mut().and_then(|q| q.revivals.remove(&id));
         let Some(Revival { incarnation, addr, meta }) = revival else {
             return;
         };

@@ -4,7 +4,6 @@
 //! confirm them. Owns the probe order, the probe in flight, the relays and
 //! the suspicions in progress.
 
-use super::detector::Detector;
 use super::engine::Engine;
 use super::member::MemberState;
 use super::probe_order::ProbeOrder;
@@ -61,20 +60,11 @@ pub(crate) struct Relay {
 }
 
 impl Engine {
-    /// What the SWIM detector keeps; `None` under the quorum detector,
-    /// which never arms SWIM's timers.
-    fn swim(&mut self) -> Option<&mut Swim> {
-        match &mut self.detector {
-            Detector::Swim(s) => Some(s),
-            Detector::Quorum(_) => None,
-        }
-    }
-
     /// Start of a probe interval: settle the previous probe, then probe the
     /// next member in shuffled round-robin order (SWIM §4.3: every member is
     /// probed once per round, which bounds the time to first detection).
     pub(crate) fn probe_tick(&mut self, now: Duration) {
-        if let Some(p) = self.swim().and_then(|s| s.probe.take()) {
+        if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.take()) {
             if p.acked {
                 self.adjust_health(-1);
             } else {
@@ -99,7 +89,7 @@ impl Engine {
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
-        if let Some(s) = self.swim() {
+        if let Some(s) = self.detector.swim_mut() {
             s.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
         }
         self.out.stats.probes += 1;
@@ -122,7 +112,7 @@ impl Engine {
         if self.live_members() <= 1 {
             return None;
         }
-        let Detector::Swim(swim) = &mut self.detector else { return None };
+        let swim = self.detector.swim_mut()?;
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
                 if id != self.view.me
@@ -141,7 +131,7 @@ impl Engine {
     /// No direct Ack within `probe_timeout`: ask `indirect_checks` other
     /// members to probe the target for us.
     pub(crate) fn probe_timeout(&mut self, _now: Duration, seq: u64) {
-        let probe = self.swim().and_then(|s| s.probe.as_ref());
+        let probe = self.detector.swim_mut().and_then(|s| s.probe.as_ref());
         let Some(p) = probe.filter(|p| p.seq == seq && !p.acked) else {
             return;
         };
@@ -149,7 +139,7 @@ impl Engine {
         let e = self.entry(target);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let relays = self.random_live_members(self.config.indirect_checks, &[target]);
-        if let Some(p) = self.swim().and_then(|s| s.probe.as_mut()) {
+        if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
             p.indirect = relays.len() as u32;
         }
         for (_, relay) in relays {
@@ -163,7 +153,7 @@ impl Engine {
 
     /// An Ack: for our probe, direct or relayed, or for a Ping we relay.
     pub(crate) fn swim_ack(&mut self, now: Duration, seq: u64) {
-        let Some(swim) = self.swim() else { return };
+        let Some(swim) = self.detector.swim_mut() else { return };
         if let Some(p) = swim.probe.as_mut().filter(|p| p.seq == seq) {
             if !p.acked {
                 p.acked = true;
@@ -186,7 +176,7 @@ impl Engine {
             return;
         };
         let own = self.next_seq();
-        if let Some(s) = self.swim() {
+        if let Some(s) = self.detector.swim_mut() {
             s.relays.insert(own, Relay { requester, seq, nacked: false });
         }
         self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: own, target }), Some(id));
@@ -222,7 +212,7 @@ impl Engine {
         self.apply(t);
         let timeout = self.config.suspicion_timeout_after(self.live_members(), 0);
         let accusers = alloc::vec![accuser];
-        if let Some(s) = self.swim() {
+        if let Some(s) = self.detector.swim_mut() {
             s.suspicions.insert(id, Suspicion { start: now, incarnation, accusers });
         }
         self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
@@ -237,7 +227,9 @@ impl Engine {
             return;
         }
         let k = self.config.suspicion_mult.saturating_sub(2) as usize;
-        let Some(s) = self.swim().and_then(|s| s.suspicions.get_mut(&id)) else { return };
+        let Some(s) = self.detector.swim_mut().and_then(|s| s.suspicions.get_mut(&id)) else {
+            return;
+        };
         // Past k confirmations the timeout is at its minimum: more change
         // nothing, and passing each on would flood the cluster
         // (memberlist stops counting there too).
@@ -264,7 +256,7 @@ impl Engine {
         if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
             return;
         }
-        let suspicion = self.swim().and_then(|s| s.suspicions.get(&id));
+        let suspicion = self.detector.swim_mut().and_then(|s| s.suspicions.get(&id));
         if let Some(s) = suspicion.filter(|s| s.incarnation == incarnation).cloned() {
             let n = self.live_members();
             let c = s.accusers.len().saturating_sub(1) as u32;
@@ -298,7 +290,7 @@ impl Engine {
     /// (Lifeguard), nack, so the requester hears from us before it
     /// settles, and keep forwarding a late ack until the timeout.
     pub(crate) fn relay_timeout(&mut self, now: Duration, seq: u64) {
-        let Some(swim) = self.swim() else { return };
+        let Some(swim) = self.detector.swim_mut() else { return };
         match swim.relays.get_mut(&seq) {
             Some(r) if !r.nacked => {
                 r.nacked = true;
