@@ -313,3 +313,72 @@ impl View {
         Some(old)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Snapshot;
+
+    fn addr(i: u8) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, i], 7946))
+    }
+
+    /// n0 (this member) and n1, both alive at incarnation 0; n1 is id 1.
+    fn view() -> View {
+        let base = Snapshot::new([Member::new("n0", addr(0)), Member::new("n1", addr(1))]);
+        View::new(base, String::from("n0"), addr(0), Duration::ZERO)
+    }
+
+    fn held(v: &View, id: Id) -> (MemberState, u64) {
+        let m = &v.entry(id).member;
+        (m.state, m.incarnation)
+    }
+
+    /// SWIM's precedence, the one table every detector and handler uses.
+    #[test]
+    fn claims_override_by_incarnation_then_state() {
+        let mut v = view();
+        let (alive, suspect, dead) = (MemberState::Alive, MemberState::Suspect, MemberState::Dead);
+        // Held: alive at 2.
+        v.renew(1, 2, addr(1), Vec::new());
+        assert!(!v.overrides(1, alive, 2) && v.overrides(1, alive, 3));
+        assert!(!v.overrides(1, suspect, 1) && v.overrides(1, suspect, 2));
+        assert!(!v.overrides(1, dead, 1) && v.overrides(1, dead, 2));
+        // Held: suspect at 2. The same suspicion confirms, it does not override.
+        let _ = v.mark_suspect(1, 2, String::from("n0"), Duration::ZERO);
+        assert!(v.confirms(1, 2) && !v.overrides(1, suspect, 2) && v.overrides(1, suspect, 3));
+        assert!(v.overrides(1, alive, 3) && !v.overrides(1, alive, 2));
+        assert!(v.overrides(1, MemberState::Left, 2));
+        // Held: dead at 2. Only a later life brings it back.
+        assert!(v.mark_gone(1, 2, String::from("n0"), dead, Duration::ZERO).is_some());
+        assert!(!v.overrides(1, suspect, 9) && !v.overrides(1, dead, 9));
+        assert!(v.mark_gone(1, 3, String::from("n0"), dead, Duration::ZERO).is_none());
+        assert!(v.overrides(1, alive, 3));
+    }
+
+    /// Each rule reports what it changed, with the event that says so,
+    /// and keeps the counts right.
+    #[test]
+    fn transitions_carry_their_events_and_keep_counts() {
+        let mut v = view();
+        let t = v.mark_suspect(1, 0, String::from("n0"), Duration::from_secs(1));
+        assert_eq!((t.from, t.to), (Some(MemberState::Alive), MemberState::Suspect));
+        assert!(matches!(t.event, Some(Event::Suspected(ref m)) if m.name == "n1"));
+        assert_eq!((v.count(MemberState::Suspect), v.live_members()), (1, 2));
+        let t = v.mark_alive(1, Duration::from_secs(2));
+        assert!(matches!(t.event, Some(Event::Alive(_))));
+        assert_eq!(v.entry(1).accuser, "", "the accusation is dropped");
+        let t = v.mark_gone(1, 0, String::from("n0"), MemberState::Left, Duration::from_secs(3));
+        assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))));
+        assert_eq!((v.live_members(), v.count(MemberState::Left)), (1, 1));
+        v.renew(1, 1, addr(1), Vec::new());
+        let t = v.mark_alive(1, Duration::from_secs(4));
+        assert!(matches!(t.event, Some(Event::Joined(_))), "back from the gone is a join");
+        assert_eq!(held(&v, 1), (MemberState::Alive, 1));
+        let t = v.join(Member::new("n2", addr(2)));
+        assert_eq!((t.id, t.from, v.live_members()), (2, None, 3));
+        assert_eq!(v.announce(Duration::from_secs(5), 7), 8, "above the accusation");
+        v.reap(2);
+        assert_eq!(v.live_members(), 2);
+    }
+}
