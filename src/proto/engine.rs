@@ -13,7 +13,6 @@ use super::table::{Entry, Id, Snapshot};
 use super::timer::{Timer, Timers};
 use super::view::View;
 use crate::codec::{self, DecodeError, Key, Keyring, KeyringError, Message};
-
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -128,7 +127,7 @@ impl Engine {
             leaving: false,
             timers: Timers::default(),
             out: Outbox::new(None, config.max_packet_size, config.max_stream_size),
-            name: name.clone(),
+            name,
             config,
         };
         if !engine.config.keys.is_empty() {
