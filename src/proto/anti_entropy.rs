@@ -55,7 +55,7 @@ impl Engine {
     /// send.
     fn digest_hash(&self) -> u64 {
         self.view.table().iter().fold(0u64, |sum, (id, e)| {
-            let (m, log) = (&e.member, self.logs.get(&id));
+            let (m, log) = (&e.member, self.store.log(id));
             let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
             let term = codec::summary_term(
                 &m.name,
@@ -120,7 +120,7 @@ impl Engine {
             .into_iter()
             .map(|id| {
                 let e = &self.entry(id).member;
-                let s = self.logs.get(&id);
+                let s = self.store.log(id);
                 DigestEntry {
                     name: e.name.clone(),
                     incarnation: e.incarnation,
@@ -173,7 +173,7 @@ impl Engine {
             return;
         };
         if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
-            if mine.generation > self.generation {
+            if mine.generation > self.store.generation {
                 // A peer holds a later life of ours than this one: our boot
                 // clock went back. Move past it, as a refutation moves past
                 // an incarnation, so our state is not ignored.
@@ -224,7 +224,7 @@ impl Engine {
                 }
             }
             // The requester's own log is its to tell.
-            let Some(log) = self.logs.get(&id).filter(|_| id != requester) else { continue };
+            let Some(log) = self.store.log(id).filter(|_| id != requester) else { continue };
             let (pg, pw, pc) = peer.map_or((0, 0, 0), |p| (p.generation, p.watermark, p.collected));
             let from = if log.generation < pg {
                 continue; // the peer knows a later life
@@ -331,7 +331,7 @@ impl Engine {
         if from == 0 && !log.items.is_empty() && collected > log.watermark {
             self.out.stats.state_resets += 1;
         }
-        let Some(log) = self.logs.get_mut(&id) else { return };
+        let Some(log) = self.store.log_mut(id) else { return };
         let mut changes = Vec::new();
         let present: Vec<u64> = items.iter().map(|(v, _)| *v).collect();
         for (version, item) in items {

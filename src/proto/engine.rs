@@ -1,5 +1,5 @@
 //! The coordinator: [`Engine`] holds the parts (view, detector, piggyback,
-//! item logs and pushes, handshakes, timers, outbox), offers the pull API
+//! item store and pushes, handshakes, timers, outbox), offers the pull API
 //! and the commands, and dispatches each message and timer to its part.
 
 use super::config::{Config, ConfigError};
@@ -53,12 +53,11 @@ pub struct Engine {
     pub(crate) view: View,
     /// Membership updates to gossip, and the sample cursor.
     pub(crate) piggyback: super::piggyback::Piggyback,
-    /// Every member's replicated state and rumors, as known here.
-    pub(crate) logs: super::table::FixedHashMap<Id, super::item_log::ItemLog>,
+    /// Every member's replicated state and rumors as known here (item
+    /// logs), and this member's life.
+    pub(crate) store: super::items::Store,
     /// Items being spread (rumor mongering).
     pub(crate) pushes: super::mongering::Pushes,
-    /// This life of the member (see [`Engine::set_generation`]).
-    pub(crate) generation: u64,
     /// Lifeguard's local health score: 0 is healthy; probing runs
     /// `health + 1` times slower.
     pub(crate) health: u32,
@@ -116,9 +115,8 @@ impl Engine {
             rng: ChaCha8Rng::seed_from_u64(seed),
             view: View::new(view, name.clone(), addr, now),
             piggyback: Default::default(),
-            logs: Default::default(),
+            store: Default::default(),
             pushes: Default::default(),
-            generation: 0,
             health: 0,
             last_heard: now,
             detector: Detector::new(config.failure_detector),
@@ -163,10 +161,7 @@ impl Engine {
     /// whose versions start over. Call it before the first `set` or
     /// `broadcast`; it is 0 otherwise.
     pub fn set_generation(&mut self, generation: u64) {
-        self.generation = generation;
-        if let Some(s) = self.logs.get_mut(&self.view.me) {
-            s.generation = generation;
-        }
+        self.store.set_generation(self.view.me, generation);
     }
 
     /// Seeds the nonces of sealed datagrams with 32 bytes of the operating
@@ -205,7 +200,7 @@ impl Engine {
 
     /// This life of the member (see [`Engine::set_generation`]).
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.store.generation
     }
 
     /// Lifeguard's local health multiplier: probing runs this many times

@@ -1,11 +1,12 @@
-//! The replicated key-value state and user rumors as the engine offers
-//! them: the commands that add items to this member's item log, the reads
-//! of any member's, and the events a change of a log reports.
+//! The replicated key-value state and user rumors: the [`Store`] of every
+//! member's item log and this member's life, the commands that add items
+//! to this member's log, the reads of any member's, and the events a change
+//! of a log reports.
 
 use super::engine::Engine;
 use super::event::Event;
 use super::item_log::{Change, ItemLog};
-use super::table::Id;
+use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
 use crate::codec::{self, Item, Message, Value};
 use alloc::string::String;
@@ -48,6 +49,54 @@ impl fmt::Display for ItemError {
 
 impl std::error::Error for ItemError {}
 
+/// Every member's item log as known here, and which life of this member
+/// runs.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    /// Item logs by member.
+    logs: FixedHashMap<Id, ItemLog>,
+    /// This life of the member (see [`Engine::set_generation`]).
+    pub(crate) generation: u64,
+}
+
+impl Store {
+    /// Member `id`'s log, if we hold one.
+    pub(crate) fn log(&self, id: Id) -> Option<&ItemLog> {
+        self.logs.get(&id)
+    }
+
+    /// Member `id`'s log, to change it.
+    pub(crate) fn log_mut(&mut self, id: Id) -> Option<&mut ItemLog> {
+        self.logs.get_mut(&id)
+    }
+
+    /// Member `id`'s log, started empty for its life `generation` if we
+    /// held none.
+    fn log_or_new(&mut self, id: Id, generation: u64) -> &mut ItemLog {
+        self.logs.entry(id).or_insert_with(|| ItemLog { generation, ..ItemLog::default() })
+    }
+
+    /// Forgets member `id`'s log (the member was reaped).
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.logs.remove(&id);
+    }
+
+    /// Runs this member, `me`, as life `generation` from now on.
+    pub(crate) fn set_generation(&mut self, me: Id, generation: u64) {
+        self.generation = generation;
+        if let Some(log) = self.logs.get_mut(&me) {
+            log.generation = generation;
+        }
+    }
+
+    /// Collects, in every log, what is older than `horizon`.
+    fn collect(&mut self, horizon: Duration) {
+        for log in self.logs.values_mut() {
+            log.collect(horizon);
+        }
+    }
+}
+
 impl Engine {
     /// Broadcasts `payload` to every member (rumor mongering, repaired by
     /// anti-entropy); this member gets it too, as an [`Event::Rumor`].
@@ -78,19 +127,19 @@ impl Engine {
 
     /// The value of `key` in `member`'s replicated state, as known here.
     pub fn get(&self, member: &str, key: &str) -> Option<&Value> {
-        self.logs.get(&self.view.table().id(member)?)?.get(key)
+        self.store.log(self.view.table().id(member)?)?.get(key)
     }
 
     /// `member`'s replicated state as known here, in key order.
     pub fn key_values(&self, member: &str) -> Vec<(&str, &Value)> {
-        let log = self.view.table().id(member).and_then(|id| self.logs.get(&id));
+        let log = self.view.table().id(member).and_then(|id| self.store.log(id));
         log.map(|s| s.entries().collect()).unwrap_or_default()
     }
 
     /// The highest version of `member`'s log known here with nothing
     /// missing below it (for tests and metrics).
     pub fn watermark(&self, member: &str) -> u64 {
-        let log = self.view.table().id(member).and_then(|id| self.logs.get(&id));
+        let log = self.view.table().id(member).and_then(|id| self.store.log(id));
         log.map_or(0, |s| s.watermark)
     }
 
@@ -140,9 +189,8 @@ impl Engine {
     /// Adds an item to this member's own log, reports it here and starts
     /// spreading it; returns its version.
     fn issue(&mut self, now: Duration, item: Item, report: bool) -> u64 {
-        let (me, generation) = (self.view.me, self.generation);
-        let log =
-            self.logs.entry(me).or_insert_with(|| ItemLog { generation, ..ItemLog::default() });
+        let (me, generation) = (self.view.me, self.store.generation);
+        let log = self.store.log_or_new(me, generation);
         // 2^63 items: never reached.
         let version = (log.watermark + 1).min(codec::MAX_VERSION);
         let mut changes = Vec::new();
@@ -161,12 +209,12 @@ impl Engine {
     /// replaces what we held (its keys reported deleted); an earlier one
     /// gets `None`.
     pub(crate) fn log_for(&mut self, id: Id, generation: u64) -> Option<&mut ItemLog> {
-        let held = self.logs.get(&id).map(|s| s.generation);
+        let held = self.store.log(id).map(|s| s.generation);
         match held {
             Some(g) if g > generation => return None,
             Some(g) if g < generation => {
                 let mut changes = Vec::new();
-                if let Some(s) = self.logs.get_mut(&id) {
+                if let Some(s) = self.store.log_mut(id) {
                     s.restart(generation, &mut changes);
                 }
                 self.pushes.stop_origin(id);
@@ -175,10 +223,10 @@ impl Engine {
             }
             Some(_) => {}
             None => {
-                self.logs.insert(id, ItemLog { generation, ..ItemLog::default() });
+                self.store.log_or_new(id, generation);
             }
         }
-        self.logs.get_mut(&id)
+        self.store.log_mut(id)
     }
 
     /// Turns log changes of member `id` (life `generation`) into events.
@@ -204,9 +252,7 @@ impl Engine {
     pub(crate) fn collect_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.state_gc_grace / 4, Timer::Collect);
         if let Some(horizon) = now.checked_sub(self.config.state_gc_grace) {
-            for log in self.logs.values_mut() {
-                log.collect(horizon);
-            }
+            self.store.collect(horizon);
         }
         self.reap(now);
     }

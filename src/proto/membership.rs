@@ -167,7 +167,7 @@ impl Engine {
             .map(|(id, _)| id)
             .collect();
         for id in old {
-            self.logs.remove(&id);
+            self.store.forget(id);
             self.pushes.stop_origin(id);
             self.piggyback.remove(id);
             self.detector.clear_suspicion(id);

@@ -19,7 +19,7 @@
 //!   `quorum`, behind one interface;
 //! - `piggyback`: the membership-update queue and the member sample, which
 //!   `gossip` rounds carry;
-//! - `items` and `item_log`: every member's replicated key-value state and
+//! - `items` (the `Store` of `item_log`s): every member's replicated state and
 //!   rumors; `mongering` pushes new items, `anti_entropy` repairs the rest;
 //! - `join`: the join handshake and reconnects;
 //! - `outbox`: transmits, events, counters and the keyring, handed `&mut`

@@ -138,7 +138,7 @@ impl Engine {
             return;
         }
         let mut changes = Vec::new();
-        if let Some(log) = self.logs.get_mut(&id) {
+        if let Some(log) = self.store.log_mut(id) {
             log.apply(version, item, now, &mut changes);
         }
         self.report(id, generation, changes);
@@ -167,7 +167,7 @@ impl Engine {
     pub(crate) fn handle_known(&mut self, known: codec::Known) {
         let codec::Known { origin, generation, version } = known;
         let Some(id) = self.view.table().id(&origin) else { return };
-        if self.logs.get(&id).is_none_or(|s| s.generation != generation) {
+        if self.store.log(id).is_none_or(|s| s.generation != generation) {
             return;
         }
         let count = self.pushes.known(id, version);
@@ -180,7 +180,7 @@ impl Engine {
 
     /// The Update message for item `version` of member `origin`, if held.
     fn update_message(&self, origin: Id, version: u64) -> Option<Message> {
-        let log = self.logs.get(&origin)?;
+        let log = self.store.log(origin)?;
         let held = log.items.get(&version)?;
         Some(Message::Update(codec::Update {
             origin: self.entry(origin).member.name.clone(),
