@@ -106,7 +106,7 @@ fn drain(e: &mut Engine) -> (usize, usize) {
 /// a sender never gossips the receiver to itself), at `incarnation`.
 fn claims(from: usize, skip: usize, incarnation: u64) -> impl Iterator<Item = Message> {
     (from..from + MEMBERS).map(|i| i % MEMBERS).filter(move |&i| i != skip).map(move |i| {
-        Message::Alive { name: name(i), addr: addr(i), incarnation, meta: Vec::new() }
+        Message::Alive(codec::Alive { name: name(i), addr: addr(i), incarnation, meta: Vec::new() })
     })
 }
 
@@ -114,7 +114,7 @@ fn claims(from: usize, skip: usize, incarnation: u64) -> impl Iterator<Item = Me
 /// built as the engine builds one: the Ping, then claims while they fit.
 fn full_ping(target: usize, claims: impl Iterator<Item = Message>) -> Vec<u8> {
     let mut b = DatagramBuilder::new(Config::lan().max_packet_size);
-    b.push(&Message::Ping { seq: 7, target: name(target) });
+    b.push(&Message::Ping(codec::Ping { seq: 7, target: name(target) }));
     for claim in claims {
         if !b.try_push(&claim) {
             break;
@@ -135,13 +135,13 @@ fn news_ping(target: usize, next: usize) -> Vec<u8> {
     let claims = (next..next + NEWS_WINDOW).filter(|p| p % MEMBERS != target).map(|p| {
         let i = p % MEMBERS;
         let incarnation = 200 + (p / MEMBERS) as u64;
-        Message::Alive { name: name(i), addr: addr(i), incarnation, meta: Vec::new() }
+        Message::Alive(codec::Alive { name: name(i), addr: addr(i), incarnation, meta: Vec::new() })
     });
     full_ping(target, claims)
 }
 
 fn codec_benches(c: &mut Criterion) {
-    let ping = Message::Ping { seq: 7, target: name(0) };
+    let ping = Message::Ping(codec::Ping { seq: 7, target: name(0) });
     // Enough claims to overflow one datagram: the last one is refused, as
     // in the engine.
     let gossip: Vec<Message> = claims(2, 0, 1).take(200).collect();
@@ -201,7 +201,7 @@ fn engine_benches(c: &mut Criterion) {
     let first = news_ping(me, next);
     g.throughput(Throughput::Bytes(first.len() as u64));
     e.handle_packet(now, from, &first);
-    assert!(e.pending_broadcasts() > 60, "the news is queued for gossip");
+    assert!(e.pending_updates() > 60, "the news is queued for gossip");
     let (sent, bytes) = drain(&mut e);
     // With eager_push, fresh news also goes out at once in a gossip round.
     eprintln!("engine/ping_news: each Ping draws {sent} datagram(s), {bytes} B");
@@ -225,14 +225,14 @@ fn engine_benches(c: &mut Criterion) {
 fn delta(i: usize, count: u64) -> Message {
     let items =
         (1..=count).map(|v| (v, Item::Set { key: format!("key-{v:02}"), value: value(i, v) }));
-    Message::Delta {
+    Message::Delta(codec::Delta {
         member: name(i),
         generation: 1,
         from: 0,
         through: count,
         collected: 0,
         items: items.collect(),
-    }
+    })
 }
 
 fn value(i: usize, v: u64) -> Value {
@@ -265,12 +265,12 @@ fn anti_entropy_benches(c: &mut Criterion) {
     // The stale peer's digest, cut into datagrams by its own engine: what
     // it sends in a push sync, asking for a delta.
     let summary = |sender: usize| {
-        codec::encode(&[Message::Summary {
+        codec::encode(&[Message::Summary(codec::Summary {
             sender: name(sender),
             hash: 0, // matches no real view: the receiver answers
             want_delta: false,
             want_digest: true,
-        }])
+        })])
     };
     stale.handle_packet(now, addr(me), &summary(me));
     let digest: Vec<Vec<u8>> = std::iter::from_fn(|| stale.poll_transmit())

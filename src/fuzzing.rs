@@ -4,7 +4,7 @@
 //! Each takes arbitrary bytes and panics only on a bug.
 
 use crate::codec::{self, Key, Keyring, Message};
-use crate::proto::{Config, Engine, Member, MemberState, Snapshot};
+use crate::proto::{Config, Engine, Member, Snapshot};
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
@@ -52,16 +52,8 @@ pub fn engine_sealed(data: &[u8]) {
 }
 
 fn run_engine(data: &[u8], sealed: bool) {
-    let members: Vec<Member> = (0..8u8)
-        .map(|i| Member {
-            name: alloc::format!("n{i}"),
-            addr: addr(i),
-            incarnation: 0,
-            state: MemberState::Alive,
-            meta: Vec::new(),
-            since: Duration::ZERO,
-        })
-        .collect();
+    let members: Vec<Member> =
+        (0..8u8).map(|i| Member::new(alloc::format!("n{i}"), addr(i))).collect();
     let mut config = Config::lan();
     if sealed {
         config.keys = alloc::vec![Key([3; 32])];

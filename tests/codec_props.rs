@@ -58,50 +58,45 @@ fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         (big(), name(), addr(), big(), bytes()).prop_map(
             |(token, name, addr, incarnation, meta)| {
-                Message::Meet { token, name, addr, incarnation, meta }
+                Message::Meet(codec::Handshake { token, name, addr, incarnation, meta })
             }
         ),
         (big(), name(), addr(), big(), bytes()).prop_map(
             |(token, name, addr, incarnation, meta)| {
-                Message::Pong { token, name, addr, incarnation, meta }
+                Message::Pong(codec::Handshake { token, name, addr, incarnation, meta })
             }
         ),
-        (big(), name()).prop_map(|(seq, target)| Message::Ping { seq, target }),
-        big().prop_map(|seq| Message::Ack { seq }),
-        (big(), name(), addr()).prop_map(|(seq, target, addr)| Message::PingReq {
+        (big(), name()).prop_map(|(seq, target)| Message::Ping(codec::Ping { seq, target })),
+        big().prop_map(|seq| Message::Ack(codec::Ack { seq })),
+        (big(), name(), addr()).prop_map(|(seq, target, addr)| Message::PingReq(codec::PingReq {
             seq,
             target,
             addr
-        }),
-        big().prop_map(|seq| Message::Nack { seq }),
+        })),
+        big().prop_map(|seq| Message::Nack(codec::Nack { seq })),
         (name(), addr(), big(), bytes()).prop_map(|(name, addr, incarnation, meta)| {
-            Message::Alive { name, addr, incarnation, meta }
+            Message::Alive(codec::Alive { name, addr, incarnation, meta })
         }),
-        (name(), big(), name()).prop_map(|(name, incarnation, from)| Message::Suspect {
-            name,
-            incarnation,
-            from
-        }),
-        (name(), big(), name()).prop_map(|(name, incarnation, from)| Message::Dead {
-            name,
-            incarnation,
-            from
-        }),
-        (name(), big()).prop_map(|(name, incarnation)| Message::Left { name, incarnation }),
+        (name(), big(), name()).prop_map(|(name, incarnation, from)| Message::Suspect(
+            codec::Accusation { name, incarnation, from }
+        )),
+        (name(), big(), name()).prop_map(|(name, incarnation, from)| Message::Dead(
+            codec::Accusation { name, incarnation, from }
+        )),
+        (name(), big())
+            .prop_map(|(name, incarnation)| Message::Left(codec::Left { name, incarnation })),
         (name(), big(), big(), item(), any::<bool>()).prop_map(
-            |(origin, generation, version, item, feedback)| Message::Update {
+            |(origin, generation, version, item, feedback)| Message::Update(codec::Update {
                 origin,
                 generation,
                 version,
                 item,
                 feedback,
-            }
+            })
         ),
-        (name(), big(), big()).prop_map(|(origin, generation, version)| Message::Known {
-            origin,
-            generation,
-            version
-        }),
+        (name(), big(), big()).prop_map(|(origin, generation, version)| Message::Known(
+            codec::Known { origin, generation, version }
+        )),
         (
             name(),
             proptest::option::of(name()),
@@ -111,25 +106,32 @@ fn message() -> impl Strategy<Value = Message> {
             any::<bool>()
         )
             .prop_map(|(sender, after, upto, entries, want_delta, want_digest)| {
-                Message::Digest { sender, after, upto, entries, want_delta, want_digest }
+                Message::Digest(codec::Digest {
+                    sender,
+                    after,
+                    upto,
+                    entries,
+                    want_delta,
+                    want_digest,
+                })
             }),
         (name(), big(), big(), big(), big(), vec((big(), item()), 0..4)).prop_map(
-            |(member, generation, from, through, collected, items)| Message::Delta {
+            |(member, generation, from, through, collected, items)| Message::Delta(codec::Delta {
                 member,
                 generation,
                 from,
                 through,
                 collected,
                 items,
-            }
+            })
         ),
         (name(), any::<u64>(), any::<bool>(), any::<bool>()).prop_map(
-            |(sender, hash, want_delta, want_digest)| Message::Summary {
+            |(sender, hash, want_delta, want_digest)| Message::Summary(codec::Summary {
                 sender,
                 hash,
                 want_delta,
                 want_digest
-            }
+            })
         ),
     ]
 }

@@ -6,176 +6,216 @@ use core::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 /// One protocol message. The variant order is part of the wire format:
-/// append new variants at the end.
+/// append new variants at the end. Each variant wraps a named struct, so a
+/// handler takes one typed argument; postcard encodes a newtype variant
+/// exactly as the struct variant it replaced (index, then the fields in
+/// order), so the wire bytes did not change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     /// Join handshake, first step (Redis Cluster bus): the sender introduces
-    /// itself to a seed. `token` is echoed in the [`Message::Pong`] so the
+    /// itself to a seed. The token is echoed in the [`Message::Pong`] so the
     /// joiner can tell which join attempt succeeded.
-    Meet {
-        /// Echoed back in the Pong.
-        token: u64,
-        /// The joiner's name.
-        name: String,
-        /// The address the joiner is reachable at.
-        addr: SocketAddr,
-        /// The joiner's current incarnation.
-        incarnation: u64,
-        /// The joiner's metadata.
-        meta: Vec<u8>,
-    },
+    Meet(Handshake),
     /// Join handshake, second step: the seed introduces itself in return.
     /// It is followed by the seed's view of the membership.
-    Pong {
-        /// The token of the Meet this answers.
-        token: u64,
-        /// The seed's name.
-        name: String,
-        /// The seed's address.
-        addr: SocketAddr,
-        /// The seed's incarnation.
-        incarnation: u64,
-        /// The seed's metadata.
-        meta: Vec<u8>,
-    },
-    /// SWIM direct probe. `target` is the name the sender expects to reach,
-    /// so a ping that lands on a different member (after a restart on the
-    /// same address) is not acknowledged.
-    Ping {
-        /// Sequence number echoed in the Ack.
-        seq: u64,
-        /// Name of the member being probed.
-        target: String,
-    },
+    Pong(Handshake),
+    /// SWIM direct probe.
+    Ping(Ping),
     /// Answer to a Ping (or, relayed, to a PingReq).
-    Ack {
-        /// The sequence number of the probe this answers.
-        seq: u64,
-    },
+    Ack(Ack),
     /// SWIM indirect probe: "please ping `target` at `addr` for me".
-    PingReq {
-        /// Sequence number the relay uses in its Ack or Nack.
-        seq: u64,
-        /// Name of the member to probe.
-        target: String,
-        /// Its address.
-        addr: SocketAddr,
-    },
+    PingReq(PingReq),
     /// The relay of a PingReq got no answer in time (Lifeguard): tells the
     /// requester that the relay itself is healthy.
-    Nack {
-        /// The sequence number of the PingReq.
-        seq: u64,
-    },
-    /// Gossip: `name` is alive at `addr` with this incarnation.
-    Alive {
-        /// Member name.
-        name: String,
-        /// Member address.
-        addr: SocketAddr,
-        /// Incarnation the claim is about.
-        incarnation: u64,
-        /// Member metadata.
-        meta: Vec<u8>,
-    },
-    /// Gossip: `from` suspects `name` at this incarnation.
-    Suspect {
-        /// Suspected member.
-        name: String,
-        /// Incarnation the suspicion is about.
-        incarnation: u64,
-        /// Who raised it.
-        from: String,
-    },
-    /// Gossip: `name` is declared dead at this incarnation.
-    Dead {
-        /// Failed member.
-        name: String,
-        /// Incarnation the declaration is about.
-        incarnation: u64,
-        /// Who declared it.
-        from: String,
-    },
-    /// Gossip: `name` left the cluster gracefully.
-    Left {
-        /// Departed member.
-        name: String,
-        /// Its incarnation when leaving.
-        incarnation: u64,
-    },
-    /// Rumor mongering: item `version` of `origin`'s stream (a state
-    /// change or a user rumor).
-    Update {
-        /// The member whose stream the item belongs to.
-        origin: String,
-        /// Which life of the origin the stream is from.
-        generation: u64,
-        /// Its version in that stream (per-member counter).
-        version: u64,
-        /// What changed.
-        item: Item,
-        /// Whether the sender wants a [`Message::Known`] if we knew it
-        /// already (Demers' counter-with-feedback stop policy).
-        feedback: bool,
-    },
+    Nack(Nack),
+    /// Gossip: a member is alive at an address with this incarnation.
+    Alive(Alive),
+    /// Gossip: the accuser suspects the member at this incarnation.
+    Suspect(Accusation),
+    /// Gossip: the member is declared dead at this incarnation.
+    Dead(Accusation),
+    /// Gossip: the member left the cluster gracefully.
+    Left(Left),
+    /// Rumor mongering: one item of a member's item log.
+    Update(Update),
     /// Feedback: the receiver of an [`Message::Update`] already had it.
-    Known {
-        /// Origin of the item.
-        origin: String,
-        /// Which life of the origin.
-        generation: u64,
-        /// Its version.
-        version: u64,
-    },
-    /// Anti-entropy, first step: what the sender holds of the members whose
-    /// names are in `(after, upto]` (no bound: open end), sorted by name.
-    /// A member in that range but not listed is unknown to the sender.
-    Digest {
-        /// The sender's name (only known members at their address get an
-        /// answer).
-        sender: String,
-        /// Exclusive lower bound of the names covered.
-        after: Option<String>,
-        /// Inclusive upper bound of the names covered.
-        upto: Option<String>,
-        /// One entry per member the sender knows in that range.
-        entries: Vec<DigestEntry>,
-        /// Answer with the state and items we lack (pull).
-        want_delta: bool,
-        /// Answer with a digest of your own so we can send what you lack
-        /// (push).
-        want_digest: bool,
-    },
-    /// Anti-entropy, answer: `member`'s items with versions in
-    /// `(from, through]` that are current at the sender, in version order.
-    Delta {
-        /// Whose stream.
-        member: String,
-        /// Which life of that member the stream is from.
-        generation: u64,
-        /// Exclusive lower bound: the receiver's watermark (0 for a reset).
-        from: u64,
-        /// Inclusive upper bound the sender vouches for.
-        through: u64,
-        /// Versions up to this are collected at the sender; if the receiver
-        /// is behind it, it must drop what it holds and start over (reset).
-        collected: u64,
-        /// The items, `(version, item)`, in version order.
-        items: Vec<(u64, Item)>,
-    },
+    Known(Known),
+    /// Anti-entropy, first step: what the sender holds of a range of members.
+    Digest(Digest),
+    /// Anti-entropy, answer: a run of one member's items.
+    Delta(Delta),
     /// Anti-entropy, first step when nothing may differ: a hash of the
-    /// sender's whole digest. A receiver whose own hash differs answers
-    /// with its [`Message::Digest`] and the exchange goes on from there.
-    Summary {
-        /// The sender's name.
-        sender: String,
-        /// Order-independent hash of every digest entry.
-        hash: u64,
-        /// As in [`Message::Digest`]: the sender wants what it lacks.
-        want_delta: bool,
-        /// As in [`Message::Digest`]: the sender will send what we lack.
-        want_digest: bool,
-    },
+    /// sender's whole digest.
+    Summary(Summary),
+}
+
+/// A member introducing itself in the join handshake ([`Message::Meet`]
+/// from the joiner, [`Message::Pong`] from the seed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshake {
+    /// The join attempt: chosen by the joiner, echoed in the Pong.
+    pub token: u64,
+    /// The sender's name.
+    pub name: String,
+    /// The address the sender is reachable at.
+    pub addr: SocketAddr,
+    /// The sender's current incarnation.
+    pub incarnation: u64,
+    /// The sender's metadata.
+    pub meta: Vec<u8>,
+}
+
+/// SWIM direct probe. `target` is the name the sender expects to reach, so
+/// a ping that lands on a different member (after a restart on the same
+/// address) is not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Sequence number echoed in the Ack.
+    pub seq: u64,
+    /// Name of the member being probed.
+    pub target: String,
+}
+
+/// Answer to a Ping (or, relayed, to a PingReq).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The sequence number of the probe this answers.
+    pub seq: u64,
+}
+
+/// SWIM indirect probe: "please ping `target` at `addr` for me".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReq {
+    /// Sequence number the relay uses in its Ack or Nack.
+    pub seq: u64,
+    /// Name of the member to probe.
+    pub target: String,
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
+/// The relay of a PingReq got no answer in time (Lifeguard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nack {
+    /// The sequence number of the PingReq.
+    pub seq: u64,
+}
+
+/// Gossip: `name` is alive at `addr` with this incarnation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alive {
+    /// Member name.
+    pub name: String,
+    /// Member address.
+    pub addr: SocketAddr,
+    /// Incarnation the claim is about.
+    pub incarnation: u64,
+    /// Member metadata.
+    pub meta: Vec<u8>,
+}
+
+/// Gossip: `from` holds `name` suspect ([`Message::Suspect`]) or dead
+/// ([`Message::Dead`]) at this incarnation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accusation {
+    /// The accused member.
+    pub name: String,
+    /// Incarnation the accusation is about.
+    pub incarnation: u64,
+    /// Who raised it.
+    pub from: String,
+}
+
+/// Gossip: `name` left the cluster gracefully.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Left {
+    /// Departed member.
+    pub name: String,
+    /// Its incarnation when leaving.
+    pub incarnation: u64,
+}
+
+/// Rumor mongering: item `version` of `origin`'s item log (a state change
+/// or a user rumor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The member whose item log the item belongs to.
+    pub origin: String,
+    /// Which life of the origin the log is from.
+    pub generation: u64,
+    /// Its version in that log (per-member counter).
+    pub version: u64,
+    /// What changed.
+    pub item: Item,
+    /// Whether the sender wants a [`Message::Known`] if we knew it already
+    /// (Demers' counter-with-feedback stop policy).
+    pub feedback: bool,
+}
+
+/// Feedback: the receiver of an [`Message::Update`] already had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// Origin of the item.
+    pub origin: String,
+    /// Which life of the origin.
+    pub generation: u64,
+    /// Its version.
+    pub version: u64,
+}
+
+/// Anti-entropy, first step: what the sender holds of the members whose
+/// names are in `(after, upto]` (no bound: open end), sorted by name. A
+/// member in that range but not listed is unknown to the sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The sender's name (only known members at their address get an
+    /// answer).
+    pub sender: String,
+    /// Exclusive lower bound of the names covered.
+    pub after: Option<String>,
+    /// Inclusive upper bound of the names covered.
+    pub upto: Option<String>,
+    /// One entry per member the sender knows in that range.
+    pub entries: Vec<DigestEntry>,
+    /// Answer with the state and items we lack (pull).
+    pub want_delta: bool,
+    /// Answer with a digest of your own so we can send what you lack
+    /// (push).
+    pub want_digest: bool,
+}
+
+/// Anti-entropy, answer: `member`'s items with versions in `(from,
+/// through]` that are current at the sender, in version order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Whose item log.
+    pub member: String,
+    /// Which life of that member the log is from.
+    pub generation: u64,
+    /// Exclusive lower bound: the receiver's watermark (0 for a reset).
+    pub from: u64,
+    /// Inclusive upper bound the sender vouches for.
+    pub through: u64,
+    /// Versions up to this are collected at the sender; if the receiver is
+    /// behind it, it must drop what it holds and start over (reset).
+    pub collected: u64,
+    /// The items, `(version, item)`, in version order.
+    pub items: Vec<(u64, Item)>,
+}
+
+/// Anti-entropy, first step when nothing may differ: a hash of the sender's
+/// whole digest. A receiver whose own hash differs answers with its
+/// [`Message::Digest`] and the exchange goes on from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The sender's name.
+    pub sender: String,
+    /// [`summary_hash`](super::summary_hash) of every digest entry.
+    pub hash: u64,
+    /// As in [`Digest`]: the sender wants what it lacks.
+    pub want_delta: bool,
+    /// As in [`Digest`]: the sender will send what we lack.
+    pub want_digest: bool,
 }
 
 /// A value of the replicated state: bytes or text, kept as given.
@@ -286,30 +326,34 @@ impl Message {
         let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NAME_LEN;
         let version_ok = |v: u64| (1..=MAX_VERSION).contains(&v);
         match self {
-            Message::Meet { name, incarnation, .. }
-            | Message::Pong { name, incarnation, .. }
-            | Message::Alive { name, incarnation, .. } => {
+            Message::Meet(Handshake { name, incarnation, .. })
+            | Message::Pong(Handshake { name, incarnation, .. })
+            | Message::Alive(Alive { name, incarnation, .. }) => {
                 name_ok(name) && *incarnation <= MAX_INCARNATION
             }
             // An accusation must stay refutable: its target answers with
             // incarnation + 1, which must itself be within the limit.
-            Message::Left { name, incarnation } => name_ok(name) && *incarnation < MAX_INCARNATION,
-            Message::Suspect { name, incarnation, from }
-            | Message::Dead { name, incarnation, from } => {
+            Message::Left(Left { name, incarnation }) => {
+                name_ok(name) && *incarnation < MAX_INCARNATION
+            }
+            Message::Suspect(Accusation { name, incarnation, from })
+            | Message::Dead(Accusation { name, incarnation, from }) => {
                 name_ok(name) && from.len() <= MAX_NAME_LEN && *incarnation < MAX_INCARNATION
             }
-            Message::Ping { target, .. } | Message::PingReq { target, .. } => {
+            Message::Ping(Ping { target, .. }) | Message::PingReq(PingReq { target, .. }) => {
                 target.len() <= MAX_NAME_LEN
             }
-            Message::Ack { .. } | Message::Nack { .. } => true,
-            Message::Update { origin, generation, version, item, .. } => {
+            Message::Ack(_) | Message::Nack(_) => true,
+            Message::Update(Update { origin, generation, version, item, .. }) => {
                 name_ok(origin)
                     && *generation <= MAX_VERSION
                     && version_ok(*version)
                     && item.within_limits()
             }
-            Message::Known { origin, version, .. } => name_ok(origin) && version_ok(*version),
-            Message::Digest { sender, after, upto, entries, .. } => {
+            Message::Known(Known { origin, version, .. }) => {
+                name_ok(origin) && version_ok(*version)
+            }
+            Message::Digest(Digest { sender, after, upto, entries, .. }) => {
                 name_ok(sender)
                     && after.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
                     && upto.as_ref().is_none_or(|n| n.len() <= MAX_NAME_LEN)
@@ -322,8 +366,8 @@ impl Message {
                             && e.collected <= MAX_VERSION
                     })
             }
-            Message::Summary { sender, .. } => name_ok(sender),
-            Message::Delta { member, generation, from, through, collected, items } => {
+            Message::Summary(Summary { sender, .. }) => name_ok(sender),
+            Message::Delta(Delta { member, generation, from, through, collected, items }) => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
                     && from <= through
@@ -338,21 +382,21 @@ impl Message {
     /// The kind of this message.
     pub fn kind(&self) -> MessageKind {
         match self {
-            Message::Meet { .. } => MessageKind::Meet,
-            Message::Pong { .. } => MessageKind::Pong,
-            Message::Ping { .. } => MessageKind::Ping,
-            Message::Ack { .. } => MessageKind::Ack,
-            Message::PingReq { .. } => MessageKind::PingReq,
-            Message::Nack { .. } => MessageKind::Nack,
-            Message::Alive { .. } => MessageKind::Alive,
-            Message::Suspect { .. } => MessageKind::Suspect,
-            Message::Dead { .. } => MessageKind::Dead,
-            Message::Left { .. } => MessageKind::Left,
-            Message::Update { .. } => MessageKind::Update,
-            Message::Known { .. } => MessageKind::Known,
-            Message::Digest { .. } => MessageKind::Digest,
-            Message::Delta { .. } => MessageKind::Delta,
-            Message::Summary { .. } => MessageKind::Summary,
+            Message::Meet(_) => MessageKind::Meet,
+            Message::Pong(_) => MessageKind::Pong,
+            Message::Ping(_) => MessageKind::Ping,
+            Message::Ack(_) => MessageKind::Ack,
+            Message::PingReq(_) => MessageKind::PingReq,
+            Message::Nack(_) => MessageKind::Nack,
+            Message::Alive(_) => MessageKind::Alive,
+            Message::Suspect(_) => MessageKind::Suspect,
+            Message::Dead(_) => MessageKind::Dead,
+            Message::Left(_) => MessageKind::Left,
+            Message::Update(_) => MessageKind::Update,
+            Message::Known(_) => MessageKind::Known,
+            Message::Digest(_) => MessageKind::Digest,
+            Message::Delta(_) => MessageKind::Delta,
+            Message::Summary(_) => MessageKind::Summary,
         }
     }
 }

@@ -10,12 +10,17 @@
 
 mod message;
 mod seal;
+mod summary;
 
-pub use message::{DigestEntry, Item, Message, MessageKind, Value};
+pub use message::{
+    Accusation, Ack, Alive, Delta, Digest, DigestEntry, Handshake, Item, Known, Left, Message,
+    MessageKind, Nack, Ping, PingReq, Summary, Update, Value,
+};
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
     SEAL_OVERHEAD,
 };
+pub use summary::{summary_hash, summary_term};
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -161,6 +166,13 @@ impl DatagramBuilder {
     }
 }
 
+/// Bytes `value` (a message, or a part of one) takes on the wire. The
+/// engine sizes what it packs with this rather than by encoding it.
+pub fn encoded_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    // The size flavor counts bytes and cannot fail on a plain serde type.
+    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default()).unwrap_or(0)
+}
+
 /// Encodes `messages` into one datagram, ignoring any budget. For tests and
 /// tools; the engine uses [`DatagramBuilder`].
 pub fn encode(messages: &[Message]) -> Vec<u8> {
@@ -232,14 +244,18 @@ mod tests {
     #[test]
     fn round_trip_several_messages() {
         let msgs = vec![
-            Message::Ping { seq: 7, target: String::from("b") },
-            Message::Alive {
+            Message::Ping(Ping { seq: 7, target: String::from("b") }),
+            Message::Alive(Alive {
                 name: String::from("c"),
                 addr: addr(),
                 incarnation: 3,
                 meta: vec![1, 2, 3],
-            },
-            Message::Dead { name: String::from("d"), incarnation: 9, from: String::from("a") },
+            }),
+            Message::Dead(Accusation {
+                name: String::from("d"),
+                incarnation: 9,
+                from: String::from("a"),
+            }),
         ];
         let bytes = encode(&msgs);
         assert_eq!(&bytes[..2], &MAGIC);
@@ -248,7 +264,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_envelopes() {
-        let good = encode(&[Message::Ack { seq: 1 }]);
+        let good = encode(&[Message::Ack(Ack { seq: 1 })]);
         assert_eq!(decode(&good[..3], 1400), Err(DecodeError::Truncated));
         assert_eq!(decode(&good[..6], 1400), Err(DecodeError::Malformed));
         assert_eq!(decode(&good[..5], 1400), Err(DecodeError::Truncated));
@@ -270,8 +286,12 @@ mod tests {
     #[test]
     fn every_truncation_is_rejected_without_panic() {
         let bytes = encode(&[
-            Message::Ping { seq: 1, target: String::from("node-with-a-long-name") },
-            Message::Suspect { name: String::from("x"), incarnation: 1, from: String::from("y") },
+            Message::Ping(Ping { seq: 1, target: String::from("node-with-a-long-name") }),
+            Message::Suspect(Accusation {
+                name: String::from("x"),
+                incarnation: 1,
+                from: String::from("y"),
+            }),
         ]);
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut], 1400).is_err(), "cut at {cut} decoded");
@@ -299,42 +319,50 @@ mod tests {
 
     #[test]
     fn out_of_limit_messages_are_rejected() {
-        let huge = Message::Suspect {
+        let huge = Message::Suspect(Accusation {
             name: String::from("a"),
             incarnation: u64::MAX,
             from: String::from("b"),
-        };
+        });
         assert_eq!(decode(&encode(&[huge]), 1400), Err(DecodeError::OutOfLimits));
-        let long = Message::Left { name: "x".repeat(MAX_NAME_LEN + 1), incarnation: 1 };
+        let long = Message::Left(Left { name: "x".repeat(MAX_NAME_LEN + 1), incarnation: 1 });
         assert_eq!(decode(&encode(&[long]), 1400), Err(DecodeError::OutOfLimits));
-        let empty = Message::Left { name: String::new(), incarnation: 1 };
+        let empty = Message::Left(Left { name: String::new(), incarnation: 1 });
         assert_eq!(decode(&encode(&[empty]), 1400), Err(DecodeError::OutOfLimits));
-        let ok = Message::Left { name: "x".repeat(MAX_NAME_LEN), incarnation: MAX_INCARNATION - 1 };
+        let ok = Message::Left(Left {
+            name: "x".repeat(MAX_NAME_LEN),
+            incarnation: MAX_INCARNATION - 1,
+        });
         assert!(decode(&encode(&[ok]), 1400).is_ok());
-        let unrefutable = Message::Left { name: String::from("x"), incarnation: MAX_INCARNATION };
+        let unrefutable =
+            Message::Left(Left { name: String::from("x"), incarnation: MAX_INCARNATION });
         assert_eq!(decode(&encode(&[unrefutable]), 1400), Err(DecodeError::OutOfLimits));
     }
 
     #[test]
     fn state_messages_with_out_of_range_versions_are_rejected() {
-        let rumor = |version| Message::Update {
-            origin: String::from("a"),
-            generation: 1,
-            version,
-            item: Item::Rumor { payload: vec![1] },
-            feedback: false,
+        let rumor = |version| {
+            Message::Update(Update {
+                origin: String::from("a"),
+                generation: 1,
+                version,
+                item: Item::Rumor { payload: vec![1] },
+                feedback: false,
+            })
         };
         assert!(decode(&encode(&[rumor(MAX_VERSION)]), 1400).is_ok());
         for bad in [0, MAX_VERSION + 1, u64::MAX] {
             assert_eq!(decode(&encode(&[rumor(bad)]), 1400), Err(DecodeError::OutOfLimits));
         }
-        let delta = |from, through, items: Vec<(u64, Item)>| Message::Delta {
-            member: String::from("a"),
-            generation: 1,
-            from,
-            through,
-            collected: 0,
-            items,
+        let delta = |from, through, items: Vec<(u64, Item)>| {
+            Message::Delta(Delta {
+                member: String::from("a"),
+                generation: 1,
+                from,
+                through,
+                collected: 0,
+                items,
+            })
         };
         let set = |k: &str| Item::Set { key: String::from(k), value: Value::Text(String::new()) };
         let ok = delta(2, 9, vec![(3, set("k")), (9, set("j"))]);
@@ -354,15 +382,15 @@ mod tests {
     #[test]
     fn builder_respects_budget() {
         let mut b = DatagramBuilder::new(100);
-        b.push(&Message::Ack { seq: 1 });
+        b.push(&Message::Ack(Ack { seq: 1 }));
         let mut added = 0;
         for i in 0..50u64 {
-            if b.try_push(&Message::Alive {
+            if b.try_push(&Message::Alive(Alive {
                 name: alloc::format!("member-{i}"),
                 addr: addr(),
                 incarnation: i,
                 meta: Vec::new(),
-            }) {
+            })) {
                 added += 1;
             }
         }

@@ -237,14 +237,14 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{decode, encode, Message};
+    use crate::codec::{decode, encode, Ack, Message, Ping};
 
     fn ring(keys: &[Key], label: &str) -> Keyring {
         Keyring::new(keys, label.as_bytes(), [7; 32])
     }
 
     fn datagram() -> Vec<u8> {
-        encode(&[Message::Ping { seq: 9, target: "b".into() }, Message::Ack { seq: 3 }])
+        encode(&[Message::Ping(Ping { seq: 9, target: "b".into() }), Message::Ack(Ack { seq: 3 })])
     }
 
     #[test]
@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(sealed[3], FLAG_SEALED);
         let secret = b"a-member-name-worth-hiding";
         let named =
-            encode(&[Message::Ping { seq: 1, target: "a-member-name-worth-hiding".into() }]);
+            encode(&[Message::Ping(Ping { seq: 1, target: "a-member-name-worth-hiding".into() })]);
         assert!(named.windows(secret.len()).any(|w| w == secret));
         assert!(!a.seal(&named).windows(secret.len()).any(|w| w == secret), "names are hidden");
         let b = ring(&[Key([1; 32])], "prod");

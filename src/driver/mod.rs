@@ -347,10 +347,10 @@ impl Node {
         self.shared.engine.lock().get(member, key).cloned()
     }
 
-    /// `member`'s replicated state, as known here, in key order.
-    pub fn state(&self, member: &str) -> Vec<(String, Value)> {
+    /// `member`'s replicated key-value state, as known here, in key order.
+    pub fn key_values(&self, member: &str) -> Vec<(String, Value)> {
         let engine = self.shared.engine.lock();
-        engine.state(member).into_iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
+        engine.key_values(member).into_iter().map(|(k, v)| (k.to_owned(), v.clone())).collect()
     }
 
     /// The largest broadcast payload (with `key`: value) that fits.

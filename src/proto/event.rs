@@ -49,7 +49,7 @@ pub enum Event {
         origin: String,
         /// Which life of the origin broadcast it.
         generation: u64,
-        /// Its sequence number in the origin's stream.
+        /// Its sequence number in the origin's item log.
         version: u64,
         /// The payload.
         payload: Vec<u8>,
@@ -64,7 +64,7 @@ pub enum Event {
         key: String,
         /// Its new value; `None` once deleted.
         value: Option<Value>,
-        /// The version of the change in the member's stream.
+        /// The version of the change in the member's item log.
         version: u64,
     },
 }

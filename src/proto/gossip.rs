@@ -1,29 +1,20 @@
-//! The gossip section every Ping, Ack and gossip round carries.
-//!
-//! First the pending updates, fewest transmissions first, each sent at most
-//! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's transmit-limited
-//! queue). Then a sample of other members' states, least recently sampled
-//! first (round-robin over the member ids): `max(3, n/10)` entries, at most
-//! `n - 2` (Redis Cluster's gossip section). The sample is what lets a member that missed an update — say a
-//! join announced while it was itself joining — learn it within a few rounds
-//! instead of waiting for a full sync.
+//! Gossip rounds: the gossip section a datagram carries (detector notes,
+//! pending updates, the member sample) and the rounds that push pending
+//! updates and items to `gossip_fanout` members.
 
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
-use super::membership::state_message_of;
+use super::mongering::BigItem;
 use super::table::Id;
 use crate::codec::DatagramBuilder;
-use alloc::vec::Vec;
 use core::time::Duration;
 
 impl Engine {
     /// Appends the gossip section to `b` within its budget. The member
     /// `dst`, when known, is the receiver.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        if self.quorum_mode() {
-            self.fill_reports(b, dst);
-        }
+        self.fill_detector_notes(b, dst);
         self.fill_updates(b);
         self.fill_sample(b, dst);
     }
@@ -31,65 +22,15 @@ impl Engine {
     /// Appends pending member updates to `b`, fewest transmissions first.
     pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder) {
         let limit = self.config.retransmit_limit(self.live_members());
-        // Pending updates. A datagram holds a few dozen at most: stop after
-        // several in a row that do not fit.
-        let mut included: Vec<Id> = Vec::new();
-        let mut misfits = 0;
-        for id in self.broadcasts.iter() {
-            let Some(msg) = state_message_of(&self.members, id) else {
-                continue;
-            };
-            let before = b.bytes();
-            if b.try_push(&msg) {
-                self.stats.count_sent(msg.kind(), b.bytes() - before);
-                included.push(id);
-            } else {
-                misfits += 1;
-                // No entry is smaller than ~12 bytes.
-                if misfits >= 8 || b.remaining() < 12 {
-                    break;
-                }
-            }
-        }
-        for id in included {
-            if self.broadcasts.sent(id, limit) && self.leaving && id == self.me {
-                self.events.push_back(Event::LeaveDone);
-            }
+        let own_done = self.piggyback.fill_updates(b, &self.view, &mut self.out, limit);
+        if own_done && self.leaving {
+            self.out.event(Event::LeaveDone);
         }
     }
 
-    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
-    /// taken round-robin over the ids from where the last sample stopped,
-    /// so the least recently sampled go first.
-    ///
-    /// An entry may repeat one of the pending section's; checking for that
-    /// costs more than the few bytes it would save.
+    /// Appends the member sample to `b`, leaving out `dst`.
     pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        let n = self.members.len();
-        let want = (n / 10).max(3).min(n.saturating_sub(2));
-        let (mut added, mut scanned) = (0, 0);
-        while added < want && scanned < n {
-            let id = (self.sample_cursor % n) as Id;
-            if Some(id) == dst {
-                self.sample_cursor = self.sample_cursor.wrapping_add(1);
-                scanned += 1;
-                continue;
-            }
-            let Some(msg) = state_message_of(&self.members, id) else {
-                self.sample_cursor = self.sample_cursor.wrapping_add(1);
-                scanned += 1;
-                continue;
-            };
-            let before = b.bytes();
-            if !b.try_push(&msg) {
-                // Full: the next datagram's sample starts with this member.
-                break;
-            }
-            self.stats.count_sent(msg.kind(), b.bytes() - before);
-            self.sample_cursor = self.sample_cursor.wrapping_add(1);
-            added += 1;
-            scanned += 1;
-        }
+        self.piggyback.fill_sample(b, &self.view, &mut self.out, dst);
     }
 
     /// With `eager_push`, membership news (a join, a suspicion, a death, a
@@ -111,7 +52,7 @@ impl Engine {
     /// the news to the periodic rounds, so pushes do not add to the load
     /// that is costing it acks.
     pub(crate) fn gossip_news(&mut self, now: Duration) {
-        if self.config.eager_push && self.health == 0 && self.broadcasts.has_fresh() {
+        if self.config.eager_push && self.health == 0 && self.piggyback.has_fresh() {
             self.gossip_round(now);
         }
     }
@@ -122,9 +63,9 @@ impl Engine {
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.
         // Not a joiner that has yet to prove its address (see
-        // `handshakes`): a forged Meet must not draw gossip to its victim.
+        // `Handshakes::owed`): a forged Meet must not draw gossip to its victim.
         let horizon = self.config.gossip_to_the_dead_time;
-        let unproven: Vec<_> = self.handshakes.iter().map(|&(_, addr)| addr).collect();
+        let unproven = self.handshake.unproven();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
             (e.member.state.is_live()
                 || (e.member.state == MemberState::Dead
@@ -132,17 +73,17 @@ impl Engine {
                 && !unproven.contains(&e.member.addr)
         });
         for (id, addr) in targets {
-            if self.broadcasts.is_empty() && self.pushes.is_empty() {
+            if self.piggyback.is_empty() && self.pushes.is_empty() {
                 break;
             }
-            let mut b = DatagramBuilder::new(self.packet_budget());
+            let mut b = self.out.datagram();
             self.fill_updates(&mut b);
             let (items, big) = self.fill_items(&mut b);
             self.fill_sample(&mut b, Some(id));
-            self.transmit(addr, b);
+            self.out.transmit(addr, b);
             self.pushed(&items);
-            for (origin, version, msg) in big {
-                self.send_big(addr, &msg);
+            for BigItem { origin, version, update } in big {
+                self.out.send_big(addr, &update);
                 self.pushed(&[(origin, version)]);
             }
         }

@@ -63,3 +63,19 @@ pub struct Member {
     /// Local time of the last state change (the engine's clock).
     pub since: Duration,
 }
+
+impl Member {
+    /// A member as it first starts: alive at incarnation 0, without
+    /// metadata, changed at time zero (what [`Snapshot`](super::Snapshot)s
+    /// of a fresh cluster hold).
+    pub fn new(name: impl Into<String>, addr: SocketAddr) -> Member {
+        Member {
+            name: name.into(),
+            addr,
+            incarnation: 0,
+            state: MemberState::Alive,
+            meta: Vec::new(),
+            since: Duration::ZERO,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! Each member pings every other at least every `node_timeout / 2`. One
 //! that leaves a ping unanswered for `node_timeout` is *failing* here:
-//! its state becomes `Suspect` locally (an [`Event::Suspected`]) and every
+//! its state becomes `Suspect` locally (an [`Event::Suspected`](super::Event::Suspected)) and every
 //! datagram this member sends carries a report saying so (a `Suspect`
 //! message whose accuser is the sender). Reports are not passed on, and
 //! the accused does not refute them: they simply expire after
@@ -22,11 +22,10 @@
 //! member does not flap the cluster.
 
 use super::engine::Engine;
-use super::event::Event;
 use super::member::MemberState;
 use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
-use crate::codec::{DatagramBuilder, Message};
+use crate::codec::{self, DatagramBuilder, Message};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -37,15 +36,29 @@ use core::time::Duration;
 pub(crate) struct Quorum {
     /// Our pings to each live member, by member.
     links: FixedHashMap<Id, Link>,
-    /// Pings in flight: sequence number to member and send time.
-    pings: BTreeMap<u64, (Id, Duration)>,
+    /// Pings in flight, by sequence number.
+    pings: BTreeMap<u64, PingSent>,
     /// Unexpired reports that a member is failing, by accused member.
     reports: FixedHashMap<Id, Vec<Report>>,
-    /// Refutations held back until the undo time: incarnation, address and
-    /// metadata of the member's new life, by member.
-    revivals: FixedHashMap<Id, (u64, SocketAddr, Vec<u8>)>,
+    /// Refutations held back until the undo time, by member.
+    revivals: FixedHashMap<Id, Revival>,
     /// When a ping last carried a sample of the member table.
     last_sample: Duration,
+}
+
+/// One of our pings in flight.
+#[derive(Debug, Clone, Copy)]
+struct PingSent {
+    member: Id,
+    at: Duration,
+}
+
+/// A refutation held back: the member's new life.
+#[derive(Debug, Clone)]
+struct Revival {
+    incarnation: u64,
+    addr: SocketAddr,
+    meta: Vec<u8>,
 }
 
 /// How one member has answered our pings.
@@ -68,10 +81,6 @@ struct Report {
 }
 
 impl Engine {
-    pub(crate) fn quorum_mode(&self) -> bool {
-        self.config.failure_detector == super::config::FailureDetector::Quorum
-    }
-
     /// The detector's periodic check: ping members not heard from in
     /// `node_timeout / 2`, resend unanswered pings, mark members failing
     /// after `node_timeout`, and forget what expired.
@@ -79,26 +88,29 @@ impl Engine {
         self.timers.arm(now + self.config.quorum_tick(), Timer::Quorum);
         let timeout = self.config.node_timeout;
         let validity = timeout * 2;
-        self.quorum.pings.retain(|_, (_, sent)| now.saturating_sub(*sent) <= validity);
-        for reports in self.quorum.reports.values_mut() {
+        let Some(quorum) = self.detector.quorum_mut() else { return };
+        quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
+        for reports in quorum.reports.values_mut() {
             reports.retain(|r| now.saturating_sub(r.at) <= validity);
         }
-        self.quorum.reports.retain(|_, r| !r.is_empty());
+        quorum.reports.retain(|_, r| !r.is_empty());
         if self.leaving {
             return;
         }
         let live: Vec<Id> = self
-            .members
+            .view
+            .table()
             .iter()
-            .filter(|&(id, e)| id != self.me && e.member.state.is_live())
+            .filter(|&(id, e)| id != self.view.me && e.member.state.is_live())
             .map(|(id, _)| id)
             .collect();
-        let members = &self.members;
-        self.quorum
-            .links
-            .retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        let members = self.view.table();
+        if let Some(q) = self.detector.quorum_mut() {
+            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+        }
         for id in live {
-            let link = *self.quorum.links.entry(id).or_insert(Link {
+            let Some(quorum) = self.detector.quorum_mut() else { return };
+            let link = *quorum.links.entry(id).or_insert(Link {
                 waiting_since: None,
                 last_ping: now,
                 pong: now,
@@ -121,13 +133,15 @@ impl Engine {
         let e = self.entry(id);
         let (addr, name) = (e.member.addr, e.member.name.clone());
         let seq = self.next_seq();
-        self.quorum.pings.insert(seq, (id, now));
-        if let Some(link) = self.quorum.links.get_mut(&id) {
-            link.waiting_since.get_or_insert(now);
-            link.last_ping = now;
+        if let Some(quorum) = self.detector.quorum_mut() {
+            quorum.pings.insert(seq, PingSent { member: id, at: now });
+            if let Some(link) = quorum.links.get_mut(&id) {
+                link.waiting_since.get_or_insert(now);
+                link.last_ping = now;
+            }
         }
-        self.stats.probes += 1;
-        self.send_light(now, addr, Message::Ping { seq, target: name }, Some(id));
+        self.out.stats.probes += 1;
+        self.send_light(now, addr, Message::Ping(codec::Ping { seq, target: name }), Some(id));
     }
 
     /// Sends `msg` with our reports and pending updates, and a sample of
@@ -137,54 +151,52 @@ impl Engine {
     /// learns from the answers what everyone knows, so a newcomer fills
     /// the gaps of the view its seed gave it at once.)
     fn send_light(&mut self, now: Duration, to: SocketAddr, msg: Message, dst: Option<Id>) {
-        let mut b = DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &msg);
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &msg);
         self.fill_reports(&mut b, dst);
         self.fill_updates(&mut b);
-        if now.saturating_sub(self.quorum.last_sample) >= self.config.gossip_interval {
-            self.quorum.last_sample = now;
+        let interval = self.config.gossip_interval;
+        let sample = self.detector.quorum_mut().is_some_and(|q| {
+            let due = now.saturating_sub(q.last_sample) >= interval;
+            if due {
+                q.last_sample = now;
+            }
+            due
+        });
+        if sample {
             self.fill_sample(&mut b, dst);
         }
-        self.transmit(to, b);
+        self.out.transmit(to, b);
     }
 
-    /// An Ack for one of our quorum pings: the member answers. Returns
-    /// whether `seq` was one.
-    pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) -> bool {
-        let Some((id, sent)) = self.quorum.pings.remove(&seq) else {
-            return false;
+    /// An Ack for one of our quorum pings: the member answers.
+    pub(crate) fn quorum_ack(&mut self, now: Duration, seq: u64) {
+        let ping = self.detector.quorum_mut().and_then(|q| q.pings.remove(&seq));
+        let Some(PingSent { member: id, at: sent }) = ping else {
+            return;
         };
-        self.stats.time_probe(now.saturating_sub(sent));
-        if let Some(link) = self.quorum.links.get_mut(&id) {
+        self.out.stats.time_probe(now.saturating_sub(sent));
+        if let Some(link) = self.detector.quorum_mut().and_then(|q| q.links.get_mut(&id)) {
             link.waiting_since = None;
             link.pong = now;
         }
-        if self.members.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
-            self.set_state(id, MemberState::Alive, now);
-            if let Some(e) = self.members.get_mut(id) {
-                e.accuser.clear();
-            }
-            if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-                self.events.push_back(Event::Alive(m));
-            }
+        let table = self.view.table();
+        if table.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
+            let t = self.view.mark_alive(id, now);
+            self.apply(t);
         }
-        true
     }
 
     /// Member `id` left our pings unanswered for `node_timeout`.
     fn mark_failing(&mut self, now: Duration, id: Id) {
-        if self.members.get(id).is_none_or(|e| e.member.state != MemberState::Alive) {
+        let Some(e) = self.view.table().get(id) else { return };
+        if e.member.state != MemberState::Alive {
             return;
         }
-        let me = self.name.clone();
-        if let Some(e) = self.members.get_mut(id) {
-            e.accuser = me;
-        }
-        self.set_state(id, MemberState::Suspect, now);
-        self.stats.suspicions += 1;
-        if let Some(m) = self.members.get(id).map(|e| e.member.clone()) {
-            self.events.push_back(Event::Suspected(m));
-        }
+        let incarnation = e.member.incarnation;
+        let t = self.view.mark_suspect(id, incarnation, self.name.clone(), now);
+        self.apply(t);
+        self.out.stats.suspicions += 1;
         self.check_quorum(now, id);
     }
 
@@ -196,18 +208,19 @@ impl Engine {
         incarnation: u64,
         from: &str,
     ) {
-        let (Some(id), Some(by)) = (self.members.id(name), self.members.id(from)) else {
+        let (Some(id), Some(by)) = (self.view.table().id(name), self.view.table().id(from)) else {
             return;
         };
-        if id == self.me || by == self.me || by == id {
+        if id == self.view.me || by == self.view.me || by == id {
             return;
         }
-        let live = |id| self.members.get(id).is_some_and(|e| e.member.state.is_live());
+        let live = |id| self.view.table().get(id).is_some_and(|e| e.member.state.is_live());
         if !live(id) || !live(by) {
             return;
         }
-        self.stats.failure_reports += 1;
-        let reports = self.quorum.reports.entry(id).or_default();
+        self.out.stats.failure_reports += 1;
+        let Some(quorum) = self.detector.quorum_mut() else { return };
+        let reports = quorum.reports.entry(id).or_default();
         match reports.iter_mut().find(|r| r.from == by) {
             Some(r) => {
                 r.at = now;
@@ -224,14 +237,15 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let Some(e) = self.members.get(id).filter(|e| e.member.state == MemberState::Suspect)
+        let Some(e) = self.view.table().get(id).filter(|e| e.member.state == MemberState::Suspect)
         else {
             return;
         };
         let incarnation = e.member.incarnation;
         let validity = self.config.node_timeout * 2;
-        let members = &self.members;
-        let reports = self.quorum.reports.get(&id).map_or(0, |rs| {
+        let members = self.view.table();
+        let Some(quorum) = self.detector.quorum() else { return };
+        let reports = quorum.reports.get(&id).map_or(0, |rs| {
             rs.iter()
                 .filter(|r| {
                     r.incarnation >= incarnation
@@ -244,22 +258,27 @@ impl Engine {
         if reports + 1 < needed {
             return;
         }
-        self.stats.failures_declared += 1;
-        self.quorum.reports.remove(&id);
+        self.out.stats.failures_declared += 1;
+        if let Some(quorum) = self.detector.quorum_mut() {
+            quorum.reports.remove(&id);
+        }
         let me = self.name.clone();
         self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
         // Everyone hears it at once, the failed member too: if it is alive
         // after all, it refutes.
         let name = self.entry(id).member.name.clone();
-        let fail = Message::Dead { name, incarnation, from: me };
+        let fail = Message::Dead(codec::Accusation { name, incarnation, from: me });
         let to: Vec<SocketAddr> = self
-            .members
+            .view
+            .table()
             .iter()
-            .filter(|&(other, e)| other != self.me && (other == id || e.member.state.is_live()))
+            .filter(|&(other, e)| {
+                other != self.view.me && (other == id || e.member.state.is_live())
+            })
             .map(|(_, e)| e.member.addr)
             .collect();
         for addr in to {
-            self.send_alone(addr, fail.clone());
+            self.out.send_alone(addr, fail.clone());
         }
     }
 
@@ -270,17 +289,20 @@ impl Engine {
         }
         let me = self.name.clone();
         let failing: Vec<Message> = self
-            .members
+            .view
+            .table()
             .iter()
             .filter(|&(id, e)| Some(id) != dst && e.member.state == MemberState::Suspect)
-            .map(|(_, e)| Message::Suspect {
-                name: e.member.name.clone(),
-                incarnation: e.member.incarnation,
-                from: me.clone(),
+            .map(|(_, e)| {
+                Message::Suspect(codec::Accusation {
+                    name: e.member.name.clone(),
+                    incarnation: e.member.incarnation,
+                    from: me.clone(),
+                })
             })
             .collect();
         for msg in failing {
-            if !self.try_push(b, &msg) {
+            if !self.out.try_push(b, &msg) {
                 break;
             }
         }
@@ -296,17 +318,18 @@ impl Engine {
         addr: SocketAddr,
         meta: &[u8],
     ) -> bool {
-        let Some(e) = self.members.get(id) else { return false };
-        if !self.quorum_mode() || e.member.state != MemberState::Dead {
+        let Some(quorum) = self.detector.quorum_mut() else { return false };
+        let Some(e) = self.view.table().get(id) else { return false };
+        if e.member.state != MemberState::Dead {
             return false;
         }
         let undo = e.member.since + self.config.node_timeout * 2;
         if now >= undo {
             return false;
         }
-        let held = self.quorum.revivals.get(&id).map_or(0, |r| r.0);
+        let held = quorum.revivals.get(&id).map_or(0, |r| r.incarnation);
         if incarnation > held {
-            self.quorum.revivals.insert(id, (incarnation, addr, meta.to_vec()));
+            quorum.revivals.insert(id, Revival { incarnation, addr, meta: meta.to_vec() });
             self.timers.arm(undo, Timer::Revive { id });
         }
         true
@@ -315,15 +338,16 @@ impl Engine {
     /// The undo time of member `id`'s failure is over: apply the
     /// refutation held back, if any.
     pub(crate) fn revive(&mut self, now: Duration, id: Id) {
-        let Some((incarnation, addr, meta)) = self.quorum.revivals.remove(&id) else {
+        let revival = self.detector.quorum_mut().and_then(|q| q.revivals.remove(&id));
+        let Some(Revival { incarnation, addr, meta }) = revival else {
             return;
         };
-        if self.members.is_reaped(id) {
+        if self.view.table().is_reaped(id) {
             return; // gone meanwhile: its return will be a fresh join
         }
-        let Some(name) = self.members.get(id).map(|e| e.member.name.clone()) else {
+        let Some(name) = self.view.table().get(id).map(|e| e.member.name.clone()) else {
             return;
         };
-        self.apply_alive(now, name, addr, incarnation, meta);
+        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
     }
 }

@@ -106,9 +106,9 @@ pub struct Stats {
     pub state_restarts: u64,
     /// State items or deltas about members this node does not know.
     pub items_unknown_origin: u64,
-    /// Stream payloads handed to the driver.
+    /// ItemLog payloads handed to the driver.
     pub streams_sent: u64,
-    /// Stream payloads received (accepted or not).
+    /// ItemLog payloads received (accepted or not).
     pub streams_received: u64,
     /// Messages too big to send by any path (a peer configured for larger
     /// datagrams or streams made them): skipped.

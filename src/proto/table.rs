@@ -244,18 +244,9 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::MemberState;
-    use core::time::Duration;
 
     fn member(name: &str) -> Member {
-        Member {
-            name: name.into(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            incarnation: 0,
-            state: MemberState::Alive,
-            meta: Vec::new(),
-            since: Duration::ZERO,
-        }
+        Member::new(name, "127.0.0.1:1".parse().unwrap())
     }
 
     #[test]

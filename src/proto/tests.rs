@@ -33,14 +33,18 @@ fn decode(t: &Transmit) -> Vec<Message> {
     codec::decode(&t.payload, 65_000).unwrap()
 }
 
-/// Delivers every datagram `from` has queued to the engines in `to`
+/// Delivers every datagram (and stream payload) `from` has queued to the engines in `to`
 /// (matched by address); returns how many were delivered.
 fn deliver(now: Duration, from: &mut Engine, to: &mut [&mut Engine]) -> usize {
     let src = from.local_member().addr;
     let mut n = 0;
     for t in transmits(from) {
         if let Some(dst) = to.iter_mut().find(|e| e.local_member().addr == t.dst) {
-            dst.handle_packet(now, src, &t.payload);
+            if t.stream {
+                dst.handle_stream(now, src, &t.payload);
+            } else {
+                dst.handle_packet(now, src, &t.payload);
+            }
             n += 1;
         }
     }
@@ -71,6 +75,36 @@ fn mesh(all: &mut [Engine]) {
     }
 }
 
+/// An Alive claim about `name` at `addr`, without metadata.
+fn alive_claim(name: &str, addr: SocketAddr, incarnation: u64) -> Message {
+    Message::Alive(codec::Alive { name: name.into(), addr, incarnation, meta: Vec::new() })
+}
+
+/// `from`'s accusation of `name` (a Suspect or Dead claim).
+fn accusation(name: &str, incarnation: u64, from: &str) -> codec::Accusation {
+    codec::Accusation { name: name.into(), incarnation, from: from.into() }
+}
+
+/// n1 and n2, each knowing the other.
+fn meshed_pair() -> [Engine; 2] {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    all.try_into().expect("two engines")
+}
+
+/// Advances both engines to the earlier wake-up and lets them talk;
+/// returns that time.
+fn step_pair(a: &mut Engine, b: &mut Engine) -> Duration {
+    let now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
+    a.handle_timeout(now);
+    b.handle_timeout(now);
+    for _ in 0..3 {
+        deliver(now, a, &mut [&mut *b]);
+        deliver(now, b, &mut [&mut *a]);
+    }
+    now
+}
+
 fn state_of(e: &Engine, name: &str) -> Option<MemberState> {
     e.member(name).map(|m| m.state)
 }
@@ -84,12 +118,16 @@ fn join_handshake_is_meet_pong_ping() {
     let out = transmits(&mut a);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].dst, addr(2));
-    assert!(matches!(decode(&out[0])[..], [Message::Meet { token: t, .. }] if t == token));
+    assert!(
+        matches!(decode(&out[0])[..], [Message::Meet(codec::Handshake { token: t, .. })] if t == token)
+    );
     b.handle_packet(ms(1), addr(1), &out[0].payload);
     assert!(matches!(&events(&mut b)[..], [Event::Joined(m)] if m.name == "n1"));
 
     let out = transmits(&mut b);
-    assert!(matches!(decode(&out[0])[0], Message::Pong { token: t, .. } if t == token));
+    assert!(
+        matches!(decode(&out[0])[0], Message::Pong(codec::Handshake { token: t, .. }) if t == token)
+    );
     a.handle_packet(ms(2), addr(2), &out[0].payload);
     let evs = events(&mut a);
     assert!(evs.iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")));
@@ -98,7 +136,7 @@ fn join_handshake_is_meet_pong_ping() {
     // Third step: A pings B.
     let out = transmits(&mut a);
     assert!(out.iter().any(|t| t.dst == addr(2)
-        && matches!(&decode(t)[0], Message::Ping { target, .. } if target == "n2")));
+        && matches!(&decode(t)[0], Message::Ping(codec::Ping { target, .. }) if target == "n2")));
 }
 
 #[test]
@@ -111,10 +149,8 @@ fn join_without_answer_fails_at_its_deadline() {
     while now < Duration::from_secs(3) && !failed {
         now = a.poll_timeout().unwrap();
         a.handle_timeout(now);
-        meets += transmits(&mut a)
-            .iter()
-            .filter(|t| matches!(decode(t)[0], Message::Meet { .. }))
-            .count();
+        meets +=
+            transmits(&mut a).iter().filter(|t| matches!(decode(t)[0], Message::Meet(_))).count();
         failed = events(&mut a).contains(&Event::JoinFailed { token });
     }
     assert!(failed);
@@ -159,8 +195,8 @@ fn silent_member_goes_probe_indirect_suspect_dead() {
     // and finally declares both dead.
     let sent = run_timers(&mut a, Duration::from_secs(3));
     let kinds: Vec<Message> = sent.iter().flat_map(decode).collect();
-    assert!(kinds.iter().any(|m| matches!(m, Message::Ping { .. })));
-    assert!(kinds.iter().any(|m| matches!(m, Message::PingReq { .. })), "indirect probe sent");
+    assert!(kinds.iter().any(|m| matches!(m, Message::Ping(_))));
+    assert!(kinds.iter().any(|m| matches!(m, Message::PingReq(_))), "indirect probe sent");
     let evs = events(&mut a);
     let suspected: Vec<&str> = evs
         .iter()
@@ -181,19 +217,11 @@ fn silent_member_goes_probe_indirect_suspect_dead() {
 
 #[test]
 fn answered_probe_raises_no_suspicion() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     let mut now = ms(0);
     while now < Duration::from_secs(10) {
-        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        for _ in 0..3 {
-            deliver(now, a, &mut [&mut *b]);
-            deliver(now, b, &mut [&mut *a]);
-        }
+        now = step_pair(a, b);
     }
     assert!(a.stats().probes >= 8);
     assert_eq!(a.stats().probes_failed, 0);
@@ -209,7 +237,11 @@ fn indirect_probe_relays_the_ack() {
     b.handle_packet(
         ms(10),
         addr(1),
-        &codec::encode(&[Message::PingReq { seq: 77, target: String::from("n3"), addr: addr(3) }]),
+        &codec::encode(&[Message::PingReq(codec::PingReq {
+            seq: 77,
+            target: String::from("n3"),
+            addr: addr(3),
+        })]),
     );
     let out = transmits(&mut b);
     assert_eq!(out[0].dst, addr(3));
@@ -218,30 +250,31 @@ fn indirect_probe_relays_the_ack() {
     b.handle_packet(ms(12), addr(3), &ack[0].payload);
     let relayed = transmits(&mut b);
     assert_eq!(relayed[0].dst, addr(1));
-    assert!(matches!(decode(&relayed[0])[0], Message::Ack { seq: 77 }));
+    assert!(matches!(decode(&relayed[0])[0], Message::Ack(codec::Ack { seq: 77 })));
 }
 
 #[test]
 fn relay_sends_nack_when_target_is_silent() {
     let mut b = engine(2);
-    let alive = Message::Alive {
-        name: String::from("n3"),
-        addr: addr(3),
-        incarnation: 0,
-        meta: Vec::new(),
-    };
+    let alive = alive_claim("n3", addr(3), 0);
     b.handle_packet(ms(0), addr(3), &codec::encode(&[alive]));
     transmits(&mut b);
     b.handle_packet(
         ms(0),
         addr(1),
-        &codec::encode(&[Message::PingReq { seq: 5, target: String::from("n3"), addr: addr(3) }]),
+        &codec::encode(&[Message::PingReq(codec::PingReq {
+            seq: 5,
+            target: String::from("n3"),
+            addr: addr(3),
+        })]),
     );
     assert!(transmits(&mut b).iter().any(|t| t.dst == addr(3)), "relayed ping sent");
     let out = run_timers(&mut b, ms(600));
-    assert!(out
-        .iter()
-        .any(|t| t.dst == addr(1) && matches!(decode(t)[0], Message::Nack { seq: 5 })));
+    assert!(
+        out.iter()
+            .any(|t| t.dst == addr(1)
+                && matches!(decode(t)[0], Message::Nack(codec::Nack { seq: 5 })))
+    );
 }
 
 #[test]
@@ -250,7 +283,8 @@ fn ping_req_for_a_stranger_or_another_address_is_refused() {
     mesh(&mut all);
     let b = &mut all[1];
     for (target, at) in [("n9", addr(9)), ("n3", addr(77)), ("n2", addr(2))] {
-        let req = Message::PingReq { seq: 1, target: String::from(target), addr: at };
+        let req =
+            Message::PingReq(codec::PingReq { seq: 1, target: String::from(target), addr: at });
         b.handle_packet(ms(0), addr(1), &codec::encode(&[req]));
         assert!(transmits(b).is_empty(), "{target} at {at} relayed");
     }
@@ -260,27 +294,19 @@ fn ping_req_for_a_stranger_or_another_address_is_refused() {
 #[test]
 fn forged_extreme_incarnation_is_dropped_and_counted() {
     let mut a = engine(1);
-    let forged = Message::Suspect {
-        name: String::from("n1"),
-        incarnation: u64::MAX,
-        from: String::from("mallory"),
-    };
+    let forged = Message::Suspect(accusation("n1", u64::MAX, "mallory"));
     a.handle_packet(ms(0), addr(6), &codec::encode(&[forged]));
     assert_eq!(a.stats().dropped_out_of_limits, 1);
     assert_eq!(a.local_member().incarnation, 0, "no refutation to an impossible claim");
     // The highest claim the codec lets through is still refutable.
-    let highest = Message::Dead {
-        name: String::from("n1"),
-        incarnation: codec::MAX_INCARNATION - 1,
-        from: String::from("mallory"),
-    };
+    let highest = Message::Dead(accusation("n1", codec::MAX_INCARNATION - 1, "mallory"));
     a.handle_packet(ms(0), addr(6), &codec::encode(&[highest]));
     assert_eq!(a.local_member().incarnation, codec::MAX_INCARNATION);
     // ...and the refutation itself passes every peer's limits.
     let out = run_timers(&mut a, Duration::from_secs(1));
     assert!(out.is_empty() || out.iter().all(|t| codec::decode(&t.payload, 65_000).is_ok()));
     let mut b = engine(2);
-    let alive = a.state_message(a.me).unwrap();
+    let alive = a.view.state_message(a.view.me).unwrap();
     b.handle_packet(ms(0), addr(1), &codec::encode(&[alive]));
     assert_eq!(b.stats().dropped_total(), 0);
     assert_eq!(b.member("n1").unwrap().incarnation, codec::MAX_INCARNATION);
@@ -291,54 +317,58 @@ fn datagrams_larger_than_our_own_budget_are_accepted() {
     // A member configured with max_packet_size 9000 must not look dead to
     // one using the default 1400.
     let mut a = engine(1);
-    let mut msgs = alloc::vec![Message::Ping { seq: 3, target: String::from("n1") }];
+    let mut msgs = alloc::vec![Message::Ping(codec::Ping { seq: 3, target: String::from("n1") })];
     for i in 0..100 {
-        msgs.push(Message::Alive {
-            name: alloc::format!("member-{i:03}"),
-            addr: SocketAddr::from(([127, 0, 2, i as u8], 9000)),
-            incarnation: 0,
-            meta: Vec::new(),
-        });
+        let at = SocketAddr::from(([127, 0, 2, i as u8], 9000));
+        msgs.push(alive_claim(&alloc::format!("member-{i:03}"), at, 0));
     }
     let big = codec::encode(&msgs);
     assert!(big.len() > 1400);
     a.handle_packet(ms(0), addr(2), &big);
     assert_eq!(a.stats().dropped_total(), 0);
     assert_eq!(a.members().count(), 101);
-    assert!(matches!(decode(&transmits(&mut a)[0])[0], Message::Ack { seq: 3 }));
+    assert!(matches!(decode(&transmits(&mut a)[0])[0], Message::Ack(codec::Ack { seq: 3 })));
 }
 
 #[test]
 fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
     let mut seed = engine_knowing(200);
-    let meet = |token| Message::Meet {
-        token,
-        name: String::from("joiner"),
-        addr: addr(50),
-        incarnation: 0,
-        meta: Vec::new(),
+    let meet = |token| {
+        Message::Meet(codec::Handshake {
+            token,
+            name: String::from("joiner"),
+            addr: addr(50),
+            incarnation: 0,
+            meta: Vec::new(),
+        })
     };
     seed.handle_packet(ms(0), addr(50), &codec::encode(&[meet(99)]));
     // The news of the joiner goes to other members at once, never to it.
     let first: Vec<Transmit> =
         transmits(&mut seed).into_iter().filter(|t| t.dst == addr(50)).collect();
     assert_eq!(first.len(), 1, "one datagram before the joiner proves its address");
-    assert!(matches!(decode(&first[0])[0], Message::Pong { token: 99, .. }));
+    assert!(matches!(decode(&first[0])[0], Message::Pong(codec::Handshake { token: 99, .. })));
     // A Ping with a wrong token, or from elsewhere, releases nothing more.
     for (seq, from) in [(98, addr(50)), (99, addr(51))] {
-        let ping = Message::Ping { seq, target: String::from("n1") };
+        let ping = Message::Ping(codec::Ping { seq, target: String::from("n1") });
         seed.handle_packet(ms(1), from, &codec::encode(&[ping]));
         assert_eq!(transmits(&mut seed).len(), 1, "only the Ack");
     }
     // The real joiner's Ping echoes the token: the whole view follows.
-    let ping = Message::Ping { seq: 99, target: String::from("n1") };
+    let ping = Message::Ping(codec::Ping { seq: 99, target: String::from("n1") });
     seed.handle_packet(ms(2), addr(50), &codec::encode(&[ping]));
     let rest = transmits(&mut seed);
     assert!(rest.len() > 2);
     let names: alloc::collections::BTreeSet<String> = rest
         .iter()
         .flat_map(decode)
-        .filter_map(|m| if let Message::Alive { name, .. } = m { Some(name) } else { None })
+        .filter_map(|m| {
+            if let Message::Alive(codec::Alive { name, .. }) = m {
+                Some(name)
+            } else {
+                None
+            }
+        })
         .collect();
     assert!(names.len() >= 199, "the whole view arrived: {}", names.len());
 }
@@ -346,11 +376,7 @@ fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
 #[test]
 fn suspected_member_refutes_with_higher_incarnation() {
     let mut a = engine(1);
-    let suspect = codec::encode(&[Message::Suspect {
-        name: String::from("n1"),
-        incarnation: 0,
-        from: String::from("n2"),
-    }]);
+    let suspect = codec::encode(&[Message::Suspect(accusation("n1", 0, "n2"))]);
     a.handle_packet(ms(5), addr(2), &suspect);
     assert_eq!(a.local_member().incarnation, 1);
     assert_eq!(a.local_member().state, MemberState::Alive);
@@ -364,31 +390,15 @@ fn suspected_member_refutes_with_higher_incarnation() {
 
 #[test]
 fn refutation_clears_the_suspicion_everywhere() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     // a suspects b; b hears of it on the next message and refutes.
-    a.handle_packet(
-        ms(1),
-        addr(3),
-        &codec::encode(&[Message::Suspect {
-            name: String::from("n2"),
-            incarnation: 0,
-            from: String::from("n3"),
-        }]),
-    );
+    a.handle_packet(ms(1), addr(3), &codec::encode(&[Message::Suspect(accusation("n2", 0, "n3"))]));
     assert_eq!(state_of(a, "n2"), Some(MemberState::Suspect));
     assert!(events(a).iter().any(|e| matches!(e, Event::Suspected(m) if m.name == "n2")));
     let mut now = ms(1);
     while state_of(a, "n2") != Some(MemberState::Alive) && now < Duration::from_secs(3) {
-        now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
-        a.handle_timeout(now);
-        b.handle_timeout(now);
-        for _ in 0..3 {
-            deliver(now, a, &mut [&mut *b]);
-            deliver(now, b, &mut [&mut *a]);
-        }
+        now = step_pair(a, b);
     }
     assert_eq!(state_of(a, "n2"), Some(MemberState::Alive), "refuted by {now:?}");
     assert_eq!(a.member("n2").unwrap().incarnation, 1);
@@ -397,10 +407,8 @@ fn refutation_clears_the_suspicion_everywhere() {
 
 #[test]
 fn leave_is_reported_as_left_not_failed() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     b.leave(ms(100));
     assert!(b.is_leaving());
     deliver(ms(100), b, &mut [&mut *a]);
@@ -425,10 +433,8 @@ fn leave_is_reported_as_left_not_failed() {
 
 #[test]
 fn leave_completes_when_everyone_else_left_first() {
-    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
-    mesh(&mut all);
-    let (a, b) = all.split_at_mut(1);
-    let (a, b) = (&mut a[0], &mut b[0]);
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
     // Both leave at once; a's notice to b is lost, then a hears b left.
     a.leave(ms(0));
     transmits(a);
@@ -452,25 +458,8 @@ fn restarted_member_comes_back_with_higher_incarnation() {
     mesh(&mut all);
     let mut a = all.remove(0);
     // a declares n2 dead at incarnation 3 (as if n2 had refuted before).
-    a.handle_packet(
-        ms(1),
-        addr(2),
-        &codec::encode(&[Message::Alive {
-            name: String::from("n2"),
-            addr: addr(2),
-            incarnation: 3,
-            meta: Vec::new(),
-        }]),
-    );
-    a.handle_packet(
-        ms(2),
-        addr(3),
-        &codec::encode(&[Message::Dead {
-            name: String::from("n2"),
-            incarnation: 3,
-            from: String::from("n3"),
-        }]),
-    );
+    a.handle_packet(ms(1), addr(2), &codec::encode(&[alive_claim("n2", addr(2), 3)]));
+    a.handle_packet(ms(2), addr(3), &codec::encode(&[Message::Dead(accusation("n2", 3, "n3"))]));
     assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
     events(&mut a);
 
@@ -490,32 +479,11 @@ fn restarted_member_comes_back_with_higher_incarnation() {
 #[test]
 fn stale_claims_do_not_override_newer_ones() {
     let mut a = engine(1);
-    let alive = |inc| Message::Alive {
-        name: String::from("x"),
-        addr: addr(9),
-        incarnation: inc,
-        meta: Vec::new(),
-    };
+    let alive = |inc| alive_claim("x", addr(9), inc);
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Suspect {
-            name: String::from("x"),
-            incarnation: 4,
-            from: String::from("y"),
-        }]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[Message::Suspect(accusation("x", 4, "y"))]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Alive));
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Dead {
-            name: String::from("x"),
-            incarnation: 5,
-            from: String::from("y"),
-        }]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[Message::Dead(accusation("x", 5, "y"))]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Dead));
     a.handle_packet(ms(0), addr(9), &codec::encode(&[alive(5)]));
     assert_eq!(state_of(&a, "x"), Some(MemberState::Dead), "same incarnation cannot resurrect");
@@ -529,17 +497,20 @@ fn misdirected_ping_is_not_acknowledged() {
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 1, target: String::from("someone-else") }]),
+        &codec::encode(&[Message::Ping(codec::Ping {
+            seq: 1,
+            target: String::from("someone-else"),
+        })]),
     );
     assert!(transmits(&mut a).is_empty());
     assert_eq!(a.stats().misdirected_pings, 1);
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 2, target: String::from("n1") }]),
+        &codec::encode(&[Message::Ping(codec::Ping { seq: 2, target: String::from("n1") })]),
     );
     let out = transmits(&mut a);
-    assert!(matches!(decode(&out[0])[0], Message::Ack { seq: 2 }));
+    assert!(matches!(decode(&out[0])[0], Message::Ack(codec::Ack { seq: 2 })));
 }
 
 #[test]
@@ -566,15 +537,11 @@ fn garbage_is_counted_and_changes_nothing() {
 fn engine_knowing(n: usize) -> Engine {
     let mut a = engine(1);
     for i in 2..=n {
-        let m = Message::Alive {
-            name: alloc::format!("m{i}"),
-            addr: SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16)),
-            incarnation: 0,
-            meta: Vec::new(),
-        };
+        let at = SocketAddr::from(([127, 0, 1, (i % 250) as u8], 8000 + i as u16));
+        let m = alive_claim(&alloc::format!("m{i}"), at, 0);
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
-    a.broadcasts.clear();
+    a.piggyback.clear();
     events(&mut a);
     transmits(&mut a); // the news of each, pushed as it came
     a
@@ -586,10 +553,7 @@ fn gossip_entries(t: &Transmit) -> usize {
         .filter(|m| {
             matches!(
                 m,
-                Message::Alive { .. }
-                    | Message::Suspect { .. }
-                    | Message::Dead { .. }
-                    | Message::Left { .. }
+                Message::Alive(_) | Message::Suspect(_) | Message::Dead(_) | Message::Left(_)
             )
         })
         .count()
@@ -602,7 +566,7 @@ fn gossip_sample_is_max_3_or_n_over_10() {
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq: 1, target: String::from("n1") })]),
         );
         let out = transmits(&mut a);
         assert_eq!(gossip_entries(&out[0]), want, "n = {n}");
@@ -619,10 +583,10 @@ fn sample_rotates_least_recently_gossiped_first() {
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq, target: String::from("n1") })]),
         );
         for m in transmits(&mut a).iter().flat_map(decode) {
-            if let Message::Alive { name, .. } = m {
+            if let Message::Alive(codec::Alive { name, .. }) = m {
                 assert!(seen.insert(name.clone()), "{name} gossiped twice before others");
             }
         }
@@ -635,48 +599,41 @@ fn updates_stop_after_the_retransmit_limit() {
     let mut a = engine_knowing(20);
     let limit = a.config().retransmit_limit(20) as usize; // 4 * ceil(log10 21) = 8
     assert_eq!(limit, 8);
-    a.handle_packet(
-        ms(0),
-        addr(9),
-        &codec::encode(&[Message::Alive {
-            name: String::from("new"),
-            addr: addr(50),
-            incarnation: 0,
-            meta: Vec::new(),
-        }]),
-    );
+    a.handle_packet(ms(0), addr(9), &codec::encode(&[alive_claim("new", addr(50), 0)]));
     let carries = |t: &Transmit| {
-        decode(t).iter().any(|m| matches!(m, Message::Alive { name, .. } if name == "new"))
+        decode(t)
+            .iter()
+            .any(|m| matches!(m, Message::Alive(codec::Alive { name, .. }) if name == "new"))
     };
     // Pushed at once to gossip_fanout members, then carried by Acks.
     let mut carried = transmits(&mut a).iter().filter(|t| carries(t)).count();
     assert_eq!(carried, a.config().gossip_fanout, "pushed at once");
     let mut seq = 0;
-    while a.pending_broadcasts() > 0 {
+    while a.pending_updates() > 0 {
         seq += 1;
         assert!(seq < 100, "the update never leaves the queue");
         a.handle_packet(
             ms(0),
             addr(2),
-            &codec::encode(&[Message::Ping { seq, target: String::from("n1") }]),
+            &codec::encode(&[Message::Ping(codec::Ping { seq, target: String::from("n1") })]),
         );
         carried += transmits(&mut a).iter().filter(|t| carries(t)).count();
     }
     assert_eq!(carried, limit);
-    assert_eq!(a.pending_broadcasts(), 0);
+    assert_eq!(a.pending_updates(), 0);
 }
 
 #[test]
 fn datagrams_respect_max_packet_size() {
     let mut a = engine_knowing(300);
     // Make every member pending so the gossip section wants far more room.
-    for id in 0..a.members.len() as Id {
-        a.enqueue_broadcast(id);
+    for id in 0..a.view.table().len() as Id {
+        a.enqueue_update(id);
     }
     a.handle_packet(
         ms(0),
         addr(2),
-        &codec::encode(&[Message::Ping { seq: 1, target: String::from("n1") }]),
+        &codec::encode(&[Message::Ping(codec::Ping { seq: 1, target: String::from("n1") })]),
     );
     let out = transmits(&mut a);
     assert!(out[0].payload.len() <= 1400);
@@ -695,14 +652,7 @@ fn same_seed_same_transmissions() {
 
 #[test]
 fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
-    let view = Snapshot::new((1..=5).map(|i| Member {
-        name: alloc::format!("n{i}"),
-        addr: addr(i),
-        incarnation: 0,
-        state: MemberState::Alive,
-        meta: Vec::new(),
-        since: Duration::ZERO,
-    }));
+    let view = Snapshot::new((1..=5).map(|i| Member::new(alloc::format!("n{i}"), addr(i))));
     let on_view = |i: u8| {
         Engine::with_snapshot(
             Config::lan(),
@@ -720,10 +670,8 @@ fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
     assert!(events(&mut a).is_empty(), "a snapshot is not news: no Joined events");
     assert_eq!((c.members().count(), c.live_members()), (6, 6), "a newcomer adds itself");
 
-    let suspect =
-        Message::Suspect { name: String::from("n3"), incarnation: 0, from: String::from("n4") };
-    let about_a =
-        Message::Suspect { name: String::from("n1"), incarnation: 0, from: String::from("n4") };
+    let suspect = Message::Suspect(accusation("n3", 0, "n4"));
+    let about_a = Message::Suspect(accusation("n1", 0, "n4"));
     a.handle_packet(ms(10), addr(4), &codec::encode(&[suspect, about_a]));
     assert_eq!(a.member("n3").unwrap().state, MemberState::Suspect);
     assert_eq!(a.count(MemberState::Suspect), 1);
@@ -739,11 +687,11 @@ fn engines_on_one_snapshot_start_joined_and_diverge_independently() {
         let now = Duration::from_secs(k + 1);
         c.handle_timeout(now);
         for t in transmits(&mut c) {
-            if let Message::Ping { target, .. } = &decode(&t)[0] {
+            if let Message::Ping(codec::Ping { target, .. }) = &decode(&t)[0] {
                 pinged.push(target.clone());
                 // Answer, so nobody is suspected.
-                let Message::Ping { seq, .. } = decode(&t)[0] else { unreachable!() };
-                c.handle_packet(now, t.dst, &codec::encode(&[Message::Ack { seq }]));
+                let Message::Ping(codec::Ping { seq, .. }) = decode(&t)[0] else { unreachable!() };
+                c.handle_packet(now, t.dst, &codec::encode(&[Message::Ack(codec::Ack { seq })]));
             }
         }
     }
@@ -760,25 +708,8 @@ fn run_pair(a: &mut Engine, b: &mut Engine, from: Duration, until: Duration) {
         for _ in 0..4 {
             a.handle_timeout(now);
             b.handle_timeout(now);
-            let (aa, ba) = (a.local_member().addr, b.local_member().addr);
-            for t in transmits(a) {
-                if t.dst == ba {
-                    if t.stream {
-                        b.handle_stream(now, aa, &t.payload)
-                    } else {
-                        b.handle_packet(now, aa, &t.payload)
-                    }
-                }
-            }
-            for t in transmits(b) {
-                if t.dst == aa {
-                    if t.stream {
-                        a.handle_stream(now, ba, &t.payload)
-                    } else {
-                        a.handle_packet(now, ba, &t.payload)
-                    }
-                }
-            }
+            deliver(now, a, &mut [&mut *b]);
+            deliver(now, b, &mut [&mut *a]);
         }
     }
 }
@@ -796,7 +727,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
     let (a, b) = (&mut left[0], &mut right[0]);
     a.set_generation(100);
     // b still holds a's state from an earlier life whose clock was ahead.
-    let old = Message::Update {
+    let old = Message::Update(codec::Update {
         origin: String::from("n1"),
         generation: 500,
         version: 1,
@@ -805,7 +736,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
             value: codec::Value::Text(String::from("old")),
         },
         feedback: false,
-    };
+    });
     b.handle_packet(ms(0), addr(9), &codec::encode(&[old]));
     assert_eq!(b.get("n1", "k"), Some(&codec::Value::Text(String::from("old"))));
     a.set(ms(0), "k", codec::Value::Text(String::from("new"))).unwrap();
@@ -816,14 +747,7 @@ fn a_member_whose_boot_clock_went_back_moves_past_its_earlier_life() {
 
 #[test]
 fn news_is_pushed_at_once_only_by_a_healthy_member() {
-    let alive = |name: &str| {
-        codec::encode(&[Message::Alive {
-            name: String::from(name),
-            addr: addr(50),
-            incarnation: 0,
-            meta: Vec::new(),
-        }])
-    };
+    let alive = |name: &str| codec::encode(&[alive_claim(name, addr(50), 0)]);
     let mut a = engine_knowing(20);
     a.handle_packet(ms(0), addr(9), &alive("new"));
     assert_eq!(transmits(&mut a).len(), a.config().gossip_fanout, "pushed to the fanout at once");
@@ -833,5 +757,23 @@ fn news_is_pushed_at_once_only_by_a_healthy_member() {
     b.adjust_health(1);
     b.handle_packet(ms(0), addr(9), &alive("new"));
     assert!(transmits(&mut b).is_empty());
-    assert_eq!(b.pending_broadcasts(), 1);
+    assert_eq!(b.pending_updates(), 1);
+}
+
+/// A gossip round stops looking for items to fill its datagram after
+/// several that do not fit, as the update queue does, so its cost is
+/// bounded however many items are being pushed: an item further down the
+/// queue waits for a later round.
+#[test]
+fn filling_items_stops_after_several_misfits() {
+    let config = Config { eager_push: false, ..Config::lan() };
+    let mut a = Engine::new(config, "n1", addr(1), 1, Duration::ZERO).unwrap();
+    a.broadcast(ms(0), vec![0; 5000]).unwrap(); // too big for a datagram
+    for _ in 0..20 {
+        a.broadcast(ms(0), vec![0; 1000]).unwrap(); // one per datagram
+    }
+    let mut b = a.out.datagram();
+    let (added, big) = a.fill_items(&mut b);
+    assert_eq!(added.len(), 1);
+    assert!(big.is_empty(), "the big item, oldest and so last in line, is not reached");
 }

@@ -342,8 +342,7 @@ impl NativeNode {
 
     /// `member`'s key-value map as this node knows it.
     fn key_values<'py>(&self, py: Python<'py>, member: &str) -> PyResult<Bound<'py, PyDict>> {
-        // Renamed `key_values` on the Rust side too (issue 14).
-        let entries = py.detach(|| self.node.state(member));
+        let entries = py.detach(|| self.node.key_values(member));
         let d = PyDict::new(py);
         for (k, v) in entries {
             d.set_item(k, value_to_py(py, &v))?;

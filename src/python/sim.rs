@@ -364,8 +364,7 @@ impl NativeSim {
         self.index("member", member)?;
         let d = PyDict::new(py);
         if let Some(e) = self.sim.engine(i) {
-            // Renamed `key_values` on the Rust side too (issue 14).
-            for (k, v) in e.state(member) {
+            for (k, v) in e.key_values(member) {
                 d.set_item(k, value_to_py(py, v))?;
             }
         }

@@ -62,8 +62,8 @@ struct SimNode {
     /// Its receiving is stalled until then (timers still run).
     stalled_until: Option<Duration>,
     /// Datagrams that reached it while paused or stalled, held as a socket's receive
-    /// buffer would hold them: `(source, bytes)`, oldest first.
-    inbox: std::collections::VecDeque<(u32, Vec<u8>, bool)>,
+    /// buffer would hold them, oldest first.
+    inbox: std::collections::VecDeque<Packet>,
     /// Payload bytes in `inbox`.
     inbox_bytes: usize,
     /// The seeds its last join used, for restarts.
@@ -77,9 +77,61 @@ struct SimNode {
     lives: u64,
 }
 
-/// A datagram in flight: (delivery time, tie-break, destination, source, bytes).
-/// `stream`: a reliable stream payload (TCP), not a datagram.
-type Delivery = (Duration, u64, u32, u32, Vec<u8>, bool);
+/// A datagram (or stream payload) on its way to a node.
+#[derive(Debug)]
+struct Packet {
+    /// The sending node.
+    src: u32,
+    payload: Vec<u8>,
+    /// A reliable stream payload (TCP), not a datagram.
+    stream: bool,
+}
+
+/// A packet in flight, delivered in `(at, order)` order.
+#[derive(Debug)]
+struct Delivery {
+    at: Duration,
+    /// Tie-break among deliveries due at once: the order they were sent,
+    /// unique, which keeps runs deterministic.
+    order: u64,
+    dst: u32,
+    packet: Packet,
+}
+
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+
+impl Eq for Delivery {}
+
+impl PartialOrd for Delivery {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Delivery {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// One item of one node's log: a rumor (`key` none) or a key's change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ItemKey {
+    subject: u32,
+    generation: u64,
+    version: u64,
+    key: Option<String>,
+}
+
+impl ItemKey {
+    fn new(subject: u32, generation: u64, version: u64, key: Option<String>) -> ItemKey {
+        ItemKey { subject, generation, version, key }
+    }
+}
 
 /// The simulator. See the [module docs](self).
 pub struct Simulation {
@@ -103,8 +155,8 @@ pub struct Simulation {
     receive_buffer: usize,
     /// What the rumors and state changes of the log said, each once.
     contents: Vec<Content>,
-    /// `(subject, generation, version, key)` -> index in `contents`.
-    content_index: HashMap<(u32, u64, u64, Option<String>), u32>,
+    /// Where each item's content is in `contents`.
+    content_index: HashMap<ItemKey, u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
 }
@@ -172,16 +224,8 @@ impl Simulation {
     /// quiet cluster of n members costs O(n) memory rather than O(n²).
     pub fn new_joined(config: Config, nodes: usize, seed: u64) -> Result<Simulation, ConfigError> {
         let mut sim = Simulation::new(config, 0, seed)?;
-        let members: Vec<Member> = (0..nodes as u32)
-            .map(|i| Member {
-                name: node_name(i),
-                addr: node_addr(i),
-                incarnation: 0,
-                state: MemberState::Alive,
-                meta: Vec::new(),
-                since: Duration::ZERO,
-            })
-            .collect();
+        let members: Vec<Member> =
+            (0..nodes as u32).map(|i| Member::new(node_name(i), node_addr(i))).collect();
         sim.snapshot = Some(Snapshot::new(members));
         for _ in 0..nodes {
             sim.add_node();
@@ -446,13 +490,15 @@ impl Simulation {
     fn content_of(&mut self, ev: &Event) -> u32 {
         let (key, content) = match ev {
             Event::Rumor { origin, generation, version, payload } => match self.index(origin) {
-                Some(s) => ((s, *generation, *version, None), Content::Rumor(payload.clone())),
+                Some(s) => {
+                    (ItemKey::new(s, *generation, *version, None), Content::Rumor(payload.clone()))
+                }
                 None => return NO_DETAIL,
             },
             Event::Updated { member, generation, version, key, value } => {
                 match self.index(member) {
                     Some(s) => (
-                        (s, *generation, *version, Some(key.clone())),
+                        ItemKey::new(s, *generation, *version, Some(key.clone())),
                         Content::Update(key.clone(), value.clone()),
                     ),
                     None => return NO_DETAIL,
@@ -655,14 +701,12 @@ impl Simulation {
                             payload.clone().unwrap_or_default()
                         };
                         self.order += 1;
-                        self.deliveries.push(Reverse((
-                            self.now + delay,
-                            self.order,
+                        self.deliveries.push(Reverse(Delivery {
+                            at: self.now + delay,
+                            order: self.order,
                             dst,
-                            i,
-                            bytes,
-                            stream,
-                        )));
+                            packet: Packet { src: i, payload: bytes, stream },
+                        }));
                     }
                 }
                 (_, Fate::Dropped) => {
@@ -709,7 +753,7 @@ impl Simulation {
     /// Performs the next action due at or before `until`: one delivery or
     /// one node's timers. Returns false if there is none.
     pub fn step(&mut self, until: Duration) -> bool {
-        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.0);
+        let next_delivery = self.deliveries.peek().map(|Reverse(d)| d.at);
         let next_wakeup = self.next_wakeup();
         let next = match (next_delivery, next_wakeup) {
             (Some(a), Some(b)) => a.min(b),
@@ -724,19 +768,20 @@ impl Simulation {
         self.close_intervals(next);
         self.now = next;
         if next_delivery == Some(next) {
-            let Some(Reverse((_, _, dst, src, payload, stream))) = self.deliveries.pop() else {
+            let Some(Reverse(Delivery { dst, packet, .. })) = self.deliveries.pop() else {
                 return false;
             };
             let node = &mut self.nodes[dst as usize];
             let held = node.paused_until.is_some() || node.stalled_until.is_some();
+            let len = packet.payload.len();
             match (&mut node.engine, held) {
-                (Some(_), false) => self.hand_over(dst, src, &payload, stream),
-                (Some(_), true) if node.inbox_bytes + payload.len() <= self.receive_buffer => {
-                    node.inbox_bytes += payload.len();
-                    node.inbox.push_back((src, payload, stream));
+                (Some(_), false) => self.hand_over(dst, &packet),
+                (Some(_), true) if node.inbox_bytes + len <= self.receive_buffer => {
+                    node.inbox_bytes += len;
+                    node.inbox.push_back(packet);
                 }
                 _ => {
-                    Self::count_missed(&mut node.stats, &payload);
+                    Self::count_missed(&mut node.stats, &packet.payload);
                     self.current.datagrams_dropped += 1;
                 }
             }
@@ -772,14 +817,15 @@ impl Simulation {
         }
         let inbox = core::mem::take(&mut node.inbox);
         node.inbox_bytes = 0;
-        for (src, payload, stream) in inbox {
-            self.hand_over(i, src, &payload, stream);
+        for packet in inbox {
+            self.hand_over(i, &packet);
         }
     }
 
     /// Hands a datagram (or stream payload) from node `src` to node `dst`'s
     /// engine, counting it, and moves what the engine produced on.
-    fn hand_over(&mut self, dst: u32, src: u32, payload: &[u8], stream: bool) {
+    fn hand_over(&mut self, dst: u32, packet: &Packet) {
+        let Packet { src, ref payload, stream } = *packet;
         let (now, from) = (self.now, self.nodes[src as usize].addr);
         let node = &mut self.nodes[dst as usize];
         let Some(engine) = node.engine.as_mut() else { return };
@@ -808,8 +854,8 @@ impl Simulation {
     /// empties it.
     fn drop_inbox(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
-        for (_, payload, _) in core::mem::take(&mut node.inbox) {
-            Self::count_missed(&mut node.stats, &payload);
+        for packet in core::mem::take(&mut node.inbox) {
+            Self::count_missed(&mut node.stats, &packet.payload);
             self.current.datagrams_dropped += 1;
         }
         node.inbox_bytes = 0;

@@ -150,7 +150,7 @@ impl Check {
             }
             Check::AllHoldExactly(subject, entries) => running().all(|i| {
                 sim.engine(i).is_some_and(|e| {
-                    let held = e.state(sim.name(*subject));
+                    let held = e.key_values(sim.name(*subject));
                     held.len() == entries.len()
                         && held
                             .iter()

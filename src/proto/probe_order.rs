@@ -1,14 +1,8 @@
-//! SWIM failure detection: one probe per interval, direct then indirect.
+//! The order SWIM probes members in: a fresh pseudo-random permutation of
+//! the member ids each round, with late joiners slotted in at random.
 
-use super::engine::{Engine, Probe, Relay};
-use super::member::MemberState;
 use super::table::Id;
-use super::timer::Timer;
-use crate::codec::Message;
-use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
-use core::time::Duration;
 use rand_core::Rng;
 
 /// The order members are probed in: a round visits every id known at its
@@ -46,7 +40,7 @@ impl ProbeOrder {
         }
     }
 
-    fn start_round(&mut self, size: usize, rng: &mut impl Rng) {
+    pub(crate) fn start_round(&mut self, size: usize, rng: &mut impl Rng) {
         self.size = size as u64;
         self.half = 0;
         while (1u64 << (2 * self.half)) < self.size {
@@ -61,7 +55,7 @@ impl ProbeOrder {
     }
 
     /// The next id of the round, or `None` once the round is over.
-    fn next(&mut self, rng: &mut impl Rng) -> Option<Id> {
+    pub(crate) fn next(&mut self, rng: &mut impl Rng) -> Option<Id> {
         let total = self.left + self.late.len() as u64;
         if total == 0 {
             return None;
@@ -109,149 +103,6 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-impl Engine {
-    /// Start of a probe interval: settle the previous probe, then probe the
-    /// next member in shuffled round-robin order (SWIM §4.3: every member is
-    /// probed once per round, which bounds the time to first detection).
-    pub(crate) fn probe_tick(&mut self, now: Duration) {
-        if let Some(p) = self.probe.take() {
-            if p.acked {
-                self.adjust_health(-1);
-            } else {
-                self.stats.probes_failed += 1;
-                // Lifeguard: each relay that did not even nack hints that
-                // the fault may be ours (memberlist: with no relay asked,
-                // the failed probe itself counts).
-                let missing = p.indirect.saturating_sub(p.nacks);
-                self.adjust_health(if p.indirect > 0 { i64::from(missing) } else { 1 });
-                self.suspect(now, p.target);
-            }
-        }
-        let slower = self.health + 1;
-        self.timers.arm(now + self.config.probe_interval * slower, Timer::Probe);
-        if self.leaving {
-            return;
-        }
-        let Some(target) = self.next_probe_target() else {
-            return;
-        };
-        let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
-        let suspect = e.member.state == MemberState::Suspect;
-        let seq = self.next_seq();
-        self.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
-        self.stats.probes += 1;
-        let mut b = crate::codec::DatagramBuilder::new(self.packet_budget());
-        self.push(&mut b, &Message::Ping { seq, target: name });
-        if suspect && self.config.lifeguard {
-            // Tell a suspect it is suspected so it can refute at once
-            // (Lifeguard's "buddy system").
-            if let Some(msg) = self.state_message(target) {
-                self.try_push(&mut b, &msg);
-            }
-        }
-        self.fill_gossip(&mut b, Some(target));
-        self.transmit(addr, b);
-        let timeout = self.config.probe_timeout * (self.health + 1);
-        self.timers.arm(now + timeout, Timer::ProbeTimeout { seq });
-    }
-
-    fn next_probe_target(&mut self) -> Option<Id> {
-        if self.live_members() <= 1 {
-            return None;
-        }
-        for _pass in 0..2 {
-            while let Some(id) = self.probe_order.next(&mut self.rng) {
-                if id != self.me && self.members.get(id).is_some_and(|e| e.member.state.is_live()) {
-                    return Some(id);
-                }
-            }
-            // End of a round: a new one over everyone known now.
-            let size = self.members.len();
-            self.probe_order.start_round(size, &mut self.rng);
-        }
-        None
-    }
-
-    /// No direct Ack within `probe_timeout`: ask `indirect_checks` other
-    /// members to probe the target for us.
-    pub(crate) fn probe_timeout(&mut self, _now: Duration, seq: u64) {
-        let Some(p) = self.probe.as_ref().filter(|p| p.seq == seq && !p.acked) else {
-            return;
-        };
-        let target = p.target;
-        let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
-        let relays = self.random_live_members(self.config.indirect_checks, &[target]);
-        if let Some(p) = self.probe.as_mut() {
-            p.indirect = relays.len() as u32;
-        }
-        for (_, relay) in relays {
-            self.stats.indirect_probes += 1;
-            self.send_alone(relay, Message::PingReq { seq, target: name.clone(), addr });
-        }
-    }
-
-    pub(crate) fn handle_ack(&mut self, now: Duration, seq: u64) {
-        if self.quorum_ack(now, seq) {
-            return;
-        }
-        if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
-            if !p.acked {
-                p.acked = true;
-                // Direct or relayed, the probe's round trip as we saw it.
-                let rtt = now.saturating_sub(p.sent);
-                self.stats.time_probe(rtt);
-            }
-            return;
-        }
-        if let Some(r) = self.relays.remove(&seq) {
-            self.send_alone(r.requester, Message::Ack { seq: r.seq });
-        }
-    }
-
-    /// Probe `target` at `addr` on behalf of `requester`.
-    pub(crate) fn relay_ping(
-        &mut self,
-        now: Duration,
-        requester: SocketAddr,
-        seq: u64,
-        target: String,
-        addr: SocketAddr,
-    ) {
-        let Some(id) = self.live_member_at(&target, addr) else {
-            self.stats.ping_reqs_refused += 1;
-            return;
-        };
-        let own = self.next_seq();
-        self.relays.insert(own, Relay { requester, seq, nacked: false });
-        self.send_with_gossip(addr, Message::Ping { seq: own, target }, Some(id));
-        let nack_at = self.config.probe_timeout * 4 / 5;
-        self.timers.arm(now + nack_at, Timer::Relay { seq: own });
-    }
-
-    /// Our own probe of member `id` failed: raise a suspicion, or confirm
-    /// the one in progress.
-    pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
-        let Some(e) = self.members.get(id) else { return };
-        if e.member.state == MemberState::Suspect {
-            let (incarnation, me) = (e.member.incarnation, self.name.clone());
-            self.confirm(now, id, incarnation, me);
-            return;
-        }
-        if e.member.state != MemberState::Alive {
-            return;
-        }
-        let accuser = self.name.clone();
-        let Some(e) = self.members.get_mut(id) else {
-            return;
-        };
-        e.accuser = accuser;
-        self.stats.suspicions += 1;
-        self.start_suspicion(now, id, true);
-    }
 }
 
 #[cfg(test)]

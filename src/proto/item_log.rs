@@ -1,20 +1,20 @@
 //! Replicated per-member state and user rumors, kept as Scuttlebutt keeps
-//! them: each member owns a stream of items (`Set`, `Delete`, `Rumor`)
+//! them: each member owns a log of items (`Set`, `Delete`, `Rumor`)
 //! numbered by its own version counter, and every member holds, for every
-//! other, the items of its stream that still matter.
+//! other, the items of its log that still matter.
 //!
-//! A stream belongs to one life of its member, its `generation` (a number
+//! A log belongs to one life of its member, its `generation` (a number
 //! that grows each time the member starts): items of an earlier life are
-//! ignored, and news of a later life replaces the stream.
+//! ignored, and news of a later life replaces the log.
 //!
-//! A stream's `watermark` is a promise: every item up to that version that
+//! A log's `watermark` is a promise: every item up to that version that
 //! is still current is here. Items of a lower version may be missing only
 //! because they were superseded (a later `Set` of the same key) or
 //! collected (tombstones and delivered rumors, after `state_gc_grace`), so
 //! anti-entropy only ever needs to send what lies above a peer's watermark.
 //! A peer whose watermark is below what we collected cannot tell whether
-//! it missed a tombstone: it is sent the whole current stream, and drops
-//! whatever it holds in the range that stream covers but does not list.
+//! it missed a tombstone: it is sent the whole current log, and drops
+//! whatever it holds in the range that log covers but does not list.
 
 use crate::codec::{Item, Value};
 use alloc::collections::BTreeMap;
@@ -39,10 +39,10 @@ pub(crate) enum Change {
     Rumor { version: u64, payload: Vec<u8> },
 }
 
-/// One member's stream as this node holds it.
+/// One member's log as this node holds it.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Stream {
-    /// The life of the member this stream is from.
+pub(crate) struct ItemLog {
+    /// The life of the member this log is from.
     pub(crate) generation: u64,
     /// Every current item up to this version is in `items`.
     pub(crate) watermark: u64,
@@ -57,7 +57,7 @@ pub(crate) struct Stream {
     pub(crate) keys: BTreeMap<String, u64>,
 }
 
-impl Stream {
+impl ItemLog {
     /// Whether item `version` is already known (held, superseded or
     /// collected).
     pub(crate) fn knows(&self, version: u64) -> bool {
@@ -152,7 +152,7 @@ impl Stream {
             }
         }
         if from == 0 {
-            // Clean up to `through` against the sender's stream: a later
+            // Clean up to `through` against the sender's log: a later
             // sync may go on from there only if that covers its horizon.
             self.collected = self.collected.max(collected.min(through));
         }
@@ -162,7 +162,7 @@ impl Stream {
         }
     }
 
-    /// Empties the stream for life `generation` of its member, reporting
+    /// Empties the log for life `generation` of its member, reporting
     /// the keys that disappear.
     pub(crate) fn restart(&mut self, generation: u64, out: &mut Vec<Change>) {
         for (key, v) in core::mem::take(&mut self.keys) {
@@ -170,7 +170,7 @@ impl Stream {
                 out.push(Change::Key { key, value: None, version: 0 });
             }
         }
-        *self = Stream { generation, ..Stream::default() };
+        *self = ItemLog { generation, ..ItemLog::default() };
     }
 
     /// Collects tombstones and rumors at or below the watermark that
@@ -210,95 +210,6 @@ impl Stream {
     }
 }
 
-/// Most items one member pushes at a time (rumor mongering). Past it, the
-/// item pushed most is left to anti-entropy (`Stats::pushes_evicted`).
-pub const MAX_PUSHES: usize = 4096;
-
-/// Items this node is spreading (rumor mongering), with how often each was
-/// pushed and how many pushes found the receiver already knowing it.
-#[derive(Debug, Default)]
-pub(crate) struct Pushes {
-    /// `(pushes, newest first)` -> item: the sending order.
-    order: BTreeMap<(u32, core::cmp::Reverse<u64>), (u32, u64)>,
-    /// item `(origin id, version)` -> `(pushes, order id, feedback)`.
-    index: BTreeMap<(u32, u64), (u32, u64, u32)>,
-    next: u64,
-}
-
-impl Pushes {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Starts spreading an item. With [`MAX_PUSHES`] items in flight, the
-    /// one pushed most (the oldest among equals) stops being pushed to make
-    /// room; returns whether one did. It stays in the store, so
-    /// anti-entropy still delivers it.
-    pub(crate) fn start(&mut self, origin: u32, version: u64) -> bool {
-        if self.index.contains_key(&(origin, version)) {
-            return false;
-        }
-        let mut evicted = false;
-        if self.index.len() >= MAX_PUSHES {
-            if let Some((_, item)) = self.order.pop_last() {
-                self.index.remove(&item);
-                evicted = true;
-            }
-        }
-        self.next += 1;
-        self.index.insert((origin, version), (0, self.next, 0));
-        self.order.insert((0, core::cmp::Reverse(self.next)), (origin, version));
-        evicted
-    }
-
-    /// Items in sending order: fewest pushes first, newest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.order.values().copied()
-    }
-
-    /// Stops spreading an item.
-    pub(crate) fn stop(&mut self, origin: u32, version: u64) {
-        if let Some((pushes, id, _)) = self.index.remove(&(origin, version)) {
-            self.order.remove(&(pushes, core::cmp::Reverse(id)));
-        }
-    }
-
-    /// Stops spreading every item of `origin` (its stream was replaced).
-    pub(crate) fn stop_origin(&mut self, origin: u32) {
-        let items: Vec<(u32, u64)> =
-            self.index.range((origin, 0)..=(origin, u64::MAX)).map(|(k, _)| *k).collect();
-        for (o, v) in items {
-            self.stop(o, v);
-        }
-    }
-
-    /// Counts one push; returns the pushes so far.
-    pub(crate) fn pushed(&mut self, origin: u32, version: u64) -> u32 {
-        let Some(slot) = self.index.get_mut(&(origin, version)) else { return 0 };
-        let (pushes, id, _) = *slot;
-        self.order.remove(&(pushes, core::cmp::Reverse(id)));
-        slot.0 = pushes + 1;
-        self.order.insert((pushes + 1, core::cmp::Reverse(id)), (origin, version));
-        pushes + 1
-    }
-
-    /// Counts one push that found the receiver knowing the item; returns
-    /// how many did so far.
-    pub(crate) fn known(&mut self, origin: u32, version: u64) -> u32 {
-        match self.index.get_mut(&(origin, version)) {
-            Some(slot) => {
-                slot.2 += 1;
-                slot.2
-            }
-            None => 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +224,7 @@ mod tests {
 
     #[test]
     fn newer_writes_win_and_the_watermark_follows_contiguous_versions() {
-        let mut s = Stream::default();
+        let mut s = ItemLog::default();
         let mut out = Vec::new();
         s.apply(2, set("a", "2"), at(0), &mut out);
         assert_eq!(s.watermark, 0, "version 1 is still missing");
@@ -336,7 +247,7 @@ mod tests {
 
     #[test]
     fn rumors_are_delivered_once() {
-        let mut s = Stream::default();
+        let mut s = ItemLog::default();
         let mut out = Vec::new();
         let r = Item::Rumor { payload: b"hi".to_vec() };
         s.apply(1, r.clone(), at(0), &mut out);
@@ -349,7 +260,7 @@ mod tests {
 
     #[test]
     fn tombstones_are_collected_after_the_grace_and_sets_never() {
-        let mut s = Stream::default();
+        let mut s = ItemLog::default();
         let mut out = Vec::new();
         s.apply(1, set("a", "x"), at(0), &mut out);
         s.apply(2, set("b", "y"), at(0), &mut out);
@@ -363,7 +274,7 @@ mod tests {
 
     #[test]
     fn deleting_twice_reports_one_deletion() {
-        let mut s = Stream::default();
+        let mut s = ItemLog::default();
         let mut out = Vec::new();
         s.apply(1, set("a", "x"), at(0), &mut out);
         s.apply(2, Item::Delete { key: "a".into() }, at(0), &mut out);
@@ -372,15 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_stream_delta_drops_what_it_does_not_list() {
-        let mut s = Stream::default();
+    fn a_whole_log_delta_drops_what_it_does_not_list() {
+        let mut s = ItemLog::default();
         let mut out = Vec::new();
         s.apply(1, set("gone", "x"), at(0), &mut out);
         s.apply(2, set("kept", "y"), at(0), &mut out);
         s.apply(3, Item::Rumor { payload: vec![1] }, at(0), &mut out);
         out.clear();
         // The sender deleted "gone" at 4 and collected that tombstone and
-        // the rumor; its whole stream is "kept"@2 and "new"@5.
+        // the rumor; its whole log is "kept"@2 and "new"@5.
         s.apply(5, set("new", "z"), at(1), &mut out);
         s.covered(0, 5, 4, &[2, 5], &mut out);
         assert_eq!(s.get("gone"), None);
@@ -394,26 +305,13 @@ mod tests {
     }
 
     #[test]
-    fn a_new_life_empties_the_stream() {
-        let mut s = Stream { generation: 1, ..Stream::default() };
+    fn a_new_life_empties_the_log() {
+        let mut s = ItemLog { generation: 1, ..ItemLog::default() };
         let mut out = Vec::new();
         s.apply(1, set("a", "x"), at(0), &mut out);
         out.clear();
         s.restart(2, &mut out);
         assert_eq!(out, [Change::Key { key: "a".into(), value: None, version: 0 }]);
         assert_eq!((s.generation, s.watermark, s.items.len()), (2, 0, 0));
-    }
-
-    #[test]
-    fn pushes_come_out_fewest_first() {
-        let mut p = Pushes::default();
-        p.start(1, 1);
-        p.start(1, 2);
-        assert_eq!(p.iter().collect::<Vec<_>>(), [(1, 2), (1, 1)]);
-        assert_eq!(p.pushed(1, 2), 1);
-        assert_eq!(p.iter().collect::<Vec<_>>(), [(1, 1), (1, 2)]);
-        assert_eq!(p.known(1, 1), 1);
-        p.stop(1, 1);
-        assert_eq!(p.len(), 1);
     }
 }

@@ -1,0 +1,100 @@
+//! The hash a [`Summary`](super::Summary) carries, defined here byte for
+//! byte (see [`summary_hash`]) so that every build of rumor, on any Rust
+//! release, computes the same value: `std`'s `DefaultHasher` promises no
+//! such thing, and two builds that disagree would never find themselves in
+//! sync.
+
+use super::DigestEntry;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x100_0000_01b3;
+
+/// FNV-1a 64 of `bytes`, continuing from `hash` (start with the offset
+/// basis).
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
+/// One member's term of the summary hash (see [`summary_hash`]): the
+/// fields of its [`DigestEntry`] but the collection horizon, taken
+/// apart so a caller need not build the entry.
+pub fn summary_term(
+    name: &str,
+    incarnation: u64,
+    state: u8,
+    generation: u64,
+    watermark: u64,
+) -> u64 {
+    let name = name.as_bytes();
+    let mut h = fnv1a(FNV_OFFSET, &(name.len() as u32).to_le_bytes());
+    h = fnv1a(h, name);
+    h = fnv1a(h, &incarnation.to_le_bytes());
+    h = fnv1a(h, &[state]);
+    h = fnv1a(h, &generation.to_le_bytes());
+    fnv1a(h, &watermark.to_le_bytes())
+}
+
+/// The summary hash of a digest: the wrapping sum, over every member it
+/// lists, of that member's term, FNV-1a 64 (offset basis
+/// `0xcbf29ce484222325`, prime `0x100000001b3`) over
+///
+/// ```text
+/// len(name) as u32 LE | name (UTF-8) | incarnation as u64 LE
+///   | state rank as u8 | generation as u64 LE | watermark as u64 LE
+/// ```
+///
+/// A sum, so the order the members are visited in does not matter. The
+/// collection horizon is left out: it does not say what a member holds.
+pub fn summary_hash<'a>(entries: impl IntoIterator<Item = &'a DigestEntry>) -> u64 {
+    entries.into_iter().fold(0, |sum, e| {
+        sum.wrapping_add(summary_term(&e.name, e.incarnation, e.state, e.generation, e.watermark))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    fn entry(
+        name: &str,
+        incarnation: u64,
+        state: u8,
+        generation: u64,
+        watermark: u64,
+    ) -> DigestEntry {
+        DigestEntry {
+            name: String::from(name),
+            incarnation,
+            state,
+            generation,
+            watermark,
+            collected: 0,
+        }
+    }
+
+    /// The published FNV-1a 64 test vectors.
+    #[test]
+    fn fnv1a_matches_its_definition() {
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    /// Pins the byte layout: a change here breaks every mixed-version
+    /// cluster's quiet syncs.
+    #[test]
+    fn summary_hash_test_vector() {
+        let a = entry("n1", 3, 1, 7, 42);
+        let b = entry("n2", 0, 0, 0, 0);
+        assert_eq!(summary_hash([&a]), SUMMARY_TERM_N1);
+        assert_eq!(summary_hash([&a, &b]), summary_hash([&b, &a]), "order-independent");
+        assert_eq!(summary_hash([&a, &b]), SUMMARY_TERM_N1.wrapping_add(summary_hash([&b])));
+        let collected = DigestEntry { collected: 9, ..a.clone() };
+        assert_eq!(summary_hash([&collected]), summary_hash([&a]), "the horizon is left out");
+    }
+
+    /// FNV-1a 64 of 02 00 00 00 "n1" 03 00.. 01 07 00.. 2a 00.., computed
+    /// independently of this code.
+    const SUMMARY_TERM_N1: u64 = 0x6da7_c867_827c_4659;
+}

@@ -1,0 +1,415 @@
+//! Anti-entropy: periodic syncs with one peer (a summary hash, then
+//! digests, then deltas) that repair whatever gossip and mongering missed,
+//! membership included.
+
+use super::config::{AntiEntropyMode, SyncPeers};
+use super::engine::Engine;
+use super::item_log::Held;
+use super::member::MemberState;
+use super::outbox::Outbox;
+use super::table::Id;
+use super::timer::Timer;
+use crate::codec::{self, DatagramBuilder, DigestEntry, Item, Message};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+impl Engine {
+    /// State rank in digests (see [`super::detector::Detector::rank`]).
+    fn rank(&self, state: MemberState) -> u8 {
+        self.detector.rank(state)
+    }
+
+    /// Start of an anti-entropy period: sync with one peer.
+    pub(crate) fn sync_tick(&mut self, now: Duration) {
+        let period = self.config.push_pull_period(self.live_members());
+        self.timers.arm(now + period, Timer::Sync);
+        self.sync_once();
+    }
+
+    /// Starts one sync with a peer: a Summary first.
+    pub(crate) fn sync_once(&mut self) {
+        if self.leaving {
+            return;
+        }
+        let Some(addr) = self.sync_peer() else { return };
+        self.out.stats.syncs += 1;
+        let (want_delta, want_digest) = match self.config.anti_entropy {
+            AntiEntropyMode::Pull => (true, false),
+            AntiEntropyMode::PushPull => (true, true),
+            AntiEntropyMode::Push => (false, true),
+        };
+        // A hash first: in a quiet cluster both sides hold the same, and a
+        // digest listing every member is not worth sending.
+        let msg = Message::Summary(codec::Summary {
+            sender: self.name.clone(),
+            hash: self.digest_hash(),
+            want_delta,
+            want_digest,
+        });
+        self.out.send_alone(addr, msg);
+    }
+
+    /// The summary hash ([`codec::summary_hash`]) of the digest we would
+    /// send.
+    fn digest_hash(&self) -> u64 {
+        self.view.table().iter().fold(0u64, |sum, (id, e)| {
+            let (m, log) = (&e.member, self.store.log(id));
+            let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
+            let term = codec::summary_term(
+                &m.name,
+                m.incarnation,
+                self.rank(m.state),
+                generation,
+                watermark,
+            );
+            sum.wrapping_add(term)
+        })
+    }
+
+    /// A Summary arrived: if our hash differs, answer with our digest,
+    /// asking for what the sender offered and offering what it asked for.
+    pub(crate) fn handle_summary(&mut self, from: SocketAddr, summary: codec::Summary) {
+        let codec::Summary { sender, hash, want_delta, want_digest } = summary;
+        let known = self.view.live_member_at(&sender, from);
+        if known.is_none() {
+            self.out.stats.syncs_refused += 1;
+            return;
+        }
+        if hash == self.digest_hash() {
+            self.out.stats.syncs_in_sync += 1;
+            return;
+        }
+        if want_delta || want_digest {
+            self.send_digest(from, want_digest, want_delta);
+        }
+    }
+
+    fn sync_peer(&mut self) -> Option<SocketAddr> {
+        match self.config.sync_peers {
+            SyncPeers::Random => self.random_live_members(1, &[]).first().map(|(_, a)| *a),
+            SyncPeers::Ring => {
+                // Our successor among the live members sorted by name.
+                let me = self.name.as_str();
+                let mut best: Option<(&str, SocketAddr)> = None;
+                let mut first: Option<(&str, SocketAddr)> = None;
+                for (id, e) in self.view.table().iter() {
+                    if id == self.view.me || !e.member.state.is_live() {
+                        continue;
+                    }
+                    let n = e.member.name.as_str();
+                    if first.is_none_or(|(f, _)| n < f) {
+                        first = Some((n, e.member.addr));
+                    }
+                    if n > me && best.is_none_or(|(b, _)| n < b) {
+                        best = Some((n, e.member.addr));
+                    }
+                }
+                best.or(first).map(|(_, a)| a)
+            }
+        }
+    }
+
+    /// Our digest, in chunks that each fit a datagram, sorted by name.
+    fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
+        let all: Vec<DigestEntry> = self
+            .view
+            .table()
+            .names_in(None, None)
+            .into_iter()
+            .map(|id| {
+                let e = &self.entry(id).member;
+                let s = self.store.log(id);
+                DigestEntry {
+                    name: e.name.clone(),
+                    incarnation: e.incarnation,
+                    state: self.rank(e.state),
+                    generation: s.map_or(0, |s| s.generation),
+                    watermark: s.map_or(0, |s| s.watermark),
+                    collected: s.map_or(0, |s| s.collected),
+                }
+            })
+            .collect();
+        // Room for the header, the flags and two bounds of the longest name.
+        let budget = self.out.packet_budget().saturating_sub(
+            codec::HEADER_LEN + 3 * (codec::MAX_NAME_LEN + 2) + 16 + self.name.len(),
+        );
+        let mut after: Option<String> = None;
+        let mut chunk: Vec<DigestEntry> = Vec::new();
+        let mut size = 0;
+        let mut first = true;
+        let total = all.len();
+        for (i, entry) in all.into_iter().enumerate() {
+            size += codec::encoded_len(&entry);
+            chunk.push(entry);
+            let last = i + 1 == total;
+            if size >= budget.saturating_sub(64) || last {
+                let upto = if last { None } else { chunk.last().map(|e| e.name.clone()) };
+                let next_after = upto.clone();
+                let msg = Message::Digest(codec::Digest {
+                    sender: self.name.clone(),
+                    after: after.take(),
+                    upto,
+                    entries: core::mem::take(&mut chunk),
+                    want_delta,
+                    want_digest: want_digest && first,
+                });
+                self.out.send_alone(to, msg);
+                first = false;
+                after = next_after;
+                size = 0;
+            }
+        }
+    }
+
+    /// A Digest arrived from `from`.
+    pub(crate) fn handle_digest(&mut self, from: SocketAddr, digest: codec::Digest) {
+        let codec::Digest { sender, after, upto, entries, want_delta, want_digest } = digest;
+        // Only members we know, at their address: a forged digest must not
+        // turn a small datagram into our whole state sent elsewhere.
+        let Some(requester) = self.view.live_member_at(&sender, from) else {
+            self.out.stats.syncs_refused += 1;
+            return;
+        };
+        if let Some(mine) = entries.iter().find(|e| e.name == self.name) {
+            if mine.generation > self.store.generation {
+                // A peer holds a later life of ours than this one: our boot
+                // clock went back. Move past it, as a refutation moves past
+                // an incarnation, so our state is not ignored.
+                self.set_generation(mine.generation + 1);
+                self.out.stats.state_restarts += 1;
+            }
+        }
+        if want_delta {
+            self.send_delta(from, requester, after.as_deref(), upto.as_deref(), &entries);
+        }
+        if want_digest {
+            self.send_digest(from, true, false);
+        }
+    }
+
+    /// Answers a digest covering names in `(after, upto]`: membership
+    /// claims newer than the peer's, and the items it lacks, within
+    /// `sync_max_datagrams` datagrams.
+    fn send_delta(
+        &mut self,
+        to: SocketAddr,
+        requester: Id,
+        after: Option<&str>,
+        upto: Option<&str>,
+        entries: &[DigestEntry],
+    ) {
+        let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
+            entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        let ours = self.view.table().names_in(after, upto);
+        let mut answer = SyncAnswer::new(
+            self.out.packet_budget(),
+            self.config.sync_max_datagrams,
+            self.out.stream_budget(),
+        );
+        for id in ours {
+            let e = &self.entry(id).member;
+            let name = e.name.clone();
+            let peer = theirs.get(name.as_str());
+            let newer = match peer {
+                None => true,
+                Some(p) => (e.incarnation, self.rank(e.state)) > (p.incarnation, p.state),
+            };
+            if newer {
+                if let Some(msg) = self.view.state_message(id) {
+                    if !answer.push(&mut self.out, msg) {
+                        break;
+                    }
+                }
+            }
+            // The requester's own log is its to tell.
+            let Some(log) = self.store.log(id).filter(|_| id != requester) else { continue };
+            let (pg, pw, pc) = peer.map_or((0, 0, 0), |p| (p.generation, p.watermark, p.collected));
+            let from = if log.generation < pg {
+                continue; // the peer knows a later life
+            } else if log.generation > pg || (pw < log.collected && pc < log.collected) {
+                0 // a later life, or we collected what it lacks: the whole log
+            } else {
+                pw
+            };
+            if log.watermark <= from {
+                continue;
+            }
+            let items: Vec<(u64, Item)> = log
+                .items
+                .range(from + 1..=log.watermark)
+                .map(|(v, Held { item, .. })| (*v, item.clone()))
+                .collect();
+            let range = (log.generation, from, log.watermark, log.collected);
+            if !self.push_delta(&mut answer, name, range, items) {
+                break;
+            }
+        }
+        let (datagrams, stream) = answer.finish();
+        for b in datagrams {
+            self.out.transmit(to, b);
+        }
+        if let Some(b) = stream {
+            self.out.transmit_stream(to, b);
+        }
+    }
+
+    /// Adds Delta messages for `member` covering `(from, watermark]`,
+    /// split so each fits a datagram; returns false once the outbox is
+    /// full (the rest waits for the next sync).
+    fn push_delta(
+        &mut self,
+        answer: &mut SyncAnswer,
+        member: String,
+        (generation, from, watermark, collected): (u64, u64, u64, u64),
+        items: Vec<(u64, Item)>,
+    ) -> bool {
+        let mut start = from;
+        let mut chunk: Vec<(u64, Item)> = Vec::new();
+        let mut size = 0;
+        let room = self.out.packet_budget().saturating_sub(codec::HEADER_LEN + 64 + member.len());
+        for (v, item) in items {
+            let len = codec::encoded_len(&item) + 10;
+            if !chunk.is_empty() && size + len > room {
+                let through = chunk.last().map_or(start, |(v, _)| *v);
+                let msg = Message::Delta(codec::Delta {
+                    member: member.clone(),
+                    generation,
+                    from: start,
+                    through,
+                    collected,
+                    items: core::mem::take(&mut chunk),
+                });
+                if !answer.push(&mut self.out, msg) {
+                    return false;
+                }
+                start = through;
+                size = 0;
+            }
+            size += len;
+            chunk.push((v, item));
+        }
+        let msg = Message::Delta(codec::Delta {
+            member,
+            generation,
+            from: start,
+            through: watermark,
+            collected,
+            items: chunk,
+        });
+        answer.push(&mut self.out, msg)
+    }
+
+    /// A Delta arrived.
+    pub(crate) fn handle_delta(
+        &mut self,
+        now: Duration,
+        from_addr: SocketAddr,
+        delta: codec::Delta,
+    ) {
+        let codec::Delta { member, generation, from, through, collected, items } = delta;
+        let Some(id) = self.view.table().id(&member) else {
+            self.out.stats.items_unknown_origin += 1;
+            return;
+        };
+        if id == self.view.me {
+            return; // our own log is ours to tell
+        }
+        // Deltas answer our digests: only live members send them. (A scan,
+        // but deltas come a few per sync.)
+        let known = self
+            .view
+            .table()
+            .iter()
+            .any(|(_, e)| e.member.addr == from_addr && e.member.state.is_live());
+        if !known {
+            self.out.stats.syncs_refused += 1;
+            return;
+        }
+        let Some(log) = self.log_for(id, generation) else { return };
+        if from == 0 && !log.items.is_empty() && collected > log.watermark {
+            self.out.stats.state_resets += 1;
+        }
+        let Some(log) = self.store.log_mut(id) else { return };
+        let mut changes = Vec::new();
+        let present: Vec<u64> = items.iter().map(|(v, _)| *v).collect();
+        for (version, item) in items {
+            log.apply(version, item, now, &mut changes);
+        }
+        log.covered(from, through, collected, &present, &mut changes);
+        self.report(id, generation, changes);
+    }
+}
+
+/// One anti-entropy answer: at most `max` datagrams, then (if streams are
+/// enabled) one stream payload for the rest and for messages too big for
+/// a datagram.
+struct SyncAnswer {
+    done: Vec<DatagramBuilder>,
+    current: DatagramBuilder,
+    stream: Option<DatagramBuilder>,
+    budget: usize,
+    max: usize,
+    stream_budget: usize,
+}
+
+impl SyncAnswer {
+    fn new(budget: usize, max: usize, stream_budget: usize) -> SyncAnswer {
+        SyncAnswer {
+            done: Vec::new(),
+            current: DatagramBuilder::new(budget),
+            stream: None,
+            budget,
+            max,
+            stream_budget,
+        }
+    }
+
+    /// Adds `msg`; false once there is no room left anywhere.
+    fn push(&mut self, out: &mut Outbox, msg: Message) -> bool {
+        if self.stream.is_none() {
+            if out.try_push(&mut self.current, &msg) {
+                return true;
+            }
+            let fits_a_datagram = {
+                let mut empty = DatagramBuilder::new(self.budget);
+                empty.try_push(&msg)
+            };
+            if fits_a_datagram && self.done.len() + 1 < self.max {
+                let full = core::mem::replace(&mut self.current, DatagramBuilder::new(self.budget));
+                self.done.push(full);
+                return out.try_push(&mut self.current, &msg);
+            }
+            if self.stream_budget == 0 {
+                if !fits_a_datagram {
+                    // Too big for any datagram and no streams (a peer
+                    // with a larger max_packet_size made it): skip it, so
+                    // the members after it are still repaired.
+                    out.stats.items_oversized += 1;
+                    return true;
+                }
+                return false;
+            }
+            self.stream = Some(DatagramBuilder::new(self.stream_budget));
+        }
+        let Some(s) = self.stream.as_mut() else { return false };
+        if out.try_push(s, &msg) {
+            return true;
+        }
+        if s.is_empty() {
+            // Too big even for a stream (a peer with a larger limit).
+            out.stats.items_oversized += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The datagrams, and the stream payload if one was opened.
+    fn finish(mut self) -> (Vec<DatagramBuilder>, Option<DatagramBuilder>) {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        (self.done, self.stream)
+    }
+}

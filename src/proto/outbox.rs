@@ -1,0 +1,148 @@
+//! The outbox: what the engine hands its driver (datagrams, stream payloads
+//! and events), the counters of what it sent and received, and the keyring
+//! that seals every datagram. Every part of the engine sends through it.
+
+use super::event::Event;
+use super::stats::Stats;
+use crate::codec::{self, DatagramBuilder, Keyring, Message};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+/// A datagram the driver must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// The encoded datagram (or stream payload).
+    pub payload: Vec<u8>,
+    /// Send it over a reliable stream (TCP) to `dst`, not as a datagram: it
+    /// may be up to `max_stream_size` bytes. The receiver hands it to
+    /// [`Engine::handle_stream`](super::Engine::handle_stream).
+    pub stream: bool,
+}
+
+/// Outgoing transmits and events, the counters, and the keyring.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+    /// Seals and opens every datagram when the config has keys.
+    pub(crate) keyring: Option<Keyring>,
+    max_packet_size: usize,
+    max_stream_size: usize,
+}
+
+impl Outbox {
+    pub(crate) fn new(
+        keyring: Option<Keyring>,
+        max_packet_size: usize,
+        max_stream_size: usize,
+    ) -> Outbox {
+        Outbox {
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            keyring,
+            max_packet_size,
+            max_stream_size,
+        }
+    }
+
+    /// Bytes a datagram's messages may take: `max_packet_size`, less what
+    /// sealing adds.
+    pub(crate) fn packet_budget(&self) -> usize {
+        self.max_packet_size - self.seal_overhead()
+    }
+
+    /// Bytes a stream payload's messages may take (0: streams are off).
+    pub(crate) fn stream_budget(&self) -> usize {
+        self.max_stream_size.saturating_sub(self.seal_overhead())
+    }
+
+    fn seal_overhead(&self) -> usize {
+        if self.keyring.is_some() {
+            codec::SEAL_OVERHEAD
+        } else {
+            0
+        }
+    }
+
+    /// A fresh datagram of `packet_budget` bytes.
+    pub(crate) fn datagram(&self) -> DatagramBuilder {
+        DatagramBuilder::new(self.packet_budget())
+    }
+
+    /// Reports `event` to the driver.
+    pub(crate) fn event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// Appends `msg` to `b` even past its budget, counting it.
+    pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {
+        let before = b.bytes();
+        b.push(msg);
+        self.stats.count_sent(msg.kind(), b.bytes() - before);
+    }
+
+    /// Appends `msg` to `b` if it fits, counting it; returns whether it did.
+    pub(crate) fn try_push(&mut self, b: &mut DatagramBuilder, msg: &Message) -> bool {
+        let before = b.bytes();
+        let ok = b.try_push(msg);
+        if ok {
+            self.stats.count_sent(msg.kind(), b.bytes() - before);
+        }
+        ok
+    }
+
+    /// Sends the datagram built in `b` (no-op if empty).
+    pub(crate) fn transmit(&mut self, dst: SocketAddr, b: DatagramBuilder) {
+        self.queue(dst, b, false);
+    }
+
+    /// Sends a stream payload built in `b` (no-op if empty).
+    pub(crate) fn transmit_stream(&mut self, dst: SocketAddr, b: DatagramBuilder) {
+        self.queue(dst, b, true);
+    }
+
+    fn queue(&mut self, dst: SocketAddr, b: DatagramBuilder, stream: bool) {
+        if b.is_empty() {
+            return;
+        }
+        let mut payload = b.finish();
+        if let Some(k) = self.keyring.as_mut() {
+            payload = k.seal(&payload);
+        }
+        if stream {
+            self.stats.streams_sent += 1;
+        } else {
+            self.stats.packets_sent += 1;
+        }
+        self.stats.bytes_sent += payload.len() as u64;
+        self.transmits.push_back(Transmit { dst, payload, stream });
+    }
+
+    /// Sends one message in a datagram of its own, or over a stream if it
+    /// is too big for one.
+    pub(crate) fn send_big(&mut self, dst: SocketAddr, msg: &Message) {
+        let mut b = self.datagram();
+        if self.try_push(&mut b, msg) {
+            self.transmit(dst, b);
+        } else {
+            let mut b = DatagramBuilder::new(self.stream_budget());
+            if self.max_stream_size > 0 && self.try_push(&mut b, msg) {
+                self.transmit_stream(dst, b);
+            } else {
+                self.stats.items_oversized += 1;
+            }
+        }
+    }
+
+    /// Sends one message in a datagram of its own.
+    pub(crate) fn send_alone(&mut self, dst: SocketAddr, msg: Message) {
+        let mut b = self.datagram();
+        self.push(&mut b, &msg);
+        self.transmit(dst, b);
+    }
+}

@@ -1,0 +1,266 @@
+//! What rides on every Ping, Ack and gossip round (the gossip section):
+//! the queue of membership updates and the cursor of the member sample.
+//!
+//! First the pending updates, fewest transmissions first, each sent at most
+//! `retransmit_mult * ceil(log10(n + 1))` times (memberlist's
+//! transmit-limited queue). Then a sample of other members' states, least
+//! recently sampled first (round-robin over the member ids): `max(3, n/10)`
+//! entries, at most `n - 2` (Redis Cluster's gossip section). The sample is
+//! what lets a member that missed an update (say a join announced while it
+//! was itself joining) learn it within a few rounds instead of waiting for
+//! a full sync.
+
+use super::outbox::Outbox;
+use super::table::{FixedHashMap, Id};
+use super::view::View;
+use crate::codec::DatagramBuilder;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+/// The gossip section's state: updates to send and where the sample is.
+#[derive(Debug, Default)]
+pub(crate) struct Piggyback {
+    /// Members with an update to gossip, and how often each was sent.
+    updates: UpdateQueue,
+    /// The id the next sample starts at.
+    sample_cursor: usize,
+}
+
+impl Piggyback {
+    /// Queues an update about member `id`; a newer update about the same
+    /// member replaces the older one and starts its count afresh.
+    pub(crate) fn push(&mut self, id: Id) {
+        self.updates.push(id);
+    }
+
+    /// Drops the update about member `id`; returns whether there was one.
+    pub(crate) fn remove(&mut self, id: Id) -> bool {
+        self.updates.remove(id)
+    }
+
+    /// Updates pending.
+    pub(crate) fn len(&self) -> usize {
+        self.updates.len()
+    }
+
+    /// Whether no update is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.updates.is_empty()
+    }
+
+    /// Whether some update has not been sent even once.
+    pub(crate) fn has_fresh(&self) -> bool {
+        self.updates.has_fresh()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clear(&mut self) {
+        self.updates.clear();
+    }
+
+    /// Appends pending member updates to `b`, fewest transmissions first;
+    /// each is dropped once sent `limit` times. Returns whether this
+    /// member's own update was, which completes a leave.
+    pub(crate) fn fill_updates(
+        &mut self,
+        b: &mut DatagramBuilder,
+        view: &View,
+        out: &mut Outbox,
+        limit: u32,
+    ) -> bool {
+        // A datagram holds a few dozen at most: stop after several in a row
+        // that do not fit.
+        let mut included: Vec<Id> = Vec::new();
+        let mut misfits = 0;
+        for id in self.updates.iter() {
+            let Some(msg) = view.state_message(id) else {
+                continue;
+            };
+            if out.try_push(b, &msg) {
+                included.push(id);
+            } else {
+                misfits += 1;
+                // No entry is smaller than ~12 bytes.
+                if misfits >= 8 || b.remaining() < 12 {
+                    break;
+                }
+            }
+        }
+        let mut own_done = false;
+        for id in included {
+            if self.updates.sent(id, limit) && id == view.me {
+                own_done = true;
+            }
+        }
+        own_done
+    }
+
+    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
+    /// taken round-robin over the ids from where the last sample stopped,
+    /// so the least recently sampled go first. The member `dst`, when
+    /// known, is left out (it knows itself).
+    ///
+    /// An entry may repeat one of the pending section's; checking for that
+    /// costs more than the few bytes it would save.
+    pub(crate) fn fill_sample(
+        &mut self,
+        b: &mut DatagramBuilder,
+        view: &View,
+        out: &mut Outbox,
+        dst: Option<Id>,
+    ) {
+        let n = view.table().len();
+        let want = (n / 10).max(3).min(n.saturating_sub(2));
+        let (mut added, mut scanned) = (0, 0);
+        while added < want && scanned < n {
+            let id = (self.sample_cursor % n) as Id;
+            if Some(id) == dst {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
+                continue;
+            }
+            let Some(msg) = view.state_message(id) else {
+                self.sample_cursor = self.sample_cursor.wrapping_add(1);
+                scanned += 1;
+                continue;
+            };
+            if !out.try_push(b, &msg) {
+                // Full: the next datagram's sample starts with this member.
+                break;
+            }
+            self.sample_cursor = self.sample_cursor.wrapping_add(1);
+            added += 1;
+            scanned += 1;
+        }
+    }
+}
+
+/// The queue of member updates waiting to be gossiped.
+///
+/// At most one entry per member (a newer update replaces the older one and
+/// starts its count afresh). Entries come out fewest-transmissions first,
+/// newest first among equals (memberlist's transmit-limited queue), and
+/// leave once sent their retransmit limit. Every operation is logarithmic
+/// and counting a transmission allocates nothing, so a burst of a thousand
+/// joins costs no more per update than one.
+#[derive(Debug, Default)]
+pub(crate) struct UpdateQueue {
+    /// `(transmissions, newest first)`: the sending order.
+    order: BTreeSet<(u32, Reverse<u64>)>,
+    /// update id -> member.
+    names: BTreeMap<u64, Id>,
+    /// member -> `(transmissions, update id)`. Only looked up, never
+    /// iterated.
+    by_name: FixedHashMap<Id, (u32, u64)>,
+    next_id: u64,
+}
+
+impl UpdateQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clear(&mut self) {
+        self.order.clear();
+        self.names.clear();
+        self.by_name.clear();
+    }
+
+    /// Whether some update has not been sent even once.
+    pub(crate) fn has_fresh(&self) -> bool {
+        self.order.first().is_some_and(|(sent, _)| *sent == 0)
+    }
+
+    /// Queues (or re-queues, with a fresh count) an update about member
+    /// `name`.
+    pub(crate) fn push(&mut self, name: Id) {
+        self.next_id += 1;
+        let id = self.next_id;
+        if let Some(slot) = self.by_name.get_mut(&name) {
+            let (sent, old) = *slot;
+            *slot = (0, id);
+            self.order.remove(&(sent, Reverse(old)));
+            self.names.remove(&old);
+        } else {
+            self.by_name.insert(name, (0, id));
+        }
+        self.names.insert(id, name);
+        self.order.insert((0, Reverse(id)));
+    }
+
+    /// Drops the update about member `name`; returns whether there was one.
+    pub(crate) fn remove(&mut self, name: Id) -> bool {
+        match self.by_name.remove(&name) {
+            Some((sent, id)) => {
+                self.order.remove(&(sent, Reverse(id)));
+                self.names.remove(&id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Members with an update, in sending order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Id> + '_ {
+        self.order.iter().filter_map(|(_, Reverse(id))| self.names.get(id).copied())
+    }
+
+    /// Counts one transmission of the update about member `name`; drops it once it
+    /// reached `limit`. Returns whether it was dropped.
+    pub(crate) fn sent(&mut self, name: Id, limit: u32) -> bool {
+        let Some(slot) = self.by_name.get_mut(&name) else { return false };
+        let (sent, id) = *slot;
+        self.order.remove(&(sent, Reverse(id)));
+        if sent + 1 >= limit {
+            self.by_name.remove(&name);
+            self.names.remove(&id);
+            return true;
+        }
+        *slot = (sent + 1, id);
+        self.order.insert((sent + 1, Reverse(id)));
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn order(q: &UpdateQueue) -> Vec<Id> {
+        q.iter().collect()
+    }
+
+    #[test]
+    fn fewest_transmissions_then_newest_first() {
+        let mut q = UpdateQueue::default();
+        q.push(10);
+        q.push(11);
+        q.push(12);
+        assert_eq!(order(&q), [12, 11, 10]);
+        assert!(q.has_fresh());
+        q.sent(12, 4);
+        assert_eq!(order(&q), [11, 10, 12]);
+        q.push(12);
+        assert_eq!(order(&q)[0], 12, "a newer update starts afresh");
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn retires_at_the_limit() {
+        let mut q = UpdateQueue::default();
+        q.push(10);
+        assert!(q.has_fresh());
+        assert!(!q.sent(10, 2));
+        assert!(!q.has_fresh(), "sent once already");
+        assert!(q.sent(10, 2));
+        assert!(q.is_empty());
+        assert!(!q.remove(10));
+    }
+}

@@ -1,0 +1,308 @@
+//! SWIM failure detection with Lifeguard's extensions: one probe per
+//! interval in shuffled round-robin order, direct then indirect through
+//! relays, and suspicions whose timeout shrinks as independent accusers
+//! confirm them. Owns the probe order, the probe in flight, the relays and
+//! the suspicions in progress.
+
+use super::engine::Engine;
+use super::member::MemberState;
+use super::probe_order::ProbeOrder;
+use super::table::{FixedHashMap, Id};
+use super::timer::Timer;
+use crate::codec::{self, Message};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+/// What the SWIM detector keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Swim {
+    pub(crate) probe_order: ProbeOrder,
+    pub(crate) probe: Option<Probe>,
+    /// PingReqs this node is relaying, by the sequence of its own Ping.
+    pub(crate) relays: BTreeMap<u64, Relay>,
+    /// Suspicions in progress, by member.
+    pub(crate) suspicions: FixedHashMap<Id, Suspicion>,
+}
+
+/// The probe in flight, if any (one per probe interval).
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    pub(crate) seq: u64,
+    pub(crate) target: Id,
+    /// When the direct Ping went out (for the round-trip histogram).
+    pub(crate) sent: Duration,
+    pub(crate) acked: bool,
+    pub(crate) nacks: u32,
+    /// Indirect probes sent: as many nacks are expected if the relays are
+    /// healthy (Lifeguard).
+    pub(crate) indirect: u32,
+}
+
+/// A suspicion in progress (Lifeguard): when it started and who accused.
+#[derive(Debug, Clone)]
+pub(crate) struct Suspicion {
+    pub(crate) start: Duration,
+    pub(crate) incarnation: u64,
+    /// Distinct accusers, the first one first.
+    pub(crate) accusers: Vec<String>,
+}
+
+/// A PingReq this node is relaying.
+#[derive(Debug, Clone)]
+pub(crate) struct Relay {
+    pub(crate) requester: SocketAddr,
+    pub(crate) seq: u64,
+    /// The Nack went out already.
+    pub(crate) nacked: bool,
+}
+
+impl Engine {
+    /// Start of a probe interval: settle the previous probe, then probe the
+    /// next member in shuffled round-robin order (SWIM §4.3: every member is
+    /// probed once per round, which bounds the time to first detection).
+    pub(crate) fn probe_tick(&mut self, now: Duration) {
+        if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.take()) {
+            if p.acked {
+                self.adjust_health(-1);
+            } else {
+                self.out.stats.probes_failed += 1;
+                // Lifeguard: each relay that did not even nack hints that
+                // the fault may be ours (memberlist: with no relay asked,
+                // the failed probe itself counts).
+                let missing = p.indirect.saturating_sub(p.nacks);
+                self.adjust_health(if p.indirect > 0 { i64::from(missing) } else { 1 });
+                self.suspect(now, p.target);
+            }
+        }
+        let slower = self.health + 1;
+        self.timers.arm(now + self.config.probe_interval * slower, Timer::Probe);
+        if self.leaving {
+            return;
+        }
+        let Some(target) = self.next_probe_target() else {
+            return;
+        };
+        let e = self.entry(target);
+        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let suspect = e.member.state == MemberState::Suspect;
+        let seq = self.next_seq();
+        if let Some(s) = self.detector.swim_mut() {
+            s.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
+        }
+        self.out.stats.probes += 1;
+        let mut b = self.out.datagram();
+        self.out.push(&mut b, &Message::Ping(codec::Ping { seq, target: name }));
+        if suspect && self.config.lifeguard {
+            // Tell a suspect it is suspected so it can refute at once
+            // (Lifeguard's "buddy system").
+            if let Some(msg) = self.view.state_message(target) {
+                self.out.try_push(&mut b, &msg);
+            }
+        }
+        self.fill_gossip(&mut b, Some(target));
+        self.out.transmit(addr, b);
+        let timeout = self.config.probe_timeout * (self.health + 1);
+        self.timers.arm(now + timeout, Timer::ProbeTimeout { seq });
+    }
+
+    fn next_probe_target(&mut self) -> Option<Id> {
+        if self.live_members() <= 1 {
+            return None;
+        }
+        let swim = self.detector.swim_mut()?;
+        for _pass in 0..2 {
+            while let Some(id) = swim.probe_order.next(&mut self.rng) {
+                if id != self.view.me
+                    && self.view.table().get(id).is_some_and(|e| e.member.state.is_live())
+                {
+                    return Some(id);
+                }
+            }
+            // End of a round: a new one over everyone known now.
+            let size = self.view.table().len();
+            swim.probe_order.start_round(size, &mut self.rng);
+        }
+        None
+    }
+
+    /// No direct Ack within `probe_timeout`: ask `indirect_checks` other
+    /// members to probe the target for us.
+    pub(crate) fn probe_timeout(&mut self, _now: Duration, seq: u64) {
+        let probe = self.detector.swim_mut().and_then(|s| s.probe.as_ref());
+        let Some(p) = probe.filter(|p| p.seq == seq && !p.acked) else {
+            return;
+        };
+        let target = p.target;
+        let e = self.entry(target);
+        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let relays = self.random_live_members(self.config.indirect_checks, &[target]);
+        if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
+            p.indirect = relays.len() as u32;
+        }
+        for (_, relay) in relays {
+            self.out.stats.indirect_probes += 1;
+            self.out.send_alone(
+                relay,
+                Message::PingReq(codec::PingReq { seq, target: name.clone(), addr }),
+            );
+        }
+    }
+
+    /// An Ack: for our probe, direct or relayed, or for a Ping we relay.
+    pub(crate) fn swim_ack(&mut self, now: Duration, seq: u64) {
+        let Some(swim) = self.detector.swim_mut() else { return };
+        if let Some(p) = swim.probe.as_mut().filter(|p| p.seq == seq) {
+            if !p.acked {
+                p.acked = true;
+                // Direct or relayed, the probe's round trip as we saw it.
+                let rtt = now.saturating_sub(p.sent);
+                self.out.stats.time_probe(rtt);
+            }
+            return;
+        }
+        if let Some(r) = swim.relays.remove(&seq) {
+            self.out.send_alone(r.requester, Message::Ack(codec::Ack { seq: r.seq }));
+        }
+    }
+
+    /// Probe `target` at `addr` on behalf of `requester`.
+    pub(crate) fn relay_ping(&mut self, now: Duration, requester: SocketAddr, req: codec::PingReq) {
+        let codec::PingReq { seq, target, addr } = req;
+        let Some(id) = self.view.live_member_at(&target, addr) else {
+            self.out.stats.ping_reqs_refused += 1;
+            return;
+        };
+        let own = self.next_seq();
+        if let Some(s) = self.detector.swim_mut() {
+            s.relays.insert(own, Relay { requester, seq, nacked: false });
+        }
+        self.send_with_gossip(addr, Message::Ping(codec::Ping { seq: own, target }), Some(id));
+        let nack_at = self.config.probe_timeout * 4 / 5;
+        self.timers.arm(now + nack_at, Timer::Relay { seq: own });
+    }
+
+    /// Our own probe of member `id` failed: raise a suspicion, or confirm
+    /// the one in progress.
+    pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
+        let Some(e) = self.view.table().get(id) else { return };
+        let (state, incarnation, me) = (e.member.state, e.member.incarnation, self.name.clone());
+        match state {
+            MemberState::Suspect => self.confirm(now, id, incarnation, me),
+            MemberState::Alive => {
+                self.out.stats.suspicions += 1;
+                self.start_suspicion(now, id, incarnation, me);
+            }
+            MemberState::Dead | MemberState::Left => {}
+        }
+    }
+
+    /// Marks member `id` suspect at `incarnation` by `accuser`'s word, arms
+    /// its suspicion timer and gossips it.
+    pub(crate) fn start_suspicion(
+        &mut self,
+        now: Duration,
+        id: Id,
+        incarnation: u64,
+        accuser: String,
+    ) {
+        let t = self.view.mark_suspect(id, incarnation, accuser.clone(), now);
+        self.apply(t);
+        let timeout = self.config.suspicion_timeout_after(self.live_members(), 0);
+        let accusers = alloc::vec![accuser];
+        if let Some(s) = self.detector.swim_mut() {
+            s.suspicions.insert(id, Suspicion { start: now, incarnation, accusers });
+        }
+        self.timers.arm(now + timeout, Timer::Suspicion { id, incarnation });
+        self.enqueue_update(id);
+    }
+
+    /// Another member, `from`, independently suspects `id` at the
+    /// incarnation we suspect it at (Lifeguard): the suspicion shrinks
+    /// toward its minimum, and we pass the confirmation on.
+    pub(crate) fn confirm(&mut self, now: Duration, id: Id, incarnation: u64, from: String) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let k = self.config.suspicion_mult.saturating_sub(2) as usize;
+        let Some(s) = self.detector.swim_mut().and_then(|s| s.suspicions.get_mut(&id)) else {
+            return;
+        };
+        // Past k confirmations the timeout is at its minimum: more change
+        // nothing, and passing each on would flood the cluster
+        // (memberlist stops counting there too).
+        if s.incarnation != incarnation || s.accusers.len() > k || s.accusers.contains(&from) {
+            return;
+        }
+        s.accusers.push(from.clone());
+        let (start, confirmations) = (s.start, s.accusers.len() as u32 - 1);
+        let timeout = self.config.suspicion_timeout_after(self.live_members(), confirmations);
+        self.out.stats.confirmations += 1;
+        // The earlier, longer timer stays armed and finds nothing to do.
+        self.timers.arm((start + timeout).max(now), Timer::Suspicion { id, incarnation });
+        self.view.confirm(id, from);
+        self.enqueue_update(id);
+    }
+
+    /// A suspicion timer of member `id` at `incarnation` fired: unless it
+    /// was refuted meanwhile, or confirmations have not shortened it this
+    /// far, the member is dead.
+    pub(crate) fn suspicion_expired(&mut self, now: Duration, id: Id, incarnation: u64) {
+        let Some(e) = self.view.table().get(id) else {
+            return;
+        };
+        if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
+            return;
+        }
+        let suspicion = self.detector.swim_mut().and_then(|s| s.suspicions.get(&id));
+        if let Some(s) = suspicion.filter(|s| s.incarnation == incarnation).cloned() {
+            let n = self.live_members();
+            let c = s.accusers.len().saturating_sub(1) as u32;
+            let due = s.start + self.config.suspicion_timeout_after(n, c);
+            if now < due {
+                // The cluster grew since this timer was armed, and so did
+                // the timeout: wait for the new deadline.
+                self.timers.arm(due, Timer::Suspicion { id, incarnation });
+                return;
+            }
+            // Deaf: nothing at all reached us for a probe interval, so a
+            // refutation may be waiting unread (a blocked receive loop, a
+            // cut link). Confirmations do not shorten the wait then: it
+            // runs to the lone accuser's full length, checked again each
+            // interval. Only with others around who could have spoken.
+            let longest = s.start + self.config.suspicion_timeout_after(n, 0);
+            let quiet = now.saturating_sub(self.last_heard) > self.config.probe_interval;
+            if self.config.lifeguard && n > 2 && quiet && now < longest {
+                self.out.stats.declarations_deferred += 1;
+                let next = (now + self.config.probe_interval).min(longest);
+                self.timers.arm(next, Timer::Suspicion { id, incarnation });
+                return;
+            }
+        }
+        self.out.stats.failures_declared += 1;
+        let me = self.name.clone();
+        self.declare(now, id, incarnation, me, MemberState::Dead);
+    }
+
+    /// A relayed Ping's timer: first at 80% of the probe timeout
+    /// (Lifeguard), nack, so the requester hears from us before it
+    /// settles, and keep forwarding a late ack until the timeout.
+    pub(crate) fn relay_timeout(&mut self, now: Duration, seq: u64) {
+        let Some(swim) = self.detector.swim_mut() else { return };
+        match swim.relays.get_mut(&seq) {
+            Some(r) if !r.nacked => {
+                r.nacked = true;
+                let (to, nack) = (r.requester, Message::Nack(codec::Nack { seq: r.seq }));
+                self.out.send_alone(to, nack);
+                let rest = self.config.probe_timeout / 5;
+                self.timers.arm(now + rest, Timer::Relay { seq });
+            }
+            Some(_) => {
+                swim.relays.remove(&seq);
+            }
+            None => {}
+        }
+    }
+}
