@@ -8,10 +8,12 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import weakref
 
 import pytest
 import rumor
-from support import LOCALHOST, Cluster, fast_config, wait_until
+from support import DEADLINE, LOCALHOST, Cluster, fast_config, wait_until
 
 
 def _port_free(addr: str) -> bool:
@@ -34,6 +36,64 @@ def test_unreferenced_node_is_closed_and_frees_its_port() -> None:
     del node
     gc.collect()
     wait_until(lambda: _port_free(addr), 10.0, f"{addr} still bound after the Node was dropped")
+
+
+def _thread_named(name: str) -> bool:
+    return any(t.name == name for t in threading.enumerate())
+
+
+def _start_selfish_node(name: str, seed: str) -> str:
+    """Starts a node whose callbacks refer to it, joins it to ``seed``, waits
+    until a callback has run, and lets go of it (only the callbacks' closures
+    still hold it); returns its address."""
+    node = rumor.Node(name=name, bind=f"{LOCALHOST}:0", config=fast_config())
+    ran = threading.Event()
+
+    @node.on_join
+    def joined(member: rumor.Member) -> None:
+        if node.members():
+            ran.set()
+
+    node.on_rumor(lambda r: node.stats())
+    node.join(seed)
+    assert ran.wait(DEADLINE), "on_join never ran"
+    return node.addr
+
+
+def test_a_node_its_own_callbacks_refer_to_is_collected(cluster: Cluster) -> None:
+    """A Node referenced only by its own callbacks (``lambda m: node.members()``),
+    which have run, is collected: its port is freed, its dispatcher ends."""
+    seed = cluster.start("seed")
+    addr = _start_selfish_node("selfish", seed.addr)
+    assert _thread_named("rumor-events-selfish")
+
+    def freed() -> bool:
+        # Collected again at each look: the dispatcher may still be finishing
+        # the callback (and so hold the node) at the first collection.
+        gc.collect()
+        return _port_free(addr) and not _thread_named("rumor-events-selfish")
+
+    wait_until(freed, 10.0, f"{addr} still bound, or its dispatcher still running")
+
+
+def _run_selfish_simulation() -> weakref.ref[rumor.Simulation]:
+    """Runs a simulation whose node's callbacks refer to it, and lets go of
+    it; returns a weak reference to it."""
+    sim = rumor.Simulation(nodes=2, config=fast_config(), seed=3, join=False)
+    ran: list[int] = []
+    sim.node("n0").on_join(lambda m: ran.append(len(sim.members("n0"))))
+    sim.node("n1").join("n0")
+    sim.run(seconds=2)
+    assert ran, "on_join never ran"
+    return weakref.ref(sim)
+
+
+def test_a_simulation_its_callbacks_refer_to_is_collected() -> None:
+    """A Simulation whose node callbacks refer to it holds no thread and is
+    collected like any Python object."""
+    ref = _run_selfish_simulation()
+    gc.collect()
+    assert ref() is None
 
 
 def test_interpreter_exit_with_open_nodes_neither_hangs_nor_aborts() -> None:

@@ -157,61 +157,75 @@ class _DropWatch:
             _log.warning("%s: trouble in the last %.0f s: %s", native.name, interval, detail)
 
 
-def _dispatch(
-    native: _native.NativeNode,
-    callbacks: dict[str, list[AnyCallback]],
-    streams: list[EventStream],
-    lock: threading.Lock,
-    loop: asyncio.AbstractEventLoop | None,
-) -> None:
+def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
     """Dispatcher thread: runs the callbacks of each event, in order, and
     hands its typed form to every event stream, until the native node is
-    closed. A callback that raises is reported through
-    ``sys.unraisablehook`` and the others still run; an ``async def``
-    callback is scheduled on ``loop``, the loop the node was made in."""
+    closed.
+
+    It holds the :class:`Node` only while delivering an event, through
+    ``node_ref`` otherwise: callbacks that refer to their node (a closure
+    over it, the common case) make a reference cycle, and a thread that held
+    it for good would keep the whole cycle, port and thread included, alive
+    forever. So an unreferenced node is collected, its finalizer closes the
+    native node, and this thread ends."""
     watch = _DropWatch()
-    name = native.name
     while True:
         raw = native.next_event(0.5)
         if not native.closed:
             watch.check(native)
-        if raw is None:
-            if native.closed:
-                with lock:
-                    ended = list(streams)
-                for stream in ended:
-                    stream._offer(_CLOSED)
-                return
-            continue
-        event = NativeEvent(*raw)
-        kind = event.kind
-        # A live member event carries its member's tuple.
-        args = callback_arguments(event, functools.partial(member_from_tuple, event.content))
-        _log_event(name, kind, args)
-        with lock:
-            todo = list(callbacks.get(kind, ()))
-            listening = list(streams)
-        for callback in todo:
-            try:
-                result = callback(*args)
-                if inspect.iscoroutine(result):
-                    if loop is None or loop.is_closed():
-                        result.close()  # its loop has ended: it can never run
-                        continue
-                    import asyncio  # loaded already: the loop runs
+        if raw is not None:
+            _deliver(node_ref(), native, NativeEvent(*raw))
+        elif native.closed:
+            _end_streams(node_ref())
+            return
 
-                    future = asyncio.run_coroutine_threadsafe(result, loop)
-                    future.add_done_callback(functools.partial(_report, callback))
-            except BaseException as exc:  # reported, never fatal to the node
-                _native.write_unraisable(exc, callback)
-        if listening:
-            typed = _typed(native, kind, args)
-            if typed is not None:
-                for stream in listening:
-                    stream._offer(typed)
-            # Streams whose event loop has ended can never be read again.
-            with lock:
-                streams[:] = [s for s in streams if not s._loop.is_closed()]
+
+def _end_streams(node: Node | None) -> None:
+    """Ends the event streams of a closed node (a collected one has none)."""
+    if node is None:
+        return
+    with node._lock:
+        ended = list(node._streams)
+    for stream in ended:
+        stream._offer(_CLOSED)
+
+
+def _deliver(node: Node | None, native: _native.NativeNode, event: NativeEvent) -> None:
+    """Runs the callbacks of ``event`` and feeds the streams of ``node``
+    (``None`` once collected: then nobody listens). A callback that raises
+    is reported through ``sys.unraisablehook`` and the others still run; an
+    ``async def`` callback is scheduled on the loop the node was made in."""
+    kind = event.kind
+    # A live member event carries its member's tuple.
+    args = callback_arguments(event, functools.partial(member_from_tuple, event.content))
+    _log_event(native.name, kind, args)
+    if node is None:
+        return
+    with node._lock:
+        todo = list(node._callbacks.get(kind, ()))
+        listening = list(node._streams)
+    loop = node._loop
+    for callback in todo:
+        try:
+            result = callback(*args)
+            if inspect.iscoroutine(result):
+                if loop is None or loop.is_closed():
+                    result.close()  # its loop has ended: it can never run
+                    continue
+                import asyncio  # loaded already: the loop runs
+
+                future = asyncio.run_coroutine_threadsafe(result, loop)
+                future.add_done_callback(functools.partial(_report, callback))
+        except BaseException as exc:  # reported, never fatal to the node
+            _native.write_unraisable(exc, callback)
+    if listening:
+        typed = _typed(native, kind, args)
+        if typed is not None:
+            for stream in listening:
+                stream._offer(typed)
+        # Streams whose event loop has ended can never be read again.
+        with node._lock:
+            node._streams[:] = [s for s in node._streams if not s._loop.is_closed()]
 
 
 class Node(NodeBase):
@@ -225,7 +239,9 @@ class Node(NodeBase):
 
     Used as a context manager, the node leaves the cluster gracefully and
     closes on exit. :meth:`close` alone stops it abruptly, which the other
-    members see as a failure.
+    members see as a failure. A node nobody references any more is closed
+    when it is garbage-collected, even if its own callbacks refer to it;
+    close it to free its port at a known time.
 
     Args:
         name: unique name in the cluster; defaults to ``"<host>:<port>"``.
@@ -270,12 +286,13 @@ class Node(NodeBase):
                 self._loop = running.get_running_loop()
             except RuntimeError:
                 pass
-        # The dispatcher holds the native node and the callbacks, not the Node
-        # itself, so a Node nobody references any more is collected, and
-        # collecting it closes the native node, which ends the dispatcher.
+        # The dispatcher holds the native node and a weak reference to the
+        # Node (see _dispatch), so a Node nobody references any more is
+        # collected even when its callbacks refer to it, and collecting it
+        # closes the native node, which ends the dispatcher.
         self._dispatcher = threading.Thread(
             target=_dispatch,
-            args=(self._native, self._callbacks, self._streams, self._lock, self._loop),
+            args=(self._native, weakref.ref(self)),
             name=f"rumor-events-{self.name}",
             daemon=True,
         )
