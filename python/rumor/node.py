@@ -10,8 +10,10 @@ import logging
 import sys
 import threading
 import time
+import types
+import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rumor import _native
@@ -157,6 +159,67 @@ class _DropWatch:
             _log.warning("%s: trouble in the last %.0f s: %s", native.name, interval, detail)
 
 
+def _schedule(
+    coroutine: Coroutine[Any, Any, Any], callback: AnyCallback, kind: str, node: Node
+) -> None:
+    """Runs the coroutine ``callback`` returned on the loop ``node`` was
+    made in; when it cannot run there (no loop, or a closed one), closes it
+    and says so with a :class:`RuntimeWarning` naming the callback."""
+    loop = node._loop
+    what = f"on_{kind} callback {_qualified_name(callback)} of node {node.name!r}"
+    if loop is None:
+        why = (
+            f"{what} returned a coroutine, which was never awaited: the node was made "
+            "outside a running event loop, so it has none to run it on"
+        )
+    else:
+        import asyncio  # loaded already: the node was made in a loop
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:
+            if not loop.is_closed():
+                raise
+            why = f"{what} did not run: the event loop the node was made in is closed"
+        else:
+            future.add_done_callback(functools.partial(_report, callback))
+            return
+    coroutine.close()  # without a loop it can never run
+    _warn_at(callback, why)
+
+
+def _qualified_name(callback: AnyCallback) -> str:
+    """``module.qualname`` of ``callback``, or its repr if it has none."""
+    name = getattr(callback, "__qualname__", None)
+    if not isinstance(name, str):
+        return repr(callback)
+    module = getattr(callback, "__module__", None)
+    return f"{module}.{name}" if isinstance(module, str) else name
+
+
+# Warnings already shown, as a module's __warningregistry__: the default
+# filter shows each distinct one once, not at every event.
+_warned: dict[Any, Any] = {}
+
+
+def _warn_at(callback: AnyCallback, message: str) -> None:
+    """A :class:`RuntimeWarning` pointing at ``callback``'s definition (the
+    user's code, not the dispatcher thread) when it has one."""
+    code = getattr(callback, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    module = getattr(callback, "__module__", None)
+    warnings.warn_explicit(
+        message,
+        RuntimeWarning,
+        code.co_filename,
+        code.co_firstlineno,
+        module=module if isinstance(module, str) else None,
+        registry=_warned,
+    )
+
+
 def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
     """Dispatcher thread: runs the callbacks of each event, in order, and
     hands its typed form to every event stream, until the native node is
@@ -204,18 +267,11 @@ def _deliver(node: Node | None, native: _native.NativeNode, event: NativeEvent) 
     with node._lock:
         todo = list(node._callbacks.get(kind, ()))
         listening = list(node._streams)
-    loop = node._loop
     for callback in todo:
         try:
             result = callback(*args)
             if inspect.iscoroutine(result):
-                if loop is None or loop.is_closed():
-                    result.close()  # its loop has ended: it can never run
-                    continue
-                import asyncio  # loaded already: the loop runs
-
-                future = asyncio.run_coroutine_threadsafe(result, loop)
-                future.add_done_callback(functools.partial(_report, callback))
+                _schedule(result, callback, kind, node)
         except BaseException as exc:  # reported, never fatal to the node
             _native.write_unraisable(exc, callback)
     if listening:
@@ -235,7 +291,10 @@ class Node(NodeBase):
     runs on a background Rust runtime that never waits for the GIL, so a busy
     Python program does not make it look dead. Callbacks run on a dispatcher
     thread of the node's own; one that raises is reported through
-    :func:`sys.unraisablehook` and the node keeps working.
+    :func:`sys.unraisablehook` and the node keeps working. An ``async def``
+    callback runs on the event loop the node was made in; a coroutine that
+    cannot run (that loop has closed, or the node was made outside any) is
+    closed with a :class:`RuntimeWarning` naming the callback.
 
     Used as a context manager, the node leaves the cluster gracefully and
     closes on exit. :meth:`close` alone stops it abruptly, which the other
