@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import weakref
 
 import pytest
@@ -117,6 +118,51 @@ def test_interpreter_exit_with_open_nodes_neither_hangs_nor_aborts() -> None:
     assert done.returncode == 0, done.stderr
     assert "exiting" in done.stdout
     assert "Fatal" not in done.stderr and "panicked" not in done.stderr, done.stderr
+
+
+def test_interpreter_exit_waits_once_for_all_nodes_blocked_in_callbacks() -> None:
+    """Three nodes whose callbacks never return: exit waits one grace period
+    for all of them together (not one per node), says which nodes it gave
+    up on, and exits cleanly."""
+    grace = 3.0
+    script = textwrap.dedent(
+        f"""
+        import threading, rumor, rumor.node
+        rumor.node.EXIT_GRACE = {grace}
+        c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+        nodes = [rumor.Node(name=f"n{{i}}", config=c) for i in range(3)]
+        blocked = threading.Semaphore(0)
+
+        def block(member):
+            blocked.release()
+            threading.Event().wait()  # never returns
+
+        for n in nodes:
+            n.on_join(block)
+        for n in nodes[1:]:
+            n.join(nodes[0].addr)
+        for _ in nodes:
+            assert blocked.acquire(timeout=30), "a callback never started"
+        print("exiting", flush=True)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().strip() == "exiting", proc.stderr.read()
+        started = time.monotonic()
+        try:
+            proc.wait(timeout=2 * grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"still exiting {2 * grace} s later (grace: {grace} s for all nodes)")
+        took = time.monotonic() - started
+        err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    for alarm in ("FATAL", "Fatal", "Traceback", "panicked", "Exception ignored"):
+        assert alarm not in err, err
+    assert "n0, n1, n2" in err, f"exit took {took:.1f} s and named no node: {err!r}"
 
 
 def test_join_and_leave_are_awaitable(cluster: Cluster) -> None:

@@ -59,9 +59,14 @@ if TYPE_CHECKING:
 __all__ = ["Node"]
 
 
-# Nodes still open, closed at interpreter exit so no dispatcher thread is
-# left running a callback while Python finalizes.
-_open_nodes: weakref.WeakSet[Node] = weakref.WeakSet()
+# Every dispatcher thread still running, with its native node: at
+# interpreter exit they are closed and waited for (see _close_all). Threads,
+# not Nodes: a collected Node's dispatcher may not have ended yet.
+_dispatchers: dict[threading.Thread, _native.NativeNode] = {}
+
+EXIT_GRACE = 5.0
+"""Seconds interpreter exit waits, once for all nodes together, for
+callbacks still running when it closes the nodes left open."""
 
 
 _TYPED: dict[str, Callable[[Member], Event]] = {
@@ -232,15 +237,18 @@ def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
     forever. So an unreferenced node is collected, its finalizer closes the
     native node, and this thread ends."""
     watch = _DropWatch()
-    while True:
-        raw = native.next_event(0.5)
-        if not native.closed:
-            watch.check(native)
-        if raw is not None:
-            _deliver(node_ref(), native, NativeEvent(*raw))
-        elif native.closed:
-            _end_streams(node_ref())
-            return
+    try:
+        while True:
+            raw = native.next_event(0.5)
+            if not native.closed:
+                watch.check(native)
+            if raw is not None:
+                _deliver(node_ref(), native, NativeEvent(*raw))
+            elif native.closed:
+                _end_streams(node_ref())
+                return
+    finally:
+        _dispatchers.pop(threading.current_thread(), None)
 
 
 def _end_streams(node: Node | None) -> None:
@@ -355,9 +363,9 @@ class Node(NodeBase):
             name=f"rumor-events-{self.name}",
             daemon=True,
         )
+        _dispatchers[self._dispatcher] = self._native
         self._dispatcher.start()
         weakref.finalize(self, self._native.close)
-        _open_nodes.add(self)
 
     # -- identity ---------------------------------------------------------
 
@@ -580,15 +588,31 @@ class Node(NodeBase):
         """Stops the node at once: its socket closes and its tasks end.
 
         Without a prior :meth:`leave`, the other members detect this node as
-        failed. Idempotent.
+        failed. Waits up to 5 s for a callback still running (not when
+        called from one). Idempotent.
         """
         self._native.close()
         if threading.current_thread() is not self._dispatcher:
             self._dispatcher.join(timeout=5.0)
-        _open_nodes.discard(self)
 
 
 @atexit.register
 def _close_all() -> None:
-    for node in list(_open_nodes):
-        node.close()
+    """At interpreter exit, closes every node still open, all at once, then
+    waits for their dispatchers to finish the callbacks they are running:
+    a thread that comes back from the compiled core while Python finalizes
+    aborts the process. One deadline, :data:`EXIT_GRACE` from now, for all
+    of them; past it, exit goes on and says which nodes it gave up on."""
+    running = list(_dispatchers.items())
+    deadline = time.monotonic() + EXIT_GRACE
+    for _, native in running:
+        native.close()  # no new events: each dispatcher ends after its callback
+    for thread, _ in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = sorted(native.name for thread, native in running if thread.is_alive())
+    if stuck:
+        _log.warning(
+            "exiting with callbacks still running on %s, after waiting %.0f s for them",
+            ", ".join(stuck),
+            EXIT_GRACE,
+        )
