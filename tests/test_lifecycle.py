@@ -165,6 +165,41 @@ def test_interpreter_exit_waits_once_for_all_nodes_blocked_in_callbacks() -> Non
     assert "n0, n1, n2" in err, f"exit took {took:.1f} s and named no node: {err!r}"
 
 
+def test_interpreter_exit_starts_no_callback_for_events_still_queued() -> None:
+    """Exit lets a running callback finish but runs none for the events
+    still queued behind it: the wait is for work already started."""
+    script = textwrap.dedent(
+        """
+        import sys, time, rumor
+        c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+        seed = rumor.Node(name="seed", config=c)
+
+        def slow(member):
+            print("callback", member.name, flush=True)
+            while not seed.closed:  # until exit closes the node
+                time.sleep(0.01)
+
+        seed.on_join(slow)
+        peers = [rumor.Node(name=f"p{i}", config=c) for i in range(4)]
+        for p in peers:
+            p.join(seed.addr)
+        deadline = time.monotonic() + 30
+        while seed.stats()["event_queue"] < 3:  # polls a condition, with a deadline
+            if time.monotonic() > deadline:
+                sys.exit("the joins were never queued")
+            time.sleep(0.01)
+        print("exiting", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1:] == ["exiting"], done.stdout
+    assert len([line for line in lines if line.startswith("callback")]) == 1, done.stdout
+
+
 def test_join_and_leave_are_awaitable(cluster: Cluster) -> None:
     """join_async and leave_async work inside a running event loop."""
     seed = cluster.start("seed")

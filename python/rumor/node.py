@@ -68,6 +68,9 @@ EXIT_GRACE = 5.0
 """Seconds interpreter exit waits, once for all nodes together, for
 callbacks still running when it closes the nodes left open."""
 
+# Set at interpreter exit: dispatchers start no more callbacks.
+_exiting = threading.Event()
+
 
 _TYPED: dict[str, Callable[[Member], Event]] = {
     "join": Joined,
@@ -242,7 +245,7 @@ def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
             raw = native.next_event(0.5)
             if not native.closed:
                 watch.check(native)
-            if raw is not None:
+            if raw is not None and not _exiting.is_set():
                 _deliver(node_ref(), native, NativeEvent(*raw))
             elif native.closed:
                 _end_streams(node_ref())
@@ -602,11 +605,13 @@ def _close_all() -> None:
     waits for their dispatchers to finish the callbacks they are running:
     a thread that comes back from the compiled core while Python finalizes
     aborts the process. One deadline, :data:`EXIT_GRACE` from now, for all
-    of them; past it, exit goes on and says which nodes it gave up on."""
+    of them; past it, exit goes on and says which nodes it gave up on.
+    Events still queued get no callback: the wait is for work started."""
+    _exiting.set()
     running = list(_dispatchers.items())
     deadline = time.monotonic() + EXIT_GRACE
     for _, native in running:
-        native.close()  # no new events: each dispatcher ends after its callback
+        native.close()  # each dispatcher ends once its running callback returns
     for thread, _ in running:
         thread.join(max(0.0, deadline - time.monotonic()))
     stuck = sorted(native.name for thread, native in running if thread.is_alive())
