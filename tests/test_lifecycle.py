@@ -170,12 +170,14 @@ def test_interpreter_exit_starts_no_callback_for_events_still_queued() -> None:
     still queued behind it: the wait is for work already started."""
     script = textwrap.dedent(
         """
-        import sys, time, rumor
+        import sys, threading, time, rumor
         c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
         seed = rumor.Node(name="seed", config=c)
+        started = threading.Event()
 
         def slow(member):
             print("callback", member.name, flush=True)
+            started.set()
             while not seed.closed:  # until exit closes the node
                 time.sleep(0.01)
 
@@ -183,6 +185,8 @@ def test_interpreter_exit_starts_no_callback_for_events_still_queued() -> None:
         peers = [rumor.Node(name=f"p{i}", config=c) for i in range(4)]
         for p in peers:
             p.join(seed.addr)
+        if not started.wait(30):
+            sys.exit("no callback started")
         deadline = time.monotonic() + 30
         while seed.stats()["event_queue"] < 3:  # polls a condition, with a deadline
             if time.monotonic() > deadline:
