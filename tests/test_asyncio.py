@@ -151,6 +151,60 @@ def test_an_async_callback_needs_a_loop() -> None:
         node.close()
 
 
+def test_an_async_callback_whose_loop_has_closed_is_reported() -> None:
+    """An async def callback cannot run once the loop its node was made in
+    has closed: a RuntimeWarning says so, naming the callback."""
+
+    async def make() -> rumor.Node:
+        node = start("w0")
+
+        @node.on_join
+        async def greet(member: rumor.Member) -> None:
+            pass
+
+        return node
+
+    node = asyncio.run(make())
+    other = start("w1")
+    try:
+        with pytest.warns(RuntimeWarning) as record:
+            other.join(node.addr)
+            wait_until(lambda: len(record) > 0, 10.0, "no warning")
+            node.close()
+        text = str(record[0].message)
+        assert "on_join callback" in text and ".make.<locals>.greet of node 'w0'" in text, text
+        assert "event loop" in text and "closed" in text, text
+    finally:
+        node.close()
+        other.close()
+
+
+def test_a_coroutine_returned_without_a_loop_is_reported() -> None:
+    """A plain callback that returns a coroutine, on a node made outside an
+    event loop, gets a RuntimeWarning naming it: the coroutine is never
+    awaited."""
+
+    async def later() -> None:
+        pass
+
+    def plain(member: rumor.Member) -> object:
+        return later()
+
+    node, other = start("v0"), start("v1")
+    node.on_join(plain)
+    try:
+        with pytest.warns(RuntimeWarning) as record:
+            other.join(node.addr)
+            wait_until(lambda: len(record) > 0, 10.0, "no warning")
+            node.close()
+        text = str(record[0].message)
+        assert ".<locals>.plain of node 'v0'" in text, text
+        assert "never awaited" in text and "outside" in text, text
+    finally:
+        node.close()
+        other.close()
+
+
 def test_a_slow_consumer_is_bounded_and_counted() -> None:
     """A stream nobody reads keeps at most maxsize events and counts the rest;
     the node and the other streams are unaffected."""

@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+import weakref
 
 import pytest
 import rumor
-from support import LOCALHOST, Cluster, fast_config, wait_until
+from support import DEADLINE, LOCALHOST, Cluster, fast_config, wait_until
 
 
 def _port_free(addr: str) -> bool:
@@ -36,6 +39,64 @@ def test_unreferenced_node_is_closed_and_frees_its_port() -> None:
     wait_until(lambda: _port_free(addr), 10.0, f"{addr} still bound after the Node was dropped")
 
 
+def _thread_named(name: str) -> bool:
+    return any(t.name == name for t in threading.enumerate())
+
+
+def _start_selfish_node(name: str, seed: str) -> str:
+    """Starts a node whose callbacks refer to it, joins it to ``seed``, waits
+    until a callback has run, and lets go of it (only the callbacks' closures
+    still hold it); returns its address."""
+    node = rumor.Node(name=name, bind=f"{LOCALHOST}:0", config=fast_config())
+    ran = threading.Event()
+
+    @node.on_join
+    def joined(member: rumor.Member) -> None:
+        if node.members():
+            ran.set()
+
+    node.on_rumor(lambda r: node.stats())
+    node.join(seed)
+    assert ran.wait(DEADLINE), "on_join never ran"
+    return node.addr
+
+
+def test_a_node_its_own_callbacks_refer_to_is_collected(cluster: Cluster) -> None:
+    """A Node referenced only by its own callbacks (``lambda m: node.members()``),
+    which have run, is collected: its port is freed, its dispatcher ends."""
+    seed = cluster.start("seed")
+    addr = _start_selfish_node("selfish", seed.addr)
+    assert _thread_named("rumor-events-selfish")
+
+    def freed() -> bool:
+        # Collected again at each look: the dispatcher may still be finishing
+        # the callback (and so hold the node) at the first collection.
+        gc.collect()
+        return _port_free(addr) and not _thread_named("rumor-events-selfish")
+
+    wait_until(freed, 10.0, f"{addr} still bound, or its dispatcher still running")
+
+
+def _run_selfish_simulation() -> weakref.ref[rumor.Simulation]:
+    """Runs a simulation whose node's callbacks refer to it, and lets go of
+    it; returns a weak reference to it."""
+    sim = rumor.Simulation(nodes=2, config=fast_config(), seed=3, join=False)
+    ran: list[int] = []
+    sim.node("n0").on_join(lambda m: ran.append(len(sim.members("n0"))))
+    sim.node("n1").join("n0")
+    sim.run(seconds=2)
+    assert ran, "on_join never ran"
+    return weakref.ref(sim)
+
+
+def test_a_simulation_its_callbacks_refer_to_is_collected() -> None:
+    """A Simulation whose node callbacks refer to it holds no thread and is
+    collected like any Python object."""
+    ref = _run_selfish_simulation()
+    gc.collect()
+    assert ref() is None
+
+
 def test_interpreter_exit_with_open_nodes_neither_hangs_nor_aborts() -> None:
     """Exiting Python with joined, open nodes and busy callbacks exits cleanly."""
     script = textwrap.dedent(
@@ -57,6 +118,90 @@ def test_interpreter_exit_with_open_nodes_neither_hangs_nor_aborts() -> None:
     assert done.returncode == 0, done.stderr
     assert "exiting" in done.stdout
     assert "Fatal" not in done.stderr and "panicked" not in done.stderr, done.stderr
+
+
+def test_interpreter_exit_waits_once_for_all_nodes_blocked_in_callbacks() -> None:
+    """Three nodes whose callbacks never return: exit waits one grace period
+    for all of them together (not one per node), says which nodes it gave
+    up on, and exits cleanly."""
+    grace = 3.0
+    script = textwrap.dedent(
+        f"""
+        import threading, rumor, rumor.node
+        rumor.node.EXIT_GRACE = {grace}
+        c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+        nodes = [rumor.Node(name=f"n{{i}}", config=c) for i in range(3)]
+        blocked = threading.Semaphore(0)
+
+        def block(member):
+            blocked.release()
+            threading.Event().wait()  # never returns
+
+        for n in nodes:
+            n.on_join(block)
+        for n in nodes[1:]:
+            n.join(nodes[0].addr)
+        for _ in nodes:
+            assert blocked.acquire(timeout=30), "a callback never started"
+        print("exiting", flush=True)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().strip() == "exiting", proc.stderr.read()
+        started = time.monotonic()
+        try:
+            proc.wait(timeout=2 * grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"still exiting {2 * grace} s later (grace: {grace} s for all nodes)")
+        took = time.monotonic() - started
+        err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    for alarm in ("FATAL", "Fatal", "Traceback", "panicked", "Exception ignored"):
+        assert alarm not in err, err
+    assert "n0, n1, n2" in err, f"exit took {took:.1f} s and named no node: {err!r}"
+
+
+def test_interpreter_exit_starts_no_callback_for_events_still_queued() -> None:
+    """Exit lets a running callback finish but runs none for the events
+    still queued behind it: the wait is for work already started."""
+    script = textwrap.dedent(
+        """
+        import sys, threading, time, rumor
+        c = rumor.Config.local(probe_interval=0.2, probe_timeout=0.1, gossip_interval=0.05)
+        seed = rumor.Node(name="seed", config=c)
+        started = threading.Event()
+
+        def slow(member):
+            print("callback", member.name, flush=True)
+            started.set()
+            while not seed.closed:  # until exit closes the node
+                time.sleep(0.01)
+
+        seed.on_join(slow)
+        peers = [rumor.Node(name=f"p{i}", config=c) for i in range(4)]
+        for p in peers:
+            p.join(seed.addr)
+        if not started.wait(30):
+            sys.exit("no callback started")
+        deadline = time.monotonic() + 30
+        while seed.stats()["event_queue"] < 3:  # polls a condition, with a deadline
+            if time.monotonic() > deadline:
+                sys.exit("the joins were never queued")
+            time.sleep(0.01)
+        print("exiting", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1:] == ["exiting"], done.stdout
+    assert len([line for line in lines if line.startswith("callback")]) == 1, done.stdout
 
 
 def test_join_and_leave_are_awaitable(cluster: Cluster) -> None:

@@ -10,8 +10,10 @@ import logging
 import sys
 import threading
 import time
+import types
+import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rumor import _native
@@ -57,9 +59,17 @@ if TYPE_CHECKING:
 __all__ = ["Node"]
 
 
-# Nodes still open, closed at interpreter exit so no dispatcher thread is
-# left running a callback while Python finalizes.
-_open_nodes: weakref.WeakSet[Node] = weakref.WeakSet()
+# Every dispatcher thread still running, with its native node: at
+# interpreter exit they are closed and waited for (see _close_all). Threads,
+# not Nodes: a collected Node's dispatcher may not have ended yet.
+_dispatchers: dict[threading.Thread, _native.NativeNode] = {}
+
+EXIT_GRACE = 5.0
+"""Seconds interpreter exit waits, once for all nodes together, for
+callbacks still running when it closes the nodes left open."""
+
+# Set at interpreter exit: dispatchers start no more callbacks.
+_exiting = threading.Event()
 
 
 _TYPED: dict[str, Callable[[Member], Event]] = {
@@ -157,61 +167,132 @@ class _DropWatch:
             _log.warning("%s: trouble in the last %.0f s: %s", native.name, interval, detail)
 
 
-def _dispatch(
-    native: _native.NativeNode,
-    callbacks: dict[str, list[AnyCallback]],
-    streams: list[EventStream],
-    lock: threading.Lock,
-    loop: asyncio.AbstractEventLoop | None,
+def _schedule(
+    coroutine: Coroutine[Any, Any, Any], callback: AnyCallback, kind: str, node: Node
 ) -> None:
+    """Runs the coroutine ``callback`` returned on the loop ``node`` was
+    made in; when it cannot run there (no loop, or a closed one), closes it
+    and says so with a :class:`RuntimeWarning` naming the callback."""
+    loop = node._loop
+    what = f"on_{kind} callback {_qualified_name(callback)} of node {node.name!r}"
+    if loop is None:
+        why = (
+            f"{what} returned a coroutine, which was never awaited: the node was made "
+            "outside a running event loop, so it has none to run it on"
+        )
+    else:
+        import asyncio  # loaded already: the node was made in a loop
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:
+            if not loop.is_closed():
+                raise
+            why = f"{what} did not run: the event loop the node was made in is closed"
+        else:
+            future.add_done_callback(functools.partial(_report, callback))
+            return
+    coroutine.close()  # without a loop it can never run
+    _warn_at(callback, why)
+
+
+def _qualified_name(callback: AnyCallback) -> str:
+    """``module.qualname`` of ``callback``, or its repr if it has none."""
+    name = getattr(callback, "__qualname__", None)
+    if not isinstance(name, str):
+        return repr(callback)
+    module = getattr(callback, "__module__", None)
+    return f"{module}.{name}" if isinstance(module, str) else name
+
+
+# Warnings already shown, as a module's __warningregistry__: the default
+# filter shows each distinct one once, not at every event.
+_warned: dict[Any, Any] = {}
+
+
+def _warn_at(callback: AnyCallback, message: str) -> None:
+    """A :class:`RuntimeWarning` pointing at ``callback``'s definition (the
+    user's code, not the dispatcher thread) when it has one."""
+    code = getattr(callback, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    module = getattr(callback, "__module__", None)
+    warnings.warn_explicit(
+        message,
+        RuntimeWarning,
+        code.co_filename,
+        code.co_firstlineno,
+        module=module if isinstance(module, str) else None,
+        registry=_warned,
+    )
+
+
+def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
     """Dispatcher thread: runs the callbacks of each event, in order, and
     hands its typed form to every event stream, until the native node is
-    closed. A callback that raises is reported through
-    ``sys.unraisablehook`` and the others still run; an ``async def``
-    callback is scheduled on ``loop``, the loop the node was made in."""
-    watch = _DropWatch()
-    name = native.name
-    while True:
-        raw = native.next_event(0.5)
-        if not native.closed:
-            watch.check(native)
-        if raw is None:
-            if native.closed:
-                with lock:
-                    ended = list(streams)
-                for stream in ended:
-                    stream._offer(_CLOSED)
-                return
-            continue
-        event = NativeEvent(*raw)
-        kind = event.kind
-        # A live member event carries its member's tuple.
-        args = callback_arguments(event, functools.partial(member_from_tuple, event.content))
-        _log_event(name, kind, args)
-        with lock:
-            todo = list(callbacks.get(kind, ()))
-            listening = list(streams)
-        for callback in todo:
-            try:
-                result = callback(*args)
-                if inspect.iscoroutine(result):
-                    if loop is None or loop.is_closed():
-                        result.close()  # its loop has ended: it can never run
-                        continue
-                    import asyncio  # loaded already: the loop runs
+    closed.
 
-                    future = asyncio.run_coroutine_threadsafe(result, loop)
-                    future.add_done_callback(functools.partial(_report, callback))
-            except BaseException as exc:  # reported, never fatal to the node
-                _native.write_unraisable(exc, callback)
-        if listening:
-            typed = _typed(native, kind, args)
-            if typed is not None:
-                for stream in listening:
-                    stream._offer(typed)
-            # Streams whose event loop has ended can never be read again.
-            with lock:
-                streams[:] = [s for s in streams if not s._loop.is_closed()]
+    It holds the :class:`Node` only while delivering an event, through
+    ``node_ref`` otherwise: callbacks that refer to their node (a closure
+    over it, the common case) make a reference cycle, and a thread that held
+    it for good would keep the whole cycle, port and thread included, alive
+    forever. So an unreferenced node is collected, its finalizer closes the
+    native node, and this thread ends."""
+    watch = _DropWatch()
+    try:
+        while True:
+            raw = native.next_event(0.5)
+            if not native.closed:
+                watch.check(native)
+            if raw is not None and not _exiting.is_set():
+                _deliver(node_ref(), native, NativeEvent(*raw))
+            elif native.closed:
+                _end_streams(node_ref())
+                return
+    finally:
+        _dispatchers.pop(threading.current_thread(), None)
+
+
+def _end_streams(node: Node | None) -> None:
+    """Ends the event streams of a closed node (a collected one has none)."""
+    if node is None:
+        return
+    with node._lock:
+        ended = list(node._streams)
+    for stream in ended:
+        stream._offer(_CLOSED)
+
+
+def _deliver(node: Node | None, native: _native.NativeNode, event: NativeEvent) -> None:
+    """Runs the callbacks of ``event`` and feeds the streams of ``node``
+    (``None`` once collected: then nobody listens). A callback that raises
+    is reported through ``sys.unraisablehook`` and the others still run; an
+    ``async def`` callback is scheduled on the loop the node was made in."""
+    kind = event.kind
+    # A live member event carries its member's tuple.
+    args = callback_arguments(event, functools.partial(member_from_tuple, event.content))
+    _log_event(native.name, kind, args)
+    if node is None:
+        return
+    with node._lock:
+        todo = list(node._callbacks.get(kind, ()))
+        listening = list(node._streams)
+    for callback in todo:
+        try:
+            result = callback(*args)
+            if inspect.iscoroutine(result):
+                _schedule(result, callback, kind, node)
+        except BaseException as exc:  # reported, never fatal to the node
+            _native.write_unraisable(exc, callback)
+    if listening:
+        typed = _typed(native, kind, args)
+        if typed is not None:
+            for stream in listening:
+                stream._offer(typed)
+        # Streams whose event loop has ended can never be read again.
+        with node._lock:
+            node._streams[:] = [s for s in node._streams if not s._loop.is_closed()]
 
 
 class Node(NodeBase):
@@ -221,11 +302,16 @@ class Node(NodeBase):
     runs on a background Rust runtime that never waits for the GIL, so a busy
     Python program does not make it look dead. Callbacks run on a dispatcher
     thread of the node's own; one that raises is reported through
-    :func:`sys.unraisablehook` and the node keeps working.
+    :func:`sys.unraisablehook` and the node keeps working. An ``async def``
+    callback runs on the event loop the node was made in; a coroutine that
+    cannot run (that loop has closed, or the node was made outside any) is
+    closed with a :class:`RuntimeWarning` naming the callback.
 
     Used as a context manager, the node leaves the cluster gracefully and
     closes on exit. :meth:`close` alone stops it abruptly, which the other
-    members see as a failure.
+    members see as a failure. A node nobody references any more is closed
+    when it is garbage-collected, even if its own callbacks refer to it;
+    close it to free its port at a known time.
 
     Args:
         name: unique name in the cluster; defaults to ``"<host>:<port>"``.
@@ -270,18 +356,19 @@ class Node(NodeBase):
                 self._loop = running.get_running_loop()
             except RuntimeError:
                 pass
-        # The dispatcher holds the native node and the callbacks, not the Node
-        # itself, so a Node nobody references any more is collected, and
-        # collecting it closes the native node, which ends the dispatcher.
+        # The dispatcher holds the native node and a weak reference to the
+        # Node (see _dispatch), so a Node nobody references any more is
+        # collected even when its callbacks refer to it, and collecting it
+        # closes the native node, which ends the dispatcher.
         self._dispatcher = threading.Thread(
             target=_dispatch,
-            args=(self._native, self._callbacks, self._streams, self._lock, self._loop),
+            args=(self._native, weakref.ref(self)),
             name=f"rumor-events-{self.name}",
             daemon=True,
         )
+        _dispatchers[self._dispatcher] = self._native
         self._dispatcher.start()
         weakref.finalize(self, self._native.close)
-        _open_nodes.add(self)
 
     # -- identity ---------------------------------------------------------
 
@@ -504,15 +591,33 @@ class Node(NodeBase):
         """Stops the node at once: its socket closes and its tasks end.
 
         Without a prior :meth:`leave`, the other members detect this node as
-        failed. Idempotent.
+        failed. Waits up to 5 s for a callback still running (not when
+        called from one). Idempotent.
         """
         self._native.close()
         if threading.current_thread() is not self._dispatcher:
             self._dispatcher.join(timeout=5.0)
-        _open_nodes.discard(self)
 
 
 @atexit.register
 def _close_all() -> None:
-    for node in list(_open_nodes):
-        node.close()
+    """At interpreter exit, closes every node still open, all at once, then
+    waits for their dispatchers to finish the callbacks they are running:
+    a thread that comes back from the compiled core while Python finalizes
+    aborts the process. One deadline, :data:`EXIT_GRACE` from now, for all
+    of them; past it, exit goes on and says which nodes it gave up on.
+    Events still queued get no callback: the wait is for work started."""
+    _exiting.set()
+    running = list(_dispatchers.items())
+    deadline = time.monotonic() + EXIT_GRACE
+    for _, native in running:
+        native.close()  # each dispatcher ends once its running callback returns
+    for thread, _ in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = sorted(native.name for thread, native in running if thread.is_alive())
+    if stuck:
+        _log.warning(
+            "exiting with callbacks still running on %s, after waiting %.0f s for them",
+            ", ".join(stuck),
+            EXIT_GRACE,
+        )
