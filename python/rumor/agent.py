@@ -129,7 +129,10 @@ OPTIONS = (
     ),
     _Option("label", str, "", "cluster label (needs --key-file)"),
     _Option(
-        "control", str, None, "loopback host:port or Unix socket path for rumor members/broadcast"
+        "control",
+        str,
+        None,
+        "loopback host:port or Unix socket path for rumor members, broadcast, join and health",
     ),
     _Option(
         "metrics",
