@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import select
 import signal
 import socket
 import socketserver
@@ -347,6 +348,9 @@ class _Signals:
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.armed = False
+        self.wakeup_read, self.wakeup_write = os.pipe()
+        for fd in (self.wakeup_read, self.wakeup_write):
+            os.set_blocking(fd, False)
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -357,6 +361,28 @@ class _Signals:
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self)
+        # The kernel may hand a signal to any thread (a dispatcher's, a
+        # tokio worker's), and then a lock wait in the main thread is never
+        # interrupted to run the handler. Whichever thread takes it, the
+        # interpreter writes a byte to the wakeup fd: wait() watches it.
+        signal.set_wakeup_fd(self.wakeup_write, warn_on_full_buffer=False)
+
+    def wait(self) -> None:
+        """Blocks the main thread until ``stop`` is set, by a signal or by
+        :meth:`set`, without waking up in between."""
+        while not self.stop.is_set():
+            # The handler runs in the main thread once select returns (it
+            # checks for signals before the loop's next test).
+            select.select([self.wakeup_read], [], [])
+            try:
+                os.read(self.wakeup_read, 4096)
+            except BlockingIOError:
+                pass
+
+    def set(self) -> None:
+        """Sets ``stop`` from the main thread, with no signal."""
+        self.stop.set()
+        os.write(self.wakeup_write, b"\0")
 
     def cut_short(self, call: Callable[[], _T]) -> _T | None:
         """``call()``, or ``None`` if a signal came while it ran."""
@@ -732,10 +758,10 @@ def run(args: argparse.Namespace) -> int:
                 emit("join_failed", error=str(e))
                 _log.error("%s: join failed: %s", node.name, e)
                 status = 1
-                signals.stop.set()
+                signals.set()
         # No timeout: an idle agent does not wake up at all. A signal
-        # interrupts the wait, and its handler sets the event.
-        signals.stop.wait()
+        # wakes the wait up, and its handler sets the event.
+        signals.wait()
     finally:
         for server in servers:
             _close(server)
