@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,3 +127,19 @@ def free_port() -> int:
                 except OSError:
                     continue
                 return port
+
+
+def cli_until(
+    status: int, *args: str, deadline: float = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m rumor *args`` again until it exits with ``status``
+    (for what the cluster reaches by gossip, not at once: another member
+    seen alive); fails at the deadline with the last run's output."""
+    end = time.monotonic() + deadline
+    while True:
+        done = cli(*args)
+        if done.returncode == status:
+            return done
+        if time.monotonic() >= end:
+            pytest.fail(f"after {deadline:.0f} s, still {done}", pytrace=False)
+        time.sleep(0.1)

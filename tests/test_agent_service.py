@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import rumor
-from agents import TIMEOUT, Agent, cli, free_port
+from agents import TIMEOUT, Agent, cli, cli_until, free_port
 from rumor import agent
 from support import LOCALHOST, wait_until
 
@@ -305,8 +305,7 @@ def test_health_needs_a_live_member_that_sees_another(agents: list[Agent]) -> No
     b = Agent("--bind", f"{LOCALHOST}:0", "--name", "b", "--join", a.started["addr"])
     agents.append(b)
     a.next("join")
-    healthy = cli("health", "--agent", control)
-    assert healthy.returncode == 0, healthy
+    healthy = cli_until(0, "health", "--agent", control)
     assert healthy.stdout == "healthy: a is alive and sees 1 other live member(s)\n"
 
     assert b.stop() == 0

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import rumor
 import tomllib
-from agents import TIMEOUT, Agent, cli, free_port
+from agents import TIMEOUT, Agent, cli_until, free_port
 from rumor import agent
 from support import LOCALHOST, wait_until
 
@@ -151,8 +151,7 @@ def test_the_systemd_unit_runs_its_agent(
     assert a.started["name"] == table["name"]
     assert a.started["encrypted"] is True
     assert a.next("join")["member"]["name"] == "seed"
-    healthy = cli("health", "--agent", a.started["control"])
-    assert healthy.returncode == 0, healthy
+    cli_until(0, "health", "--agent", a.started["control"])
     assert a.stop() == 0
     wait_until(lambda: any(m.name == table["name"] and m.state == "left" for m in seed.members()))
 
@@ -229,7 +228,6 @@ def test_the_kubernetes_manifest_runs_its_agent_and_probe(
         "rumor-1.rumor-gossip.default.svc.cluster.local",
     ]
     wait_until(lambda: {m.name for m in seeds[0].members(state="alive")} >= {"rumor-2"})
-    ready = cli(*[loopback(expand(a)) for a in probe[1:]])
-    assert ready.returncode == 0, ready
+    ready = cli_until(0, *[loopback(expand(a)) for a in probe[1:]])
     assert ready.stdout.startswith("healthy: rumor-2 is alive")
     assert a.stop() == 0
