@@ -7,71 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import rumor
+from agents import TIMEOUT, Agent, cli
 from rumor import agent
 from support import LOCALHOST, wait_until
-
-TIMEOUT = 30.0
-
-
-class Agent:
-    """A ``rumor agent`` process this test started, read line by line."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rumor", "agent", "--preset", "local", *args],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[dict[str, Any]] = []
-        # A thread reads stdout, so waiting never depends on Python's buffer.
-        self.incoming: queue.Queue[str] = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.started = self.next("started")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for text in self.proc.stdout:
-            self.incoming.put(text)
-        self.incoming.put("")  # end of output
-
-    def next(self, event: str) -> dict[str, Any]:
-        """Reads lines until one of ``event`` comes; fails after TIMEOUT."""
-        for seen in self.lines:
-            if seen["event"] == event:
-                self.lines.remove(seen)
-                return seen
-        while True:
-            try:
-                text = self.incoming.get(timeout=TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"no {event!r} line within {TIMEOUT} s")
-            assert text, f"agent exited ({self.proc.poll()}) before {event!r}"
-            line: dict[str, Any] = json.loads(text)
-            if line["event"] == event:
-                return line
-            self.lines.append(line)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(TIMEOUT)
-        self.reader.join(TIMEOUT)  # it reaches the end of the output
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return code
 
 
 @pytest.fixture
@@ -79,15 +26,7 @@ def agents() -> Iterator[list[Agent]]:
     started: list[Agent] = []
     yield started
     for a in started:
-        if a.proc.poll() is None:
-            a.proc.kill()  # only the agents this test started, by handle
-        a.stop()
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rumor", *args], capture_output=True, text=True, timeout=TIMEOUT
-    )
+        a.kill()  # only the agents this test started, by handle
 
 
 def test_agents_join_answer_members_broadcast_and_leave_on_sigterm(
@@ -336,6 +275,9 @@ USAGE_MISTAKES = [
     (["simulate", "--seconds", "nan"], "--seconds"),
     (["simulate", "--plot", "{tmp}/missing/plot.png"], "--plot"),
     (["join", "--agent", "/nonexistent.sock", "--timeout", "inf", "127.0.0.1:1"], "--timeout"),
+    (["health", "--agent", "/nonexistent.sock", "--timeout", "0"], "--timeout"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--metrics", "nope"], "--metrics"),
+    (["agent", "--bind", f"{LOCALHOST}:0", "--metrics", "nope.invalid:9100"], "--metrics"),
 ]
 
 

@@ -1,5 +1,5 @@
 """The ``rumor`` command line (also ``python -m rumor``): ``demo``, ``agent``,
-``members``, ``broadcast``, ``join`` and ``simulate``.
+``members``, ``broadcast``, ``join``, ``health`` and ``simulate``.
 
 A mistake in the options is one line on stderr naming the flag and what it
 allows, and exit status 2, before any work starts.
@@ -15,6 +15,9 @@ import sys
 from rumor import agent, demo
 
 __all__ = ["main"]
+
+HEALTH_TIMEOUT = 5.0
+"""Seconds ``rumor health`` waits for the agent's answer, unless told otherwise."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     join_parser.add_argument("seeds", nargs="+", metavar="SEED", help="seed host:port")
 
+    health_parser = commands.add_parser(
+        "health",
+        help="exit 0 if an agent's node is alive and sees another live member, else 1",
+        description=(
+            "Asks a running agent whether its node is a live member that sees at least "
+            "one other live member: exit status 0 if so, 1 otherwise (also when the agent "
+            "cannot be reached), with a one-line reason. For systemd, Kubernetes probes "
+            "and load balancers."
+        ),
+    )
+    health_parser.add_argument("--agent", required=True, help="the agent's --control address")
+    health_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=HEALTH_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the agent's answer (default {HEALTH_TIMEOUT:g})",
+    )
+
     sim_parser = commands.add_parser(
         "simulate", help="simulate a cluster joining in virtual time; print how it converged"
     )
@@ -84,6 +106,26 @@ def _ask(address: str, command: str, timeout: float = 10.0) -> int:
         print(json.dumps(answer))
         failed = failed or "error" in answer
     return 1 if failed else 0
+
+
+def _health(address: str, timeout: float) -> int:
+    """0 and ``healthy: <reason>`` on stdout when the agent says its node is
+    healthy; 1 and ``unhealthy: <reason>`` on stderr otherwise."""
+    try:
+        answers = agent.request(address, "health", timeout=timeout)
+    except (OSError, ValueError) as e:
+        print(f"unhealthy: cannot reach the agent at {address}: {e}", file=sys.stderr)
+        return 1
+    answer = answers[0] if len(answers) == 1 else {}
+    if not isinstance(answer.get("healthy"), bool):
+        said = answer.get("error") or f"an unexpected answer {answers!r}"
+        print(f"unhealthy: the agent at {address} said {said}", file=sys.stderr)
+        return 1
+    if answer["healthy"]:
+        print(f"healthy: {answer['reason']}")
+        return 0
+    print(f"unhealthy: {answer['reason']}", file=sys.stderr)
+    return 1
 
 
 def _simulate_mistake(args: argparse.Namespace) -> str | None:
@@ -185,6 +227,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         # answered ...") arrives rather than a timeout of ours.
         command = agent.join_command(args.seeds, args.timeout)
         return _ask(args.agent, command, timeout=args.timeout + agent.REPLY_MARGIN)
+    if args.command == "health":
+        try:
+            agent.seconds_option("--timeout", args.timeout)
+        except ValueError as e:
+            print(f"rumor health: {e}", file=sys.stderr)
+            return 2
+        return _health(args.agent, args.timeout)
     if args.command == "simulate":
         return _simulate(args)
     parser.print_help()
