@@ -9,17 +9,15 @@
 //! which scenarios changed and why; any other change must leave every hash as
 //! it is.
 
+mod script;
+
 use rumor::codec::Key;
 use rumor::codec::Value;
 use rumor::proto::{Config, FailureDetector};
 use rumor::sim::Simulation;
+use script::secs;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
-}
 
 /// FNV-1a, 64 bits: fixed by its definition, so a hash recorded on one
 /// build compares with one computed on any other.
