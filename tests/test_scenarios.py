@@ -109,3 +109,18 @@ def test_simulate_plots_the_scenario(scenario: str, tmp_path: Path) -> None:
     total = {"join": 40 * 39, "crash": 39, "broadcast": 40}[scenario]
     assert f"{total} / {total}" in done.stdout
     assert " at t = " in done.stdout.splitlines()[-2]
+
+
+def test_news_that_reaches_nobody_is_an_empty_plot() -> None:
+    """Under 100% loss a join reaches nobody: empty curves, ``done`` None,
+    and plot_scenario draws the axes without a legend warning."""
+    spread = scenarios.run("join", 5, seconds=2, loss=1.0)
+    assert spread.done is None and all(c.steps == [] for c in spread.curves)
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    pyplot = pytest.importorskip("matplotlib.pyplot")
+    try:
+        ax = rumor.plot.plot_scenario(spread)  # warnings are errors in this suite
+        assert ax.get_legend() is None
+    finally:
+        pyplot.close("all")

@@ -220,9 +220,9 @@ _DONE = {
 def _print_spread(spread: Spread) -> None:
     """For each curve, the virtual time it reached each tenth of the total."""
     width = len(str(spread.total))
+    print(f"{spread.ylabel}, at each tenth:")
     for curve in spread.curves:
-        print(f"{curve.label}, {spread.ylabel}:")
-        print("       t (s)   count")
+        print(f"       t (s)   {curve.label}")
         tenth = 1
         for t, count in curve.steps:
             if count * 10 >= tenth * spread.total:

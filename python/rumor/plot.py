@@ -129,5 +129,6 @@ def plot_scenario(spread: Spread, ax: Axes | None = None) -> Axes:
     ax.set_ylabel(spread.ylabel)
     ax.set_title(spread.title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best")
+    if any(curve.steps for curve in spread.curves):
+        ax.legend(loc="best")
     return ax
