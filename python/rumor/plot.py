@@ -45,9 +45,9 @@ def spread(sim: Simulation, subject: str, kind: str = "fail") -> list[tuple[floa
 
 
 def plot_spread(sim: Simulation, subject: str, kind: str = "fail", ax: Axes | None = None) -> Axes:
-    """Draws how many nodes have reported ``kind`` (join, fail, suspect, leave
-    or alive) about node ``subject`` over virtual time, as a step curve from
-    the event log.
+    """Draws how many nodes have reported ``kind`` (join, fail, suspect,
+    leave, alive, or rumor: delivered a broadcast by ``subject``) about node
+    ``subject`` over virtual time, as a step curve from the event log.
 
     Draws on ``ax``, adding one labelled curve, or on a new figure's axes,
     with axis labels, a title and the number of other nodes as a dashed
