@@ -20,6 +20,8 @@ def test_the_example_notebook_executes() -> None:
     text = "".join(o.get("text", "") for o in outputs)
     assert "9 members heard it once each" in text
     assert "all 999 survivors knew n17 failed" in text
+    for scenario in ("join", "crash", "broadcast"):
+        assert f"{scenario}: everywhere at t = " in text, "the spread scenarios ran to the end"
     assert any("image/png" in o.get("data", {}) for o in outputs), "the plot was drawn"
     htmls = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("rumor.Node" in h and "dead" in h for h in htmls), "the node table shows the crash"

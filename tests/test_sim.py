@@ -496,6 +496,9 @@ def test_spread_counts_each_reporting_node_once() -> None:
     assert [t for t, _ in steps] == sorted(t for t, _ in steps)
     with pytest.raises(rumor.ArgumentError, match="kind"):
         spread(sim, "n3", "exploded")
+    sim.node("n1").broadcast(b"news")
+    sim.run(2)
+    assert spread(sim, "n1", "rumor")[-1][1] == N - 1, "every survivor delivered n1's broadcast"
 
 
 def test_plot_spread_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

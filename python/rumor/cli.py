@@ -13,6 +13,7 @@ import os
 import sys
 
 from rumor import agent, demo
+from rumor.scenarios import SCENARIOS, Spread
 
 __all__ = ["main"]
 
@@ -85,10 +86,32 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sim_parser = commands.add_parser(
-        "simulate", help="simulate a cluster joining in virtual time; print how it converged"
+        "simulate",
+        help="simulate a join, a crash or a broadcast in virtual time; print or plot its spread",
+        description=(
+            "Simulates a scenario on a virtual network and prints when each tenth of the "
+            "cluster had the news; --plot draws the curves, exact to the event, "
+            "from the simulator's event log."
+        ),
+    )
+    sim_parser.add_argument(
+        "--scenario",
+        default="join",
+        metavar="|".join(SCENARIOS),
+        help=(
+            "join: every node joins through n0 at t = 0 (members known, summed over nodes); "
+            "crash: the last node of a converged cluster crashes (survivors that suspect it, "
+            "that hold it dead); broadcast: n0 broadcasts (nodes that delivered it). "
+            "Default join"
+        ),
     )
     sim_parser.add_argument("--nodes", type=int, default=100)
-    sim_parser.add_argument("--seconds", type=float, default=30.0)
+    sim_parser.add_argument(
+        "--seconds",
+        type=float,
+        default=30.0,
+        help="virtual seconds to run at most after the join, crash or broadcast (default 30)",
+    )
     sim_parser.add_argument("--loss", type=float, default=0.0, help="packet loss, 0 to 1")
     sim_parser.add_argument("--seed", type=int, default=1)
     sim_parser.add_argument("--plot", metavar="FILE", help="save a plot (needs matplotlib)")
@@ -130,8 +153,12 @@ def _health(address: str, timeout: float) -> int:
 
 def _simulate_mistake(args: argparse.Namespace) -> str | None:
     """The first mistake in ``rumor simulate``'s options, as one line."""
+    if args.scenario not in SCENARIOS:
+        return f"--scenario must be one of {', '.join(SCENARIOS)}, got {args.scenario!r}"
     if args.nodes < 1:
         return f"--nodes must be at least 1, got {args.nodes}"
+    if args.scenario == "crash" and args.nodes < 2:
+        return f"--nodes must be at least 2 for --scenario crash, got {args.nodes}"
     if not 0 <= args.loss <= 1:  # also refuses nan
         return f"--loss must be a fraction from 0 to 1, got {args.loss}"
     if not 0 <= args.seed < 2**64:
@@ -150,7 +177,8 @@ def _simulate_mistake(args: argparse.Namespace) -> str | None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from rumor.sim import Simulation
+    from rumor import scenarios
+    from rumor.plot import plot_scenario
 
     mistake = _simulate_mistake(args)
     if mistake is not None:
@@ -165,30 +193,42 @@ def _simulate(args: argparse.Namespace) -> int:
         except ImportError as e:
             print(f"rumor: {e}", file=sys.stderr)
             return 1
-    sim = Simulation(args.nodes, seed=args.seed, loss=args.loss)
-    names = [f"n{i}" for i in range(args.nodes)]
-    rows: list[tuple[float, int]] = []
-    print(f"{args.nodes} nodes joining through n0 at t = 0, {args.loss:.0%} loss, seed {args.seed}")
-    print("  t (s)   nodes that see everyone alive")
-    step = max(args.seconds / 30, 0.1)
-    while sim.now < args.seconds:
-        sim.run(min(step, args.seconds - sim.now))
-        full = sum(1 for n in names if len(sim.node(n).members(state="alive")) == args.nodes)
-        rows.append((sim.now, full))
-        print(f"{sim.now:7.2f}   {full:>6} / {args.nodes}")
-        if full == args.nodes:
-            print(f"converged at t = {sim.now:.2f} s (virtual)")
-            break
+    spread = scenarios.run(args.scenario, args.nodes, args.seconds, args.loss, args.seed)
+    print(spread.title)
+    _print_spread(spread)
+    if spread.done is not None:
+        print(f"{_DONE[args.scenario]} at t = {spread.done:.4f} s (virtual)")
+    else:
+        print(f"not everywhere after {args.seconds:g} virtual s")
     if plt is not None:
         plt.switch_backend("Agg")
-        fig, ax = plt.subplots()
-        ax.step([t for t, _ in rows], [n for _, n in rows], where="post")
-        ax.set_xlabel("virtual time (s)")
-        ax.set_ylabel("nodes that see everyone alive")
-        ax.set_title(f"{args.nodes} nodes, {args.loss:.0%} loss")
-        fig.savefig(args.plot)
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        plot_scenario(spread, ax=ax)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        plt.close(fig)
         print(f"plot saved to {args.plot}")
     return 0
+
+
+_DONE = {
+    "join": "converged",
+    "crash": "every survivor held it dead",
+    "broadcast": "every node delivered it",
+}
+
+
+def _print_spread(spread: Spread) -> None:
+    """For each curve, the virtual time it reached each tenth of the total."""
+    width = len(str(spread.total))
+    print(f"{spread.ylabel}, at each tenth:")
+    for curve in spread.curves:
+        print(f"       t (s)   {curve.label}")
+        tenth = 1
+        for t, count in curve.steps:
+            if count * 10 >= tenth * spread.total:
+                print(f"  {t:10.4f}   {count:>{width}} / {spread.total}")
+                while tenth <= 10 and count * 10 >= tenth * spread.total:
+                    tenth += 1
 
 
 def main(argv: list[str] | None = None) -> int:
