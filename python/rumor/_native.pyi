@@ -146,7 +146,8 @@ class Config:
         """The cluster label bound into every sealed datagram."""
     @property
     def max_stream_size(self) -> int:
-        """Largest payload sent over a TCP stream (0: no streams)."""
+        """Largest broadcast payload or value sent over a TCP stream, exactly
+        (its frame carries up to 1 KiB more for the framing); 0: no streams."""
     @property
     def sync_max_datagrams(self) -> int:
         """Datagrams one anti-entropy answer may take."""

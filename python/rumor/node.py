@@ -380,9 +380,8 @@ class Node(NodeBase):
         A payload too big for a datagram travels over TCP.
 
         Raises:
-            ItemError: ``payload`` is larger than ``config.max_stream_size``
-                allows (a ``ValueError``; the message says how many bytes
-                do; see :attr:`max_broadcast_size`).
+            ItemError: ``payload`` is larger than :attr:`max_broadcast_size`
+                (a ``ValueError``; the message says the limit).
         """
         return self._native.broadcast(check_bytes("payload", payload))
 

@@ -327,7 +327,7 @@ impl Engine {
 
     /// Bytes a stream payload's messages may take (0: streams are off).
     pub(crate) fn stream_budget(&self) -> usize {
-        self.config.max_stream_size.saturating_sub(self.seal_overhead())
+        self.config.stream_frame_limit().saturating_sub(self.seal_overhead())
     }
 
     fn seal_overhead(&self) -> usize {
@@ -503,10 +503,10 @@ impl Engine {
 
     /// Feeds a stream payload received from the member gossiping at `from`
     /// (the address its stream header gave). Refused, and counted, when
-    /// streams are disabled or it exceeds `max_stream_size`.
+    /// streams are disabled or it exceeds [`Config::stream_frame_limit`].
     pub fn handle_stream(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
         self.stats.streams_received += 1;
-        self.handle_bytes(now, from, bytes, self.config.max_stream_size);
+        self.handle_bytes(now, from, bytes, self.config.stream_frame_limit());
         self.gossip_news(now);
     }
 

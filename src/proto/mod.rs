@@ -25,7 +25,10 @@ mod store;
 mod table;
 mod timer;
 
-pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
+pub use config::{
+    AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers,
+    STREAM_FRAME_OVERHEAD,
+};
 pub use dissemination::ItemError;
 pub use engine::{Engine, MetaTooLarge, Transmit};
 pub use event::Event;

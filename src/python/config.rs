@@ -420,7 +420,8 @@ impl PyConfig {
         &self.inner.label
     }
 
-    /// Largest payload sent over a TCP stream (0: no streams).
+    /// Largest broadcast payload or value sent over a TCP stream, exactly
+    /// (its frame carries up to 1 KiB more for the framing); 0: no streams.
     #[getter]
     fn max_stream_size(&self) -> usize {
         self.inner.max_stream_size
