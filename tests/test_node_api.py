@@ -67,7 +67,7 @@ BAD_CALLS: list[tuple[str, Callable[[rumor.Node], object], type[rumor.RumorError
         "value of the wrong type",
         lambda n: n.set("k", 5),  # type: ignore[arg-type]
         rumor.ArgumentTypeError,
-        "value must be bytes or str, got int",
+        "value must be str, bytes, bytearray or memoryview, got int",
     ),
     (
         "empty key",
@@ -85,7 +85,7 @@ BAD_CALLS: list[tuple[str, Callable[[rumor.Node], object], type[rumor.RumorError
         "payload a str",
         lambda n: n.broadcast("hi"),  # type: ignore[arg-type]
         rumor.ArgumentTypeError,
-        "payload must be bytes, got str",
+        "payload must be bytes, bytearray or memoryview, got str",
     ),
     (
         "meta too big",
@@ -355,3 +355,49 @@ def test_context_manager_leaves_gracefully(cluster: Cluster) -> None:
     assert member.closed
     wait_for_views([seed], {"ctx": "left"})
     assert cluster.logs[seed.name].count("fail", "ctx") == 0
+
+
+BYTES_LIKE = [b"\x01\x02", bytearray(b"\x01\x02"), memoryview(b"\x00\x01\x02")[1:]]
+NOT_BYTES = [42, [1, 2], "text", None, 1.5]
+
+
+def _targets(node: rumor.Node) -> list[rumor.Node | rumor.SimNode]:
+    return [node, rumor.Simulation(2, seed=1).node("n1")]
+
+
+@pytest.mark.parametrize("data", BYTES_LIKE, ids=type)
+def test_bytes_bytearray_and_memoryview_are_taken_everywhere(
+    node: rumor.Node, data: bytes | bytearray | memoryview
+) -> None:
+    """broadcast, set and set_meta, live and simulated, and Node(meta=) take
+    bytes, bytearray and memoryview alike, and keep them as bytes."""
+    for target in _targets(node):
+        target.broadcast(data)
+        target.set("k", data)
+        assert target.get(target.name, "k") == b"\x01\x02", target
+        target.set_meta(data)
+    with rumor.Node(bind=f"{LOCALHOST}:0", config=fast_config(), meta=data) as other:
+        assert other.members()[0].meta == b"\x01\x02"
+
+
+@pytest.mark.parametrize("data", NOT_BYTES, ids=repr)
+def test_anything_else_is_a_type_error_naming_the_parameter(node: rumor.Node, data: object) -> None:
+    """An int, list, None or float (and a str where text is not taken) is an
+    ArgumentTypeError naming the parameter and the accepted types, live and
+    simulated; nothing is coerced."""
+    got = type(data).__name__
+    bytes_only = f"must be bytes, bytearray or memoryview, got {got}"
+    for target in _targets(node):
+        with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"payload {bytes_only}")):
+            target.broadcast(data)  # type: ignore[arg-type]
+        with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"meta {bytes_only}")):
+            target.set_meta(data)  # type: ignore[arg-type]
+        if not isinstance(data, str):
+            message = f"value must be str, bytes, bytearray or memoryview, got {got}"
+            with pytest.raises(rumor.ArgumentTypeError, match=re.escape(message)):
+                target.set("k", data)  # type: ignore[arg-type]
+        assert target.key_values(target.name) == {}
+    with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"meta {bytes_only}")):
+        rumor.Node(bind=f"{LOCALHOST}:0", config=fast_config(), meta=data)  # type: ignore[arg-type]
+    assert node.members()[0].meta == b""
+

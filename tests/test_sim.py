@@ -599,7 +599,10 @@ def test_names_of_the_wrong_type_are_argument_type_errors() -> None:
         (lambda: sim.set_loss(0.1, src=1, dst="n0"), "src must be a str, got int"),  # type: ignore[arg-type]
         (lambda: sim.events(kind=1), "kind must be a str, got int"),  # type: ignore[arg-type]
         (lambda: sim.node("n0").key_values(0), "member must be a str, got int"),  # type: ignore[arg-type]
-        (lambda: sim.node("n0").set_meta("x"), "meta must be bytes, got str"),  # type: ignore[arg-type]
+        (
+            lambda: sim.node("n0").set_meta("x"),  # type: ignore[arg-type]
+            "meta must be bytes, bytearray or memoryview, got str",
+        ),
     ]
     for call, message in calls:
         with pytest.raises(rumor.ArgumentTypeError) as info:

@@ -20,13 +20,16 @@ from typing import Any, Literal, NamedTuple
 from rumor import _native
 from rumor._base import (
     AnyCallback,
+    BytesLike,
     NativeEvent,
     NodeBase,
+    ValueIn,
     callback_arguments,
     check_bytes,
     check_seconds,
     check_seed,
     check_str,
+    check_value,
     member_from_tuple,
     member_state,
     optional_str,
@@ -659,14 +662,16 @@ class SimNode(NodeBase):
 
     # -- dissemination ----------------------------------------------------
 
-    def broadcast(self, payload: bytes) -> int:
+    def broadcast(self, payload: BytesLike) -> int:
         """Broadcasts ``payload`` (see :meth:`rumor.Node.broadcast`); it
         spreads from the next :meth:`Simulation.run`. Returns its sequence
         number.
 
         Raises:
+            ArgumentTypeError: ``payload`` is not ``bytes``, ``bytearray``
+                or ``memoryview`` (a ``TypeError``).
             ItemError: ``payload`` is larger than ``config.max_stream_size``
-                allows (a ``ValueError``).
+                (a ``ValueError``).
             NodeClosedError: the node is down.
             UsageError: the node is paused.
         """
@@ -676,11 +681,13 @@ class SimNode(NodeBase):
         assert seq is not None  # _usable: the node runs
         return seq
 
-    def set(self, key: str, value: Value) -> None:
+    def set(self, key: str, value: ValueIn) -> None:
         """Sets ``key`` of this member's key-value map (see
-        :meth:`rumor.Node.set`)."""
+        :meth:`rumor.Node.set`: a ``str``, or bytes-like kept as ``bytes``)."""
+        key = check_str("key", key)
+        value = check_value("value", value)
         self._usable()
-        self._sim._native.set(self._name, check_str("key", key), value)
+        self._sim._native.set(self._name, key, value)
 
     def delete(self, key: str) -> None:
         """Deletes ``key`` of this member's key-value map."""
@@ -695,7 +702,7 @@ class SimNode(NodeBase):
         """``member``'s key-value map as this node knows it."""
         return self._sim._native.key_values(self._name, check_str("member", member))
 
-    def set_meta(self, meta: bytes) -> None:
+    def set_meta(self, meta: BytesLike) -> None:
         """Replaces this member's metadata and gossips it to the cluster
         (from the next :meth:`Simulation.run`), as :meth:`rumor.Node.set_meta`.
 

@@ -28,7 +28,8 @@ pub(super) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyAny> 
     }
 }
 
-/// A Python `bytes` or `str` as a replicated-state value.
+/// A Python `str` or `bytes` as a replicated-state value (the Python
+/// side has made a `bytearray` or `memoryview` `bytes` already).
 pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::Text(s.to_string()));
@@ -36,8 +37,11 @@ pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
-    Err(wrong_type("value", "bytes or str", obj))
+    Err(wrong_type("value", VALUE_TYPES, obj))
 }
+
+/// What a replicated-state value may be, as error messages say it.
+pub(super) const VALUE_TYPES: &str = "str, bytes, bytearray or memoryview";
 
 /// An event as the Python side takes it, `(kind, subject, number,
 /// content)`, the shape of the simulator's watched records: a member event
