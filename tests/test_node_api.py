@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
 import errno
 import re
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -401,3 +403,49 @@ def test_anything_else_is_a_type_error_naming_the_parameter(node: rumor.Node, da
         rumor.Node(bind=f"{LOCALHOST}:0", config=fast_config(), meta=data)  # type: ignore[arg-type]
     assert node.members()[0].meta == b""
 
+
+def test_an_unresolvable_seed_does_not_stop_the_others(cluster: Cluster) -> None:
+    """A seed whose host does not resolve is one failed seed among several:
+    the join goes on through the others and succeeds when one answers."""
+    a, b = cluster.start("a"), cluster.start("b")
+    assert b.join(["nope.invalid:1", a.addr], timeout=10.0) == 1
+    wait_for_views([a, b], all_alive([a, b]))
+
+
+def test_a_failed_join_gives_each_seed_its_own_reason(node: rumor.Node) -> None:
+    """When no seed answers, the JoinError lists every seed with its reason."""
+    with silent_udp_port() as silent:
+        quiet = f"{LOCALHOST}:{silent.getsockname()[1]}"
+        with pytest.raises(rumor.JoinError) as info:
+            node.join(["nope.invalid:1", quiet, node.addr], timeout=0.3)
+    assert str(info.value) == (
+        f"no seed answered: nope.invalid:1 (does not resolve), {quiet} (no answer within 0.3 s), "
+        f"{node.addr} (this node's own address)"
+    )
+
+
+def test_joining_only_itself_says_so_at_once(node: rumor.Node) -> None:
+    """A node given only its own address fails at once, saying so, live and
+    simulated, sync and async."""
+    message = f"no seed to join through: {node.addr} (this node's own address)"
+    deadline = time.monotonic() + 5.0
+    with pytest.raises(rumor.JoinError) as info:
+        node.join(node.addr, timeout=30.0)
+    assert str(info.value) == message
+    with pytest.raises(rumor.JoinError) as info:
+        asyncio.run(node.join_async([node.addr], timeout=30.0))
+    assert str(info.value) == message
+    assert time.monotonic() < deadline, "without waiting for the 30 s timeout"
+    sim_node = rumor.Simulation(2, seed=1, join=False).node("n1")
+    for itself in ("n1", sim_node.addr):
+        with pytest.raises(rumor.JoinError) as info:
+            sim_node.join(itself, timeout=30.0)
+        assert str(info.value) == f"no seed to join through for n1: {itself} (this node itself)"
+    assert sim_node.sim.now == 0.0
+
+
+def test_join_async_goes_on_past_an_unresolvable_seed(cluster: Cluster) -> None:
+    """join_async skips an unresolvable seed as join does."""
+    a, b = cluster.start("a"), cluster.start("b")
+    assert asyncio.run(b.join_async(["nope.invalid:1", a.addr], timeout=10.0)) == 1
+    wait_for_views([a, b], all_alive([a, b]))

@@ -371,6 +371,19 @@ def test_code_written_for_a_node_runs_against_a_simnode() -> None:
     assert [m.state for m in n0.members() if m.name == "n2"] == [rumor.MemberState.LEFT]
 
 
+def test_a_join_skips_the_node_itself_among_its_seeds() -> None:
+    """SimNode.join given its own name besides a live seed joins through the
+    other; with no seed answering, each seed gets its own reason."""
+    sim = rumor.Simulation(3, config=fast(), seed=1, join=False)
+    assert sim.node("n1").join(["n1", "n0"]) == 1
+    sim.kill("n0")
+    with pytest.raises(rumor.JoinError) as info:
+        sim.node("n2").join(["n2", "n0"], timeout=1.0)
+    assert str(info.value) == (
+        "no seed answered for n2: n2 (this node itself), n0 (no answer within 1 virtual s)"
+    )
+
+
 def test_join_through_a_dead_seed_raises_join_error() -> None:
     """SimNode.join raises rumor.JoinError when no seed answers in time."""
     sim = rumor.Simulation(3, config=fast(), seed=1, join=False)

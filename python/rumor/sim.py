@@ -604,21 +604,34 @@ class SimNode(NodeBase):
         """Joins through seed nodes, given by name (``"n0"``) or address.
 
         Runs the simulation until a seed answers (returns 1), as
-        :meth:`rumor.Node.join` waits.
+        :meth:`rumor.Node.join` waits. This node's own name or address
+        among the seeds is skipped, as a live node does.
 
         Raises:
-            JoinError: no seed answered within ``timeout`` virtual seconds.
+            JoinError: no seed answered within ``timeout`` virtual seconds
+                (the message gives each seed's reason); at once if the only
+                seeds are this node itself.
             ArgumentError: a seed is not a node of this simulation.
         """
         timeout = check_seconds("timeout", timeout)
         seeds = seed_list(seeds)
         self._usable()
+        own = {self._name, self.addr}
+        others = [seed for seed in seeds if seed not in own]
+
+        def failed(what: str) -> JoinError:
+            waited = f"no answer within {timeout:g} virtual s"
+            each = (f"{s} ({'this node itself' if s in own else waited})" for s in seeds)
+            return JoinError(f"{what} for {self._name}: {', '.join(each)}")
+
+        if seeds and not others:
+            raise failed("no seed to join through")
         outcomes = ("join_succeeded", "join_failed")
         sim = self._sim
         for kind in outcomes:
             sim._watch(self._name, kind, True)
         try:
-            sim._native.join(self._name, seeds, timeout)
+            sim._native.join(self._name, others, timeout)
             hit = sim._run(
                 sim.now + timeout,
                 stop=lambda r: r.node == self._name and r.kind in outcomes,
@@ -627,9 +640,7 @@ class SimNode(NodeBase):
             for kind in outcomes:
                 sim._watch(self._name, kind, False)
         if hit is None or hit.kind == "join_failed":
-            raise JoinError(
-                f"no seed answered {self._name} within {timeout:g} virtual s: {', '.join(seeds)}"
-            )
+            raise failed("no seed answered")
         return 1
 
     def leave(self, timeout: float = 5.0) -> None:
