@@ -115,7 +115,7 @@ def test_a_setting_of_the_wrong_type_is_an_argument_type_error(
 def test_settings_are_keyword_only() -> None:
     """Positional settings are refused: a bare number would be ambiguous."""
     with pytest.raises(TypeError):
-        rumor.Config(1.0)  # type: ignore[call-arg]
+        rumor.Config(1.0)  # type: ignore[call-arg, arg-type]
 
 
 def test_quorum_detector_is_chosen_by_name() -> None:
@@ -125,3 +125,55 @@ def test_quorum_detector_is_chosen_by_name() -> None:
     config = rumor.Config.lan(failure_detector="quorum", node_timeout=1.0)
     assert (config.failure_detector, config.node_timeout) == ("quorum", 1.0)
     assert 'failure_detector="quorum", node_timeout=1,' in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"anti_entropy": rumor.AntiEntropy(interval=5), "push_pull_interval": 99},
+            "anti_entropy=AntiEntropy(interval=...) and push_pull_interval=... both set "
+            "push_pull_interval; give it once",
+        ),
+        (
+            {"sync_peers": "random", "anti_entropy": rumor.AntiEntropy(peers="ring")},
+            "anti_entropy=AntiEntropy(peers=...) and sync_peers=... both set sync_peers; "
+            "give it once",
+        ),
+    ],
+    ids=["interval", "peers"],
+)
+def test_two_spellings_of_one_setting_are_refused(
+    settings: dict[str, object], message: str
+) -> None:
+    """A setting given both through AntiEntropy and by its own keyword is a
+    ConfigError naming both, whatever their order, not one silently winning."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.Config(**settings)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_anti_entropy_sets_only_what_it_is_given() -> None:
+    """AntiEntropy's unset interval and peers keep the preset's; set ones apply."""
+    local = rumor.Config.local(anti_entropy=rumor.AntiEntropy(mode="pull"))
+    assert (local.anti_entropy, local.push_pull_interval, local.sync_peers) == (
+        "pull",
+        15.0,
+        "random",
+    )
+    ring = rumor.Config(anti_entropy=rumor.AntiEntropy("push", interval=5, peers="ring"))
+    assert (ring.anti_entropy, ring.push_pull_interval, ring.sync_peers) == ("push", 5.0, "ring")
+    same = rumor.Config(anti_entropy="push", push_pull_interval=5, sync_peers="ring")
+    assert ring == same
+
+
+def test_a_bad_anti_entropy_value_names_the_parameter_written() -> None:
+    """AntiEntropy(peers="star") is reported as peers, where it was written."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.AntiEntropy(peers="star")  # type: ignore[arg-type]
+    assert str(info.value) == 'peers must be "random" or "ring", got \'star\''
+    with pytest.raises(rumor.ConfigError, match=r"^mode must be"):
+        rumor.AntiEntropy(mode="gossip")  # type: ignore[arg-type]
+    with pytest.raises(rumor.ConfigError, match=r"^anti_entropy\.interval must be"):
+        rumor.Config(anti_entropy=rumor.AntiEntropy(interval=-1))
+

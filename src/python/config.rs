@@ -114,11 +114,13 @@ fn failure_detector(s: &str) -> Result<FailureDetector, Error> {
     }
 }
 
-fn sync_peers(s: &str) -> Result<SyncPeers, Error> {
+/// `field` names the setting as the user wrote it: `sync_peers`, or
+/// `anti_entropy.peers` for `AntiEntropy(peers=...)`.
+fn sync_peers(field: &str, s: &str) -> Result<SyncPeers, Error> {
     match s {
         "random" => Ok(SyncPeers::Random),
         "ring" => Ok(SyncPeers::Ring),
-        _ => Err(bad_setting("sync_peers", "\"random\" or \"ring\"", format!("{s:?}"))),
+        _ => Err(bad_setting(field, "\"random\" or \"ring\"", format!("{s:?}"))),
     }
 }
 
@@ -151,16 +153,32 @@ fn stop_policy(s: &str) -> Result<StopPolicy, Error> {
 }
 
 /// `anti_entropy`: a mode name, or an object with `mode`, `interval` and
-/// `peers` attributes (`rumor.AntiEntropy`).
-fn anti_entropy(c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
+/// `peers` attributes (`rumor.AntiEntropy`), whose `interval` and `peers`
+/// may be `None` (leave the setting as it is). Returns the flat settings it
+/// set, as `(its parameter, the flat field)`, so `build` can refuse a
+/// second spelling of the same setting.
+fn anti_entropy(
+    c: &mut Config,
+    v: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(&'static str, &'static str)>> {
+    let mut set = Vec::new();
     let mode: String = match v.extract::<String>() {
         Ok(s) => s,
         Err(_) => {
             let mode = v
                 .getattr("mode")
                 .map_err(|_| wrong_type("anti_entropy", "a mode name or a rumor.AntiEntropy", v))?;
-            c.push_pull_interval = seconds("anti_entropy.interval", &v.getattr("interval")?)?;
-            c.sync_peers = sync_peers(&word("anti_entropy.peers", &v.getattr("peers")?)?)?;
+            let interval = v.getattr("interval")?;
+            if !interval.is_none() {
+                c.push_pull_interval = seconds("anti_entropy.interval", &interval)?;
+                set.push(("interval", "push_pull_interval"));
+            }
+            let peers = v.getattr("peers")?;
+            if !peers.is_none() {
+                let field = "anti_entropy.peers";
+                c.sync_peers = sync_peers(field, &word(field, &peers)?)?;
+                set.push(("peers", "sync_peers"));
+            }
             word("anti_entropy.mode", &mode)?
         }
     };
@@ -177,12 +195,15 @@ fn anti_entropy(c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
             .into())
         }
     };
-    Ok(())
+    Ok(set)
 }
 
 /// Applies keyword overrides to `base`, then validates the result.
 fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig> {
     if let Some(kwargs) = kwargs {
+        // Two spellings of one setting in one call: refused, whatever the
+        // order of the keywords, rather than one silently winning.
+        let mut bundled = Vec::new();
         for (k, v) in kwargs.iter() {
             let key: String = k.extract()?;
             let f = key.as_str();
@@ -203,8 +224,8 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                 "suspicion_mult" => c.suspicion_mult = small(count(f, &v)?),
                 "suspicion_max_timeout_mult" => c.suspicion_max_timeout_mult = small(count(f, &v)?),
                 "retransmit_mult" => c.retransmit_mult = small(count(f, &v)?),
-                "anti_entropy" => anti_entropy(&mut c, &v)?,
-                "sync_peers" => c.sync_peers = sync_peers(&word(f, &v)?)?,
+                "anti_entropy" => bundled = anti_entropy(&mut c, &v)?,
+                "sync_peers" => c.sync_peers = sync_peers(f, &word(f, &v)?)?,
                 "stop_policy" => c.stop_policy = stop_policy(&word(f, &v)?)?,
                 "state_gc_grace" => c.state_gc_grace = seconds(f, &v)?,
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(f, &v)?),
@@ -221,6 +242,15 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                     let msg = format!("Config got an unexpected keyword argument '{key}'");
                     return Err(Error::Type(msg).into());
                 }
+            }
+        }
+        for (param, flat) in bundled {
+            if kwargs.contains(flat)? {
+                let msg = format!(
+                    "anti_entropy=AntiEntropy({param}=...) and {flat}=... both set {flat}; \
+                     give it once"
+                );
+                return Err(Error::Config(msg).into());
             }
         }
     }
