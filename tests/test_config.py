@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -124,7 +127,18 @@ def test_quorum_detector_is_chosen_by_name() -> None:
     assert rumor.Config().node_timeout == 15.0, "Redis's default cluster-node-timeout"
     config = rumor.Config.lan(failure_detector="quorum", node_timeout=1.0)
     assert (config.failure_detector, config.node_timeout) == ("quorum", 1.0)
-    assert 'failure_detector="quorum", node_timeout=1,' in repr(config)
+    assert "failure_detector='quorum', node_timeout=1.0," in repr(config)
+
+
+KEY = bytes(range(1, 33))
+
+SETTINGS = sorted(
+    name
+    for name, attr in vars(rumor.Config).items()
+    if inspect.isgetsetdescriptor(attr) and name != "encrypted"
+)
+"""Every setting: a readable attribute of Config and a keyword it takes
+(``encrypted`` is derived from ``keys``)."""
 
 
 @pytest.mark.parametrize(
@@ -177,3 +191,76 @@ def test_a_bad_anti_entropy_value_names_the_parameter_written() -> None:
     with pytest.raises(rumor.ConfigError, match=r"^anti_entropy\.interval must be"):
         rumor.Config(anti_entropy=rumor.AntiEntropy(interval=-1))
 
+
+def test_repr_shows_every_setting_and_counts_keys() -> None:
+    """repr(Config) names every keyword Config takes, with its value, and
+    shows how many keys there are, never the key bytes."""
+    config = rumor.Config(keys=[KEY, bytes(range(2, 34))], label="prod", reap_timeout=3600)
+    text = repr(config)
+    shown = [part.split("=")[0] for part in text[len("Config(") : -1].split(", ")]
+    assert sorted(shown) == SETTINGS
+    assert len(SETTINGS) == 28
+    assert "reap_timeout=3600.0" in text
+    assert "push_pull_scale=True" in text
+    assert "keys=<2 keys>" in text
+    assert KEY.hex() not in text and repr(KEY) not in text
+    assert "keys=<1 key>," in repr(rumor.Config(keys=[KEY]))
+    assert "keys=[]," in repr(rumor.Config())
+
+
+def test_keys_are_readable_like_every_setting() -> None:
+    """config.keys gives the keys back, the primary first (empty: none)."""
+    assert rumor.Config(keys=[KEY]).keys == [KEY]
+    assert rumor.Config().keys == []
+    assert rumor.Config(keys=[KEY]).encrypted
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_a_config_pickles_and_copies_to_an_equal_one(protocol: int) -> None:
+    """copy, deepcopy and pickle (every protocol) give an equal Config."""
+    config = rumor.Config.wan(
+        keys=[KEY],
+        label="x",
+        gossip_fanout=7,
+        probe_interval=4.5,
+        stop_policy="counter(3)",
+        sync_peers="ring",
+        lifeguard=False,
+    )
+    assert pickle.loads(pickle.dumps(config, protocol=protocol)) == config
+    assert copy.copy(config) == config
+    assert copy.deepcopy(config) == config
+    assert copy.deepcopy(config) != rumor.Config.wan()
+
+
+NUMERIC_FIELDS = [name for name in SETTINGS if type(getattr(rumor.Config(), name)) in (int, float)]
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS)
+def test_booleans_are_refused_for_every_numeric_setting(field: str) -> None:
+    """True is not a number of seconds nor a count, for any field."""
+    with pytest.raises(rumor.ArgumentTypeError) as info:
+        rumor.Config(**{field: True})  # type: ignore[arg-type]
+    assert str(info.value).startswith(f"{field} must be a")
+    assert str(info.value).endswith("got bool")
+
+
+def test_huge_numbers_are_refused_in_short_words() -> None:
+    """A duration of 1e308 s is refused naming the range, the number shown
+    as 1e308; an int too big for any count names the field, not its type."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.Config(probe_interval=1e308)
+    assert str(info.value) == (
+        "probe_interval must be a number of seconds between 0 and 1e9, got 1e308"
+    )
+    with pytest.raises(rumor.ConfigError) as too_big:
+        rumor.Config(gossip_fanout=2**70)
+    assert str(too_big.value) == f"gossip_fanout must be an int from 0 to 2**64 - 1, got {2**70}"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_a_seed_out_of_range_names_seed_and_the_range(seed: int) -> None:
+    """Node(seed=-1) is an ArgumentError naming seed and 0..2**64 - 1."""
+    with pytest.raises(rumor.ArgumentError) as info:
+        rumor.Node(bind="127.0.0.1:0", seed=seed)
+    assert str(info.value) == f"seed must be between 0 and 2**64 - 1, got {seed}"

@@ -139,8 +139,13 @@ class Config:
         member failing here (Redis's ``cluster-node-timeout``)."""
     @property
     def encrypted(self) -> bool:
-        """Whether the config has encryption keys (they are not readable back
-        from a config; a node's ``keyring`` lists them)."""
+        """Whether the config has encryption keys."""
+    @property
+    def keys(self) -> list[bytes]:
+        """The encryption keys, the primary first (empty: no encryption).
+        ``repr`` only counts them, so a logged config does not leak them."""
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Rebuilt as ``Config(**fields)``: copies and pickles are equal."""
     @property
     def label(self) -> str:
         """The cluster label bound into every sealed datagram."""
