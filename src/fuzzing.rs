@@ -40,7 +40,7 @@ fn addr(i: u8) -> SocketAddr {
 /// One engine, which knows eight members, fed a script decoded from
 /// `data`: packets and streams from those members' addresses, time
 /// passing, broadcasts and state changes. It never panics, and no datagram
-/// it sends exceeds `max_packet_size` (nor a stream `max_stream_size`).
+/// it sends exceeds `max_packet_size` (nor a stream its frame limit).
 pub fn engine(data: &[u8]) {
     run_engine(data, false);
 }
@@ -88,7 +88,7 @@ fn run_engine(data: &[u8], sealed: bool) {
             }
         }
         while let Some(t) = e.poll_transmit() {
-            let max = if t.stream { config.max_stream_size } else { config.max_packet_size };
+            let max = if t.stream { config.stream_frame_limit() } else { config.max_packet_size };
             assert!(t.payload.len() <= max, "sent {} bytes, over {max}", t.payload.len());
             assert_eq!(t.payload[3] & codec::FLAG_SEALED != 0, sealed, "sealed iff keys are set");
         }

@@ -189,7 +189,8 @@ def test_join_through_an_unreachable_seed_prints_the_agents_own_error(
     # A shorter timeout is passed on to the agent.
     done = cli("join", "--agent", a.started["control"], "--timeout", "0.5", address(silent_seed))
     assert done.returncode == 1, done.stderr
-    assert "no seed answered within 0.5 s" in json.loads(done.stdout)["error"]
+    error = json.loads(done.stdout)["error"]
+    assert error == f"no seed answered: {address(silent_seed)} (no answer within 0.5 s)"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -124,4 +127,140 @@ def test_quorum_detector_is_chosen_by_name() -> None:
     assert rumor.Config().node_timeout == 15.0, "Redis's default cluster-node-timeout"
     config = rumor.Config.lan(failure_detector="quorum", node_timeout=1.0)
     assert (config.failure_detector, config.node_timeout) == ("quorum", 1.0)
-    assert 'failure_detector="quorum", node_timeout=1,' in repr(config)
+    assert "failure_detector='quorum', node_timeout=1.0," in repr(config)
+
+
+KEY = bytes(range(1, 33))
+
+SETTINGS = sorted(
+    name
+    for name, attr in vars(rumor.Config).items()
+    if inspect.isgetsetdescriptor(attr) and name != "encrypted"
+)
+"""Every setting: a readable attribute of Config and a keyword it takes
+(``encrypted`` is derived from ``keys``)."""
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"anti_entropy": rumor.AntiEntropy(interval=5), "push_pull_interval": 99},
+            "anti_entropy=AntiEntropy(interval=...) and push_pull_interval=... both set "
+            "push_pull_interval; give it once",
+        ),
+        (
+            {"sync_peers": "random", "anti_entropy": rumor.AntiEntropy(peers="ring")},
+            "anti_entropy=AntiEntropy(peers=...) and sync_peers=... both set sync_peers; "
+            "give it once",
+        ),
+    ],
+    ids=["interval", "peers"],
+)
+def test_two_spellings_of_one_setting_are_refused(
+    settings: dict[str, object], message: str
+) -> None:
+    """A setting given both through AntiEntropy and by its own keyword is a
+    ConfigError naming both, whatever their order, not one silently winning."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.Config(**settings)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_anti_entropy_sets_only_what_it_is_given() -> None:
+    """AntiEntropy's unset interval and peers keep the preset's; set ones apply."""
+    local = rumor.Config.local(anti_entropy=rumor.AntiEntropy(mode="pull"))
+    assert (local.anti_entropy, local.push_pull_interval, local.sync_peers) == (
+        "pull",
+        15.0,
+        "random",
+    )
+    ring = rumor.Config(anti_entropy=rumor.AntiEntropy("push", interval=5, peers="ring"))
+    assert (ring.anti_entropy, ring.push_pull_interval, ring.sync_peers) == ("push", 5.0, "ring")
+    same = rumor.Config(anti_entropy="push", push_pull_interval=5, sync_peers="ring")
+    assert ring == same
+
+
+def test_a_bad_anti_entropy_value_names_the_parameter_written() -> None:
+    """AntiEntropy(peers="star") is reported as peers, where it was written."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.AntiEntropy(peers="star")  # type: ignore[arg-type]
+    assert str(info.value) == 'peers must be "random" or "ring", got \'star\''
+    with pytest.raises(rumor.ConfigError, match=r"^mode must be"):
+        rumor.AntiEntropy(mode="gossip")  # type: ignore[arg-type]
+    with pytest.raises(rumor.ConfigError, match=r"^anti_entropy\.interval must be"):
+        rumor.Config(anti_entropy=rumor.AntiEntropy(interval=-1))
+
+
+def test_repr_shows_every_setting_and_counts_keys() -> None:
+    """repr(Config) names every keyword Config takes, with its value, and
+    shows how many keys there are, never the key bytes."""
+    config = rumor.Config(keys=[KEY, bytes(range(2, 34))], label="prod", reap_timeout=3600)
+    text = repr(config)
+    shown = [part.split("=")[0] for part in text[len("Config(") : -1].split(", ")]
+    assert sorted(shown) == SETTINGS
+    assert len(SETTINGS) == 28
+    assert "reap_timeout=3600.0" in text
+    assert "push_pull_scale=True" in text
+    assert "keys=<2 keys>" in text
+    assert KEY.hex() not in text and repr(KEY) not in text
+    assert "keys=<1 key>," in repr(rumor.Config(keys=[KEY]))
+    assert "keys=[]," in repr(rumor.Config())
+
+
+def test_keys_are_readable_like_every_setting() -> None:
+    """config.keys gives the keys back, the primary first (empty: none)."""
+    assert rumor.Config(keys=[KEY]).keys == [KEY]
+    assert rumor.Config().keys == []
+    assert rumor.Config(keys=[KEY]).encrypted
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_a_config_pickles_and_copies_to_an_equal_one(protocol: int) -> None:
+    """copy, deepcopy and pickle (every protocol) give an equal Config."""
+    config = rumor.Config.wan(
+        keys=[KEY],
+        label="x",
+        gossip_fanout=7,
+        probe_interval=4.5,
+        stop_policy="counter(3)",
+        sync_peers="ring",
+        lifeguard=False,
+    )
+    assert pickle.loads(pickle.dumps(config, protocol=protocol)) == config
+    assert copy.copy(config) == config
+    assert copy.deepcopy(config) == config
+    assert copy.deepcopy(config) != rumor.Config.wan()
+
+
+NUMERIC_FIELDS = [name for name in SETTINGS if type(getattr(rumor.Config(), name)) in (int, float)]
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS)
+def test_booleans_are_refused_for_every_numeric_setting(field: str) -> None:
+    """True is not a number of seconds nor a count, for any field."""
+    with pytest.raises(rumor.ArgumentTypeError) as info:
+        rumor.Config(**{field: True})  # type: ignore[arg-type]
+    assert str(info.value).startswith(f"{field} must be a")
+    assert str(info.value).endswith("got bool")
+
+
+def test_huge_numbers_are_refused_in_short_words() -> None:
+    """A duration of 1e308 s is refused naming the range, the number shown
+    as 1e308; an int too big for any count names the field, not its type."""
+    with pytest.raises(rumor.ConfigError) as info:
+        rumor.Config(probe_interval=1e308)
+    assert str(info.value) == (
+        "probe_interval must be a number of seconds between 0 and 1e9, got 1e308"
+    )
+    with pytest.raises(rumor.ConfigError) as too_big:
+        rumor.Config(gossip_fanout=2**70)
+    assert str(too_big.value) == f"gossip_fanout must be an int from 0 to 2**64 - 1, got {2**70}"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_a_seed_out_of_range_names_seed_and_the_range(seed: int) -> None:
+    """Node(seed=-1) is an ArgumentError naming seed and 0..2**64 - 1."""
+    with pytest.raises(rumor.ArgumentError) as info:
+        rumor.Node(bind="127.0.0.1:0", seed=seed)
+    assert str(info.value) == f"seed must be between 0 and 2**64 - 1, got {seed}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
 import errno
 import re
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -67,7 +69,7 @@ BAD_CALLS: list[tuple[str, Callable[[rumor.Node], object], type[rumor.RumorError
         "value of the wrong type",
         lambda n: n.set("k", 5),  # type: ignore[arg-type]
         rumor.ArgumentTypeError,
-        "value must be bytes or str, got int",
+        "value must be str, bytes, bytearray or memoryview, got int",
     ),
     (
         "empty key",
@@ -85,7 +87,7 @@ BAD_CALLS: list[tuple[str, Callable[[rumor.Node], object], type[rumor.RumorError
         "payload a str",
         lambda n: n.broadcast("hi"),  # type: ignore[arg-type]
         rumor.ArgumentTypeError,
-        "payload must be bytes, got str",
+        "payload must be bytes, bytearray or memoryview, got str",
     ),
     (
         "meta too big",
@@ -355,3 +357,95 @@ def test_context_manager_leaves_gracefully(cluster: Cluster) -> None:
     assert member.closed
     wait_for_views([seed], {"ctx": "left"})
     assert cluster.logs[seed.name].count("fail", "ctx") == 0
+
+
+BYTES_LIKE = [b"\x01\x02", bytearray(b"\x01\x02"), memoryview(b"\x00\x01\x02")[1:]]
+NOT_BYTES = [42, [1, 2], "text", None, 1.5]
+
+
+def _targets(node: rumor.Node) -> list[rumor.Node | rumor.SimNode]:
+    return [node, rumor.Simulation(2, seed=1).node("n1")]
+
+
+@pytest.mark.parametrize("data", BYTES_LIKE, ids=type)
+def test_bytes_bytearray_and_memoryview_are_taken_everywhere(
+    node: rumor.Node, data: bytes | bytearray | memoryview
+) -> None:
+    """broadcast, set and set_meta, live and simulated, and Node(meta=) take
+    bytes, bytearray and memoryview alike, and keep them as bytes."""
+    for target in _targets(node):
+        target.broadcast(data)
+        target.set("k", data)
+        assert target.get(target.name, "k") == b"\x01\x02", target
+        target.set_meta(data)
+    with rumor.Node(bind=f"{LOCALHOST}:0", config=fast_config(), meta=data) as other:
+        assert other.members()[0].meta == b"\x01\x02"
+
+
+@pytest.mark.parametrize("data", NOT_BYTES, ids=repr)
+def test_anything_else_is_a_type_error_naming_the_parameter(node: rumor.Node, data: object) -> None:
+    """An int, list, None or float (and a str where text is not taken) is an
+    ArgumentTypeError naming the parameter and the accepted types, live and
+    simulated; nothing is coerced."""
+    got = type(data).__name__
+    bytes_only = f"must be bytes, bytearray or memoryview, got {got}"
+    for target in _targets(node):
+        with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"payload {bytes_only}")):
+            target.broadcast(data)  # type: ignore[arg-type]
+        with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"meta {bytes_only}")):
+            target.set_meta(data)  # type: ignore[arg-type]
+        if not isinstance(data, str):
+            message = f"value must be str, bytes, bytearray or memoryview, got {got}"
+            with pytest.raises(rumor.ArgumentTypeError, match=re.escape(message)):
+                target.set("k", data)  # type: ignore[arg-type]
+        assert target.key_values(target.name) == {}
+    with pytest.raises(rumor.ArgumentTypeError, match=re.escape(f"meta {bytes_only}")):
+        rumor.Node(bind=f"{LOCALHOST}:0", config=fast_config(), meta=data)  # type: ignore[arg-type]
+    assert node.members()[0].meta == b""
+
+
+def test_an_unresolvable_seed_does_not_stop_the_others(cluster: Cluster) -> None:
+    """A seed whose host does not resolve is one failed seed among several:
+    the join goes on through the others and succeeds when one answers."""
+    a, b = cluster.start("a"), cluster.start("b")
+    assert b.join(["nope.invalid:1", a.addr], timeout=10.0) == 1
+    wait_for_views([a, b], all_alive([a, b]))
+
+
+def test_a_failed_join_gives_each_seed_its_own_reason(node: rumor.Node) -> None:
+    """When no seed answers, the JoinError lists every seed with its reason."""
+    with silent_udp_port() as silent:
+        quiet = f"{LOCALHOST}:{silent.getsockname()[1]}"
+        with pytest.raises(rumor.JoinError) as info:
+            node.join(["nope.invalid:1", quiet, node.addr], timeout=0.3)
+    assert str(info.value) == (
+        f"no seed answered: nope.invalid:1 (does not resolve), {quiet} (no answer within 0.3 s), "
+        f"{node.addr} (this node's own address)"
+    )
+
+
+def test_joining_only_itself_says_so_at_once(node: rumor.Node) -> None:
+    """A node given only its own address fails at once, saying so, live and
+    simulated, sync and async."""
+    message = f"no seed to join through: {node.addr} (this node's own address)"
+    deadline = time.monotonic() + 5.0
+    with pytest.raises(rumor.JoinError) as info:
+        node.join(node.addr, timeout=30.0)
+    assert str(info.value) == message
+    with pytest.raises(rumor.JoinError) as info:
+        asyncio.run(node.join_async([node.addr], timeout=30.0))
+    assert str(info.value) == message
+    assert time.monotonic() < deadline, "without waiting for the 30 s timeout"
+    sim_node = rumor.Simulation(2, seed=1, join=False).node("n1")
+    for itself in ("n1", sim_node.addr):
+        with pytest.raises(rumor.JoinError) as info:
+            sim_node.join(itself, timeout=30.0)
+        assert str(info.value) == f"no seed to join through for n1: {itself} (this node itself)"
+    assert sim_node.sim.now == 0.0
+
+
+def test_join_async_goes_on_past_an_unresolvable_seed(cluster: Cluster) -> None:
+    """join_async skips an unresolvable seed as join does."""
+    a, b = cluster.start("a"), cluster.start("b")
+    assert asyncio.run(b.join_async(["nope.invalid:1", a.addr], timeout=10.0)) == 1
+    wait_for_views([a, b], all_alive([a, b]))

@@ -371,6 +371,19 @@ def test_code_written_for_a_node_runs_against_a_simnode() -> None:
     assert [m.state for m in n0.members() if m.name == "n2"] == [rumor.MemberState.LEFT]
 
 
+def test_a_join_skips_the_node_itself_among_its_seeds() -> None:
+    """SimNode.join given its own name besides a live seed joins through the
+    other; with no seed answering, each seed gets its own reason."""
+    sim = rumor.Simulation(3, config=fast(), seed=1, join=False)
+    assert sim.node("n1").join(["n1", "n0"]) == 1
+    sim.kill("n0")
+    with pytest.raises(rumor.JoinError) as info:
+        sim.node("n2").join(["n2", "n0"], timeout=1.0)
+    assert str(info.value) == (
+        "no seed answered for n2: n2 (this node itself), n0 (no answer within 1 virtual s)"
+    )
+
+
 def test_join_through_a_dead_seed_raises_join_error() -> None:
     """SimNode.join raises rumor.JoinError when no seed answers in time."""
     sim = rumor.Simulation(3, config=fast(), seed=1, join=False)
@@ -602,7 +615,10 @@ def test_names_of_the_wrong_type_are_argument_type_errors() -> None:
         (lambda: sim.set_loss(0.1, src=1, dst="n0"), "src must be a str, got int"),  # type: ignore[arg-type]
         (lambda: sim.events(kind=1), "kind must be a str, got int"),  # type: ignore[arg-type]
         (lambda: sim.node("n0").key_values(0), "member must be a str, got int"),  # type: ignore[arg-type]
-        (lambda: sim.node("n0").set_meta("x"), "meta must be bytes, got str"),  # type: ignore[arg-type]
+        (
+            lambda: sim.node("n0").set_meta("x"),  # type: ignore[arg-type]
+            "meta must be bytes, bytearray or memoryview, got str",
+        ),
     ]
     for call, message in calls:
         with pytest.raises(rumor.ArgumentTypeError) as info:

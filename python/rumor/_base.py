@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, NamedTuple, Optional, TypeVar
+from typing import Any, NamedTuple, Optional, TypeVar, Union
 
 from rumor import _native
 from rumor.errors import ArgumentError, ArgumentTypeError, RumorError
@@ -18,17 +18,20 @@ from rumor.news import Rumor, Value
 __all__ = [
     "EVENT_KINDS",
     "AnyCallback",
+    "BytesLike",
     "MemberCallback",
     "NativeEvent",
     "NodeBase",
     "RefuteCallback",
     "RumorCallback",
     "UpdateCallback",
+    "ValueIn",
     "callback_arguments",
     "check_bytes",
     "check_seconds",
     "check_seed",
     "check_str",
+    "check_value",
     "member_from_tuple",
     "member_state",
     "optional_str",
@@ -121,11 +124,33 @@ def optional_str(field: str, value: object) -> str | None:
     return None if value is None else check_str(field, value)
 
 
+BytesLike = Union[bytes, bytearray, memoryview]
+"""What every payload, value and metadata argument accepts as bytes."""
+
+ValueIn = Union[str, bytes, bytearray, memoryview]
+"""What ``set`` accepts as a value: text, or bytes as :data:`BytesLike`."""
+
+_BYTES_TYPES = "bytes, bytearray or memoryview"
+
+
 def check_bytes(field: str, value: object) -> bytes:
-    """``value`` as ``bytes``; :class:`rumor.ArgumentTypeError` unless it is
-    bytes-like (``bytes(5)`` would quietly be five zero bytes)."""
+    """``value`` as ``bytes`` if it is ``bytes``, ``bytearray`` or
+    ``memoryview``; :class:`rumor.ArgumentTypeError` naming ``field`` and
+    those types otherwise (``bytes(5)`` would quietly be five zero bytes,
+    ``bytes([1, 2])`` two bytes, and a ``str`` has no one encoding)."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise ArgumentTypeError(f"{field} must be bytes, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{field} must be {_BYTES_TYPES}, got {type(value).__name__}")
+    return bytes(value)
+
+
+def check_value(field: str, value: object) -> Value:
+    """A replicated-state value: a ``str`` as it is, bytes-like as
+    ``bytes``; :class:`rumor.ArgumentTypeError` naming ``field`` and the
+    accepted types otherwise."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ArgumentTypeError(f"{field} must be str, {_BYTES_TYPES}, got {type(value).__name__}")
     return bytes(value)
 
 

@@ -139,14 +139,20 @@ class Config:
         member failing here (Redis's ``cluster-node-timeout``)."""
     @property
     def encrypted(self) -> bool:
-        """Whether the config has encryption keys (they are not readable back
-        from a config; a node's ``keyring`` lists them)."""
+        """Whether the config has encryption keys."""
+    @property
+    def keys(self) -> list[bytes]:
+        """The encryption keys, the primary first (empty: no encryption).
+        ``repr`` only counts them, so a logged config does not leak them."""
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Rebuilt as ``Config(**fields)``: copies and pickles are equal."""
     @property
     def label(self) -> str:
         """The cluster label bound into every sealed datagram."""
     @property
     def max_stream_size(self) -> int:
-        """Largest payload sent over a TCP stream (0: no streams)."""
+        """Largest broadcast payload or value sent over a TCP stream, exactly
+        (its frame carries up to 1 KiB more for the framing); 0: no streams."""
     @property
     def sync_max_datagrams(self) -> int:
         """Datagrams one anti-entropy answer may take."""
@@ -157,9 +163,9 @@ class AntiEntropyLike(Protocol):
     @property
     def mode(self) -> str: ...
     @property
-    def interval(self) -> float: ...
+    def interval(self) -> float | None: ...
     @property
-    def peers(self) -> str: ...
+    def peers(self) -> str | None: ...
 
 Value = bytes | str
 """A value of the replicated state."""

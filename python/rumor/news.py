@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, Union
 
+from rumor.errors import ConfigError
+
 __all__ = ["AntiEntropy", "Rumor", "Value"]
 
 # typing.Union, not "bytes | str": this line runs on Python 3.9 too.
@@ -41,8 +43,24 @@ class AntiEntropy:
     successor by name, so news reaches all n members within n - 1 intervals
     with no randomness; ``"random"`` picks a random live member. The
     exchange is digest-then-delta (Scuttlebutt), and repairs membership too.
+
+    It is another spelling of three settings: ``mode`` is
+    ``Config(anti_entropy=)``, ``interval`` is ``push_pull_interval`` and
+    ``peers`` is ``sync_peers``. ``interval`` and ``peers`` left ``None``
+    keep the preset's; giving one of them here and its setting by keyword
+    in the same call is a :class:`rumor.ConfigError` naming both.
+
+    Raises:
+        ConfigError: ``mode`` or ``peers`` is not one of the names above.
     """
 
     mode: Literal["push", "pull", "push_pull"] = "push_pull"
-    interval: float = 30.0
-    peers: Literal["random", "ring"] = "random"
+    interval: float | None = None
+    peers: Literal["random", "ring"] | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, where the user wrote them, with their own names.
+        if self.mode not in ("push", "pull", "push_pull"):
+            raise ConfigError(f'mode must be "push", "pull" or "push_pull", got {self.mode!r}')
+        if self.peers is not None and self.peers not in ("random", "ring"):
+            raise ConfigError(f'peers must be "random" or "ring", got {self.peers!r}')

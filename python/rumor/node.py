@@ -20,13 +20,16 @@ from rumor import _native
 from rumor._base import (
     EVENT_KINDS,
     AnyCallback,
+    BytesLike,
     NativeEvent,
     NodeBase,
+    ValueIn,
     callback_arguments,
     check_bytes,
     check_seconds,
     check_seed,
     check_str,
+    check_value,
     member_from_tuple,
     seed_list,
 )
@@ -318,7 +321,8 @@ class Node(NodeBase):
         bind: ``host:port`` to listen on; port 0 picks a free port.
         config: protocol settings; defaults to :meth:`Config.lan`.
         meta: small metadata gossiped with this member (at most
-            ``config.max_meta_size`` bytes).
+            ``config.max_meta_size`` bytes): ``bytes``, ``bytearray`` or
+            ``memoryview``.
         seed: seeds the engine's random choices, for reproducible runs.
     """
 
@@ -328,7 +332,7 @@ class Node(NodeBase):
         bind: str = "127.0.0.1:0",
         config: Config | None = None,
         *,
-        meta: bytes = b"",
+        meta: BytesLike = b"",
         seed: int | None = None,
     ) -> None:
         if name is not None and not isinstance(name, str):
@@ -447,10 +451,12 @@ class Node(NodeBase):
         :class:`rumor.Keyring`; empty for a node started without keys)."""
         return Keyring(self._native)
 
-    def set_meta(self, meta: bytes) -> None:
-        """Replaces this member's metadata and gossips it to the cluster.
+    def set_meta(self, meta: BytesLike) -> None:
+        """Replaces this member's metadata (``bytes``, ``bytearray`` or
+        ``memoryview``) and gossips it to the cluster.
 
         Raises:
+            ArgumentTypeError: ``meta`` is of another type (a ``TypeError``).
             MetaTooLargeError: ``meta`` is longer than ``config.max_meta_size``
                 (a ``ValueError``).
         """
@@ -458,8 +464,9 @@ class Node(NodeBase):
 
     # -- dissemination ----------------------------------------------------
 
-    def broadcast(self, payload: bytes) -> int:
-        """Sends ``payload`` to every member: rumor mongering spreads it at
+    def broadcast(self, payload: BytesLike) -> int:
+        """Sends ``payload`` (``bytes``, ``bytearray`` or ``memoryview``;
+        receivers get ``bytes``) to every member: rumor mongering spreads it at
         once, anti-entropy repairs what that misses. Every live member's
         ``on_rumor`` callbacks, this node's too, get it once (see
         :class:`rumor.Rumor` for who else does). Returns its sequence number.
@@ -467,9 +474,10 @@ class Node(NodeBase):
         A payload too big for a datagram travels over TCP.
 
         Raises:
-            ItemError: ``payload`` is larger than ``config.max_stream_size``
-                allows (a ``ValueError``; the message says how many bytes
-                do; see :attr:`max_broadcast_size`).
+            ArgumentTypeError: ``payload`` is of another type, ``str``
+                included (encode it first; a ``TypeError``).
+            ItemError: ``payload`` is larger than :attr:`max_broadcast_size`
+                (a ``ValueError``; the message says the limit).
         """
         return self._native.broadcast(check_bytes("payload", payload))
 
@@ -478,19 +486,20 @@ class Node(NodeBase):
         """The largest payload :meth:`broadcast` accepts, in bytes."""
         return self._native.max_item_len(None)
 
-    def set(self, key: str, value: Value) -> None:
-        """Sets ``key`` of this member's key-value map to ``value``
-        (``bytes`` or ``str``, kept as given); every member sees it through
-        :meth:`get`, :meth:`key_values` and ``on_update``.
+    def set(self, key: str, value: ValueIn) -> None:
+        """Sets ``key`` of this member's key-value map to ``value``: a
+        ``str``, kept as text, or ``bytes``, ``bytearray`` or
+        ``memoryview``, kept (and read back) as ``bytes``; every member sees
+        it through :meth:`get`, :meth:`key_values` and ``on_update``.
 
         Raises:
-            ArgumentTypeError: ``value`` is neither bytes nor str (a
+            ArgumentTypeError: ``value`` is of another type (a
                 ``TypeError``).
             ItemError: the key is empty or longer than 256 bytes, or the
                 value is larger than :attr:`max_broadcast_size` allows (a
                 ``ValueError``).
         """
-        self._native.set(check_str("key", key), value)
+        self._native.set(check_str("key", key), check_value("value", value))
 
     def delete(self, key: str) -> None:
         """Deletes ``key`` of this member's key-value map (a tombstone that

@@ -20,13 +20,16 @@ from typing import Any, Literal, NamedTuple
 from rumor import _native
 from rumor._base import (
     AnyCallback,
+    BytesLike,
     NativeEvent,
     NodeBase,
+    ValueIn,
     callback_arguments,
     check_bytes,
     check_seconds,
     check_seed,
     check_str,
+    check_value,
     member_from_tuple,
     member_state,
     optional_str,
@@ -601,21 +604,34 @@ class SimNode(NodeBase):
         """Joins through seed nodes, given by name (``"n0"``) or address.
 
         Runs the simulation until a seed answers (returns 1), as
-        :meth:`rumor.Node.join` waits.
+        :meth:`rumor.Node.join` waits. This node's own name or address
+        among the seeds is skipped, as a live node does.
 
         Raises:
-            JoinError: no seed answered within ``timeout`` virtual seconds.
+            JoinError: no seed answered within ``timeout`` virtual seconds
+                (the message gives each seed's reason); at once if the only
+                seeds are this node itself.
             ArgumentError: a seed is not a node of this simulation.
         """
         timeout = check_seconds("timeout", timeout)
         seeds = seed_list(seeds)
         self._usable()
+        own = {self._name, self.addr}
+        others = [seed for seed in seeds if seed not in own]
+
+        def failed(what: str) -> JoinError:
+            waited = f"no answer within {timeout:g} virtual s"
+            each = (f"{s} ({'this node itself' if s in own else waited})" for s in seeds)
+            return JoinError(f"{what} for {self._name}: {', '.join(each)}")
+
+        if seeds and not others:
+            raise failed("no seed to join through")
         outcomes = ("join_succeeded", "join_failed")
         sim = self._sim
         for kind in outcomes:
             sim._watch(self._name, kind, True)
         try:
-            sim._native.join(self._name, seeds, timeout)
+            sim._native.join(self._name, others, timeout)
             hit = sim._run(
                 sim.now + timeout,
                 stop=lambda r: r.node == self._name and r.kind in outcomes,
@@ -624,9 +640,7 @@ class SimNode(NodeBase):
             for kind in outcomes:
                 sim._watch(self._name, kind, False)
         if hit is None or hit.kind == "join_failed":
-            raise JoinError(
-                f"no seed answered {self._name} within {timeout:g} virtual s: {', '.join(seeds)}"
-            )
+            raise failed("no seed answered")
         return 1
 
     def leave(self, timeout: float = 5.0) -> None:
@@ -659,14 +673,16 @@ class SimNode(NodeBase):
 
     # -- dissemination ----------------------------------------------------
 
-    def broadcast(self, payload: bytes) -> int:
+    def broadcast(self, payload: BytesLike) -> int:
         """Broadcasts ``payload`` (see :meth:`rumor.Node.broadcast`); it
         spreads from the next :meth:`Simulation.run`. Returns its sequence
         number.
 
         Raises:
+            ArgumentTypeError: ``payload`` is not ``bytes``, ``bytearray``
+                or ``memoryview`` (a ``TypeError``).
             ItemError: ``payload`` is larger than ``config.max_stream_size``
-                allows (a ``ValueError``).
+                (a ``ValueError``).
             NodeClosedError: the node is down.
             UsageError: the node is paused.
         """
@@ -676,11 +692,13 @@ class SimNode(NodeBase):
         assert seq is not None  # _usable: the node runs
         return seq
 
-    def set(self, key: str, value: Value) -> None:
+    def set(self, key: str, value: ValueIn) -> None:
         """Sets ``key`` of this member's key-value map (see
-        :meth:`rumor.Node.set`)."""
+        :meth:`rumor.Node.set`: a ``str``, or bytes-like kept as ``bytes``)."""
+        key = check_str("key", key)
+        value = check_value("value", value)
         self._usable()
-        self._sim._native.set(self._name, check_str("key", key), value)
+        self._sim._native.set(self._name, key, value)
 
     def delete(self, key: str) -> None:
         """Deletes ``key`` of this member's key-value map."""
@@ -695,7 +713,7 @@ class SimNode(NodeBase):
         """``member``'s key-value map as this node knows it."""
         return self._sim._native.key_values(self._name, check_str("member", member))
 
-    def set_meta(self, meta: bytes) -> None:
+    def set_meta(self, meta: BytesLike) -> None:
         """Replaces this member's metadata and gossips it to the cluster
         (from the next :meth:`Simulation.run`), as :meth:`rumor.Node.set_meta`.
 

@@ -124,7 +124,7 @@ pub(super) async fn accept(shared: Arc<Shared>, listener: TcpListener) {
 /// Reads one frame and hands its payload to the engine. The frame must
 /// come from the IP address of the member it names.
 async fn receive(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr) {
-    let max = shared.engine.lock().config().max_stream_size;
+    let max = shared.engine.lock().config().stream_frame_limit();
     let read = tokio::time::timeout(TIMEOUT, async {
         let mut head = [0u8; 6];
         conn.read_exact(&mut head).await.ok()?;

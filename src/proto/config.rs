@@ -92,7 +92,10 @@ pub struct Config {
     pub max_meta_size: usize,
     /// Largest payload sent over a stream (TCP) instead of a datagram: a
     /// broadcast or value too big for one datagram, an anti-entropy answer
-    /// too big for `sync_max_datagrams`. Zero disables streams.
+    /// too big for `sync_max_datagrams`. Zero disables streams. It is the
+    /// largest broadcast payload or value a member accepts, exactly; a
+    /// stream frame carries up to [`STREAM_FRAME_OVERHEAD`] more bytes for
+    /// the envelope, names, key and seal around it.
     pub max_stream_size: usize,
     /// Encryption keys, the primary (used to seal) first. Empty: datagrams
     /// and streams go out in the clear. With keys, every datagram and
@@ -186,7 +189,22 @@ const MS: Duration = Duration::from_millis(1);
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// Bytes a stream frame may carry beyond `max_stream_size`: the header, the
+/// Update or Delta around one item (a 128-byte name, a 256-byte key, five
+/// varints) and the seal, with room to spare, so that `max_stream_size` is
+/// the payload limit users are told, not the payload plus its framing.
+pub const STREAM_FRAME_OVERHEAD: usize = 1024;
+
 impl Config {
+    /// The largest stream frame sent or accepted: `max_stream_size` plus
+    /// [`STREAM_FRAME_OVERHEAD`] (0: streams are off).
+    pub fn stream_frame_limit(&self) -> usize {
+        match self.max_stream_size {
+            0 => 0,
+            n => n + STREAM_FRAME_OVERHEAD,
+        }
+    }
+
     /// hashicorp/memberlist's `DefaultLANConfig`: a data-centre network.
     pub fn lan() -> Self {
         Config {

@@ -124,7 +124,7 @@ impl Engine {
             next_seq: 0,
             leaving: false,
             timers: Timers::default(),
-            out: Outbox::new(None, config.max_packet_size, config.max_stream_size),
+            out: Outbox::new(None, config.max_packet_size, config.stream_frame_limit()),
             name,
             config,
         };
@@ -343,10 +343,10 @@ impl Engine {
 
     /// Feeds a stream payload received from the member gossiping at `from`
     /// (the address its stream header gave). Refused, and counted, when
-    /// streams are disabled or it exceeds `max_stream_size`.
+    /// streams are disabled or it exceeds [`Config::stream_frame_limit`].
     pub fn handle_stream(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
         self.out.stats.streams_received += 1;
-        self.handle_bytes(now, from, bytes, self.config.max_stream_size);
+        self.handle_bytes(now, from, bytes, self.config.stream_frame_limit());
         self.gossip_news(now);
     }
 

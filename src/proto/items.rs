@@ -148,13 +148,13 @@ impl Engine {
         self.pushes.len()
     }
 
-    /// The largest payload (with `key`: value) one item may carry: what
-    /// fits in a stream payload (`max_stream_size`), or in a datagram when
-    /// streams are disabled.
+    /// The largest payload (with `key`: value) one item may carry:
+    /// `max_stream_size` exactly (its frame has room for the rest), or
+    /// what fits in a datagram when streams are disabled.
     pub fn max_item_len(&self, key: Option<&str>) -> usize {
         match self.config.max_stream_size {
             0 => self.item_len_within(key, self.out.packet_budget()),
-            _ => self.item_len_within(key, self.out.stream_budget()),
+            n => n.min(self.item_len_within(key, self.out.stream_budget())),
         }
     }
 

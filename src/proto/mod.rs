@@ -47,7 +47,10 @@ mod table;
 mod timer;
 mod view;
 
-pub use config::{AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers};
+pub use config::{
+    AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers,
+    STREAM_FRAME_OVERHEAD,
+};
 pub use engine::{Engine, MetaTooLarge};
 pub use event::Event;
 pub use items::ItemError;

@@ -17,7 +17,7 @@ pub struct Transmit {
     /// The encoded datagram (or stream payload).
     pub payload: Vec<u8>,
     /// Send it over a reliable stream (TCP) to `dst`, not as a datagram: it
-    /// may be up to `max_stream_size` bytes. The receiver hands it to
+    /// may be up to `Config::stream_frame_limit` bytes. The receiver hands it to
     /// [`Engine::handle_stream`](super::Engine::handle_stream).
     pub stream: bool,
 }
@@ -31,14 +31,14 @@ pub(crate) struct Outbox {
     /// Seals and opens every datagram when the config has keys.
     pub(crate) keyring: Option<Keyring>,
     max_packet_size: usize,
-    max_stream_size: usize,
+    stream_frame_limit: usize,
 }
 
 impl Outbox {
     pub(crate) fn new(
         keyring: Option<Keyring>,
         max_packet_size: usize,
-        max_stream_size: usize,
+        stream_frame_limit: usize,
     ) -> Outbox {
         Outbox {
             transmits: VecDeque::new(),
@@ -46,7 +46,7 @@ impl Outbox {
             stats: Stats::default(),
             keyring,
             max_packet_size,
-            max_stream_size,
+            stream_frame_limit,
         }
     }
 
@@ -58,7 +58,7 @@ impl Outbox {
 
     /// Bytes a stream payload's messages may take (0: streams are off).
     pub(crate) fn stream_budget(&self) -> usize {
-        self.max_stream_size.saturating_sub(self.seal_overhead())
+        self.stream_frame_limit.saturating_sub(self.seal_overhead())
     }
 
     fn seal_overhead(&self) -> usize {
@@ -131,7 +131,7 @@ impl Outbox {
             self.transmit(dst, b);
         } else {
             let mut b = DatagramBuilder::new(self.stream_budget());
-            if self.max_stream_size > 0 && self.try_push(&mut b, msg) {
+            if self.stream_frame_limit > 0 && self.try_push(&mut b, msg) {
                 self.transmit_stream(dst, b);
             } else {
                 self.stats.items_oversized += 1;

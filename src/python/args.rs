@@ -13,13 +13,24 @@ pub(crate) const MAX_SECONDS: f64 = 1e9;
 /// What every duration argument must be, as its error message says it.
 pub(crate) const SECONDS_RANGE: &str = "a number of seconds between 0 and 1e9";
 
+/// `t` as an error message shows it: whole numbers as written (`-1`),
+/// others in the shortest form that reads back, with an exponent when very
+/// large or small (`1e308`, not 309 digits).
+pub(crate) fn shown(t: f64) -> String {
+    if t.fract() == 0.0 && t.abs() < 1e16 {
+        format!("{t}")
+    } else {
+        format!("{t:?}")
+    }
+}
+
 /// `t` seconds as a duration; an [`Error::Argument`] naming `field` unless
 /// `t` is finite and in `0..=1e9`.
 pub(crate) fn seconds(field: &str, t: f64) -> Result<Duration, Error> {
     if t.is_finite() && (0.0..=MAX_SECONDS).contains(&t) {
         Ok(Duration::from_secs_f64(t))
     } else {
-        Err(bad_argument(field, SECONDS_RANGE, t))
+        Err(bad_argument(field, SECONDS_RANGE, shown(t)))
     }
 }
 
@@ -38,7 +49,7 @@ pub(crate) fn probability(field: &str, p: f64) -> Result<f64, Error> {
     if p.is_finite() && (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {
-        Err(bad_argument(field, "a probability between 0 and 1", p))
+        Err(bad_argument(field, "a probability between 0 and 1", shown(p)))
     }
 }
 

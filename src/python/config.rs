@@ -4,7 +4,7 @@ use super::args;
 use super::error::{bad_argument, bad_setting, wrong_type, Error};
 use crate::proto::{AntiEntropyMode, Config, FailureDetector, StopPolicy, SyncPeers};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyString, PyTuple};
 use std::time::Duration;
 
 /// Protocol settings, validated when built. `Config(**fields)` starts from
@@ -25,12 +25,16 @@ fn seconds(field: &str, v: &Bound<'_, PyAny>) -> Result<Duration, Error> {
     })
 }
 
+/// A count setting: an `int` (not a `bool`) from 0 to 2**64 - 1; the
+/// engine's validation then checks the field's own range.
 fn count(field: &str, v: &Bound<'_, PyAny>) -> Result<u64, Error> {
-    if v.is_instance_of::<PyBool>() {
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
         return Err(wrong_type(field, "an int", v));
     }
-    let n: i128 = v.extract().map_err(|_| wrong_type(field, "an int", v))?;
-    u64::try_from(n).map_err(|_| bad_setting(field, "a non-negative int", n))
+    v.extract::<u64>().map_err(|_| {
+        let got = v.str().map(|s| s.to_string()).unwrap_or_default();
+        bad_setting(field, "an int from 0 to 2**64 - 1", got)
+    })
 }
 
 /// A 32-byte encryption key from `bytes`; an argument error naming `field`
@@ -114,11 +118,13 @@ fn failure_detector(s: &str) -> Result<FailureDetector, Error> {
     }
 }
 
-fn sync_peers(s: &str) -> Result<SyncPeers, Error> {
+/// `field` names the setting as the user wrote it: `sync_peers`, or
+/// `anti_entropy.peers` for `AntiEntropy(peers=...)`.
+fn sync_peers(field: &str, s: &str) -> Result<SyncPeers, Error> {
     match s {
         "random" => Ok(SyncPeers::Random),
         "ring" => Ok(SyncPeers::Ring),
-        _ => Err(bad_setting("sync_peers", "\"random\" or \"ring\"", format!("{s:?}"))),
+        _ => Err(bad_setting(field, "\"random\" or \"ring\"", format!("{s:?}"))),
     }
 }
 
@@ -151,16 +157,32 @@ fn stop_policy(s: &str) -> Result<StopPolicy, Error> {
 }
 
 /// `anti_entropy`: a mode name, or an object with `mode`, `interval` and
-/// `peers` attributes (`rumor.AntiEntropy`).
-fn anti_entropy(c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
+/// `peers` attributes (`rumor.AntiEntropy`), whose `interval` and `peers`
+/// may be `None` (leave the setting as it is). Returns the flat settings it
+/// set, as `(its parameter, the flat field)`, so `build` can refuse a
+/// second spelling of the same setting.
+fn anti_entropy(
+    c: &mut Config,
+    v: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(&'static str, &'static str)>> {
+    let mut set = Vec::new();
     let mode: String = match v.extract::<String>() {
         Ok(s) => s,
         Err(_) => {
             let mode = v
                 .getattr("mode")
                 .map_err(|_| wrong_type("anti_entropy", "a mode name or a rumor.AntiEntropy", v))?;
-            c.push_pull_interval = seconds("anti_entropy.interval", &v.getattr("interval")?)?;
-            c.sync_peers = sync_peers(&word("anti_entropy.peers", &v.getattr("peers")?)?)?;
+            let interval = v.getattr("interval")?;
+            if !interval.is_none() {
+                c.push_pull_interval = seconds("anti_entropy.interval", &interval)?;
+                set.push(("interval", "push_pull_interval"));
+            }
+            let peers = v.getattr("peers")?;
+            if !peers.is_none() {
+                let field = "anti_entropy.peers";
+                c.sync_peers = sync_peers(field, &word(field, &peers)?)?;
+                set.push(("peers", "sync_peers"));
+            }
             word("anti_entropy.mode", &mode)?
         }
     };
@@ -177,12 +199,15 @@ fn anti_entropy(c: &mut Config, v: &Bound<'_, PyAny>) -> PyResult<()> {
             .into())
         }
     };
-    Ok(())
+    Ok(set)
 }
 
 /// Applies keyword overrides to `base`, then validates the result.
 fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig> {
     if let Some(kwargs) = kwargs {
+        // Two spellings of one setting in one call: refused, whatever the
+        // order of the keywords, rather than one silently winning.
+        let mut bundled = Vec::new();
         for (k, v) in kwargs.iter() {
             let key: String = k.extract()?;
             let f = key.as_str();
@@ -203,8 +228,8 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                 "suspicion_mult" => c.suspicion_mult = small(count(f, &v)?),
                 "suspicion_max_timeout_mult" => c.suspicion_max_timeout_mult = small(count(f, &v)?),
                 "retransmit_mult" => c.retransmit_mult = small(count(f, &v)?),
-                "anti_entropy" => anti_entropy(&mut c, &v)?,
-                "sync_peers" => c.sync_peers = sync_peers(&word(f, &v)?)?,
+                "anti_entropy" => bundled = anti_entropy(&mut c, &v)?,
+                "sync_peers" => c.sync_peers = sync_peers(f, &word(f, &v)?)?,
                 "stop_policy" => c.stop_policy = stop_policy(&word(f, &v)?)?,
                 "state_gc_grace" => c.state_gc_grace = seconds(f, &v)?,
                 "sync_max_datagrams" => c.sync_max_datagrams = clamp(count(f, &v)?),
@@ -223,9 +248,56 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                 }
             }
         }
+        for (param, flat) in bundled {
+            if kwargs.contains(flat)? {
+                let msg = format!(
+                    "anti_entropy=AntiEntropy({param}=...) and {flat}=... both set {flat}; \
+                     give it once"
+                );
+                return Err(Error::Config(msg).into());
+            }
+        }
     }
     c.validate().map_err(|e| Error::Config(e.to_string()))?;
     Ok(PyConfig { inner: c })
+}
+
+impl PyConfig {
+    /// Every setting by its keyword, in the order of the presets table:
+    /// what `repr` shows and what a copy or pickle is rebuilt from.
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("probe_interval", c.probe_interval.as_secs_f64())?;
+        d.set_item("probe_timeout", c.probe_timeout.as_secs_f64())?;
+        d.set_item("gossip_interval", c.gossip_interval.as_secs_f64())?;
+        d.set_item("gossip_fanout", c.gossip_fanout)?;
+        d.set_item("suspicion_mult", c.suspicion_mult)?;
+        d.set_item("suspicion_max_timeout_mult", c.suspicion_max_timeout_mult)?;
+        d.set_item("retransmit_mult", c.retransmit_mult)?;
+        d.set_item("indirect_checks", c.indirect_checks)?;
+        d.set_item("push_pull_interval", c.push_pull_interval.as_secs_f64())?;
+        d.set_item("push_pull_scale", c.push_pull_scale)?;
+        d.set_item("gossip_to_the_dead_time", c.gossip_to_the_dead_time.as_secs_f64())?;
+        d.set_item("reconnect_interval", c.reconnect_interval.as_secs_f64())?;
+        d.set_item("reap_timeout", c.reap_timeout.as_secs_f64())?;
+        d.set_item("lifeguard", c.lifeguard)?;
+        d.set_item("awareness_max_multiplier", c.awareness_max_multiplier)?;
+        d.set_item("failure_detector", detector_name(c.failure_detector))?;
+        d.set_item("node_timeout", c.node_timeout.as_secs_f64())?;
+        d.set_item("max_packet_size", c.max_packet_size)?;
+        d.set_item("max_meta_size", c.max_meta_size)?;
+        d.set_item("anti_entropy", mode_name(c.anti_entropy))?;
+        d.set_item("sync_peers", peers_name(c.sync_peers))?;
+        d.set_item("stop_policy", policy_name(c.stop_policy))?;
+        d.set_item("eager_push", c.eager_push)?;
+        d.set_item("state_gc_grace", c.state_gc_grace.as_secs_f64())?;
+        d.set_item("sync_max_datagrams", c.sync_max_datagrams)?;
+        d.set_item("max_stream_size", c.max_stream_size)?;
+        d.set_item("keys", self.keys(py))?;
+        d.set_item("label", &c.label)?;
+        Ok(d)
+    }
 }
 
 #[pymethods]
@@ -407,11 +479,18 @@ impl PyConfig {
         self.inner.node_timeout.as_secs_f64()
     }
 
-    /// Whether the config has encryption keys (the keys themselves are not
-    /// readable back from a config; a node's ``keyring`` lists them).
+    /// Whether the config has encryption keys.
     #[getter]
     fn encrypted(&self) -> bool {
         !self.inner.keys.is_empty()
+    }
+
+    /// The encryption keys, the primary first (empty: no encryption). They
+    /// are readable, as every setting is, but `repr` only counts them, so
+    /// a logged config does not leak them.
+    #[getter]
+    fn keys<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.inner.keys.iter().map(|k| PyBytes::new(py, &k.0)).collect()
     }
 
     /// The cluster label bound into every sealed datagram.
@@ -420,7 +499,8 @@ impl PyConfig {
         &self.inner.label
     }
 
-    /// Largest payload sent over a TCP stream (0: no streams).
+    /// Largest broadcast payload or value sent over a TCP stream, exactly
+    /// (its frame carries up to 1 KiB more for the framing); 0: no streams.
     #[getter]
     fn max_stream_size(&self) -> usize {
         self.inner.max_stream_size
@@ -432,43 +512,32 @@ impl PyConfig {
         self.inner.sync_max_datagrams
     }
 
-    fn __repr__(&self) -> String {
-        let c = &self.inner;
-        format!(
-            "Config(probe_interval={}, probe_timeout={}, gossip_interval={}, gossip_fanout={}, \
-             suspicion_mult={}, suspicion_max_timeout_mult={}, retransmit_mult={}, \
-             indirect_checks={}, push_pull_interval={}, gossip_to_the_dead_time={}, \
-             reconnect_interval={}, max_packet_size={}, max_meta_size={}, anti_entropy={:?}, \
-             sync_peers={:?}, stop_policy={:?}, eager_push={}, state_gc_grace={}, \
-             sync_max_datagrams={}, max_stream_size={}, lifeguard={}, \
-             awareness_max_multiplier={}, failure_detector={:?}, node_timeout={}, keys={}, \
-             label={:?})",
-            c.probe_interval.as_secs_f64(),
-            c.probe_timeout.as_secs_f64(),
-            c.gossip_interval.as_secs_f64(),
-            c.gossip_fanout,
-            c.suspicion_mult,
-            c.suspicion_max_timeout_mult,
-            c.retransmit_mult,
-            c.indirect_checks,
-            c.push_pull_interval.as_secs_f64(),
-            c.gossip_to_the_dead_time.as_secs_f64(),
-            c.reconnect_interval.as_secs_f64(),
-            c.max_packet_size,
-            c.max_meta_size,
-            mode_name(c.anti_entropy),
-            peers_name(c.sync_peers),
-            policy_name(c.stop_policy),
-            if c.eager_push { "True" } else { "False" },
-            c.state_gc_grace.as_secs_f64(),
-            c.sync_max_datagrams,
-            c.max_stream_size,
-            if c.lifeguard { "True" } else { "False" },
-            c.awareness_max_multiplier,
-            detector_name(c.failure_detector),
-            c.node_timeout.as_secs_f64(),
-            if c.keys.is_empty() { "[]".to_string() } else { format!("[<{} keys>]", c.keys.len()) },
-            c.label,
-        )
+    /// `Config(**fields)`, keys counted, never shown.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut parts = Vec::new();
+        for (k, v) in self.fields(py)?.iter() {
+            let shown = if k.extract::<String>()? == "keys" {
+                match self.inner.keys.len() {
+                    0 => "[]".to_string(),
+                    1 => "<1 key>".to_string(),
+                    n => format!("<{n} keys>"),
+                }
+            } else {
+                v.repr()?.to_string()
+            };
+            parts.push(format!("{k}={shown}"));
+        }
+        Ok(format!("Config({})", parts.join(", ")))
+    }
+
+    /// Rebuilt as `Config(**fields)` (a `Config` is immutable, so `copy`
+    /// and `deepcopy` give an equal one too): `copyreg.__newobj_ex__`, the
+    /// way pickle calls `cls.__new__` with keywords, works for every
+    /// pickle protocol.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let newobj = py.import("copyreg")?.getattr("__newobj_ex__")?;
+        let args = (slf.get_type(), PyTuple::empty(py), slf.get().fields(py)?);
+        (newobj, args).into_pyobject(py)
     }
 }

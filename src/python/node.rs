@@ -28,7 +28,8 @@ pub(super) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyAny> 
     }
 }
 
-/// A Python `bytes` or `str` as a replicated-state value.
+/// A Python `str` or `bytes` as a replicated-state value (the Python
+/// side has made a `bytearray` or `memoryview` `bytes` already).
 pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::Text(s.to_string()));
@@ -36,8 +37,11 @@ pub(super) fn value_from_py(obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
-    Err(wrong_type("value", "bytes or str", obj))
+    Err(wrong_type("value", VALUE_TYPES, obj))
 }
+
+/// What a replicated-state value may be, as error messages say it.
+pub(super) const VALUE_TYPES: &str = "str, bytes, bytearray or memoryview";
 
 /// An event as the Python side takes it, `(kind, subject, number,
 /// content)`, the shape of the simulator's watched records: a member event
@@ -101,17 +105,74 @@ fn resolve(py: Python<'_>, field: &str, text: &str) -> Result<SocketAddr, Error>
     }
 }
 
-/// The seed addresses of a join, resolved; at least one.
-fn seed_addrs(py: Python<'_>, seeds: &[String]) -> Result<Vec<SocketAddr>, Error> {
-    if seeds.is_empty() {
-        return Err(bad_argument("seeds", "at least one host:port", "none"));
-    }
-    seeds.iter().map(|s| resolve(py, "seeds", s)).collect()
+/// The seeds of one join, as given, and what became of each.
+struct JoinSeeds {
+    /// The addresses the Meets go to.
+    addrs: Vec<SocketAddr>,
+    /// Each seed as the user wrote it, with why it was left out (`None`:
+    /// it was sent a Meet).
+    seeds: Vec<(String, Option<&'static str>)>,
 }
 
-#[cold]
-fn join_failed(timeout: Duration, seeds: &str) -> Error {
-    Error::Join(format!("no seed answered within {} s: {seeds}", timeout.as_secs_f64()))
+impl JoinSeeds {
+    /// Resolves `seeds` for node `me`. A seed that is not `host:port` at
+    /// all is an argument error (a mistake in the program); one whose host
+    /// does not resolve, or that is this node's own address, is one failed
+    /// seed among several, so the others are still tried.
+    fn resolve(py: Python<'_>, seeds: &[String], me: SocketAddr) -> Result<JoinSeeds, Error> {
+        if seeds.is_empty() {
+            return Err(bad_argument("seeds", "at least one host:port", "none"));
+        }
+        let mut out = JoinSeeds { addrs: Vec::new(), seeds: Vec::new() };
+        for seed in seeds {
+            let note = match seed_addr(py, seed)? {
+                None => Some("does not resolve"),
+                Some(a) if a == me => Some("this node's own address"),
+                Some(a) => {
+                    out.addrs.push(a);
+                    None
+                }
+            };
+            out.seeds.push((seed.clone(), note));
+        }
+        Ok(out)
+    }
+
+    /// The error when no seed answered within `timeout`: each seed with
+    /// its own reason.
+    #[cold]
+    fn failed(&self, timeout: Duration) -> Error {
+        let waited = format!("no answer within {} s", timeout.as_secs_f64());
+        let each: Vec<String> = self
+            .seeds
+            .iter()
+            .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
+            .collect();
+        let what =
+            if self.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
+        Error::Join(format!("{what}: {}", each.join(", ")))
+    }
+}
+
+/// `seed` resolved: `None` if its host does not resolve; an argument error
+/// if it is not `host:port` with a port from 0 to 65535.
+fn seed_addr(py: Python<'_>, seed: &str) -> Result<Option<SocketAddr>, Error> {
+    if let Ok(a) = seed.parse::<SocketAddr>() {
+        return Ok(Some(a));
+    }
+    let well_formed = seed
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !well_formed {
+        return Err(bad_argument(
+            "seeds",
+            "host:port addresses, such as \"127.0.0.1:7946\"",
+            format!("{seed:?}"),
+        ));
+    }
+    let owned = seed.to_owned();
+    let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
+    Ok(found.ok().flatten())
 }
 
 #[cold]
@@ -194,8 +255,11 @@ impl NativeNode {
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
         let timeout = seconds("timeout", timeout)?;
-        let addrs = seed_addrs(py, &seeds)?;
-        let token = self.node.start_join(&addrs, timeout).map_err(Error::from)?;
+        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
+        if seeds.addrs.is_empty() && !self.node.is_closed() {
+            return Err(seeds.failed(timeout).into()); // nothing to wait for
+        }
+        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
         // The engine itself gives up at `timeout`; the margin only covers a
         // stalled runtime.
         let deadline = Instant::now() + timeout + Duration::from_secs(1);
@@ -204,7 +268,7 @@ impl NativeNode {
             Some(false) | None if self.node.is_closed() => {
                 Err(Error::from(DriverError::Closed).into())
             }
-            _ => Err(join_failed(timeout, &seeds.join(", ")).into()),
+            _ => Err(seeds.failed(timeout).into()),
         }
     }
 
@@ -215,10 +279,12 @@ impl NativeNode {
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout", timeout)?;
-        let addrs = seed_addrs(py, &seeds)?;
-        let token = self.node.start_join(&addrs, timeout).map_err(Error::from)?;
+        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
+        if seeds.addrs.is_empty() && !self.node.is_closed() {
+            return Err(seeds.failed(timeout).into());
+        }
+        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
         let node = self.node.clone();
-        let label = seeds.join(", ");
         super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             // The wait is a condvar: keep it off the async workers.
@@ -236,7 +302,7 @@ impl NativeNode {
             match outcome {
                 Some(true) => Ok(1usize),
                 None => Err(Error::from(DriverError::Closed).into()),
-                Some(false) => Err(join_failed(timeout, &label).into()),
+                Some(false) => Err(seeds.failed(timeout).into()),
             }
         })
     }
