@@ -6,6 +6,7 @@ import copy
 import inspect
 import math
 import pickle
+from typing import Any
 from collections.abc import Callable
 
 import pytest
@@ -117,8 +118,9 @@ def test_a_setting_of_the_wrong_type_is_an_argument_type_error(
 
 def test_settings_are_keyword_only() -> None:
     """Positional settings are refused: a bare number would be ambiguous."""
+    untyped: Any = rumor.Config  # the type checker refuses the call itself
     with pytest.raises(TypeError):
-        rumor.Config(1.0)  # type: ignore[call-arg]
+        untyped(1.0)
 
 
 def test_quorum_detector_is_chosen_by_name() -> None:
