@@ -6,8 +6,8 @@ import copy
 import inspect
 import math
 import pickle
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import rumor
