@@ -298,3 +298,51 @@ fn a_dead_member_is_reaped_and_its_return_is_a_fresh_join() {
     assert!(joins >= 5, "every other member reports a join: {joins}");
     assert!(count(&sim, RecordKind::Joined) > joins_before);
 }
+
+/// Issue 15 item 1: a member that left and joins again is a member again
+/// everywhere, at a higher incarnation, reported as a join; it hears the
+/// others' broadcasts again; and it can leave a second time.
+#[test]
+fn a_member_that_left_and_joins_again_is_alive_everywhere_with_a_higher_incarnation() {
+    let p = play(
+        Config::lan(),
+        6,
+        31,
+        &[
+            Op::JoinAll(0),
+            Op::WaitUntil(Check::Converged, 10.0),
+            Op::Leave(3),
+            Op::WaitUntil(Check::AllSee(3, MemberState::Left), 10.0),
+            Op::Run(5.0),
+        ],
+    );
+    assert_eq!(records(&p.sim, RecordKind::LeaveDone, 3).len(), 1, "the first leave is done");
+    let left = p.sim.engine(0).unwrap().member("n3").unwrap().incarnation;
+    let back = p.sim.now();
+    let mut p = p.then(&[Op::Join(3, vec![0]), Op::WaitUntil(Check::Converged, 10.0)]);
+    let same = |s: &Simulation| {
+        let now = s.engine(3).unwrap().local_member().incarnation;
+        (0..6).all(|i| s.engine(i).unwrap().member("n3").unwrap().incarnation == now)
+    };
+    p.sim.run_until_cond(secs(10.0), secs(0.01), same).expect("one incarnation everywhere");
+    let now = p.sim.engine(3).unwrap().local_member().incarnation;
+    assert!(now > left, "incarnation {now} > {left}");
+    assert!(!p.sim.engine(3).unwrap().is_leaving());
+    let joined: BTreeSet<u32> = records(&p.sim, RecordKind::Joined, 3)
+        .into_iter()
+        .filter(|&(t, _)| t >= back)
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(joined, BTreeSet::from([0, 1, 2, 4, 5]), "every other member reports the rejoin");
+    // A broadcast from another member reaches it again.
+    let p = p.then(&[
+        Op::Broadcast(1, b"after the rejoin".to_vec()),
+        Op::WaitUntil(Check::EveryRumorEverywhere, 10.0),
+        // And it can leave again: a second LeaveDone, Left everywhere.
+        Op::Leave(3),
+        Op::WaitUntil(Check::AllSee(3, MemberState::Left), 10.0),
+        Op::Run(5.0),
+    ]);
+    assert_eq!(records(&p.sim, RecordKind::LeaveDone, 3).len(), 2, "the second leave is done");
+    assert!(p.sim.log().iter().all(|r| r.kind != RecordKind::Failed), "no failure on the way");
+}

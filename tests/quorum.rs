@@ -184,3 +184,35 @@ fn news_about_an_unreachable_member_does_not_flap_its_mark() {
     assert_eq!(flaps, vec![], "no alive/suspect flapping");
     assert_eq!(sim.state(3, 7), Some(MemberState::Suspect));
 }
+
+/// Lifeguard's local health under the quorum detector: a refutation
+/// raises it (being accused hints that we are the slow one), and answered
+/// pings must lower it again, as acked probes do under SWIM. Otherwise one
+/// refutation would leave the member's health multiplier above 1 for good,
+/// and with it eager pushes of membership news off for good.
+#[test]
+fn health_raised_by_a_refutation_recovers_as_pings_are_answered() {
+    let p = play(
+        quorum(1.0),
+        16,
+        5,
+        &[
+            Op::JoinAll(0),
+            Op::WaitUntil(Check::Converged, 10.0),
+            Op::Run(5.0),
+            Op::Pause(7, 2.5),
+            Op::WaitUntil(Check::AllSee(7, MemberState::Dead), 10.0),
+            Op::WaitUntil(Check::AllSee(7, MemberState::Alive), 30.0),
+        ],
+    );
+    let mut sim = p.sim;
+    assert!(sim.engine_stats(7).refutations >= 1, "it heard and refuted");
+    let healthy = sim.run_until_cond(secs(30.0), secs(0.1), |s| {
+        s.engine(7).is_some_and(|e| e.health_multiplier() == 1 && e.gauges().health_multiplier == 1)
+    });
+    assert!(
+        healthy.is_some(),
+        "health multiplier still {} 30 s after the refutation",
+        sim.engine(7).unwrap().health_multiplier()
+    );
+}

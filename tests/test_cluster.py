@@ -136,6 +136,58 @@ def test_whole_cluster_leaving_at_once_completes_every_leave(cluster: Cluster) -
     assert all(not t.is_alive() for t in threads)
 
 
+def test_node_that_left_and_joins_again_is_a_member_again(cluster: Cluster) -> None:
+    """join() after leave() makes the node alive everywhere at a higher
+    incarnation: on_join fires on the others, it receives their broadcasts
+    again, and it can leave again (issue 15 item 1)."""
+    nodes = cluster.start_joined(3, config=rumor.Config.local())
+    x, others = nodes[2], nodes[:2]
+    x.leave(timeout=10.0)
+    wait_for_views(nodes, {x.name: "left"})
+    left_at = max(m.incarnation for node in nodes for m in node.members() if m.name == x.name)
+    joins = {node.name: cluster.logs[node.name].count("join", x.name) for node in others}
+    rumors: list[rumor.Rumor] = []
+    x.on_rumor(rumors.append)
+
+    assert x.join(nodes[0].addr, timeout=10.0) == 1
+
+    def stale() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for node in nodes:
+            entry = {m.name: m for m in node.members()}.get(x.name)
+            if (
+                entry is None
+                or entry.state is not rumor.MemberState.ALIVE
+                or entry.incarnation <= left_at
+            ):
+                out[node.name] = repr(entry)
+        return out
+
+    wait_until(
+        lambda: not stale(),
+        message=lambda: f"{x.name} (left at incarnation {left_at}) not back: {stale()}",
+    )
+
+    def unreported() -> list[str]:
+        return [
+            node.name
+            for node in others
+            if cluster.logs[node.name].count("join", x.name) <= joins[node.name]
+        ]
+
+    wait_until(
+        lambda: not unreported(),
+        message=lambda: f"no on_join({x.name}) for the rejoin on {unreported()}",
+    )
+    others[1].broadcast(b"after the rejoin")
+    wait_until(
+        lambda: any(r.payload == b"after the rejoin" for r in rumors),
+        message=f"{x.name} never received a broadcast after rejoining",
+    )
+    x.leave(timeout=10.0)
+    wait_for_views(others, {x.name: "left"})
+
+
 @pytest.mark.parametrize("wait_for_failure", [True, False], ids=["after-failure", "at-once"])
 def test_restarted_node_is_alive_again_with_higher_incarnation(
     cluster: Cluster, wait_for_failure: bool

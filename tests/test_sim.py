@@ -384,6 +384,27 @@ def test_a_join_skips_the_node_itself_among_its_seeds() -> None:
     )
 
 
+def test_sim_node_that_left_and_joins_again_is_a_member_again() -> None:
+    """SimNode.join after leave makes it alive everywhere at a higher
+    incarnation, reported as a join (issue 15 item 1)."""
+    sim = rumor.Simulation(4, config=fast(), seed=3)
+    n3 = sim.node("n3")
+    joined: list[str] = []
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    sim.node("n0").on_join(lambda m: joined.append(m.name))
+    n3.leave()
+    sim.run_until(lambda s: s.all_see("n3", "left"), timeout=30)
+    left_at = max(m.incarnation for m in sim.members("n0") if m.name == "n3")
+    n3.join("n0")
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    for name in sim.node_names:
+        entry = [m for m in sim.members(name) if m.name == "n3"]
+        assert [(m.state, m.incarnation > left_at) for m in entry] == [
+            (rumor.MemberState.ALIVE, True)
+        ], name
+    assert joined == ["n3"]
+
+
 def test_join_through_a_dead_seed_raises_join_error() -> None:
     """SimNode.join raises rumor.JoinError when no seed answers in time."""
     sim = rumor.Simulation(3, config=fast(), seed=1, join=False)

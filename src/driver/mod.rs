@@ -294,7 +294,16 @@ impl Node {
 
     /// Starts a graceful leave (see [`Engine::leave`]).
     pub fn start_leave(&self) -> Result<(), DriverError> {
-        self.shared.command(|e, now| e.leave(now))
+        self.shared.command(|e, now| {
+            if !e.is_leaving() {
+                // A new leave (the first, or one after a rejoin): an earlier
+                // leave's LeaveDone must not count for it. Under the engine
+                // lock, taken before the waiters' as `drain` does, so no
+                // LeaveDone of this leave can be drained in between.
+                self.shared.waiters.lock().leave_done = false;
+            }
+            e.leave(now)
+        })
     }
 
     /// Waits up to `slice` for the leave notice to be spread.

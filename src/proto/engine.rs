@@ -297,6 +297,7 @@ impl Engine {
     /// node, stops probing, and reports [`Event::LeaveDone`] once the notice
     /// has been sent its retransmit limit (or at once if nobody is left to
     /// tell). Members that hear it report a departure, never a failure.
+    /// A later [`Engine::join`] makes this member a member again.
     pub fn leave(&mut self, now: Duration) {
         if self.leaving {
             return;
@@ -311,6 +312,21 @@ impl Engine {
         }
         // Tell a few members at once rather than waiting for the next round.
         self.gossip_round(now);
+    }
+
+    /// Ends a leave, done or still being spread, when this member joins
+    /// again: it announces itself alive at a higher incarnation (which
+    /// replaces a pending `Left` notice in the gossip queue, and overrides
+    /// it wherever it got), and probes, syncs and reconnects again. A leave
+    /// still being spread is abandoned: it is never reported done.
+    pub(crate) fn come_back(&mut self, now: Duration) {
+        if !self.leaving {
+            return;
+        }
+        self.leaving = false;
+        let t = self.view.come_back(now);
+        self.apply(t);
+        self.enqueue_update(self.view.me);
     }
 
     /// Drops our pending leave notice, if still queued, and reports the

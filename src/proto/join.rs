@@ -79,6 +79,13 @@ impl Engine {
     /// Starts joining the cluster through `seeds`: sends each a Meet and
     /// resends until one answers or `timeout` passes. Returns a token that
     /// the matching [`Event::JoinSucceeded`] or [`Event::JoinFailed`] carries.
+    ///
+    /// After [`Engine::leave`] (done or still being spread) this member
+    /// comes back: it announces itself alive at a higher incarnation, which
+    /// the others report as a join, and the leave, if still being spread,
+    /// is abandoned (no [`Event::LeaveDone`] for it). It comes back as soon
+    /// as the Meets go out, before any seed answers: they must carry the
+    /// new incarnation, or the seeds would hold on to the `Left` notice.
     pub fn join(&mut self, now: Duration, seeds: &[SocketAddr], timeout: Duration) -> u64 {
         let token = self.rng.next_u64();
         let me = self.local_member().addr;
@@ -87,6 +94,7 @@ impl Engine {
             self.out.event(Event::JoinFailed { token });
             return token;
         }
+        self.come_back(now);
         self.handshake.joins.insert(token, JoinAttempt { seeds, deadline: now + timeout });
         self.send_meets(token);
         let retry = self.config.probe_timeout.min(timeout);

@@ -44,6 +44,10 @@ pub(crate) struct Quorum {
     revivals: FixedHashMap<Id, Revival>,
     /// When a ping last carried a sample of the member table.
     last_sample: Duration,
+    /// A ping was answered since the last tick: Lifeguard's health score,
+    /// raised by refutations, comes down by one on that tick (as each
+    /// acked probe lowers it under SWIM), so eager pushes resume.
+    answered: bool,
 }
 
 /// One of our pings in flight.
@@ -89,11 +93,15 @@ impl Engine {
         let timeout = self.config.node_timeout;
         let validity = timeout * 2;
         let Some(quorum) = self.detector.quorum_mut() else { return };
+        let answered = core::mem::take(&mut quorum.answered);
         quorum.pings.retain(|_, p| now.saturating_sub(p.at) <= validity);
         for reports in quorum.reports.values_mut() {
             reports.retain(|r| now.saturating_sub(r.at) <= validity);
         }
         quorum.reports.retain(|_, r| !r.is_empty());
+        if answered {
+            self.adjust_health(-1);
+        }
         if self.leaving {
             return;
         }
@@ -176,9 +184,12 @@ impl Engine {
             return;
         };
         self.out.stats.time_probe(now.saturating_sub(sent));
-        if let Some(link) = self.detector.quorum_mut().and_then(|q| q.links.get_mut(&id)) {
-            link.waiting_since = None;
-            link.pong = now;
+        if let Some(q) = self.detector.quorum_mut() {
+            q.answered = true;
+            if let Some(link) = q.links.get_mut(&id) {
+                link.waiting_since = None;
+                link.pong = now;
+            }
         }
         let table = self.view.table();
         if table.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {

@@ -445,6 +445,38 @@ fn leave_completes_when_everyone_else_left_first() {
     assert!(events(a).contains(&Event::LeaveDone), "nobody is left to tell: the leave is done");
 }
 
+/// A join while the leave notice is still being spread cancels the leave:
+/// the member announces itself alive at a higher incarnation, which
+/// overrides its Left notice wherever that got, and the leave is never
+/// reported done.
+#[test]
+fn join_while_leaving_cancels_the_leave_and_comes_back_alive() {
+    let [mut a, mut b] = meshed_pair();
+    let (a, b) = (&mut a, &mut b);
+    b.leave(ms(100));
+    deliver(ms(100), b, &mut [&mut *a]);
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Left));
+    events(a);
+    b.join(ms(200), &[addr(1)], Duration::from_secs(5));
+    assert!(!b.is_leaving());
+    let me = b.local_member();
+    assert_eq!((me.state, me.incarnation), (MemberState::Alive, 1));
+    for _ in 0..4 {
+        deliver(ms(200), b, &mut [&mut *a]);
+        deliver(ms(200), a, &mut [&mut *b]);
+    }
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Alive));
+    assert_eq!(a.member("n2").unwrap().incarnation, 1);
+    let evs = events(a);
+    assert!(evs.iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")), "{evs:?}");
+    let probes = b.stats().probes;
+    run_pair(a, b, ms(200), Duration::from_secs(10));
+    assert!(!events(b).contains(&Event::LeaveDone), "the cancelled leave is not done");
+    assert!(b.stats().probes > probes, "a member again probes again");
+    assert_eq!(state_of(a, "n2"), Some(MemberState::Alive));
+    assert_eq!(state_of(b, "n2"), Some(MemberState::Alive));
+}
+
 #[test]
 fn leave_alone_is_done_at_once() {
     let mut a = engine(1);

@@ -272,6 +272,17 @@ impl View {
         Transition { id, from, to: MemberState::Left, event: None }
     }
 
+    /// This member comes back after [`View::depart`]: its own entry is
+    /// alive again at a higher incarnation, so its `Alive` claim overrides
+    /// its `Left` notice wherever that got (others report a join, see
+    /// [`View::mark_alive`]). No event: others report it.
+    pub(crate) fn come_back(&mut self, now: Duration) -> Transition {
+        let id = self.me;
+        let from = self.set_state(id, MemberState::Alive, now);
+        self.announce(now, 0);
+        Transition { id, from, to: MemberState::Alive, event: None }
+    }
+
     /// This member announces itself anew, above `past` and its own
     /// incarnation (a refutation, or new metadata); returns the new
     /// incarnation.
