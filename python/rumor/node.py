@@ -410,12 +410,17 @@ class Node(NodeBase):
 
         Sends the Meet handshake to every seed and returns as soon as one
         answers (so the return value is 1); the rest of the cluster then
-        learns of this node through gossip.
+        learns of this node through gossip. A seed that does not resolve,
+        or is this node's own address, is skipped. After :meth:`leave`,
+        joining again makes this node a member again everywhere, at a
+        higher incarnation (the others report ``on_join``); a leave still
+        being spread is called off.
 
         Raises:
-            JoinError: no seed answered within ``timeout`` seconds.
-            ArgumentError: a seed address does not parse or resolve (a
-                ``ValueError``).
+            JoinError: no seed answered within ``timeout`` seconds (the
+                message gives each seed's reason); at once if the only seed
+                is this node's own address.
+            ArgumentError: a seed is not ``host:port`` (a ``ValueError``).
         """
         timeout = check_seconds("timeout", timeout)
         return self._native.join(seed_list(seeds), timeout)

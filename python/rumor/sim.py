@@ -605,7 +605,9 @@ class SimNode(NodeBase):
 
         Runs the simulation until a seed answers (returns 1), as
         :meth:`rumor.Node.join` waits. This node's own name or address
-        among the seeds is skipped, as a live node does.
+        among the seeds is skipped, as a live node does. After
+        :meth:`leave`, joining again makes this node a member again
+        everywhere, at a higher incarnation.
 
         Raises:
             JoinError: no seed answered within ``timeout`` virtual seconds
