@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import rumor
-import tomllib
 from agents import TIMEOUT, Agent, cli_until, free_port
 from rumor import agent
 from support import LOCALHOST, wait_until
