@@ -12,11 +12,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from support import wait_until
 
 TIMEOUT = 30.0
 """Seconds any one line, exit or answer gets: generous, the machine is small."""
@@ -135,11 +135,11 @@ def cli_until(
     """Runs ``python -m rumor *args`` again until it exits with ``status``
     (for what the cluster reaches by gossip, not at once: another member
     seen alive); fails at the deadline with the last run's output."""
-    end = time.monotonic() + deadline
-    while True:
-        done = cli(*args)
-        if done.returncode == status:
-            return done
-        if time.monotonic() >= end:
-            pytest.fail(f"after {deadline:.0f} s, still {done}", pytrace=False)
-        time.sleep(0.1)
+    runs: list[subprocess.CompletedProcess[str]] = []
+
+    def exited_so() -> bool:
+        runs.append(cli(*args))
+        return runs[-1].returncode == status
+
+    wait_until(exited_so, deadline, lambda: f"still {runs[-1]}")
+    return runs[-1]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import rumor
+from agents import Agent
 from support import LOCALHOST, Cluster, Unraisable, fast_config
 
 
@@ -38,3 +39,13 @@ def node() -> Iterator[rumor.Node]:
         yield n
     finally:
         n.close()
+
+
+@pytest.fixture
+def agents() -> Iterator[list[Agent]]:
+    """Agent processes a test starts (append each); killed when it ends,
+    only those, by their handles."""
+    started: list[Agent] = []
+    yield started
+    for a in started:
+        a.kill()

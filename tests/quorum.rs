@@ -103,9 +103,10 @@ fn a_minority_that_cannot_reach_a_member_never_fails_it() {
     assert!(t.is_some(), "9 of 16 are a majority: all hear it failed");
 }
 
-#[test]
-fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
-    let p = play(
+/// Node 7 of 16 paused past `node_timeout`: failed by everyone, then alive
+/// again everywhere once it resumes and refutes.
+fn failed_while_paused_then_back() -> script::Played {
+    play(
         quorum(1.0),
         16,
         5,
@@ -117,7 +118,12 @@ fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
             Op::WaitUntil(Check::AllSee(7, MemberState::Dead), 10.0),
             Op::WaitUntil(Check::AllSee(7, MemberState::Alive), 30.0),
         ],
-    );
+    )
+}
+
+#[test]
+fn a_member_failed_while_paused_comes_back_after_the_undo_time() {
+    let p = failed_while_paused_then_back();
     let failed = records(&p.sim, RecordKind::Failed, 7);
     assert_eq!(failed.len(), 15);
     let first = failed.iter().map(|&(t, _)| t).min().unwrap();
@@ -192,19 +198,7 @@ fn news_about_an_unreachable_member_does_not_flap_its_mark() {
 /// and with it eager pushes of membership news off for good.
 #[test]
 fn health_raised_by_a_refutation_recovers_as_pings_are_answered() {
-    let p = play(
-        quorum(1.0),
-        16,
-        5,
-        &[
-            Op::JoinAll(0),
-            Op::WaitUntil(Check::Converged, 10.0),
-            Op::Run(5.0),
-            Op::Pause(7, 2.5),
-            Op::WaitUntil(Check::AllSee(7, MemberState::Dead), 10.0),
-            Op::WaitUntil(Check::AllSee(7, MemberState::Alive), 30.0),
-        ],
-    );
+    let p = failed_while_paused_then_back();
     let mut sim = p.sim;
     assert!(sim.engine_stats(7).refutations >= 1, "it heard and refuted");
     let healthy = sim.run_until_cond(secs(30.0), secs(0.1), |s| {

@@ -11,7 +11,6 @@ import socket
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ import rumor
 from agents import TIMEOUT, Agent, cli, cli_until, free_port
 from rumor import agent
 from support import LOCALHOST, wait_until
-
-
-@pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    started: list[Agent] = []
-    yield started
-    for a in started:
-        a.kill()  # only the agents this test started, by handle
 
 
 def config_agent(path: Path, *flags: str, stderr: bool = False) -> Agent:

@@ -21,14 +21,6 @@ from rumor import agent
 from support import LOCALHOST, wait_until
 
 
-@pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    started: list[Agent] = []
-    yield started
-    for a in started:
-        a.kill()  # only the agents this test started, by handle
-
-
 def test_agents_join_answer_members_broadcast_and_leave_on_sigterm(
     agents: list[Agent], tmp_path: Path
 ) -> None:

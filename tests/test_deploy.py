@@ -31,14 +31,6 @@ DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 
 
 @pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    started: list[Agent] = []
-    yield started
-    for a in started:
-        a.kill()  # only the agents this test started, by handle
-
-
-@pytest.fixture
 def seeds() -> Iterator[list[rumor.Node]]:
     """Nodes on loopback for the examples' agents to join; closed at the end."""
     nodes: list[rumor.Node] = []
