@@ -13,11 +13,15 @@ instant, or ``--join-rate`` per second. Measured:
 * idle CPU over ``--idle`` seconds (process user + system time from
   ``getrusage``; total, per node, and split by thread from
   ``/proc/self/task/*/schedstat``: the Rust runtime's ``rumor-io`` threads
-  versus the Python ones, mostly one event dispatcher per node), the CPU
+  versus the Python ones), the threads' wake-ups (context switches, from
+  ``/proc/self/task/*/status``) per second by the same groups, the CPU
   other processes used meanwhile, and the traffic and suspicions;
 * memory: resident set size (``/proc/self/statm``) before any node, after
   the N nodes started alone, and after they converged and idled; per node
   is the growth divided by N;
+* soak (``--soak SECONDS``): the converged cluster left alone; every
+  ``on_fail`` callback in it is a false failure (nobody was stopped), and
+  every ``on_suspect`` one a false suspicion, both counted by node;
 * detection: one non-seed node is closed without leaving (``Node.close()``
   alone, the public API's abrupt stop: its socket closes and it answers
   nothing more, which the others see as a crash), then the time until
@@ -32,9 +36,13 @@ datagrams in the kernel and fall into a suspicion storm that did not clear
 within 300 s in most runs; ``--join-rate 50`` converges. Smaller clusters
 (500) converge at once in a few seconds.
 
-    python benches/scale.py
+The issue's targets (#16) are checked at the end, in a ``targets`` block:
+converge within 60 s with no suspect entry, no false failure over the
+soak, at most 150 KiB per node and at most 15 % of one core idle.
+
+    python benches/scale.py --soak 300                 # the issue's run
+    python benches/scale.py --nodes 300 --idle 10 --soak 30 --no-detect
     python benches/scale.py --join-rate 50
-    python benches/scale.py --nodes 500 --idle 10 --seeds 3
 """
 
 from __future__ import annotations
@@ -95,31 +103,58 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds so far of the live threads, grouped: the Rust runtime's
-    ``rumor-io`` threads (its two workers, and the blocking threads that
-    wait for ``join_async``), the main thread, and every other thread (the
-    Python ones: one event dispatcher per node, and the joins' event loop).
+def _thread_group(tid: str, name: str) -> str:
+    if name.startswith("rumor-io"):
+        return "rumor-io"
+    return "main" if int(tid) == os.getpid() else "python"
+
+
+def thread_cpu() -> dict[str, tuple[str, float]]:
+    """CPU seconds so far of each live thread, by thread id, with its
+    group: the Rust runtime's ``rumor-io`` threads (its two workers, and
+    the blocking threads that wait for ``join_async``), the main thread,
+    and every other thread (the Python ones: the event dispatchers, and the
+    joins' event loop).
 
     Read from ``schedstat`` (nanoseconds on a CPU), not ``stat``, whose
     clock ticks round a thread that runs a few microseconds at a time down
     to nothing."""
-    groups = {"rumor-io": 0.0, "main": 0.0, "python": 0.0}
-    pid = os.getpid()
+    out = {}
     for tid in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{tid}/comm") as f:
                 name = f.read().strip()
             with open(f"/proc/self/task/{tid}/schedstat") as f:
-                seconds = int(f.read().split()[0]) / 1e9
+                out[tid] = (_thread_group(tid, name), int(f.read().split()[0]) / 1e9)
         except FileNotFoundError:
             continue  # the thread ended meanwhile
-        if name.startswith("rumor-io"):
-            groups["rumor-io"] += seconds
-        elif int(tid) == pid:
-            groups["main"] += seconds
-        else:
-            groups["python"] += seconds
+    return out
+
+
+def thread_switches() -> dict[str, tuple[str, float]]:
+    """Context switches so far (voluntary + involuntary: each is a wake-up
+    of the thread) of each live thread, as :func:`thread_cpu`."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/self/task/{tid}/status") as f:
+                n = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+            out[tid] = (_thread_group(tid, name), float(n))
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def by_group(
+    before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]]
+) -> dict[str, float]:
+    """The growth by group of the threads alive at the end (a thread that
+    started meanwhile counts from zero)."""
+    groups = {"rumor-io": 0.0, "main": 0.0, "python": 0.0}
+    for tid, (group, v) in after.items():
+        groups[group] += v - before.get(tid, (group, 0.0))[1]
     return groups
 
 
@@ -224,6 +259,9 @@ class Tracker:
         n = len(nodes)
         self.state = [bytearray(n) for _ in nodes]
         self.counts = [[0] * 5 for _ in nodes]
+        # Callbacks so far by node and state they report (a suspicion, a
+        # failure...), for the soak's false alarms.
+        self.reported = [[0] * 5 for _ in nodes]
         for i, x in enumerate(nodes):
             x.on_join(functools.partial(self._set, i, ALIVE))
             x.on_alive(functools.partial(self._set, i, ALIVE))
@@ -237,6 +275,15 @@ class Tracker:
         counts[self.state[i][j]] -= 1
         counts[state] += 1
         self.state[i][j] = state
+        self.reported[i][state] += 1
+
+    def reports(self, state: int) -> list[int]:
+        """Callbacks so far, by node, that reported ``state``."""
+        return [r[state] for r in self.reported]
+
+    def suspect_entries(self) -> int:
+        """Members some node's callbacks last reported suspect."""
+        return sum(c[SUSPECT] for c in self.counts)
 
     def all_alive(self) -> bool:
         """Whether every node has heard that all others are alive."""
@@ -299,10 +346,15 @@ def join_all(nodes: list[rumor.Node], seeds: int, timeout: float, rate: float) -
     return joins
 
 
-def cpu_split(before: dict[str, float], after: dict[str, float], total: float, wall: float) -> str:
+def cpu_split(
+    before: dict[str, tuple[str, float]],
+    after: dict[str, tuple[str, float]],
+    total: float,
+    wall: float,
+) -> str:
     """Percent of one core by thread group over ``wall`` seconds; what the
     live threads do not account for ran on threads that ended meanwhile."""
-    d = {k: after[k] - before.get(k, 0.0) for k in after}
+    d = by_group(before, after)
     d["ended threads"] = max(0.0, total - sum(d.values()))
     return ", ".join(f"{k} {100 * v / wall:.1f} %" for k, v in d.items())
 
@@ -343,14 +395,16 @@ class Report:
             print(f"{k:<{width}}  {v}")
 
 
-def converge(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> bool:
-    """Joins every node at once and waits until all see all alive."""
+def converge(
+    nodes: list[rumor.Node], args: argparse.Namespace, report: Report, tracker: Tracker
+) -> float | None:
+    """Joins every node at once and waits until all see all alive; returns
+    how long that took (``None``: not within the timeout)."""
     n = len(nodes)
     threads_before = thread_cpu()
     cpu_before = cpu_seconds()
     host_before = host_busy()
     udp_before = udp_receive_buffer_errors()
-    tracker = Tracker(nodes)
     joins = join_all(nodes, args.seeds, args.converge_timeout, args.join_rate)
     t0 = joins.start
     shown = t0
@@ -378,7 +432,9 @@ def converge(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) 
     if joins.errors:
         report["join errors"] = f"{len(joins.errors)}, first: {joins.errors[0]}"
     if ok:
-        report["converge (all see all alive)"] = f"{converge_s:.2f} s"
+        report["converge (all see all alive)"] = (
+            f"{converge_s:.2f} s, suspect entries then {tracker.suspect_entries()}"
+        )
         # The engines' own views, read once: the callbacks lag them a little.
         short = short_views(nodes)
         if short:
@@ -395,12 +451,12 @@ def converge(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) 
     report["UDP receive buffer drops (host)"] = f"{udp_receive_buffer_errors() - udp_before}"
     report["RSS, converged"] = f"{rss() / MIB:.1f} MiB"
     print(f"converged: {ok} after {converge_s:.2f} s, load {load()}", flush=True)
-    return ok
+    return converge_s if ok else None
 
 
-def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> None:
+def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> float:
     """Waits until no node has updates left to gossip, then measures an
-    idle window."""
+    idle window; returns the process's CPU in it, in % of one core."""
     n = len(nodes)
     t = time.monotonic()
     settled = poll_until(
@@ -418,6 +474,7 @@ def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> N
     print(f"idle window {args.idle:.0f} s, load {load()}", flush=True)
     before = totals(nodes, IDLE_KEYS)
     threads_before = thread_cpu()
+    switches_before = thread_switches()
     cpu_before = cpu_seconds()
     host_before = host_busy()
     t = time.monotonic()
@@ -426,6 +483,7 @@ def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> N
     cpu = cpu_seconds() - cpu_before
     others = host_busy() - host_before - cpu
     threads_after = thread_cpu()
+    switches_after = thread_switches()
     after = totals(nodes, IDLE_KEYS)
     report.load("idle end")
     d = {k: after[k] - before[k] for k in IDLE_KEYS}
@@ -435,6 +493,12 @@ def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> N
         f"{pct / n:.3f} % of one core ({1000 * cpu / wall / n:.2f} ms CPU per second)"
     )
     report["idle CPU by thread"] = cpu_split(threads_before, threads_after, cpu, wall)
+    report["idle wake-ups by thread"] = (
+        ", ".join(
+            f"{k} {v / wall:.0f}/s" for k, v in by_group(switches_before, switches_after).items()
+        )
+        + f" ({thread_count()} threads)"
+    )
     report["other processes meanwhile"] = f"{max(0.0, 100 * others / wall):.0f} % of one core"
     report["idle traffic per node"] = (
         f"{d['packets_sent'] / wall / n:.1f} packets/s, {d['bytes_sent'] / wall / n:.0f} B/s"
@@ -447,6 +511,43 @@ def idle(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> N
     short = short_views(nodes)
     if short:
         report["after idle"] = f"{len(short)} views no longer hold all alive"
+    return pct
+
+
+def soak(
+    nodes: list[rumor.Node], args: argparse.Namespace, report: Report, tracker: Tracker
+) -> int:
+    """Leaves the converged cluster alone for ``--soak`` seconds (a plain
+    timed wait, with progress lines); every failure reported meanwhile is a
+    false one. Returns how many there were."""
+    fails = tracker.reports(DEAD)
+    suspects = tracker.reports(SUSPECT)
+    keys = ("suspicions", "refutations", "dropped_total")
+    before = totals(nodes, keys)
+    udp_before = udp_receive_buffer_errors()
+    print(f"soak {args.soak:.0f} s, load {load()}", flush=True)
+    end = time.monotonic() + args.soak
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, args.progress or left))
+        rest = max(0.0, end - time.monotonic())
+        print(f"  soak, {rest:4.0f} s left: {tracker.summary()}", flush=True)
+    report.load("soak end")
+    after = totals(nodes, keys)
+    false_fails = [a - b for a, b in zip(tracker.reports(DEAD), fails)]
+    false_suspects = [a - b for a, b in zip(tracker.reports(SUSPECT), suspects)]
+    n_fail = sum(false_fails)
+    report[f"soak {args.soak:.0f} s: false failures"] = (
+        f"{n_fail} (reported by {sum(1 for x in false_fails if x)} nodes)"
+    )
+    report[f"soak {args.soak:.0f} s: false suspicions"] = (
+        f"{sum(false_suspects)} callbacks (on {sum(1 for x in false_suspects if x)} nodes); "
+        f"engine suspicions {after['suspicions'] - before['suspicions']}, "
+        f"refutations {after['refutations'] - before['refutations']}, "
+        f"datagrams dropped {after['dropped_total'] - before['dropped_total']}, "
+        f"UDP receive buffer drops (host) {udp_receive_buffer_errors() - udp_before}"
+    )
+    report[f"soak {args.soak:.0f} s: views at the end"] = tracker.summary()
+    return n_fail
 
 
 def detect(nodes: list[rumor.Node], args: argparse.Namespace, report: Report) -> None:
@@ -488,6 +589,15 @@ def main() -> None:
         help="joins started per second; 0 (default) starts them all at once",
     )
     ap.add_argument("--idle", type=float, default=30.0, help="idle window, seconds")
+    ap.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        help="seconds the converged cluster is left alone, counting false failures (default 0)",
+    )
+    ap.add_argument(
+        "--no-detect", action="store_true", help="skip the crash detection phase at the end"
+    )
     ap.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines")
     ap.add_argument("--converge-timeout", type=float, default=300.0)
     ap.add_argument("--settle-timeout", type=float, default=120.0)
@@ -513,9 +623,18 @@ def main() -> None:
     report["start nodes"] = f"{time.monotonic() - t:.2f} s"
     rss_started = rss()
     print(f"started {n} nodes, {thread_count()} threads", flush=True)
+    tracker = Tracker(nodes)
+    targets: dict[str, tuple[bool, str]] = {}
     try:
-        if converge(nodes, args, report):
-            idle(nodes, args, report)
+        converge_s = converge(nodes, args, report, tracker)
+        suspect = tracker.suspect_entries()
+        targets["converge within 60 s, none suspect"] = (
+            converge_s is not None and converge_s <= 60 and suspect == 0,
+            f"{converge_s:.1f} s, {suspect} suspect" if converge_s is not None else "did not",
+        )
+        if converge_s is not None:
+            idle_pct = idle(nodes, args, report)
+            targets["idle CPU at most 15 % of one core"] = (idle_pct <= 15, f"{idle_pct:.1f} %")
             rss_idle = rss()
             report["RSS before nodes"] = f"{rss_base / MIB:.1f} MiB"
             report["RSS, nodes started (alone)"] = (
@@ -526,7 +645,16 @@ def main() -> None:
             )
             report["RSS peak"] = f"{peak_rss() / MIB:.1f} MiB"
             report["threads"] = f"{thread_count()}"
-            detect(nodes, args, report)
+            per_node = (rss_idle - rss_base) / n / 1024
+            targets["at most 150 KiB per node"] = (per_node <= 150, f"{per_node:.0f} KiB")
+            if args.soak > 0:
+                false_fails = soak(nodes, args, report, tracker)
+                targets[f"no false failure in {args.soak:.0f} s"] = (
+                    false_fails == 0,
+                    f"{false_fails}",
+                )
+            if not args.no_detect:
+                detect(nodes, args, report)
     finally:
         t = time.monotonic()
         # In parallel: under load one close can wait a while for its node's
@@ -535,6 +663,9 @@ def main() -> None:
             list(pool.map(rumor.Node.close, nodes))
         report["close all"] = f"{time.monotonic() - t:.2f} s"
         report.print(f"rumor scale: {n} nodes in one process, LAN preset, {joining}")
+        print(f"\n== targets (issue 16, at {n} nodes) ==")
+        for what, (met, got) in targets.items():
+            print(f"{'met' if met else 'NOT met':<8} {what}: {got}")
 
 
 if __name__ == "__main__":
