@@ -233,7 +233,7 @@ class Cluster:
         """Joins a fresh node and waits until every observer has *reported* its
         join through ``on_join``.
 
-        Each node delivers its events in order on one dispatcher thread, so
+        Each node delivers its events in order, one at a time, so
         once this returns, every event an observer produced before it saw the
         newcomer has reached the callbacks.
         """

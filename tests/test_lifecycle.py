@@ -39,10 +39,6 @@ def test_unreferenced_node_is_closed_and_frees_its_port() -> None:
     wait_until(lambda: _port_free(addr), 10.0, f"{addr} still bound after the Node was dropped")
 
 
-def _thread_named(name: str) -> bool:
-    return any(t.name == name for t in threading.enumerate())
-
-
 def _start_selfish_node(name: str, seed: str) -> str:
     """Starts a node whose callbacks refer to it, joins it to ``seed``, waits
     until a callback has run, and lets go of it (only the callbacks' closures
@@ -63,18 +59,19 @@ def _start_selfish_node(name: str, seed: str) -> str:
 
 def test_a_node_its_own_callbacks_refer_to_is_collected(cluster: Cluster) -> None:
     """A Node referenced only by its own callbacks (``lambda m: node.members()``),
-    which have run, is collected: its port is freed, its dispatcher ends."""
+    which have run, is collected: its port is freed, and the dispatchers let
+    go of it."""
     seed = cluster.start("seed")
     addr = _start_selfish_node("selfish", seed.addr)
-    assert _thread_named("rumor-events-selfish")
+    assert "selfish" in rumor.node._served_names()
 
     def freed() -> bool:
-        # Collected again at each look: the dispatcher may still be finishing
+        # Collected again at each look: a dispatcher may still be finishing
         # the callback (and so hold the node) at the first collection.
         gc.collect()
-        return _port_free(addr) and not _thread_named("rumor-events-selfish")
+        return _port_free(addr) and "selfish" not in rumor.node._served_names()
 
-    wait_until(freed, 10.0, f"{addr} still bound, or its dispatcher still running")
+    wait_until(freed, 10.0, f"{addr} still bound, or the dispatchers still serve it")
 
 
 def _run_selfish_simulation() -> weakref.ref[rumor.Simulation]:

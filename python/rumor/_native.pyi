@@ -181,6 +181,19 @@ ProbeRttTuple = tuple[list[tuple[float, int]], int, int]
 """``(buckets, count, sum in µs)`` (see ``rumor.metrics.ProbeRtt``)."""
 
 @final
+class NativeHub:
+    """The ready queue the dispatcher threads of all nodes share."""
+
+    def __new__(cls) -> NativeHub: ...
+    def next(self, timeout: float | None = None) -> int | None:
+        """The key of the next node with events; ``None`` on timeout or
+        after :meth:`shutdown`."""
+    def watch(self, threshold: float, timeout: float) -> bool:
+        """Whether a node waited ``threshold`` seconds with no consumer free."""
+    def poke(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def ready(self) -> int: ...
+
 class NativeNode:
     """The Rust side of :class:`rumor.Node`; use that class instead."""
 
@@ -209,6 +222,13 @@ class NativeNode:
     def stats(self) -> dict[str, int]: ...
     def next_event(self, timeout: float) -> EventTuple | None:
         """The next event, waiting up to ``timeout`` seconds."""
+    def attach(self, hub: NativeHub, key: int) -> None:
+        """Announces this node's events on ``hub`` under ``key``."""
+    def take_events(self, max: int) -> list[EventTuple]:
+        """Up to ``max`` queued events, without waiting."""
+    def release(self) -> int:
+        """Hands the node back to its hub after a batch: 0 no events left,
+        1 queued again, 2 stopped with every event taken."""
     def broadcast(self, payload: bytes) -> int: ...
     def set(self, key: str, value: Value) -> int: ...
     def delete(self, key: str) -> int: ...

@@ -62,14 +62,20 @@ if TYPE_CHECKING:
 __all__ = ["Node"]
 
 
-# Every dispatcher thread still running, with its native node: at
-# interpreter exit they are closed and waited for (see _close_all). Threads,
-# not Nodes: a collected Node's dispatcher may not have ended yet.
-_dispatchers: dict[threading.Thread, _native.NativeNode] = {}
-
 EXIT_GRACE = 5.0
 """Seconds interpreter exit waits, once for all nodes together, for
 callbacks still running when it closes the nodes left open."""
+
+STALL_AFTER = 0.2
+"""Seconds a node's events may wait while every dispatcher thread is stuck
+in a callback before the pool starts another thread (see :class:`_Pool`)."""
+
+BATCH = 64
+"""Events of one node a dispatcher runs before it lets other nodes' turn
+come: one busy node does not starve the rest."""
+
+RETIRE_AFTER = 10.0
+"""Seconds a dispatcher thread beyond the first stays idle before it ends."""
 
 # Set at interpreter exit: dispatchers start no more callbacks.
 _exiting = threading.Event()
@@ -231,30 +237,223 @@ def _warn_at(callback: AnyCallback, message: str) -> None:
     )
 
 
-def _dispatch(native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
-    """Dispatcher thread: runs the callbacks of each event, in order, and
-    hands its typed form to every event stream, until the native node is
-    closed.
+class _Served:
+    """A node as the dispatcher pool sees it: its native node, a weak
+    reference to the :class:`Node` (see :class:`_Pool`), its drop warnings,
+    and whether it is finished (closed, every event delivered)."""
 
-    It holds the :class:`Node` only while delivering an event, through
-    ``node_ref`` otherwise: callbacks that refer to their node (a closure
-    over it, the common case) make a reference cycle, and a thread that held
-    it for good would keep the whole cycle, port and thread included, alive
-    forever. So an unreferenced node is collected, its finalizer closes the
-    native node, and this thread ends."""
-    watch = _DropWatch()
-    try:
+    __slots__ = ("finished", "native", "node_ref", "watch")
+
+    def __init__(self, native: _native.NativeNode, node_ref: weakref.ref[Node]) -> None:
+        self.native = native
+        self.node_ref = node_ref
+        self.watch = _DropWatch()
+        self.finished = threading.Event()
+
+
+class _Worker:
+    """One dispatcher thread: which node it serves and since when its
+    current event's callbacks run (``None`` between events)."""
+
+    __slots__ = ("key", "since", "thread")
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.key: int | None = None
+        self.since: float | None = None
+
+
+class _Pool:
+    """The dispatcher threads all the nodes of the process share.
+
+    A node's events wait in its native queue; when the first arrives, the
+    native side puts the node on one ready queue (``NativeHub``), and a
+    dispatcher thread takes it, runs up to :data:`BATCH` of its events'
+    callbacks in order, and hands it back (on the ready queue again if more
+    came). So one node is served by one thread at a time, in order, and an
+    idle node costs no thread and no wake-up: a thousand nodes are two
+    threads, one dispatcher waiting on the ready queue and one watcher,
+    instead of a thread per node waking twice a second.
+
+    A callback that blocks must not hold up the other nodes: the watcher
+    sleeps until a node has waited :data:`STALL_AFTER` on the ready queue
+    with no dispatcher free, and if every dispatcher is then inside a
+    callback that has run that long, it starts another one. Dispatchers
+    beyond the first end after :data:`RETIRE_AFTER` idle seconds. The
+    watcher also looks for dropped datagrams every
+    :data:`DROP_LOG_INTERVAL` (:class:`_DropWatch`), once for all nodes.
+
+    Each :class:`_Served` holds the native node and only a weak reference
+    to the :class:`Node`: callbacks that refer to their node (a closure over
+    it, the common case) make a reference cycle, and a pool that held the
+    node for good would keep the whole cycle, port included, alive forever.
+    So an unreferenced node is collected, its finalizer closes the native
+    node, and the pool lets go of it once its last events are delivered.
+    """
+
+    def __init__(self) -> None:
+        self.hub = _native.NativeHub()
+        self.lock = threading.Lock()
+        self.nodes: dict[int, _Served] = {}
+        self.keys = 0
+        self.workers: list[_Worker] = []
+        self.started = 0  # dispatcher threads ever started, for their names
+        self.shut = False
+        # Signalled when a callback ends, while the interpreter exits.
+        self.calm = threading.Condition(self.lock)
+        self.local = threading.local()
+        self.watcher = threading.Thread(target=self._watch, name="rumor-watch", daemon=True)
+        self.watcher.start()
+        self._grow()
+
+    def add(self, native: _native.NativeNode, node_ref: weakref.ref[Node]) -> _Served:
+        """Starts serving ``native``'s events."""
+        served = _Served(native, node_ref)
+        with self.lock:
+            self.keys += 1
+            key = self.keys
+            self.nodes[key] = served
+        native.attach(self.hub, key)
+        self.hub.poke()  # the watcher takes the new node's drop watch into account
+        return served
+
+    def serving(self) -> _native.NativeNode | None:
+        """The native node whose callback the calling thread runs, if any."""
+        key = getattr(self.local, "key", None)
+        served = self.nodes.get(key) if key is not None else None
+        return served.native if served is not None else None
+
+    def _grow(self) -> None:
+        """Starts one more dispatcher thread."""
+        worker = _Worker()
+        with self.lock:
+            self.started += 1
+            self.workers.append(worker)
+        worker.thread = threading.Thread(
+            target=self._work, args=(worker,), name=f"rumor-events-{self.started}", daemon=True
+        )
+        worker.thread.start()
+
+    def _work(self, me: _Worker) -> None:
+        """A dispatcher thread: serves whichever node is ready."""
         while True:
-            raw = native.next_event(0.5)
-            if not native.closed:
-                watch.check(native)
-            if raw is not None and not _exiting.is_set():
-                _deliver(node_ref(), native, NativeEvent(*raw))
-            elif native.closed:
-                _end_streams(node_ref())
+            with self.lock:
+                # The last thread waits without a timeout: idle, it never wakes.
+                timeout = None if len(self.workers) == 1 else RETIRE_AFTER
+            key = self.hub.next(timeout)
+            if key is None:
+                with self.lock:
+                    if self.shut or len(self.workers) > 1:
+                        self.workers.remove(me)
+                        return
+                continue
+            self._serve(key, me)
+
+    def _serve(self, key: int, me: _Worker) -> None:
+        """Delivers a batch of node ``key``'s events, then hands it back."""
+        served = self.nodes.get(key)
+        if served is None:
+            return
+        native = served.native
+        me.key = key
+        self.local.key = key
+        try:
+            for raw in native.take_events(BATCH):
+                if _exiting.is_set():
+                    return  # not handed back: exit runs no more callbacks
+                me.since = time.monotonic()
+                try:
+                    _deliver(served.node_ref(), native, NativeEvent(*raw))
+                finally:
+                    me.since = None
+                    if _exiting.is_set():
+                        with self.calm:
+                            self.calm.notify_all()
+        finally:
+            me.key = None
+            self.local.key = None
+        if not _exiting.is_set() and native.release() == 2:
+            self._finish(key)
+
+    def _finish(self, key: int) -> None:
+        """Lets go of a closed node whose events were all delivered."""
+        with self.lock:
+            served = self.nodes.pop(key, None)
+        if served is not None:
+            _end_streams(served.node_ref())
+            served.finished.set()
+
+    def _watch(self) -> None:
+        """The watcher thread: more dispatchers when all are stuck, and the
+        drop warnings."""
+        checked = time.monotonic()
+        while True:
+            interval = DROP_LOG_INTERVAL
+            stalled = self.hub.watch(STALL_AFTER, max(0.0, checked + interval - time.monotonic()))
+            if self.shut:
                 return
-    finally:
-        _dispatchers.pop(threading.current_thread(), None)
+            now = time.monotonic()
+            if stalled:
+                with self.lock:
+                    stuck = all(
+                        w.since is not None and now - w.since >= STALL_AFTER for w in self.workers
+                    )
+                if stuck:
+                    self._grow()
+            if now - checked >= interval:
+                checked = now
+                for served in list(self.nodes.values()):
+                    if not served.native.closed:
+                        served.watch.check(served.native)
+
+    def close_all(self) -> None:
+        """Interpreter exit: see :func:`_close_all`."""
+        deadline = time.monotonic() + EXIT_GRACE
+        for served in list(self.nodes.values()):
+            served.native.close()  # a running callback that waits for this returns
+
+        def busy() -> list[_Worker]:
+            return [w for w in self.workers if w.since is not None]
+
+        with self.calm:
+            self.calm.wait_for(lambda: not busy(), max(0.0, deadline - time.monotonic()))
+            stuck = sorted(
+                self.nodes[w.key].native.name
+                for w in busy()
+                if w.key is not None and w.key in self.nodes
+            )
+            self.shut = True
+            idle = [w.thread for w in self.workers if w.since is None]
+        self.hub.shutdown()
+        # Idle threads come back from the compiled core now, before Python
+        # finalizes (a thread that comes back then aborts the process).
+        for thread in [*idle, self.watcher]:
+            if thread is not None:
+                thread.join(1.0)
+        if stuck:
+            _log.warning(
+                "exiting with callbacks still running on %s, after waiting %.0f s for them",
+                ", ".join(stuck),
+                EXIT_GRACE,
+            )
+
+
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def _the_pool() -> _Pool:
+    """The process's dispatcher pool, started with the first node."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _Pool()
+        return _pool
+
+
+def _served_names() -> list[str]:
+    """The names of the nodes whose events the pool still serves (tests)."""
+    return sorted(s.native.name for s in list(_pool.nodes.values())) if _pool else []
 
 
 def _end_streams(node: Node | None) -> None:
@@ -303,8 +502,12 @@ class Node(NodeBase):
 
     The node starts when it is created: it binds its socket, and its engine
     runs on a background Rust runtime that never waits for the GIL, so a busy
-    Python program does not make it look dead. Callbacks run on a dispatcher
-    thread of the node's own; one that raises is reported through
+    Python program does not make it look dead. Callbacks run in order, one at
+    a time per node, on dispatcher threads all nodes of the process share
+    (never the caller's, never the runtime's); a callback that blocks holds
+    up only its own node's later events, since the pool starts another
+    thread when every one is stuck for :data:`STALL_AFTER` seconds, and an
+    idle node wakes no thread. One that raises is reported through
     :func:`sys.unraisablehook` and the node keeps working. An ``async def``
     callback runs on the event loop the node was made in; a coroutine that
     cannot run (that loop has closed, or the node was made outside any) is
@@ -360,18 +563,9 @@ class Node(NodeBase):
                 self._loop = running.get_running_loop()
             except RuntimeError:
                 pass
-        # The dispatcher holds the native node and a weak reference to the
-        # Node (see _dispatch), so a Node nobody references any more is
-        # collected even when its callbacks refer to it, and collecting it
-        # closes the native node, which ends the dispatcher.
-        self._dispatcher = threading.Thread(
-            target=_dispatch,
-            args=(self._native, weakref.ref(self)),
-            name=f"rumor-events-{self.name}",
-            daemon=True,
-        )
-        _dispatchers[self._dispatcher] = self._native
-        self._dispatcher.start()
+        # The pool holds the native node and a weak reference to this Node
+        # (see _Pool): collecting the Node closes the native node.
+        self._served = _the_pool().add(self._native, weakref.ref(self))
         weakref.finalize(self, self._native.close)
 
     # -- identity ---------------------------------------------------------
@@ -605,33 +799,23 @@ class Node(NodeBase):
         """Stops the node at once: its socket closes and its tasks end.
 
         Without a prior :meth:`leave`, the other members detect this node as
-        failed. Waits up to 5 s for a callback still running (not when
-        called from one). Idempotent.
+        failed. Waits up to 5 s for the callbacks of the events queued before
+        the close to run (not when called from one of this node's own).
+        Idempotent.
         """
         self._native.close()
-        if threading.current_thread() is not self._dispatcher:
-            self._dispatcher.join(timeout=5.0)
+        if _pool is None or _pool.serving() is not self._native:
+            self._served.finished.wait(timeout=5.0)
 
 
 @atexit.register
 def _close_all() -> None:
     """At interpreter exit, closes every node still open, all at once, then
-    waits for their dispatchers to finish the callbacks they are running:
+    waits for the dispatchers to finish the callbacks they are running:
     a thread that comes back from the compiled core while Python finalizes
     aborts the process. One deadline, :data:`EXIT_GRACE` from now, for all
     of them; past it, exit goes on and says which nodes it gave up on.
     Events still queued get no callback: the wait is for work started."""
     _exiting.set()
-    running = list(_dispatchers.items())
-    deadline = time.monotonic() + EXIT_GRACE
-    for _, native in running:
-        native.close()  # each dispatcher ends once its running callback returns
-    for thread, _ in running:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    stuck = sorted(native.name for thread, native in running if thread.is_alive())
-    if stuck:
-        _log.warning(
-            "exiting with callbacks still running on %s, after waiting %.0f s for them",
-            ", ".join(stuck),
-            EXIT_GRACE,
-        )
+    if _pool is not None:
+        _pool.close_all()

@@ -5,9 +5,11 @@
 //! task and the [`Node`] handle take only for short, non-blocking calls, so
 //! nothing on the I/O path ever waits for a caller (or for Python's GIL).
 
+mod hub;
 mod runtime;
 mod stream;
 
+pub use hub::EventHub;
 pub use runtime::runtime;
 
 use crate::codec::Value;
@@ -79,6 +81,34 @@ struct Waiters {
     joins: HashMap<u64, bool>,
     leave_done: bool,
     stopped: bool,
+    /// The hub this node's events are announced on, and its key there.
+    hub: Option<(Arc<EventHub>, u64)>,
+    /// On the hub's ready queue or being served (see [`Node::release`]).
+    scheduled: bool,
+}
+
+impl Waiters {
+    /// Puts this node on its hub's ready queue, unless it is there already
+    /// or being served (then [`Node::release`] puts it back).
+    fn schedule(&mut self) {
+        if let Some((hub, key)) = &self.hub {
+            if !self.scheduled {
+                self.scheduled = true;
+                hub.push(*key);
+            }
+        }
+    }
+}
+
+/// What [`Node::release`] did with a node its consumer is done with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// No events left: off the ready queue until the next one.
+    Idle,
+    /// More events came meanwhile: back on the ready queue.
+    Again,
+    /// The node has stopped and every event was taken: nothing will come.
+    Finished,
 }
 
 struct Shared {
@@ -409,6 +439,46 @@ impl Node {
         self.shared.wait(timeout, |w| w.events.pop_front())
     }
 
+    /// Announces this node's events on `hub` under `key` from now on (see
+    /// [`EventHub`]): instead of a thread per node waiting in
+    /// [`Node::next_event`], a few consumers serve many nodes, and an idle
+    /// node wakes no thread at all.
+    pub fn attach_hub(&self, hub: Arc<EventHub>, key: u64) {
+        let mut w = self.shared.waiters.lock();
+        w.hub = Some((hub, key));
+        w.scheduled = false;
+        if !w.events.is_empty() || w.stopped {
+            w.schedule();
+        }
+    }
+
+    /// Takes up to `max` queued events without waiting (a hub consumer's
+    /// batch: a bounded one, so one busy node does not starve the others).
+    pub fn take_events(&self, max: usize) -> Vec<Event> {
+        let mut w = self.shared.waiters.lock();
+        let n = max.min(w.events.len());
+        w.events.drain(..n).collect()
+    }
+
+    /// Hands the node back to its hub after a batch of
+    /// [`Node::take_events`]: on the ready queue again if events came
+    /// meanwhile, otherwise off it until the next event (or the stop).
+    pub fn release(&self) -> Release {
+        let mut w = self.shared.waiters.lock();
+        if !w.events.is_empty() {
+            if let Some((hub, key)) = &w.hub {
+                hub.push(*key); // still scheduled
+                return Release::Again;
+            }
+        }
+        w.scheduled = false;
+        if w.stopped && w.events.is_empty() {
+            Release::Finished
+        } else {
+            Release::Idle
+        }
+    }
+
     /// Stops the node: its task ends and its socket closes before this
     /// returns (or after at most a second if the runtime is stuck).
     /// Idempotent.
@@ -465,6 +535,9 @@ fn drain(
             }
         }
     }
+    if let Some(w) = w.as_mut().filter(|w| !w.events.is_empty()) {
+        w.schedule();
+    }
     drop(w);
     if notify {
         shared.changed.notify_all();
@@ -484,7 +557,12 @@ impl Drop for StopGuard {
         self.0.closed.store(true, Ordering::Release);
         // The stream listener ends with the node, whatever ended it.
         self.0.shutdown_streams.notify_one();
-        self.0.waiters.lock().stopped = true;
+        {
+            let mut w = self.0.waiters.lock();
+            w.stopped = true;
+            // Its consumer learns that the node is finished.
+            w.schedule();
+        }
         self.0.changed.notify_all();
     }
 }

@@ -4,6 +4,7 @@ mod args;
 mod asyncio;
 mod config;
 mod error;
+mod hub;
 mod node;
 mod sim;
 mod stats;
@@ -25,6 +26,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<node::NativeNode>()?;
+    m.add_class::<hub::NativeHub>()?;
     m.add_class::<sim::NativeSim>()?;
     m.add_function(wrap_pyfunction!(write_unraisable, m)?)?;
     m.add_function(wrap_pyfunction!(args::check_seconds, m)?)?;

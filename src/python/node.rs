@@ -8,7 +8,7 @@ use super::config::PyConfig;
 use super::error::{bad_argument, wrong_type, Error, OrRaise};
 use super::stats::{probe_rtt, ProbeRtt};
 use crate::codec::Value;
-use crate::driver::{DriverError, Node};
+use crate::driver::{DriverError, Node, Release};
 use crate::proto::{Event, Member};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -380,6 +380,34 @@ impl NativeNode {
     fn probe_rtt(&self, py: Python<'_>) -> ProbeRtt {
         let stats = py.detach(|| self.node.stats());
         probe_rtt(&stats)
+    }
+
+    /// Announces this node's events on `hub` under `key` (see
+    /// `NativeHub`); its dispatcher then takes them with `take_events`.
+    fn attach(&self, hub: PyRef<'_, super::hub::NativeHub>, key: u64) {
+        self.node.attach_hub(hub.hub.clone(), key);
+    }
+
+    /// Up to `max` queued events, without waiting.
+    fn take_events<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Vec<EventTuple<'py>>> {
+        let events = py.detach(|| self.node.take_events(max));
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
+            if let Some(t) = event_tuple(py, self.node.name(), ev)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hands the node back to the hub after a batch: 0 no events left, 1
+    /// queued again (more came), 2 stopped with every event taken.
+    fn release(&self) -> u8 {
+        match self.node.release() {
+            Release::Idle => 0,
+            Release::Again => 1,
+            Release::Finished => 2,
+        }
     }
 
     fn next_event<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Option<EventTuple<'py>>> {

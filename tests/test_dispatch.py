@@ -1,0 +1,112 @@
+"""How callbacks of live nodes run: in order per node, one at a time, on a
+few dispatcher threads shared by every node of the process; one node's
+blocked callback does not hold up the others'."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+import rumor
+from support import Cluster, wait_until
+
+
+def test_many_nodes_cost_a_few_threads_not_one_each(cluster: Cluster) -> None:
+    """Forty idle nodes add at most a few threads to the process: the
+    dispatchers are shared (a thread per node made 1,000 nodes cost 1,000
+    threads, each waking twice a second)."""
+    cluster.start("first")  # the pool and the runtime exist from here
+    before = threading.active_count()
+    for i in range(40):
+        cluster.start(f"n{i:02d}")
+    assert threading.active_count() - before <= 3, [t.name for t in threading.enumerate()]
+
+
+def test_callbacks_of_many_nodes_run_in_order_one_at_a_time_off_the_callers_thread(
+    cluster: Cluster,
+) -> None:
+    """Twenty nodes each broadcast thirty rumors: every node's ``on_rumor``
+    sees its own in sequence order, never two of one node's callbacks at
+    once, and none on the caller's thread or the runtime's."""
+    nodes = [cluster.start(f"n{i:02d}") for i in range(20)]
+    seen: dict[str, list[int]] = defaultdict(list)
+    running: dict[str, int] = defaultdict(int)
+    overlaps: list[str] = []
+    threads: set[str] = set()
+    lock = threading.Lock()
+
+    def recorder(node: rumor.Node) -> Callable[[rumor.Rumor], None]:
+        def on_rumor(r: rumor.Rumor) -> None:
+            with lock:
+                running[node.name] += 1
+                if running[node.name] > 1:
+                    overlaps.append(node.name)
+                threads.add(threading.current_thread().name)
+            # Long enough for another thread to take the GIL meanwhile.
+            threading.Event().wait(0.0005)
+            with lock:
+                seen[node.name].append(r.seq)
+                running[node.name] -= 1
+
+        return on_rumor
+
+    for node in nodes:
+        node.on_rumor(recorder(node))
+    sent: dict[str, list[int]] = defaultdict(list)
+    for _ in range(30):
+        for node in nodes:
+            sent[node.name].append(node.broadcast(b"x"))
+
+    def done() -> bool:
+        with lock:
+            return all(len(seen[n.name]) == 30 for n in nodes)
+
+    wait_until(done, message=lambda: f"rumors seen so far: {dict(seen)}")
+    for node in nodes:
+        assert seen[node.name] == sent[node.name], node.name
+    assert not overlaps
+    assert threading.current_thread().name not in threads
+    assert not any(t.startswith("rumor-io") for t in threads), threads
+
+
+def test_a_blocked_callback_holds_up_only_its_own_node(cluster: Cluster) -> None:
+    """Three nodes whose callback blocks until released: the others' events
+    still reach their callbacks meanwhile, and the blocked nodes' own later
+    events follow, in order, once they are released."""
+    blocked = [cluster.start(f"b{i}") for i in range(3)]
+    free = cluster.start("free")
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    after: dict[str, list[int]] = defaultdict(list)
+    lock = threading.Lock()
+
+    def blocker(node: rumor.Node) -> Callable[[rumor.Rumor], None]:
+        def on_rumor(r: rumor.Rumor) -> None:
+            if r.seq == 1:
+                started.release()
+                release.wait()
+            with lock:
+                after[node.name].append(r.seq)
+
+        return on_rumor
+
+    for node in blocked:
+        node.on_rumor(blocker(node))
+        node.broadcast(b"first")
+        node.broadcast(b"second")
+    try:
+        for _ in blocked:
+            assert started.acquire(timeout=30), "a blocking callback never started"
+        heard = threading.Event()
+        free.on_rumor(lambda r: heard.set())
+        free.broadcast(b"hello")
+        assert heard.wait(30), "a free node's callback did not run while others were blocked"
+        with lock:
+            assert not any(after.values()), after
+    finally:
+        release.set()
+    wait_until(
+        lambda: all(after[n.name] == [1, 2] for n in blocked),
+        message=lambda: f"after release: {dict(after)}",
+    )
