@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import rumor
-from support import Cluster, wait_until
+from support import LOCALHOST, Cluster, fast_config, wait_until
 
 
 def test_many_nodes_cost_a_few_threads_not_one_each(cluster: Cluster) -> None:
@@ -110,3 +110,15 @@ def test_a_blocked_callback_holds_up_only_its_own_node(cluster: Cluster) -> None
         lambda: all(after[n.name] == [1, 2] for n in blocked),
         message=lambda: f"after release: {dict(after)}",
     )
+
+
+def test_close_waits_for_the_events_queued_before_it() -> None:
+    """``close()`` returns once the callbacks of the events queued before it
+    have run, so what they record is complete when it returns."""
+    node = rumor.Node(name="closing", bind=f"{LOCALHOST}:0", config=fast_config())
+    seen: list[int] = []
+    node.on_rumor(lambda r: (threading.Event().wait(0.01), seen.append(r.seq)))
+    for _ in range(5):
+        node.broadcast(b"x")
+    node.close()
+    assert seen == [1, 2, 3, 4, 5]

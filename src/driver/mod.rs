@@ -553,6 +553,11 @@ impl Drop for StopGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0.panicked.store(true, Ordering::Release);
+        } else {
+            // Events the engine produced before the close (a broadcast's own
+            // report, say) still reach the application; datagrams no longer go out.
+            let mut engine = self.0.engine.lock();
+            drain(&self.0, &mut engine, &mut Vec::new());
         }
         self.0.closed.store(true, Ordering::Release);
         // The stream listener ends with the node, whatever ended it.
