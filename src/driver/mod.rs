@@ -572,6 +572,35 @@ impl Drop for StopGuard {
     }
 }
 
+/// The grid the timers of every node of the process fire on: a deadline
+/// is put off to the next multiple of this since the runtime started.
+///
+/// Idle, a node's task wakes for its timers some eight times a second
+/// (gossip rounds, probes, their timeouts), each at its own instant: at
+/// 1,000 nodes every millisecond has a timer, and the runtime's threads
+/// park and wake up a thousand times a second, each time waking the other
+/// one to share the work. On a shared grid the tasks due in one slot run
+/// in one batch. The lateness, below one grain, is small beside the
+/// shortest protocol timer (a probe timeout of 100 ms or more), and the
+/// simulator, which has no driver, is unaffected.
+pub const TIMER_GRAIN: Duration = Duration::from_millis(10);
+
+/// When the task of a node whose engine is next due at `deadline` (since
+/// `origin`) should wake: on the [`TIMER_GRAIN`] grid, or in an hour
+/// without a deadline.
+fn wake_time(origin: Instant, deadline: Option<Duration>) -> tokio::time::Instant {
+    let Some(d) = deadline else {
+        return tokio::time::Instant::now() + Duration::from_secs(3600);
+    };
+    let at = origin + d;
+    let epoch = *runtime::epoch();
+    let since = at.saturating_duration_since(epoch).as_nanos();
+    let grain = TIMER_GRAIN.as_nanos();
+    let slots = since.div_ceil(grain);
+    let on_grid = epoch + Duration::from_nanos((slots * grain) as u64);
+    tokio::time::Instant::from_std(on_grid.max(at))
+}
+
 /// The node's task: receive, fire timers, send, until closed.
 async fn run(shared: Arc<Shared>, socket: UdpSocket) {
     let _guard = StopGuard(shared.clone());
@@ -592,9 +621,7 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         if shared.closed.load(Ordering::Acquire) {
             break;
         }
-        let sleep_until = deadline
-            .map(|d| tokio::time::Instant::from_std(shared.origin + d))
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let sleep_until = wake_time(shared.origin, deadline);
         tokio::select! {
             biased;
             _ = shared.shutdown.notified() => break,
@@ -623,4 +650,29 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         }
     }
     drop(socket);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_of_different_nodes_fire_on_one_grid_never_early() {
+        let epoch = *runtime::epoch();
+        let grain = TIMER_GRAIN.as_nanos();
+        // Two nodes started at different instants, due at instants within
+        // one grain of each other: both wake on the same grid point.
+        let a = epoch + Duration::from_millis(3);
+        let b = epoch + Duration::from_millis(7);
+        let wa = wake_time(a, Some(Duration::from_millis(1_000)));
+        let wb = wake_time(b, Some(Duration::from_millis(999)));
+        assert_eq!(wa, wb);
+        for (origin, d) in [(a, 1_000), (b, 999), (a, 0), (b, 123_456)] {
+            let due = origin + Duration::from_millis(d);
+            let wake = wake_time(origin, Some(Duration::from_millis(d))).into_std();
+            assert!(wake >= due, "woke before the deadline");
+            assert!(wake - due < TIMER_GRAIN, "late by a grain or more");
+            assert_eq!(wake.duration_since(epoch).as_nanos() % grain, 0, "off the grid");
+        }
+    }
 }
