@@ -87,7 +87,20 @@ struct Waiters {
     scheduled: bool,
 }
 
+/// An empty event queue keeps at most this many slots (about 120 bytes
+/// each); a larger one is freed.
+const EVENT_QUEUE_KEPT: usize = 32;
+
 impl Waiters {
+    /// Frees the event queue's slots once it is empty, if it grew: a mass
+    /// join queues an event per member (1,000 at 1,000 members, 120 KiB of
+    /// slots) that the queue would otherwise keep for the node's life.
+    fn let_go_of_a_drained_queue(&mut self) {
+        if self.events.is_empty() && self.events.capacity() > EVENT_QUEUE_KEPT {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// Puts this node on its hub's ready queue, unless it is there already
     /// or being served (then [`Node::release`] puts it back).
     fn schedule(&mut self) {
@@ -436,7 +449,11 @@ impl Node {
     /// `timeout`. `None` on
     /// timeout, or once the node is closed and its queue drained.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
-        self.shared.wait(timeout, |w| w.events.pop_front())
+        self.shared.wait(timeout, |w| {
+            let ev = w.events.pop_front();
+            w.let_go_of_a_drained_queue();
+            ev
+        })
     }
 
     /// Announces this node's events on `hub` under `key` from now on (see
@@ -457,7 +474,9 @@ impl Node {
     pub fn take_events(&self, max: usize) -> Vec<Event> {
         let mut w = self.shared.waiters.lock();
         let n = max.min(w.events.len());
-        w.events.drain(..n).collect()
+        let batch = w.events.drain(..n).collect();
+        w.let_go_of_a_drained_queue();
+        batch
     }
 
     /// Hands the node back to its hub after a batch of
