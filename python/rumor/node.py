@@ -152,6 +152,7 @@ class _DropWatch:
     def __init__(self) -> None:
         self.last = time.monotonic()
         self.seen: dict[str, int] | None = None
+        self.total = 0  # native.trouble() at the last look
 
     def check(self, native: _native.NativeNode) -> None:
         now = time.monotonic()
@@ -159,6 +160,12 @@ class _DropWatch:
             return
         self.last = now
         try:
+            # One number first: a thousand nodes' full stats every interval
+            # would cost a good part of an idle process's CPU.
+            total = native.trouble()
+            if total == self.total:
+                return
+            self.total = total
             stats = native.stats()
         except RumorError:
             return  # closed meanwhile

@@ -440,6 +440,18 @@ impl Node {
         }
     }
 
+    /// Every datagram dropped, send failed, event lost or stream refused so
+    /// far, in one number: a cheap look for whether anything went wrong
+    /// since the last one (a full [`Node::stats`] copies every counter).
+    pub fn trouble_total(&self) -> u64 {
+        let dropped = self.shared.engine.lock().stats().dropped_total();
+        let events_dropped = self.shared.waiters.lock().events_dropped;
+        dropped
+            + events_dropped
+            + self.shared.send_errors.load(Ordering::Relaxed)
+            + self.shared.streams_refused.load(Ordering::Relaxed)
+    }
+
     /// The engine's gauges: members by state, queue depths, local health.
     pub fn gauges(&self) -> Gauges {
         self.shared.engine.lock().gauges()

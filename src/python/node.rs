@@ -376,6 +376,12 @@ impl NativeNode {
         super::stats::node_stats(py, &stats, &gauges, &driver)
     }
 
+    /// Datagrams dropped, sends failed, events lost and streams refused so
+    /// far, summed: what the drop warnings look at before reading `stats`.
+    fn trouble(&self, py: Python<'_>) -> u64 {
+        py.detach(|| self.node.trouble_total())
+    }
+
     /// The probe round-trip histogram (see [`ProbeRtt`]).
     fn probe_rtt(&self, py: Python<'_>) -> ProbeRtt {
         let stats = py.detach(|| self.node.stats());
