@@ -117,7 +117,12 @@ def test_close_waits_for_the_events_queued_before_it() -> None:
     have run, so what they record is complete when it returns."""
     node = rumor.Node(name="closing", bind=f"{LOCALHOST}:0", config=fast_config())
     seen: list[int] = []
-    node.on_rumor(lambda r: (threading.Event().wait(0.01), seen.append(r.seq)))
+
+    @node.on_rumor
+    def slow(r: rumor.Rumor) -> None:
+        threading.Event().wait(0.01)  # so the queue is not empty at close
+        seen.append(r.seq)
+
     for _ in range(5):
         node.broadcast(b"x")
     node.close()

@@ -5,7 +5,15 @@ from typing import Protocol, TypedDict, final
 
 from typing_extensions import Unpack
 
-__all__ = ["Config", "NativeNode", "NativeSim", "__version__", "seconds", "write_unraisable"]
+__all__ = [
+    "Config",
+    "NativeHub",
+    "NativeNode",
+    "NativeSim",
+    "__version__",
+    "seconds",
+    "write_unraisable",
+]
 
 __version__: str
 
@@ -194,6 +202,7 @@ class NativeHub:
     def shutdown(self) -> None: ...
     def ready(self) -> int: ...
 
+@final
 class NativeNode:
     """The Rust side of :class:`rumor.Node`; use that class instead."""
 
