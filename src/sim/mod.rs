@@ -801,7 +801,12 @@ impl Simulation {
             self.record(i, RecordKind::Unstalled, i, 0);
             self.read_inbox(i);
         }
+        // A stalled node's timers run while datagrams wait unread: tell
+        // it how many, as a driver that checks its socket's receive queue
+        // before handling a timer would (load shedding).
+        let waiting = self.nodes[i as usize].inbox.len();
         if let Some(e) = self.running_engine(i) {
+            e.note_backlog(now, waiting);
             e.handle_timeout(now);
             self.flush(i);
         }
@@ -817,6 +822,11 @@ impl Simulation {
         }
         let inbox = core::mem::take(&mut node.inbox);
         node.inbox_bytes = 0;
+        // The backlog it is about to read, as a driver would see it.
+        let now = self.now;
+        if let Some(e) = node.engine.as_mut() {
+            e.note_backlog(now, inbox.len());
+        }
         for packet in inbox {
             self.hand_over(i, &packet);
         }
