@@ -563,6 +563,32 @@ impl Simulation {
         }
     }
 
+    /// Restarts node `i` like [`Simulation::restart`], but listening on a
+    /// new port (the next one up): a member that comes back under its name
+    /// at another address, as after a redeploy. Its old address reaches
+    /// nobody from then on; datagrams already on their way to it are lost.
+    pub fn restart_on_new_port(&mut self, i: u32) {
+        let old = self.nodes[i as usize].addr;
+        let new = SocketAddr::new(old.ip(), old.port().wrapping_add(1));
+        self.by_addr.remove(&old);
+        self.by_addr.insert(new, i);
+        self.nodes[i as usize].addr = new;
+        let mut lost = Vec::new();
+        self.deliveries.retain(|Reverse(d)| {
+            if d.dst == i {
+                lost.push(d.packet.payload.len());
+            }
+            d.dst != i
+        });
+        let stats = &mut self.nodes[i as usize].stats;
+        for len in lost {
+            stats.datagrams_missed += 1;
+            stats.bytes_missed += len as u64;
+            self.current.datagrams_dropped += 1;
+        }
+        self.restart(i);
+    }
+
     /// Sets how many payload bytes of datagrams a paused node holds for
     /// when it resumes (default [`DEFAULT_RECEIVE_BUFFER`]; 0 loses all).
     pub fn set_receive_buffer(&mut self, bytes: usize) {
