@@ -3,9 +3,13 @@
 //!
 //!     cargo bench --bench sim -- [nodes] [virtual seconds] [mode]
 //!
-//! `mode` is `join` (all nodes join through n0 at t = 0, the default) or
+//! `mode` is `join` (all nodes join through n0 at t = 0, the default),
 //! `steady` (the nodes start out knowing each other:
-//! [`Simulation::new_joined`]).
+//! [`Simulation::new_joined`]), `restart` (a steady cluster whose members
+//! all stop at t = 5 s and start again at once, on the same addresses;
+//! then `virtual seconds` more) or `restart_new_port` (the same, each on a
+//! new port). The restart modes report the time to reconverge after the
+//! restart and the suspicions and failures reported after it.
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
@@ -26,7 +30,9 @@ fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let nodes: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60.0);
-    let steady = args.get(3).is_some_and(|m| m == "steady");
+    let mode = args.get(3).map_or("join", String::as_str);
+    let restart = mode.starts_with("restart");
+    let steady = mode == "steady" || restart;
     let base = rss_kib();
     let t0 = Instant::now();
     let mut sim = if steady {
@@ -36,14 +42,31 @@ fn main() {
         sim.join_all(0);
         sim
     };
+    let mut restarted_at = None;
+    if restart {
+        sim.run_for(Duration::from_secs(5));
+        for i in 0..nodes as u32 {
+            sim.kill(i);
+        }
+        for i in 0..nodes as u32 {
+            if mode == "restart_new_port" {
+                sim.restart_on_new_port(i);
+            } else {
+                sim.restart(i);
+            }
+        }
+        restarted_at = Some(sim.now());
+    }
     let setup = t0.elapsed();
     let mut converged_at = None;
     // Time spent checking convergence, left out of the simulator's wall
     // time.
     let mut checking = Duration::ZERO;
-    let end = Duration::from_secs_f64(seconds);
+    let end = restarted_at.unwrap_or_default() + Duration::from_secs_f64(seconds);
+    // After a restart, convergence is checked every tenth of a second.
+    let step = Duration::from_millis(if restart { 100 } else { 1000 });
     while sim.now() < end {
-        sim.run_for(Duration::from_secs(1));
+        sim.run_for(step);
         if converged_at.is_none() {
             let c0 = Instant::now();
             if sim.converged() {
@@ -71,6 +94,18 @@ fn main() {
     }
     let messages: u64 = by_kind.iter().sum();
     println!("messages received: {messages} ({by_kind:?})");
+    if let Some(at) = restarted_at {
+        let after = |kind| sim.log().iter().filter(|r| r.kind == kind && r.time >= at).count();
+        use rumor::sim::RecordKind;
+        println!(
+            "restart ({mode}) at {:.1} s: reconverged {} after it | after it: {} Suspected, {} Failed records | converged at the end: {}",
+            at.as_secs_f64(),
+            converged_at.map_or("never".to_string(), |t| format!("{:.2} s", (t - at).as_secs_f64())),
+            after(RecordKind::Suspected),
+            after(RecordKind::Failed),
+            sim.converged(),
+        );
+    }
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",
         wall.as_secs_f64(),

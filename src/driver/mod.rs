@@ -632,6 +632,23 @@ fn wake_time(origin: Instant, deadline: Option<Duration>) -> tokio::time::Instan
     tokio::time::Instant::from_std(on_grid.max(at))
 }
 
+/// Datagrams read from the socket's queue at most per wake-up, so one busy
+/// node cannot hold a runtime thread for long.
+const READ_BATCH: usize = 64;
+
+/// Hands the engine what is already queued on the socket, up to
+/// [`READ_BATCH`] datagrams, without waiting. A full batch means more are
+/// likely waiting: the engine hears of the backlog (load shedding).
+fn read_queued(socket: &UdpSocket, buf: &mut [u8], engine: &mut Engine, now: Duration) {
+    for _ in 0..READ_BATCH {
+        match socket.try_recv_from(buf) {
+            Ok((n, from)) => engine.handle_packet(now, from, &buf[..n]),
+            Err(_) => return,
+        }
+    }
+    engine.note_backlog(now, 1);
+}
+
 /// The node's task: receive, fire timers, send, until closed.
 async fn run(shared: Arc<Shared>, socket: UdpSocket) {
     let _guard = StopGuard(shared.clone());
@@ -663,18 +680,16 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                     engine.handle_packet(now, from, &buf[..n]);
                     // Take whatever else is already queued on the socket
                     // under the same lock: fewer wake-ups under load.
-                    for _ in 0..64 {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => engine.handle_packet(now, from, &buf[..n]),
-                            Err(_) => break,
-                        }
-                    }
+                    read_queued(&socket, &mut buf, &mut engine, now);
                     engine.handle_timeout(now);
                 }
             }
             _ = tokio::time::sleep_until(sleep_until) => {
                 let mut engine = shared.engine.lock();
                 let now = shared.now();
+                // Read what is already waiting before a timer settles a
+                // probe: an ack in the buffer is not a missing ack.
+                read_queued(&socket, &mut buf, &mut engine, now);
                 engine.handle_timeout(now);
             }
             _ = shared.wake.notified() => {}

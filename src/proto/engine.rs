@@ -40,6 +40,9 @@ impl fmt::Display for MetaTooLarge {
 
 impl std::error::Error for MetaTooLarge {}
 
+/// Datagrams handled at one instant that show a backlog read at once.
+const BURST: u32 = 32;
+
 /// The protocol engine of one member. See the [module docs](super).
 #[derive(Debug)]
 pub struct Engine {
@@ -64,6 +67,14 @@ pub struct Engine {
     /// When a datagram or stream last decoded here (Lifeguard's deafness
     /// check before declaring a death).
     pub(crate) last_heard: Duration,
+    /// Load shedding: the last time this node saw that it is behind on its
+    /// own work (a timer handled late, a burst of datagrams at once, an ack
+    /// after its probe's timeout, a backlog the driver reported). See
+    /// [`Engine::is_behind`].
+    pub(crate) behind_at: Option<Duration>,
+    /// Datagrams handled at one `now` so far: `(now, count)`, to see a
+    /// burst read at once.
+    pub(crate) burst: (Duration, u32),
     /// The failure detector in force and what it keeps.
     pub(crate) detector: Detector,
     /// Joins and handshakes in progress.
@@ -119,6 +130,8 @@ impl Engine {
             pushes: Default::default(),
             health: 0,
             last_heard: now,
+            behind_at: None,
+            burst: (now, 0),
             detector: Detector::new(config.failure_detector),
             handshake: Handshakes::default(),
             next_seq: 0,
@@ -207,6 +220,37 @@ impl Engine {
     /// slower than configured (1 when healthy).
     pub fn health_multiplier(&self) -> u32 {
         self.health + 1
+    }
+
+    /// Tells the engine that `waiting` datagrams are queued for it unread
+    /// (the socket's receive queue, a backlog the driver could not drain
+    /// before handling a timer). Any at all means an ack may be waiting
+    /// among them: until it has caught up, the engine holds back the
+    /// suspicions its own failed probes would raise (load shedding, see
+    /// [`Engine::is_behind`]). Drivers call it when they know; 0 is a no-op.
+    pub fn note_backlog(&mut self, now: Duration, waiting: usize) {
+        if waiting > 0 {
+            self.fell_behind(now);
+        }
+    }
+
+    /// Whether this node is behind on its own work (load shedding): it saw
+    /// a sign of it less than a probe interval ago. Only with Lifeguard,
+    /// whose local health this extends: plain SWIM is left as published.
+    ///
+    /// A node behind does not turn its lateness into accusations: a probe
+    /// that fails then is held for a check once it has caught up instead
+    /// of starting a suspicion, a suspicion that expires then waits, and
+    /// eager pushes stop. A storm of late acks thus dies out by itself.
+    pub fn is_behind(&self, now: Duration) -> bool {
+        self.behind_at.is_some_and(|t| now.saturating_sub(t) < self.config.probe_interval)
+    }
+
+    /// A sign that this node is behind on its own work.
+    pub(crate) fn fell_behind(&mut self, now: Duration) {
+        if self.config.lifeguard {
+            self.behind_at = Some(self.behind_at.map_or(now, |t| t.max(now)));
+        }
     }
 
     /// Raises (positive) or lowers Lifeguard's local health score.
@@ -350,6 +394,16 @@ impl Engine {
 
     /// Feeds a datagram received from `from`.
     pub fn handle_packet(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
+        // A burst handled at one instant: the driver read a backlog at
+        // once (a stalled runtime catching up).
+        if self.burst.0 == now {
+            self.burst.1 += 1;
+            if self.burst.1 == BURST {
+                self.fell_behind(now);
+            }
+        } else {
+            self.burst = (now, 1);
+        }
         // Accept up to the largest UDP payload whatever our own
         // max_packet_size: a member configured with a larger one must not
         // look dead to us.
@@ -451,7 +505,12 @@ impl Engine {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
-        while let Some(timer) = self.timers.pop_due(now) {
+        while let Some((due, timer)) = self.timers.pop_due(now) {
+            // Handled well past its deadline: the runtime was busy or
+            // stopped (the simulator's timers are never late otherwise).
+            if now.saturating_sub(due) > self.config.probe_timeout / 4 {
+                self.fell_behind(now);
+            }
             match timer {
                 Timer::Probe => self.probe_tick(now),
                 Timer::ProbeTimeout { seq } => self.probe_timeout(now, seq),

@@ -50,9 +50,14 @@ impl Engine {
     /// A member whose probes go unanswered (Lifeguard's health score above
     /// zero) may be the one overloaded, or on a lossy network: it leaves
     /// the news to the periodic rounds, so pushes do not add to the load
-    /// that is costing it acks.
+    /// that is costing it acks. So does a member behind on its own work
+    /// (load shedding, [`Engine::is_behind`]).
     pub(crate) fn gossip_news(&mut self, now: Duration) {
-        if self.config.eager_push && self.health == 0 && self.piggyback.has_fresh() {
+        if self.config.eager_push
+            && self.health == 0
+            && !self.is_behind(now)
+            && self.piggyback.has_fresh()
+        {
             self.gossip_round(now);
         }
     }

@@ -90,6 +90,14 @@ pub struct Stats {
     /// Lifeguard: expired suspicions held back because nothing had reached
     /// this node for a probe interval (it may be the deaf one).
     pub declarations_deferred: u64,
+    /// Load shedding: failed probes that raised no suspicion because this
+    /// node was behind on its own work; each is probed again once it has
+    /// caught up.
+    pub suspicions_held: u64,
+    /// Acks that arrived after their probe was counted failed: the target
+    /// was alive and this node, or the path, too slow (load shedding takes
+    /// it as a sign that this node is behind).
+    pub late_acks: u64,
     /// Pings for another name that reached this node (not acknowledged).
     pub misdirected_pings: u64,
     /// Anti-entropy syncs this node started.
@@ -154,6 +162,8 @@ impl Stats {
             ("pushes_evicted", self.pushes_evicted),
             ("failure_reports", self.failure_reports),
             ("declarations_deferred", self.declarations_deferred),
+            ("suspicions_held", self.suspicions_held),
+            ("late_acks", self.late_acks),
             ("misdirected_pings", self.misdirected_pings),
             ("syncs", self.syncs),
             ("syncs_refused", self.syncs_refused),
@@ -228,6 +238,8 @@ impl Stats {
             pushes_evicted,
             failure_reports,
             declarations_deferred,
+            suspicions_held,
+            late_acks,
             misdirected_pings,
             syncs,
             syncs_refused,
@@ -279,6 +291,8 @@ impl Stats {
         self.pushes_evicted += pushes_evicted;
         self.failure_reports += failure_reports;
         self.declarations_deferred += declarations_deferred;
+        self.suspicions_held += suspicions_held;
+        self.late_acks += late_acks;
         self.misdirected_pings += misdirected_pings;
         self.syncs += syncs;
         self.syncs_refused += syncs_refused;

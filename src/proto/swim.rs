@@ -25,7 +25,27 @@ pub(crate) struct Swim {
     pub(crate) relays: BTreeMap<u64, Relay>,
     /// Suspicions in progress, by member.
     pub(crate) suspicions: FixedHashMap<Id, Suspicion>,
+    /// Load shedding: members whose probe failed while this node was
+    /// behind on its own work, oldest first, to probe again once it has
+    /// caught up instead of suspecting them. At most [`MAX_HELD`]: one is
+    /// added per probe interval at most, and one that does not fit is
+    /// simply probed again in its turn.
+    pub(crate) held: Vec<Id>,
+    /// The last few probes that failed, `(seq, target)`: an ack for one of
+    /// them is a late ack (the target answered; we were too slow to see it).
+    pub(crate) failed: Vec<(u64, Id)>,
+    /// When the Ping of a second look went out that failed with nothing
+    /// heard since either: this node is cut off, not slow, and holding
+    /// back more would only delay its view of the cluster. Until it hears
+    /// from anyone again, its failed probes raise suspicions at once.
+    pub(crate) isolated_at: Option<Duration>,
 }
+
+/// Failed probes held for a check at most (see [`Swim::held`]).
+const MAX_HELD: usize = 16;
+
+/// Failed probes remembered to recognise their late acks.
+const RECENT_FAILED: usize = 4;
 
 /// The probe in flight, if any (one per probe interval).
 #[derive(Debug, Clone)]
@@ -34,6 +54,9 @@ pub(crate) struct Probe {
     pub(crate) target: Id,
     /// When the direct Ping went out (for the round-trip histogram).
     pub(crate) sent: Duration,
+    /// A second look at a member held back by load shedding: if it fails
+    /// while this node is not behind, it is suspected.
+    pub(crate) recheck: bool,
     pub(crate) acked: bool,
     pub(crate) nacks: u32,
     /// Indirect probes sent: as many nacks are expected if the relays are
@@ -74,7 +97,35 @@ impl Engine {
                 // the failed probe itself counts).
                 let missing = p.indirect.saturating_sub(p.nacks);
                 self.adjust_health(if p.indirect > 0 { i64::from(missing) } else { 1 });
-                self.suspect(now, p.target);
+                if let Some(s) = self.detector.swim_mut() {
+                    if s.failed.len() == RECENT_FAILED {
+                        s.failed.remove(0);
+                    }
+                    s.failed.push((p.seq, p.target));
+                }
+                // Load shedding: behind on our own work at any time since
+                // the Ping went out, the ack may be waiting unread. Check
+                // again once caught up rather than accuse. So too, once,
+                // when nothing at all reached us since the Ping went out,
+                // not even a nack from the relays we asked: the fault is
+                // likely ours (a receive loop that reads nothing).
+                let behind = self.behind_at.is_some_and(|t| t >= p.sent) || self.is_behind(now);
+                let unheard = self.last_heard <= p.sent;
+                let swim = self.detector.swim_mut();
+                let isolated = swim.as_ref().and_then(|s| s.isolated_at);
+                let isolated = isolated.is_some_and(|t| self.last_heard <= t);
+                if p.recheck && unheard {
+                    if let Some(s) = swim {
+                        s.isolated_at = Some(p.sent);
+                    }
+                }
+                let deaf =
+                    self.config.lifeguard && !p.recheck && !isolated && p.indirect > 0 && unheard;
+                if behind || deaf {
+                    self.hold(p.target);
+                } else {
+                    self.suspect(now, p.target);
+                }
             }
         }
         let slower = self.health + 1;
@@ -82,7 +133,7 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let Some(target) = self.next_probe_target() else {
+        let Some((target, recheck)) = self.next_probe_target(now) else {
             return;
         };
         let e = self.entry(target);
@@ -90,7 +141,8 @@ impl Engine {
         let suspect = e.member.state == MemberState::Suspect;
         let seq = self.next_seq();
         if let Some(s) = self.detector.swim_mut() {
-            s.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
+            let (acked, nacks, indirect) = (false, 0, 0);
+            s.probe = Some(Probe { seq, target, sent: now, recheck, acked, nacks, indirect });
         }
         self.out.stats.probes += 1;
         let mut b = self.out.datagram();
@@ -108,17 +160,28 @@ impl Engine {
         self.timers.arm(now + timeout, Timer::ProbeTimeout { seq });
     }
 
-    fn next_probe_target(&mut self) -> Option<Id> {
+    /// The next member to probe, and whether it is a second look at one
+    /// held back by load shedding.
+    fn next_probe_target(&mut self, now: Duration) -> Option<(Id, bool)> {
         if self.live_members() <= 1 {
             return None;
         }
+        let caught_up = !self.is_behind(now);
         let swim = self.detector.swim_mut()?;
+        // Caught up: check a member whose probe failed while we were
+        // behind, before the round goes on.
+        while caught_up && !swim.held.is_empty() {
+            let id = swim.held.remove(0);
+            if self.view.table().get(id).is_some_and(|e| e.member.state.is_live()) {
+                return Some((id, true));
+            }
+        }
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
                 if id != self.view.me
                     && self.view.table().get(id).is_some_and(|e| e.member.state.is_live())
                 {
-                    return Some(id);
+                    return Some((id, false));
                 }
             }
             // End of a round: a new one over everyone known now.
@@ -151,6 +214,17 @@ impl Engine {
         }
     }
 
+    /// Load shedding: member `id`'s probe failed while this node was
+    /// behind; probe it again once caught up instead of suspecting it.
+    fn hold(&mut self, id: Id) {
+        self.out.stats.suspicions_held += 1;
+        if let Some(s) = self.detector.swim_mut() {
+            if !s.held.contains(&id) && s.held.len() < MAX_HELD {
+                s.held.push(id);
+            }
+        }
+    }
+
     /// An Ack: for our probe, direct or relayed, or for a Ping we relay.
     pub(crate) fn swim_ack(&mut self, now: Duration, seq: u64) {
         let Some(swim) = self.detector.swim_mut() else { return };
@@ -161,6 +235,17 @@ impl Engine {
                 let rtt = now.saturating_sub(p.sent);
                 self.out.stats.time_probe(rtt);
             }
+            return;
+        }
+        if let Some(k) = swim.failed.iter().position(|&(s, _)| s == seq) {
+            // The answer to a probe we already counted failed: the target
+            // is alive and we (or the path) were too slow. Drop its held
+            // check, if any; a suspicion already gossiped stays for the
+            // target to refute.
+            let (_, target) = swim.failed.remove(k);
+            swim.held.retain(|&id| id != target);
+            self.out.stats.late_acks += 1;
+            self.fell_behind(now);
             return;
         }
         if let Some(r) = swim.relays.remove(&seq) {
@@ -265,6 +350,15 @@ impl Engine {
                 // The cluster grew since this timer was armed, and so did
                 // the timeout: wait for the new deadline.
                 self.timers.arm(due, Timer::Suspicion { id, incarnation });
+                return;
+            }
+            // Load shedding: behind on our own work, a refutation may be
+            // waiting unread. Wait until we have caught up, checked each
+            // probe interval.
+            if self.is_behind(now) {
+                self.out.stats.declarations_deferred += 1;
+                self.timers
+                    .arm(now + self.config.probe_interval, Timer::Suspicion { id, incarnation });
                 return;
             }
             // Deaf: nothing at all reached us for a probe interval, so a

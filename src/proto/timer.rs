@@ -78,10 +78,12 @@ impl Timers {
         self.heap.peek().map(|Reverse(s)| s.at)
     }
 
-    /// Removes and returns the earliest timer due at or before `now`.
-    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Timer> {
+    /// Removes and returns the earliest timer due at or before `now`, with
+    /// the deadline it was armed for (how late it fires tells the engine
+    /// whether it is behind on its own work).
+    pub(crate) fn pop_due(&mut self, now: Duration) -> Option<(Duration, Timer)> {
         if self.next()? <= now {
-            self.heap.pop().map(|Reverse(s)| s.timer)
+            self.heap.pop().map(|Reverse(s)| (s.at, s.timer))
         } else {
             None
         }

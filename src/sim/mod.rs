@@ -563,6 +563,32 @@ impl Simulation {
         }
     }
 
+    /// Restarts node `i` like [`Simulation::restart`], but listening on a
+    /// new port (the next one up): a member that comes back under its name
+    /// at another address, as after a redeploy. Its old address reaches
+    /// nobody from then on; datagrams already on their way to it are lost.
+    pub fn restart_on_new_port(&mut self, i: u32) {
+        let old = self.nodes[i as usize].addr;
+        let new = SocketAddr::new(old.ip(), old.port().wrapping_add(1));
+        self.by_addr.remove(&old);
+        self.by_addr.insert(new, i);
+        self.nodes[i as usize].addr = new;
+        let mut lost = Vec::new();
+        self.deliveries.retain(|Reverse(d)| {
+            if d.dst == i {
+                lost.push(d.packet.payload.len());
+            }
+            d.dst != i
+        });
+        let stats = &mut self.nodes[i as usize].stats;
+        for len in lost {
+            stats.datagrams_missed += 1;
+            stats.bytes_missed += len as u64;
+            self.current.datagrams_dropped += 1;
+        }
+        self.restart(i);
+    }
+
     /// Sets how many payload bytes of datagrams a paused node holds for
     /// when it resumes (default [`DEFAULT_RECEIVE_BUFFER`]; 0 loses all).
     pub fn set_receive_buffer(&mut self, bytes: usize) {
@@ -801,7 +827,12 @@ impl Simulation {
             self.record(i, RecordKind::Unstalled, i, 0);
             self.read_inbox(i);
         }
+        // A stalled node's timers run while datagrams wait unread: tell
+        // it how many, as a driver that checks its socket's receive queue
+        // before handling a timer would (load shedding).
+        let waiting = self.nodes[i as usize].inbox.len();
         if let Some(e) = self.running_engine(i) {
+            e.note_backlog(now, waiting);
             e.handle_timeout(now);
             self.flush(i);
         }
@@ -817,6 +848,11 @@ impl Simulation {
         }
         let inbox = core::mem::take(&mut node.inbox);
         node.inbox_bytes = 0;
+        // The backlog it is about to read, as a driver would see it.
+        let now = self.now;
+        if let Some(e) = node.engine.as_mut() {
+            e.note_backlog(now, inbox.len());
+        }
         for packet in inbox {
             self.hand_over(i, &packet);
         }

@@ -78,8 +78,8 @@ fn a_paused_nodes_full_receive_buffer_loses_the_rest() {
 /// on, its probes time out (the acks wait unread) and it accuses healthy
 /// members. Without Lifeguard its suspicion runs out before it reads the
 /// refutations, so it declares healthy members dead, and the whole cluster
-/// believes it. With Lifeguard its failed probes slow it down and a lone
-/// accusation lasts six times longer: nobody healthy is declared dead.
+/// believes it. With Lifeguard it sees the backlog it cannot read and
+/// accuses nobody: nobody healthy is declared dead.
 #[test]
 fn a_stalled_node_accuses_others_and_only_lifeguard_keeps_them_alive() {
     let outcome = |lifeguard: bool| {
@@ -99,7 +99,10 @@ fn a_stalled_node_accuses_others_and_only_lifeguard_keeps_them_alive() {
         assert!(sim.log().iter().any(|r| r.kind == RecordKind::Unstalled && r.node == 5));
         assert!(sim.node_stats(5).datagrams_received > during.datagrams_received + 20);
         let accused = sim.log().iter().any(|r| r.kind == RecordKind::Suspected && r.node == 5);
-        assert!(accused, "its probes failed while it read nothing");
+        // Its probes failed while it read nothing. Plain SWIM accuses;
+        // with Lifeguard it knows datagrams wait unread (the backlog its
+        // driver reports) and holds its accusations back (load shedding).
+        assert_eq!(accused, !lifeguard, "accusations by the stalled node");
         let failed: Vec<u32> = sim
             .log()
             .iter()
