@@ -6,6 +6,12 @@
 //! `mode` is `join` (all nodes join through n0 at t = 0, the default) or
 //! `steady` (the nodes start out knowing each other:
 //! [`Simulation::new_joined`]).
+//!
+//! Besides wall time and memory it reports the traffic per node: bytes sent
+//! per node per virtual second over the whole run, and the membership
+//! claims (Alive, Suspect, Dead, Left messages) per datagram sent. In
+//! `steady` mode the cluster is quiet from the start, so these are the idle
+//! cost (issue 16: at 1,000 members at most twice that at 64).
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
@@ -70,6 +76,23 @@ fn main() {
         }
     }
     let messages: u64 = by_kind.iter().sum();
+    let (mut bytes_sent, mut packets_sent, mut claims_sent) = (0u64, 0u64, 0u64);
+    for i in 0..nodes as u32 {
+        let s = sim.engine_stats(i);
+        bytes_sent += s.bytes_sent;
+        packets_sent += s.packets_sent;
+        use rumor::codec::MessageKind as K;
+        claims_sent += [K::Alive, K::Suspect, K::Dead, K::Left]
+            .iter()
+            .map(|k| s.messages_sent[*k as usize])
+            .sum::<u64>();
+    }
+    println!(
+        "traffic: {:.0} bytes/node/s sent | {:.2} datagrams/node/s | {:.2} claims/datagram",
+        bytes_sent as f64 / nodes as f64 / sim.now().as_secs_f64(),
+        packets_sent as f64 / nodes as f64 / sim.now().as_secs_f64(),
+        claims_sent as f64 / packets_sent.max(1) as f64,
+    );
     println!("messages received: {messages} ({by_kind:?})");
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",
