@@ -35,11 +35,7 @@ impl Engine {
         }
         let Some(addr) = self.sync_peer() else { return };
         self.out.stats.syncs += 1;
-        let (want_delta, want_digest) = match self.config.anti_entropy {
-            AntiEntropyMode::Pull => (true, false),
-            AntiEntropyMode::PushPull => (true, true),
-            AntiEntropyMode::Push => (false, true),
-        };
+        let (want_delta, want_digest) = self.sync_wants();
         // A hash first: in a quiet cluster both sides hold the same, and a
         // digest listing every member is not worth sending.
         let msg = Message::Summary(codec::Summary {
@@ -52,8 +48,9 @@ impl Engine {
     }
 
     /// The summary hash ([`codec::summary_hash`]) of the digest we would
-    /// send.
-    fn digest_hash(&self) -> u64 {
+    /// send. Walks the whole table: once per sync, and once every
+    /// `QUIET_ROUNDS` gossip rounds for the check quiet datagrams carry.
+    pub(crate) fn digest_hash(&self) -> u64 {
         self.view.table().iter().fold(0u64, |sum, (id, e)| {
             let (m, log) = (&e.member, self.store.log(id));
             let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
@@ -70,8 +67,18 @@ impl Engine {
 
     /// A Summary arrived: if our hash differs, answer with our digest,
     /// asking for what the sender offered and offering what it asked for.
-    pub(crate) fn handle_summary(&mut self, from: SocketAddr, summary: codec::Summary) {
+    pub(crate) fn handle_summary(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        summary: codec::Summary,
+    ) {
         let codec::Summary { sender, hash, want_delta, want_digest } = summary;
+        if !want_delta && !want_digest {
+            // A check riding a quiet datagram's gossip section.
+            self.handle_check(now, from, &sender, hash);
+            return;
+        }
         let known = self.view.live_member_at(&sender, from);
         if known.is_none() {
             self.out.stats.syncs_refused += 1;
@@ -83,6 +90,53 @@ impl Engine {
         }
         if want_delta || want_digest {
             self.send_digest(from, want_digest, want_delta);
+        }
+    }
+
+    /// A check arrived: the summary hash of a member whose membership is
+    /// quiet (see piggyback.rs). If ours is quiet too and differs, one of
+    /// us missed something that gossip will no longer carry: start a sync
+    /// with it, as [`Engine::sync_once`] would, but skipping the Summary
+    /// round trip, which the check just made. Only the side with the lower
+    /// hash starts it (both get the other's check, from a Ping and its
+    /// Ack), and at most once per probe interval, so a member far behind
+    /// is not flooded with digests. Equal hashes, the common case, cost a
+    /// comparison with the cached hash.
+    fn handle_check(&mut self, now: Duration, from: SocketAddr, sender: &str, hash: u64) {
+        // While we change ourselves (or push items), hashes differ for a
+        // while anyway, and what differs is still being gossiped.
+        if !self.quiet() || !self.pushes.is_empty() || self.leaving {
+            return;
+        }
+        let Some(cached) = self.piggyback.check() else { return };
+        if hash == cached {
+            return;
+        }
+        // The cached hash may be a few rounds old: recompute it before
+        // acting on a difference (rare, so the O(n) walk is fine).
+        let mine = self.digest_hash();
+        self.piggyback.set_check(Some(mine));
+        if hash == mine || mine > hash {
+            return;
+        }
+        if self.view.live_member_at(sender, from).is_none() {
+            return;
+        }
+        if !self.piggyback.may_check_sync(now, self.config.probe_interval) {
+            return;
+        }
+        self.out.stats.syncs += 1;
+        let (want_delta, want_digest) = self.sync_wants();
+        self.send_digest(from, want_delta, want_digest);
+    }
+
+    /// What a sync this member starts asks for, by `anti_entropy` mode:
+    /// `(the peer's deltas, the peer's digest)`.
+    fn sync_wants(&self) -> (bool, bool) {
+        match self.config.anti_entropy {
+            AntiEntropyMode::Pull => (true, false),
+            AntiEntropyMode::PushPull => (true, true),
+            AntiEntropyMode::Push => (false, true),
         }
     }
 
