@@ -94,18 +94,20 @@ impl Engine {
     }
 
     /// A check arrived: the summary hash of a member whose membership is
-    /// quiet (see piggyback.rs). If ours is quiet too and differs, one of
-    /// us missed something that gossip will no longer carry: start a sync
-    /// with it, as [`Engine::sync_once`] would, but skipping the Summary
-    /// round trip, which the check just made. Only the side with the lower
-    /// hash starts it (both get the other's check, from a Ping and its
-    /// Ack), and at most once per probe interval, so a member far behind
-    /// is not flooded with digests. Equal hashes, the common case, cost a
-    /// comparison with the cached hash.
+    /// quiet (see piggyback.rs). If we are settled (nothing of ours still
+    /// being spread) and our hash differs, one of us missed something that
+    /// gossip no longer carries: start a sync with the sender, as
+    /// [`Engine::sync_once`] would, but skipping the Summary round trip,
+    /// which the check just made. When we are quiet too, the sender gets
+    /// our check as well (a Ping and its Ack carry one each way), so only
+    /// the side with the lower hash starts it. At most one per probe
+    /// interval, so a member far behind is not flooded with digests. Equal
+    /// hashes, the common case, cost a comparison with the cached hash.
+    ///
+    /// While we are spreading something ourselves, hashes differ anyway
+    /// and gossip is still carrying the difference: no sync then.
     fn handle_check(&mut self, now: Duration, from: SocketAddr, sender: &str, hash: u64) {
-        // While we change ourselves (or push items), hashes differ for a
-        // while anyway, and what differs is still being gossiped.
-        if !self.quiet() || !self.pushes.is_empty() || self.leaving {
+        if !self.settled() || self.leaving {
             return;
         }
         let Some(cached) = self.piggyback.check() else { return };
@@ -116,7 +118,7 @@ impl Engine {
         // acting on a difference (rare, so the O(n) walk is fine).
         let mine = self.digest_hash();
         self.piggyback.set_check(Some(mine));
-        if hash == mine || mine > hash {
+        if hash == mine || (self.quiet() && mine > hash) {
             return;
         }
         if self.view.live_member_at(sender, from).is_none() {

@@ -36,6 +36,14 @@ impl Engine {
         self.piggyback.is_calm() && self.detector.calm()
     }
 
+    /// Whether nothing of ours is being spread: no membership update
+    /// pending, no item being pushed, no failure being worked out. A
+    /// settled member compares the checks it receives with its own hash
+    /// (`handle_check`); it sends checks only once quiet.
+    pub(crate) fn settled(&self) -> bool {
+        self.piggyback.is_empty() && self.pushes.is_empty() && self.detector.calm()
+    }
+
     /// Appends pending member updates to `b`, fewest transmissions first,
     /// leaving `keep` bytes free.
     pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder, keep: usize) {
@@ -87,13 +95,13 @@ impl Engine {
     pub(crate) fn gossip_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);
         self.piggyback.tick();
-        if self.quiet() && self.pushes.is_empty() {
+        if self.settled() {
             if self.piggyback.check_stale() {
                 let hash = self.digest_hash();
                 self.piggyback.set_check(Some(hash));
             }
         } else if self.piggyback.check().is_some() {
-            // Changing: a cached hash would be stale when quiet returns.
+            // Changing: a cached hash would be stale once settled again.
             self.piggyback.set_check(None);
         }
         if self.leaving && self.live_members() == 0 {
