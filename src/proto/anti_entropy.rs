@@ -107,7 +107,8 @@ impl Engine {
     /// While we are spreading something ourselves, hashes differ anyway
     /// and gossip is still carrying the difference: no sync then.
     fn handle_check(&mut self, now: Duration, from: SocketAddr, sender: &str, hash: u64) {
-        if !self.settled() || self.leaving {
+        if !self.settled() || self.leaving || self.config.anti_entropy != AntiEntropyMode::PushPull
+        {
             return;
         }
         let Some(cached) = self.piggyback.check() else { return };
@@ -128,8 +129,7 @@ impl Engine {
             return;
         }
         self.out.stats.syncs += 1;
-        let (want_delta, want_digest) = self.sync_wants();
-        self.send_digest(from, want_delta, want_digest);
+        self.send_digest(from, true, true);
     }
 
     /// What a sync this member starts asks for, by `anti_entropy` mode:

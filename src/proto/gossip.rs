@@ -8,6 +8,7 @@
 //! summary hash (see piggyback.rs), so an idle member's traffic does not
 //! grow with the cluster.
 
+use super::config::AntiEntropyMode;
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
@@ -32,8 +33,15 @@ impl Engine {
     /// [`QUIET_ROUNDS`](super::piggyback::QUIET_ROUNDS) gossip rounds, and no failure being worked out
     /// (the detector's word: under the quorum detector, never). While it
     /// is, the gossip section shrinks to a constant size.
+    ///
+    /// Only with push-pull anti-entropy (every preset's): a check that
+    /// differs does not say which side is behind, so the sync it starts
+    /// goes both ways, and the one-way modes, kept to study Demers'
+    /// results, keep the seed's gossip section instead.
     pub(crate) fn quiet(&self) -> bool {
-        self.piggyback.is_calm() && self.detector.calm()
+        self.config.anti_entropy == AntiEntropyMode::PushPull
+            && self.piggyback.is_calm()
+            && self.detector.calm()
     }
 
     /// Whether nothing of ours is being spread: no membership update
