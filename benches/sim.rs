@@ -11,7 +11,10 @@
 //! per node per virtual second over the whole run, and the membership
 //! claims (Alive, Suspect, Dead, Left messages) per datagram sent. In
 //! `steady` mode the cluster is quiet from the start, so these are the idle
-//! cost (issue 16: at 1,000 members at most twice that at 64).
+//! cost (issue 16: at 1,000 members at most twice that at 64). The same
+//! figures are also given from 10 virtual seconds on, past the first rounds
+//! (a member counts membership as quiet only after 15 gossip rounds without
+//! news).
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
@@ -26,6 +29,23 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// Bytes, datagrams and membership claims (Alive, Suspect, Dead, Left
+/// messages) sent so far by all nodes.
+fn traffic(sim: &Simulation, nodes: usize) -> (u64, u64, u64) {
+    use rumor::codec::MessageKind as K;
+    let (mut bytes, mut packets, mut claims) = (0, 0, 0);
+    for i in 0..nodes as u32 {
+        let s = sim.engine_stats(i);
+        bytes += s.bytes_sent;
+        packets += s.packets_sent;
+        claims += [K::Alive, K::Suspect, K::Dead, K::Left]
+            .iter()
+            .map(|k| s.messages_sent[*k as usize])
+            .sum::<u64>();
+    }
+    (bytes, packets, claims)
 }
 
 fn main() {
@@ -48,8 +68,13 @@ fn main() {
     // time.
     let mut checking = Duration::ZERO;
     let end = Duration::from_secs_f64(seconds);
+    let warm = Duration::from_secs(10);
+    let mut at_warm: Option<(u64, u64, u64)> = None;
     while sim.now() < end {
         sim.run_for(Duration::from_secs(1));
+        if at_warm.is_none() && sim.now() >= warm {
+            at_warm = Some(traffic(&sim, nodes));
+        }
         if converged_at.is_none() {
             let c0 = Instant::now();
             if sim.converged() {
@@ -76,24 +101,21 @@ fn main() {
         }
     }
     let messages: u64 = by_kind.iter().sum();
-    let (mut bytes_sent, mut packets_sent, mut claims_sent) = (0u64, 0u64, 0u64);
-    for i in 0..nodes as u32 {
-        let s = sim.engine_stats(i);
-        bytes_sent += s.bytes_sent;
-        packets_sent += s.packets_sent;
-        use rumor::codec::MessageKind as K;
-        claims_sent += [K::Alive, K::Suspect, K::Dead, K::Left]
-            .iter()
-            .map(|k| s.messages_sent[*k as usize])
-            .sum::<u64>();
+    let (bytes_sent, packets_sent, claims_sent) = traffic(&sim, nodes);
+    let report = |what: &str, (b, p, c): (u64, u64, u64), secs: f64| {
+        println!(
+            "traffic {what}: {:.0} bytes/node/s sent | {:.2} datagrams/node/s | {:.2} claims/datagram",
+            b as f64 / nodes as f64 / secs,
+            p as f64 / nodes as f64 / secs,
+            c as f64 / p.max(1) as f64,
+        );
+    };
+    let total = sim.now().as_secs_f64();
+    report("(whole run)", (bytes_sent, packets_sent, claims_sent), total);
+    if let Some((b, p, c)) = at_warm.filter(|_| total > warm.as_secs_f64()) {
+        let since = (bytes_sent - b, packets_sent - p, claims_sent - c);
+        report("(from 10 s)", since, total - warm.as_secs_f64());
     }
-    println!(
-        "traffic: {:.0} bytes/node/s sent | {:.2} datagrams/node/s | {:.2} claims/datagram",
-        bytes_sent as f64 / nodes as f64 / sim.now().as_secs_f64(),
-        packets_sent as f64 / nodes as f64 / sim.now().as_secs_f64(),
-        claims_sent as f64 / packets_sent.max(1) as f64,
-    );
-    println!("messages received: {messages} ({by_kind:?})");
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",
         wall.as_secs_f64(),
