@@ -48,8 +48,8 @@ impl Engine {
     }
 
     /// The summary hash ([`codec::summary_hash`]) of the digest we would
-    /// send. Walks the whole table: once per sync, and once every
-    /// `QUIET_ROUNDS` gossip rounds for the check quiet datagrams carry.
+    /// send. Walks the whole table: once per sync, and for the check quiet
+    /// datagrams carry once per change (cached in the piggyback).
     pub(crate) fn digest_hash(&self) -> u64 {
         self.view.table().iter().fold(0u64, |sum, (id, e)| {
             let (m, log) = (&e.member, self.store.log(id));
@@ -234,6 +234,7 @@ impl Engine {
                 // clock went back. Move past it, as a refutation moves past
                 // an incarnation, so our state is not ignored.
                 self.set_generation(mine.generation + 1);
+                self.piggyback.set_check(None);
                 self.out.stats.state_restarts += 1;
             }
         }
@@ -395,6 +396,8 @@ impl Engine {
         }
         log.covered(from, through, collected, &present, &mut changes);
         self.report(id, generation, changes);
+        // Our hash may have moved: recompute the check.
+        self.piggyback.set_check(None);
     }
 }
 

@@ -97,9 +97,11 @@ impl Engine {
     /// anything to push.
     ///
     /// It fires even when idle: O(1) work then (the check is recomputed
-    /// once every [`QUIET_ROUNDS`](super::piggyback::QUIET_ROUNDS) rounds, an O(n) walk of the table, which
-    /// is O(n / QUIET_ROUNDS) per round rather than O(n) per datagram), and
-    /// counting the rounds is what tells quiet from changing.
+    /// after a change, and otherwise once every
+    /// [`CHECK_REFRESH_ROUNDS`](super::piggyback::CHECK_REFRESH_ROUNDS)
+    /// rounds: an O(n) walk of the table, so O(n / 150) per round rather
+    /// than O(n) per datagram), and counting the rounds is what tells
+    /// quiet from changing.
     pub(crate) fn gossip_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);
         self.piggyback.tick();

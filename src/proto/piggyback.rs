@@ -40,6 +40,14 @@ use core::cmp::Reverse;
 /// the LAN preset, 3 s.
 pub const QUIET_ROUNDS: u32 = 15;
 
+/// Gossip rounds after which the cached check is recomputed even though
+/// nothing said it changed (on the LAN preset, 30 s). Every change that
+/// goes through gossip, mongering or a sync's deltas drops the cache at
+/// once; this catches the rest (a member reaped, a generation moved on).
+/// Computing it walks the whole table, so this keeps that walk off the
+/// idle member's per-round budget: O(n) every 150 rounds.
+pub const CHECK_REFRESH_ROUNDS: u32 = 150;
+
 /// Member states in the sample of a datagram while membership is quiet:
 /// the sample's floor when membership changes, so small clusters (under 40
 /// members) send what they always did.
@@ -57,8 +65,8 @@ pub(crate) struct Piggyback {
     calm_rounds: u32,
     /// The summary hash of our view that quiet datagrams carry, and the
     /// gossip rounds since it was computed (refreshed every
-    /// [`QUIET_ROUNDS`]: computing it walks the whole table, so not per
-    /// datagram). `None` while membership or items are changing.
+    /// [`CHECK_REFRESH_ROUNDS`]: computing it walks the whole table, so not
+    /// per datagram). `None` while membership or items are changing.
     check: Option<(u64, u32)>,
     /// Until when a mismatched check starts no further sync (one per
     /// probe interval at most).
@@ -97,9 +105,9 @@ impl Piggyback {
         self.check.map(|(h, _)| h)
     }
 
-    /// Whether the cached check is missing or [`QUIET_ROUNDS`] old.
+    /// Whether the cached check is missing or [`CHECK_REFRESH_ROUNDS`] old.
     pub(crate) fn check_stale(&self) -> bool {
-        self.check.is_none_or(|(_, age)| age >= QUIET_ROUNDS)
+        self.check.is_none_or(|(_, age)| age >= CHECK_REFRESH_ROUNDS)
     }
 
     /// Caches `hash` as the check (`None`: quiet datagrams carry none).
