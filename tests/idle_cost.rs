@@ -4,7 +4,7 @@
 //! hash quiet datagrams carry starts a sync).
 
 use rumor::codec::{MessageKind, Value};
-use rumor::proto::{Config, Stats};
+use rumor::proto::{Config, FailureDetector, Stats};
 use rumor::sim::{Link, Simulation};
 use std::time::Duration;
 
@@ -20,7 +20,11 @@ fn sent(stats: &Stats) -> (u64, u64, u64) {
 /// Claims per datagram and bytes per node per second over `window` of a
 /// quiet cluster of `n` members, after a warm-up.
 fn idle_traffic(n: usize) -> (f64, f64) {
-    let mut sim = Simulation::new_joined(Config::lan(), n, 7).expect("config");
+    idle_traffic_with(Config::lan(), n)
+}
+
+fn idle_traffic_with(config: Config, n: usize) -> (f64, f64) {
+    let mut sim = Simulation::new_joined(config, n, 7).expect("config");
     sim.run_for(Duration::from_secs(10));
     let before: Vec<_> = (0..n as u32).map(|i| sent(&sim.engine_stats(i))).collect();
     let window = Duration::from_secs(10);
@@ -55,6 +59,17 @@ fn idle_traffic_per_node_does_not_grow_with_the_cluster() {
             "{n} members: {bytes:.0} bytes/node/s against {bytes_64:.0} at 64"
         );
     }
+}
+
+/// The quorum detector keeps the seed's gossip section even when quiet:
+/// its failure reports ride on the member sample (Redis Cluster's gossip
+/// section), so its datagrams still carry about `n/10` member states.
+#[test]
+fn the_quorum_detector_keeps_the_full_sample() {
+    let config = Config { failure_detector: FailureDetector::Quorum, ..Config::lan() };
+    let (claims, _) = idle_traffic_with(config, 150);
+    eprintln!("quorum, 150 members: {claims:.2} claims/datagram");
+    assert!(claims > 5.0, "{claims:.2} claims per datagram, 3 when quiet");
 }
 
 /// Node `x` hears nothing for 3 s (every link into it loses everything)
