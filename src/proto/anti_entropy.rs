@@ -122,14 +122,16 @@ impl Engine {
         if hash == cached {
             return;
         }
+        // Only from a live member at its address: a stranger must not
+        // make us walk the table, let alone send it a digest.
+        if self.view.live_member_at(sender, from).is_none() {
+            return;
+        }
         // The cached hash may be a few rounds old: recompute it before
         // acting on a difference (rare, so the O(n) walk is fine).
         let mine = self.digest_hash();
         self.piggyback.set_check(Some(mine));
         if hash == mine || (self.quiet() && mine > hash) {
-            return;
-        }
-        if self.view.live_member_at(sender, from).is_none() {
             return;
         }
         if !self.piggyback.may_check_sync(now, self.config.probe_interval) {
