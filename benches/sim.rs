@@ -10,6 +10,15 @@
 //! then `virtual seconds` more) or `restart_new_port` (the same, each on a
 //! new port). The restart modes report the time to reconverge after the
 //! restart and the suspicions and failures reported after it.
+//!
+//! Besides wall time and memory it reports the traffic per node: bytes sent
+//! per node per virtual second over the whole run, and the membership
+//! claims (Alive, Suspect, Dead, Left messages) per datagram sent. In
+//! `steady` mode the cluster is quiet from the start, so these are the idle
+//! cost (issue 16: at 1,000 members at most twice that at 64). The same
+//! figures are also given from 10 virtual seconds on, past the first rounds
+//! (a member counts membership as quiet only after 15 gossip rounds without
+//! news).
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
@@ -24,6 +33,23 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// Bytes, datagrams and membership claims (Alive, Suspect, Dead, Left
+/// messages) sent so far by all nodes.
+fn traffic(sim: &Simulation, nodes: usize) -> (u64, u64, u64) {
+    use rumor::codec::MessageKind as K;
+    let (mut bytes, mut packets, mut claims) = (0, 0, 0);
+    for i in 0..nodes as u32 {
+        let s = sim.engine_stats(i);
+        bytes += s.bytes_sent;
+        packets += s.packets_sent;
+        claims += [K::Alive, K::Suspect, K::Dead, K::Left]
+            .iter()
+            .map(|k| s.messages_sent[*k as usize])
+            .sum::<u64>();
+    }
+    (bytes, packets, claims)
 }
 
 fn main() {
@@ -65,8 +91,13 @@ fn main() {
     let end = restarted_at.unwrap_or_default() + Duration::from_secs_f64(seconds);
     // After a restart, convergence is checked every tenth of a second.
     let step = Duration::from_millis(if restart { 100 } else { 1000 });
+    let warm = Duration::from_secs(10);
+    let mut at_warm: Option<(u64, u64, u64)> = None;
     while sim.now() < end {
         sim.run_for(step);
+        if at_warm.is_none() && sim.now() >= warm {
+            at_warm = Some(traffic(&sim, nodes));
+        }
         if converged_at.is_none() {
             let c0 = Instant::now();
             if sim.converged() {
@@ -105,6 +136,21 @@ fn main() {
             after(RecordKind::Failed),
             sim.converged(),
         );
+    }
+    let (bytes_sent, packets_sent, claims_sent) = traffic(&sim, nodes);
+    let report = |what: &str, (b, p, c): (u64, u64, u64), secs: f64| {
+        println!(
+            "traffic {what}: {:.0} bytes/node/s sent | {:.2} datagrams/node/s | {:.2} claims/datagram",
+            b as f64 / nodes as f64 / secs,
+            p as f64 / nodes as f64 / secs,
+            c as f64 / p.max(1) as f64,
+        );
+    };
+    let total = sim.now().as_secs_f64();
+    report("(whole run)", (bytes_sent, packets_sent, claims_sent), total);
+    if let Some((b, p, c)) = at_warm.filter(|_| total > warm.as_secs_f64()) {
+        let since = (bytes_sent - b, packets_sent - p, claims_sent - c);
+        report("(from 10 s)", since, total - warm.as_secs_f64());
     }
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",

@@ -343,3 +343,36 @@ fn a_burst_beyond_the_push_queue_is_delivered_by_anti_entropy() {
     assert_eq!(p.sim.engine_stats(1).pushes_evicted, 500);
     p.then(&[Op::PollEvery(0.1), Op::WaitUntil(Check::EveryRumorEverywhere, 120.0)]);
 }
+
+/// A broadcast keeps its share of every gossip round while membership
+/// news floods the update queue (memberlist#299: near 1,000 nodes updates
+/// crowded out user broadcasts). 200 of 300 members change their metadata
+/// at once, so every member holds ~200 updates, several datagrams' worth,
+/// for seconds; meanwhile one member broadcasts. With mongering alone (no
+/// eager push, no sync) the rumor still reaches everyone within 3 s, the
+/// time it takes without the flood. Before items were given a share, the
+/// updates filled every round's datagram and the rumor waited for the
+/// queue to drain.
+#[test]
+fn membership_news_does_not_crowd_out_a_broadcast() {
+    let n = 300;
+    let mut sim = Simulation::new_joined(mongering_only(), n, 5).expect("config");
+    sim.run_for(secs(5.0));
+    for i in 100..n as u32 {
+        sim.set_meta(i, vec![b'm'; 48]).expect("meta fits");
+    }
+    let version = sim.broadcast(0, b"deploy v43".to_vec()).expect("fits").expect("running");
+    let reached = |sim: &Simulation| {
+        sim.log()
+            .iter()
+            .filter(|r| {
+                r.kind == rumor::sim::RecordKind::Rumor
+                    && r.subject == 0
+                    && r.incarnation == version
+            })
+            .count()
+    };
+    sim.run_for(secs(3.0));
+    assert!(sim.engine(5).is_some_and(|e| e.pending_updates() > 100), "the flood is still on");
+    assert_eq!(reached(&sim), n, "every member (its origin included) got the broadcast within 3 s");
+}

@@ -74,6 +74,17 @@ impl Detector {
         }
     }
 
+    /// Whether no failure is being worked out, so the gossip section may
+    /// shrink to its quiet size: under SWIM, no suspicion in progress;
+    /// under the quorum detector, never (its failure reports ride on the
+    /// full member sample of every datagram, as in Redis Cluster).
+    pub(crate) fn calm(&self) -> bool {
+        match self {
+            Detector::Swim(s) => s.suspicions.is_empty(),
+            Detector::Quorum(_) => false,
+        }
+    }
+
     /// State rank in digests: SWIM's order of claims at one incarnation.
     /// Under the quorum detector `Suspect` is only this member's own
     /// failing mark, which peers never adopt: it ranks as `Alive`, or

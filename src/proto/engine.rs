@@ -375,7 +375,7 @@ impl Engine {
 
     /// Drops our pending leave notice, if still queued, and reports the
     /// leave as done.
-    fn finish_leave(&mut self) {
+    pub(crate) fn finish_leave(&mut self) {
         if self.piggyback.remove(self.view.me) {
             self.out.event(Event::LeaveDone);
         }
@@ -498,7 +498,7 @@ impl Engine {
             Message::Update(update) => self.handle_update(now, from, update),
             Message::Known(known) => self.handle_known(known),
             Message::Digest(digest) => self.handle_digest(from, digest),
-            Message::Summary(summary) => self.handle_summary(from, summary),
+            Message::Summary(summary) => self.handle_summary(now, from, summary),
             Message::Delta(delta) => self.handle_delta(now, from, delta),
         }
     }
@@ -514,18 +514,7 @@ impl Engine {
             match timer {
                 Timer::Probe => self.probe_tick(now),
                 Timer::ProbeTimeout { seq } => self.probe_timeout(now, seq),
-                Timer::Gossip => {
-                    let next = now + self.config.gossip_interval;
-                    self.timers.arm(next, Timer::Gossip);
-                    if self.leaving && self.live_members() == 0 {
-                        // Everyone else left or died meanwhile: nobody is
-                        // left to tell, so the leave is complete.
-                        self.finish_leave();
-                    }
-                    if !self.piggyback.is_empty() || !self.pushes.is_empty() {
-                        self.gossip_round(now);
-                    }
-                }
+                Timer::Gossip => self.gossip_tick(now),
                 Timer::Suspicion { id, incarnation } => {
                     self.suspicion_expired(now, id, incarnation)
                 }

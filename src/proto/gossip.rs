@@ -1,13 +1,22 @@
 //! Gossip rounds: the gossip section a datagram carries (detector notes,
 //! pending updates, the member sample) and the rounds that push pending
 //! updates and items to `gossip_fanout` members.
+//!
+//! The section's size depends on whether membership is quiet
+//! ([`Engine::quiet`]): while it changes, the sample is `max(3, n/10)`
+//! members; once quiet, [`QUIET_SAMPLE`] members and a check of the
+//! summary hash (see piggyback.rs), so an idle member's traffic does not
+//! grow with the cluster.
 
+use super::config::AntiEntropyMode;
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
 use super::mongering::BigItem;
+use super::piggyback::QUIET_SAMPLE;
 use super::table::Id;
-use crate::codec::DatagramBuilder;
+use super::timer::Timer;
+use crate::codec::{self, DatagramBuilder, Message};
 use core::time::Duration;
 
 impl Engine {
@@ -15,22 +24,104 @@ impl Engine {
     /// `dst`, when known, is the receiver.
     pub(crate) fn fill_gossip(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
         self.fill_detector_notes(b, dst);
-        self.fill_updates(b);
+        self.fill_updates(b, 0);
+        self.fill_check(b);
         self.fill_sample(b, dst);
     }
 
-    /// Appends pending member updates to `b`, fewest transmissions first.
-    pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder) {
+    /// Whether membership is quiet: no update pending, none queued for
+    /// [`QUIET_ROUNDS`](super::piggyback::QUIET_ROUNDS) gossip rounds, and no failure being worked out
+    /// (the detector's word: under the quorum detector, never). While it
+    /// is, the gossip section shrinks to a constant size.
+    ///
+    /// Only with push-pull anti-entropy (every preset's): a check that
+    /// differs does not say which side is behind, so the sync it starts
+    /// goes both ways, and the one-way modes, kept to study Demers'
+    /// results, keep the seed's gossip section instead.
+    pub(crate) fn quiet(&self) -> bool {
+        self.config.anti_entropy == AntiEntropyMode::PushPull
+            && self.piggyback.is_calm()
+            && self.detector.calm()
+    }
+
+    /// Whether nothing of ours is being spread: no membership update
+    /// pending, no item being pushed, no failure being worked out. A
+    /// settled member compares the checks it receives with its own hash
+    /// (`handle_check`); it sends checks only once quiet.
+    pub(crate) fn settled(&self) -> bool {
+        self.piggyback.is_empty() && self.pushes.is_empty() && self.detector.calm()
+    }
+
+    /// Appends pending member updates to `b`, fewest transmissions first,
+    /// leaving `keep` bytes free.
+    pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder, keep: usize) {
         let limit = self.config.retransmit_limit(self.live_members());
-        let own_done = self.piggyback.fill_updates(b, &self.view, &mut self.out, limit);
+        let own_done = self.piggyback.fill_updates(b, &self.view, &mut self.out, limit, keep);
         if own_done && self.leaving {
             self.out.event(Event::LeaveDone);
         }
     }
 
-    /// Appends the member sample to `b`, leaving out `dst`.
+    /// While membership is quiet, appends the check: our summary hash in
+    /// a `Summary` that asks for nothing (cached, see
+    /// [`Engine::gossip_tick`]). A quiet receiver whose hash differs
+    /// starts a sync (`handle_check`); one that knows nothing of checks
+    /// ignores it, as a summary asking for nothing is answered by nobody.
+    fn fill_check(&mut self, b: &mut DatagramBuilder) {
+        let Some(hash) = self.piggyback.check().filter(|_| self.quiet()) else { return };
+        let msg = Message::Summary(codec::Summary {
+            sender: self.name.clone(),
+            hash,
+            want_delta: false,
+            want_digest: false,
+        });
+        self.out.try_push(b, &msg);
+    }
+
+    /// Appends the member sample to `b`, leaving out `dst`: `max(3, n/10)`
+    /// members while membership changes, [`QUIET_SAMPLE`] once it is quiet.
     pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        self.piggyback.fill_sample(b, &self.view, &mut self.out, dst);
+        let want = if self.quiet() {
+            QUIET_SAMPLE
+        } else {
+            // Grows with the cluster, but only while membership changes:
+            // the seed's rule, which spreads a change to members that
+            // missed it within a few rounds.
+            (self.view.table().len() / 10).max(QUIET_SAMPLE)
+        };
+        self.piggyback.fill_sample(b, &self.view, &mut self.out, dst, want);
+    }
+
+    /// The gossip timer, every `gossip_interval`: counts the round towards
+    /// quiet, keeps the cached check fresh, and runs a round if there is
+    /// anything to push.
+    ///
+    /// It fires even when idle: O(1) work then (the check is recomputed
+    /// after a change, and otherwise once every
+    /// [`CHECK_REFRESH_ROUNDS`](super::piggyback::CHECK_REFRESH_ROUNDS)
+    /// rounds: an O(n) walk of the table, so O(n / 150) per round rather
+    /// than O(n) per datagram), and counting the rounds is what tells
+    /// quiet from changing.
+    pub(crate) fn gossip_tick(&mut self, now: Duration) {
+        self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);
+        self.piggyback.tick();
+        if self.settled() {
+            if self.piggyback.check_stale() {
+                let hash = self.digest_hash();
+                self.piggyback.set_check(Some(hash));
+            }
+        } else if self.piggyback.check().is_some() {
+            // Changing: a cached hash would be stale once settled again.
+            self.piggyback.set_check(None);
+        }
+        if self.leaving && self.live_members() == 0 {
+            // Everyone else left or died meanwhile: nobody is left to
+            // tell, so the leave is complete.
+            self.finish_leave();
+        }
+        if !self.piggyback.is_empty() || !self.pushes.is_empty() {
+            self.gossip_round(now);
+        }
     }
 
     /// With `eager_push`, membership news (a join, a suspicion, a death, a
@@ -82,7 +173,13 @@ impl Engine {
                 break;
             }
             let mut b = self.out.datagram();
-            self.fill_updates(&mut b);
+            // User broadcasts and key-value updates keep a share: while
+            // items are pending, membership updates take at most half the
+            // datagram, so a storm of joins or suspicions (hundreds of
+            // updates) cannot crowd them out (memberlist#299). The sample
+            // comes last, in whatever room is left.
+            let keep = if self.pushes.is_empty() { 0 } else { b.remaining() / 2 };
+            self.fill_updates(&mut b, keep);
             let (items, big) = self.fill_items(&mut b);
             self.fill_sample(&mut b, Some(id));
             self.out.transmit(addr, b);

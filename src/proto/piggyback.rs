@@ -9,6 +9,20 @@
 //! what lets a member that missed an update (say a join announced while it
 //! was itself joining) learn it within a few rounds instead of waiting for
 //! a full sync.
+//!
+//! That section grows with the cluster, which is what a quiet cluster must
+//! not pay for (issue 16): with n members every datagram would carry n/10
+//! claims, most of them news to nobody. So once membership is quiet (no
+//! update pending, none queued for [`QUIET_ROUNDS`] gossip rounds, and,
+//! under SWIM, no suspicion in progress: see `Engine::quiet`), the sample
+//! shrinks to [`QUIET_SAMPLE`] entries and the section carries instead a
+//! check: the anti-entropy summary hash of this member's view (a `Summary`
+//! asking for nothing). A receiver that is quiet too and holds a different
+//! hash starts a sync with the sender, so a member that missed an update
+//! learns it within a round trip or two of the next datagram it exchanges,
+//! rather than from a sample that would take n/3 datagrams to come round
+//! to the member concerned. The quorum detector keeps the full sample
+//! always: its failure reports ride on it.
 
 use super::outbox::Outbox;
 use super::table::{FixedHashMap, Id};
@@ -18,6 +32,27 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
+/// Gossip rounds (`gossip_interval`s) without a membership update queued
+/// after which membership counts as quiet: long enough for an update's
+/// epidemic to have run its course (it is sent `retransmit_limit` times,
+/// a dozen at 1,000 members, three per round), so the larger sample is
+/// there while members that missed it can still learn it from peers. On
+/// the LAN preset, 3 s.
+pub const QUIET_ROUNDS: u32 = 15;
+
+/// Gossip rounds after which the cached check is recomputed even though
+/// nothing said it changed (on the LAN preset, 30 s). Every change that
+/// goes through gossip, mongering or a sync's deltas drops the cache at
+/// once; this catches the rest (a member reaped, a generation moved on).
+/// Computing it walks the whole table, so this keeps that walk off the
+/// idle member's per-round budget: O(n) every 150 rounds.
+pub const CHECK_REFRESH_ROUNDS: u32 = 150;
+
+/// Member states in the sample of a datagram while membership is quiet:
+/// the sample's floor when membership changes, so small clusters (under 40
+/// members) send what they always did.
+pub const QUIET_SAMPLE: usize = 3;
+
 /// The gossip section's state: updates to send and where the sample is.
 #[derive(Debug, Default)]
 pub(crate) struct Piggyback {
@@ -25,6 +60,17 @@ pub(crate) struct Piggyback {
     updates: UpdateQueue,
     /// The id the next sample starts at.
     sample_cursor: usize,
+    /// Gossip rounds since an update was last queued, counted while none
+    /// is pending (saturating).
+    calm_rounds: u32,
+    /// The summary hash of our view that quiet datagrams carry, and the
+    /// gossip rounds since it was computed (refreshed every
+    /// [`CHECK_REFRESH_ROUNDS`]: computing it walks the whole table, so not
+    /// per datagram). `None` while membership or items are changing.
+    check: Option<(u64, u32)>,
+    /// Until when a mismatched check starts no further sync (one per
+    /// probe interval at most).
+    check_cooldown: core::time::Duration,
 }
 
 impl Piggyback {
@@ -32,6 +78,55 @@ impl Piggyback {
     /// member replaces the older one and starts its count afresh.
     pub(crate) fn push(&mut self, id: Id) {
         self.updates.push(id);
+        self.calm_rounds = 0;
+        self.check = None;
+    }
+
+    /// One gossip round passed: counts towards quiet when no update is
+    /// pending, and ages the cached check.
+    pub(crate) fn tick(&mut self) {
+        if self.updates.is_empty() {
+            self.calm_rounds = self.calm_rounds.saturating_add(1);
+        }
+        if let Some((_, age)) = self.check.as_mut() {
+            *age = age.saturating_add(1);
+        }
+    }
+
+    /// Whether no update is pending and none was queued for
+    /// [`QUIET_ROUNDS`] gossip rounds. (The detector has its say too: see
+    /// `Engine::quiet`.)
+    pub(crate) fn is_calm(&self) -> bool {
+        self.updates.is_empty() && self.calm_rounds >= QUIET_ROUNDS
+    }
+
+    /// The cached check hash, if any.
+    pub(crate) fn check(&self) -> Option<u64> {
+        self.check.map(|(h, _)| h)
+    }
+
+    /// Whether the cached check is missing or [`CHECK_REFRESH_ROUNDS`] old.
+    pub(crate) fn check_stale(&self) -> bool {
+        self.check.is_none_or(|(_, age)| age >= CHECK_REFRESH_ROUNDS)
+    }
+
+    /// Caches `hash` as the check (`None`: quiet datagrams carry none).
+    pub(crate) fn set_check(&mut self, hash: Option<u64>) {
+        self.check = hash.map(|h| (h, 0));
+    }
+
+    /// Whether a mismatched check may start a sync at `now`; if so, none
+    /// may until `now + cooldown`.
+    pub(crate) fn may_check_sync(
+        &mut self,
+        now: core::time::Duration,
+        cooldown: core::time::Duration,
+    ) -> bool {
+        if now < self.check_cooldown {
+            return false;
+        }
+        self.check_cooldown = now + cooldown;
+        true
     }
 
     /// Drops the update about member `id`; returns whether there was one.
@@ -60,14 +155,16 @@ impl Piggyback {
     }
 
     /// Appends pending member updates to `b`, fewest transmissions first;
-    /// each is dropped once sent `limit` times. Returns whether this
-    /// member's own update was, which completes a leave.
+    /// each is dropped once sent `limit` times; `keep` bytes of the budget
+    /// are left free (for items). Returns whether this member's own update
+    /// was sent, which completes a leave.
     pub(crate) fn fill_updates(
         &mut self,
         b: &mut DatagramBuilder,
         view: &View,
         out: &mut Outbox,
         limit: u32,
+        keep: usize,
     ) -> bool {
         // A datagram holds a few dozen at most: stop after several in a row
         // that do not fit.
@@ -77,7 +174,8 @@ impl Piggyback {
             let Some(msg) = view.state_message(id) else {
                 continue;
             };
-            if out.try_push(b, &msg) {
+            let leaves_room = keep == 0 || b.remaining() >= keep + crate::codec::encoded_len(&msg);
+            if leaves_room && out.try_push(b, &msg) {
                 included.push(id);
             } else {
                 misfits += 1;
@@ -96,7 +194,7 @@ impl Piggyback {
         own_done
     }
 
-    /// The sample: up to `max(3, n/10)` members' states (at most `n - 2`),
+    /// The sample: up to `want` members' states (at most `n - 2`),
     /// taken round-robin over the ids from where the last sample stopped,
     /// so the least recently sampled go first. The member `dst`, when
     /// known, is left out (it knows itself).
@@ -109,9 +207,10 @@ impl Piggyback {
         view: &View,
         out: &mut Outbox,
         dst: Option<Id>,
+        want: usize,
     ) {
         let n = view.table().len();
-        let want = (n / 10).max(3).min(n.saturating_sub(2));
+        let want = want.min(n.saturating_sub(2));
         let (mut added, mut scanned) = (0, 0);
         while added < want && scanned < n {
             let id = (self.sample_cursor % n) as Id;

@@ -162,7 +162,7 @@ impl Engine {
         let mut b = self.out.datagram();
         self.out.push(&mut b, &msg);
         self.fill_reports(&mut b, dst);
-        self.fill_updates(&mut b);
+        self.fill_updates(&mut b, 0);
         let interval = self.config.gossip_interval;
         let sample = self.detector.quorum_mut().is_some_and(|q| {
             let due = now.saturating_sub(q.last_sample) >= interval;
