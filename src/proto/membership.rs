@@ -170,7 +170,9 @@ impl Engine {
             self.store.forget(id);
             self.pushes.stop_origin(id);
             self.piggyback.remove(id);
-            self.detector.clear_suspicion(id);
+            // Nothing keyed by the id may outlive the member (item log,
+            // pushes, updates, detector): ids are about to be reused.
+            self.detector.forget(id);
             self.view.reap(id);
             self.out.stats.reaped += 1;
         }

@@ -50,6 +50,22 @@ pub(crate) struct Quorum {
     answered: bool,
 }
 
+impl Quorum {
+    /// Member `id` was reaped and its id may name another member next:
+    /// drop its link, pings, revival, the reports against it and its
+    /// reports against others.
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.links.remove(&id);
+        self.revivals.remove(&id);
+        self.reports.remove(&id);
+        for reports in self.reports.values_mut() {
+            reports.retain(|r| r.from != id);
+        }
+        self.reports.retain(|_, r| !r.is_empty());
+        self.pings.retain(|_, p| p.member != id);
+    }
+}
+
 /// One of our pings in flight.
 #[derive(Debug, Clone, Copy)]
 struct PingSent {

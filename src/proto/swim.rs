@@ -27,6 +27,19 @@ pub(crate) struct Swim {
     pub(crate) suspicions: FixedHashMap<Id, Suspicion>,
 }
 
+impl Swim {
+    /// Member `id` was reaped and its id may name another member next:
+    /// drop its suspicion, its place in the probe order, and the probe in
+    /// flight if it was the target.
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.suspicions.remove(&id);
+        self.probe_order.forget(id);
+        if self.probe.as_ref().is_some_and(|p| p.target == id) {
+            self.probe = None;
+        }
+    }
+}
+
 /// The probe in flight, if any (one per probe interval).
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
