@@ -65,7 +65,7 @@ impl Engine {
         if !self.view.overrides(id, MemberState::Alive, incarnation) {
             return;
         }
-        let old = self.view.entry(id).member.state;
+        let old = self.view.entry(id).state;
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
@@ -161,8 +161,8 @@ impl Engine {
             .iter()
             .filter(|&(id, e)| {
                 id != me
-                    && !e.member.state.is_live()
-                    && now.saturating_sub(e.member.since) >= self.config.reap_timeout
+                    && !e.state.is_live()
+                    && now.saturating_sub(e.since()) >= self.config.reap_timeout
             })
             .map(|(id, _)| id)
             .collect();

@@ -99,8 +99,8 @@ impl Engine {
             return;
         };
         let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
-        let suspect = e.member.state == MemberState::Suspect;
+        let (addr, name): (_, String) = (e.addr(), e.name().into());
+        let suspect = e.state == MemberState::Suspect;
         let seq = self.next_seq();
         if let Some(s) = self.detector.swim_mut() {
             s.probe = Some(Probe { seq, target, sent: now, acked: false, nacks: 0, indirect: 0 });
@@ -129,7 +129,7 @@ impl Engine {
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
                 if id != self.view.me
-                    && self.view.table().get(id).is_some_and(|e| e.member.state.is_live())
+                    && self.view.table().get(id).is_some_and(|e| e.state.is_live())
                 {
                     return Some(id);
                 }
@@ -150,7 +150,7 @@ impl Engine {
         };
         let target = p.target;
         let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let (addr, name): (_, String) = (e.addr(), e.name().into());
         let relays = self.random_live_members(self.config.indirect_checks, &[target]);
         if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
             p.indirect = relays.len() as u32;
@@ -201,7 +201,7 @@ impl Engine {
     /// the one in progress.
     pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
         let Some(e) = self.view.table().get(id) else { return };
-        let (state, incarnation, me) = (e.member.state, e.member.incarnation, self.name.clone());
+        let (state, incarnation, me) = (e.state, e.incarnation, self.name.clone());
         match state {
             MemberState::Suspect => self.confirm(now, id, incarnation, me),
             MemberState::Alive => {
@@ -266,7 +266,7 @@ impl Engine {
         let Some(e) = self.view.table().get(id) else {
             return;
         };
-        if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
+        if e.state != MemberState::Suspect || e.incarnation != incarnation {
             return;
         }
         let suspicion = self.detector.swim_mut().and_then(|s| s.suspicions.get(&id));
