@@ -9,7 +9,39 @@
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting the bytes live: the heap a simulation
+/// holds, without the allocator's fragmentation that RSS also counts
+/// (the peak of the first instant of a mass join stays in RSS).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to `System`, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -28,6 +60,7 @@ fn main() {
     let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let steady = args.get(3).is_some_and(|m| m == "steady");
     let base = rss_kib();
+    let heap_base = LIVE.load(Ordering::Relaxed);
     let t0 = Instant::now();
     let mut sim = if steady {
         Simulation::new_joined(Config::lan(), nodes, 1).expect("config")
@@ -70,6 +103,11 @@ fn main() {
         }
     }
     let messages: u64 = by_kind.iter().sum();
+    // The heap live now, and without the event log: what the engines and
+    // the datagrams in flight hold. Per member entry: over n² entries.
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_base);
+    let log = sim.log().len() * std::mem::size_of::<rumor::sim::Record>();
+    let engines = heap.saturating_sub(log);
     println!("messages received: {messages} ({by_kind:?})");
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",
@@ -80,5 +118,12 @@ fn main() {
         wall.as_nanos() as f64 / messages.max(1) as f64,
         rss as f64 / 1024.0,
         rss as f64 / nodes as f64,
+    );
+    println!(
+        "heap live {:.1} MiB ({:.1} KiB/node) | event log {:.1} MiB | the rest {:.0} B per member entry",
+        heap as f64 / 1048576.0,
+        heap as f64 / 1024.0 / nodes as f64,
+        log as f64 / 1048576.0,
+        engines as f64 / (nodes * nodes) as f64,
     );
 }
