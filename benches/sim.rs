@@ -106,7 +106,7 @@ fn main() {
     // The heap live now, and without the event log: what the engines and
     // the datagrams in flight hold. Per member entry: over n² entries.
     let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_base);
-    let log = sim.log().len() * std::mem::size_of::<rumor::sim::Record>();
+    let log = std::mem::size_of_val(sim.log());
     let engines = heap.saturating_sub(log);
     println!("messages received: {messages} ({by_kind:?})");
     println!(
