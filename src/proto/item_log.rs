@@ -17,7 +17,6 @@
 //! whatever it holds in the range that log covers but does not list.
 
 use crate::codec::{Item, Value};
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -52,52 +51,10 @@ pub(crate) struct ItemLog {
     /// Held items by version: current `Set`s, tombstones and rumors not
     /// collected yet, and items above the watermark that arrived out of
     /// order.
-    pub(crate) items: Lazy<BTreeMap<u64, Held>>,
+    pub(crate) items: BTreeMap<u64, Held>,
     /// The version of the item that last wrote each key (`Set` or
     /// `Delete`).
-    pub(crate) keys: Lazy<BTreeMap<String, u64>>,
-}
-
-/// A map allocated only once written to: a log is held for every member
-/// whose life (generation) we learned, most of them without a single
-/// item, so the two maps cost 8 bytes each until used, not 24 (an empty
-/// log is 40 bytes, not 72). Reads of an empty one see a shared empty map.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Lazy<T>(Option<Box<T>>);
-
-/// The shared empty map behind an unused [`Lazy`].
-pub(crate) trait Empty: Default + 'static {
-    fn empty() -> &'static Self;
-}
-
-impl Empty for BTreeMap<u64, Held> {
-    fn empty() -> &'static Self {
-        static EMPTY: BTreeMap<u64, Held> = BTreeMap::new();
-        &EMPTY
-    }
-}
-
-impl Empty for BTreeMap<String, u64> {
-    fn empty() -> &'static Self {
-        static EMPTY: BTreeMap<String, u64> = BTreeMap::new();
-        &EMPTY
-    }
-}
-
-impl<T: Empty> core::ops::Deref for Lazy<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        match &self.0 {
-            Some(t) => t,
-            None => T::empty(),
-        }
-    }
-}
-
-impl<T: Empty> core::ops::DerefMut for Lazy<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.0.get_or_insert_with(Box::default)
-    }
+    pub(crate) keys: BTreeMap<String, u64>,
 }
 
 impl ItemLog {
@@ -208,7 +165,7 @@ impl ItemLog {
     /// Empties the log for life `generation` of its member, reporting
     /// the keys that disappear.
     pub(crate) fn restart(&mut self, generation: u64, out: &mut Vec<Change>) {
-        for (key, v) in core::mem::take(&mut *self.keys) {
+        for (key, v) in core::mem::take(&mut self.keys) {
             if matches!(self.items.get(&v), Some(Held { item: Item::Set { .. }, .. })) {
                 out.push(Change::Key { key, value: None, version: 0 });
             }
@@ -256,13 +213,6 @@ impl ItemLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A log is held for most members, mostly empty: 40 bytes then.
-    #[cfg(target_pointer_width = "64")]
-    #[test]
-    fn an_empty_log_is_small() {
-        assert_eq!(core::mem::size_of::<ItemLog>(), 40);
-    }
 
     fn set(key: &str, value: &str) -> Item {
         Item::Set { key: key.into(), value: Value::Text(value.into()) }
