@@ -107,7 +107,8 @@ fn main() {
     // the datagrams in flight hold. Per member entry: over n² entries.
     let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_base);
     let log = std::mem::size_of_val(sim.log());
-    let engines = heap.saturating_sub(log);
+    let queue = sim.queue_bytes();
+    let engines = heap.saturating_sub(log + queue);
     println!("messages received: {messages} ({by_kind:?})");
     println!(
         "nodes {nodes} | virtual {seconds} s | wall {:.2} s (setup {:.2} s) | converged at {} | delivered {delivered} datagrams | {:.0} ns/datagram | {:.0} ns/message | RSS {:.1} MiB ({:.1} KiB/node)",
@@ -120,10 +121,11 @@ fn main() {
         rss as f64 / nodes as f64,
     );
     println!(
-        "heap live {:.1} MiB ({:.1} KiB/node) | event log {:.1} MiB | the rest {:.0} B per member entry",
+        "heap live {:.1} MiB ({:.1} KiB/node) | event log {:.1} MiB | delivery queue {:.1} MiB | the rest {:.0} B per member entry",
         heap as f64 / 1048576.0,
         heap as f64 / 1024.0 / nodes as f64,
         log as f64 / 1048576.0,
+        queue as f64 / 1048576.0,
         engines as f64 / (nodes * nodes) as f64,
     );
 }

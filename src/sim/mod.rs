@@ -930,6 +930,14 @@ impl Simulation {
         })
     }
 
+    /// Bytes the queue of datagrams in flight keeps allocated (its
+    /// capacity: it keeps what the busiest instant needed). The
+    /// simulator's own memory, which benchmarks tell apart from the
+    /// engines'.
+    pub fn queue_bytes(&self) -> usize {
+        self.deliveries.capacity() * core::mem::size_of::<Reverse<Delivery>>()
+    }
+
     /// Whether every running node other than `subject` holds it in `state`.
     pub fn all_see(&self, subject: u32, state: MemberState) -> bool {
         (0..self.len() as u32)
