@@ -22,7 +22,39 @@
 
 use rumor::proto::Config;
 use rumor::sim::Simulation;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting the bytes live: the heap a simulation
+/// holds, without the allocator's fragmentation that RSS also counts
+/// (the peak of the first instant of a mass join stays in RSS).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to `System`, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -60,6 +92,7 @@ fn main() {
     let restart = mode.starts_with("restart");
     let steady = mode == "steady" || restart;
     let base = rss_kib();
+    let heap_base = LIVE.load(Ordering::Relaxed);
     let t0 = Instant::now();
     let mut sim = if steady {
         Simulation::new_joined(Config::lan(), nodes, 1).expect("config")
@@ -124,6 +157,12 @@ fn main() {
         }
     }
     let messages: u64 = by_kind.iter().sum();
+    // The heap live now, and without the event log: what the engines and
+    // the datagrams in flight hold. Per member entry: over n² entries.
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_base);
+    let log = std::mem::size_of_val(sim.log());
+    let queue = sim.queue_bytes();
+    let engines = heap.saturating_sub(log + queue);
     println!("messages received: {messages} ({by_kind:?})");
     if let Some(at) = restarted_at {
         let after = |kind| sim.log().iter().filter(|r| r.kind == kind && r.time >= at).count();
@@ -161,5 +200,13 @@ fn main() {
         wall.as_nanos() as f64 / messages.max(1) as f64,
         rss as f64 / 1024.0,
         rss as f64 / nodes as f64,
+    );
+    println!(
+        "heap live {:.1} MiB ({:.1} KiB/node) | event log {:.1} MiB | delivery queue {:.1} MiB | the rest {:.0} B per member entry",
+        heap as f64 / 1048576.0,
+        heap as f64 / 1024.0 / nodes as f64,
+        log as f64 / 1048576.0,
+        queue as f64 / 1048576.0,
+        engines as f64 / (nodes * nodes) as f64,
     );
 }

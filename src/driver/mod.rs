@@ -412,12 +412,12 @@ impl Node {
 
     /// One member as the engine knows it now.
     pub fn member(&self, name: &str) -> Option<Member> {
-        self.shared.engine.lock().member(name).cloned()
+        self.shared.engine.lock().member(name)
     }
 
     /// A snapshot of the member table.
     pub fn members(&self) -> Vec<Member> {
-        self.shared.engine.lock().members().cloned().collect()
+        self.shared.engine.lock().members().collect()
     }
 
     /// A snapshot of the engine's counters.

@@ -59,10 +59,10 @@ impl Engine {
     /// datagrams carry once per change (cached in the piggyback).
     pub(crate) fn digest_hash(&self) -> u64 {
         self.view.table().iter().fold(0u64, |sum, (id, e)| {
-            let (m, log) = (&e.member, self.store.log(id));
+            let (m, log) = (e, self.store.log(id));
             let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
             let term = codec::summary_term(
-                &m.name,
+                m.name(),
                 m.incarnation,
                 self.rank(m.state),
                 generation,
@@ -160,15 +160,15 @@ impl Engine {
                 let mut best: Option<(&str, SocketAddr)> = None;
                 let mut first: Option<(&str, SocketAddr)> = None;
                 for (id, e) in self.view.table().iter() {
-                    if id == self.view.me || !e.member.state.is_live() {
+                    if id == self.view.me || !e.state.is_live() {
                         continue;
                     }
-                    let n = e.member.name.as_str();
+                    let n = e.name();
                     if first.is_none_or(|(f, _)| n < f) {
-                        first = Some((n, e.member.addr));
+                        first = Some((n, e.addr()));
                     }
                     if n > me && best.is_none_or(|(b, _)| n < b) {
-                        best = Some((n, e.member.addr));
+                        best = Some((n, e.addr()));
                     }
                 }
                 best.or(first).map(|(_, a)| a)
@@ -184,10 +184,10 @@ impl Engine {
             .names_in(None, None)
             .into_iter()
             .map(|id| {
-                let e = &self.entry(id).member;
+                let e = self.entry(id);
                 let s = self.store.log(id);
                 DigestEntry {
-                    name: e.name.clone(),
+                    name: e.name().into(),
                     incarnation: e.incarnation,
                     state: self.rank(e.state),
                     generation: s.map_or(0, |s| s.generation),
@@ -275,8 +275,8 @@ impl Engine {
             self.out.stream_budget(),
         );
         for id in ours {
-            let e = &self.entry(id).member;
-            let name = e.name.clone();
+            let e = self.entry(id);
+            let name: String = e.name().into();
             let peer = theirs.get(name.as_str());
             let newer = match peer {
                 None => true,
@@ -384,11 +384,8 @@ impl Engine {
         }
         // Deltas answer our digests: only live members send them. (A scan,
         // but deltas come a few per sync.)
-        let known = self
-            .view
-            .table()
-            .iter()
-            .any(|(_, e)| e.member.addr == from_addr && e.member.state.is_live());
+        let known =
+            self.view.table().iter().any(|(_, e)| e.addr() == from_addr && e.state.is_live());
         if !known {
             self.out.stats.syncs_refused += 1;
             return;

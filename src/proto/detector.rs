@@ -66,6 +66,15 @@ impl Detector {
         }
     }
 
+    /// Member `id` was reaped: forget everything held about it, since its
+    /// id may name another member next.
+    pub(crate) fn forget(&mut self, id: Id) {
+        match self {
+            Detector::Swim(s) => s.forget(id),
+            Detector::Quorum(q) => q.forget(id),
+        }
+    }
+
     /// Member `id` is no longer suspect, or no longer known: its suspicion
     /// in progress, if any, is over.
     pub(crate) fn clear_suspicion(&mut self, id: Id) {

@@ -9,7 +9,7 @@ use super::join::Handshakes;
 use super::member::{Member, MemberState};
 use super::outbox::{Outbox, Transmit};
 use super::stats::Stats;
-use super::table::{Entry, Id, Snapshot};
+use super::table::{Entry, Id, Names, Snapshot};
 use super::timer::{Timer, Timers};
 use super::view::View;
 use crate::codec::{self, DecodeError, Key, Keyring, KeyringError, Message};
@@ -102,6 +102,21 @@ impl Engine {
         now: Duration,
     ) -> Result<Self, ConfigError> {
         Engine::with_snapshot(config, name, addr, seed, now, Arc::default())
+    }
+
+    /// Like [`Engine::new`], but names, addresses and metadata are interned
+    /// in `names`, which other engines of this process may share: each
+    /// pays for them once (see [`Names`]).
+    pub fn with_names(
+        config: Config,
+        name: impl Into<String>,
+        addr: SocketAddr,
+        seed: u64,
+        now: Duration,
+        names: Arc<Names>,
+    ) -> Result<Self, ConfigError> {
+        let view = Snapshot::with_names(names, []);
+        Engine::with_snapshot(config, name, addr, seed, now, view)
     }
 
     /// Like [`Engine::new`], but the engine starts out knowing the members
@@ -267,9 +282,10 @@ impl Engine {
         &self.name
     }
 
-    /// This member as it announces itself.
-    pub fn local_member(&self) -> &Member {
-        &self.entry(self.view.me).member
+    /// This member as it announces itself (a copy: the engine keeps a
+    /// compact entry, see `table.rs`).
+    pub fn local_member(&self) -> Member {
+        self.entry(self.view.me).to_member()
     }
 
     /// The entry of a member known to be in the table.
@@ -284,15 +300,21 @@ impl Engine {
 
     /// Every known member, this node included, in name order. Dead and
     /// departed members stay listed with their state.
-    pub fn members(&self) -> impl Iterator<Item = &Member> {
-        let mut all: Vec<&Member> = self.view.table().iter().map(|(_, e)| &e.member).collect();
-        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        all.into_iter()
+    /// Copies, built on demand from the compact entries.
+    pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.view.table().names_in(None, None).into_iter().map(|id| self.entry(id).to_member())
     }
 
-    /// One member by name.
-    pub fn member(&self, name: &str) -> Option<&Member> {
-        self.view.table().by_name(name).map(|e| &e.member)
+    /// Slots in the member table: the members held plus reaped ids not
+    /// reused yet. Reaped ids are reused, so under churn through new names
+    /// this stays near the most members known at once.
+    pub fn table_len(&self) -> usize {
+        self.view.table().len()
+    }
+
+    /// One member by name (a copy).
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.view.table().by_name(name).map(Entry::to_member)
     }
 
     /// Number of members alive or suspect, this node included.
@@ -572,7 +594,7 @@ impl Engine {
         k: usize,
         exclude: &[Id],
     ) -> Vec<(Id, SocketAddr)> {
-        self.random_members(k, |id, e| e.member.state.is_live() && !exclude.contains(&id))
+        self.random_members(k, |id, e| e.state.is_live() && !exclude.contains(&id))
     }
 
     /// Up to `k` distinct random members other than this node for which
@@ -593,7 +615,7 @@ impl Engine {
                 continue;
             }
             if let Some(e) = self.view.table().get(id).filter(|e| pick(id, e)) {
-                out.push((id, e.member.addr));
+                out.push((id, e.addr()));
             }
         }
         if out.len() < k {
@@ -604,7 +626,7 @@ impl Engine {
                 .filter(|&(id, e)| {
                     id != self.view.me && pick(id, e) && !out.iter().any(|(o, _)| *o == id)
                 })
-                .map(|(id, e)| (id, e.member.addr))
+                .map(|(id, e)| (id, e.addr()))
                 .collect();
             // Partial Fisher-Yates: only the slots we take need to be random.
             let take = (k - out.len()).min(pool.len());

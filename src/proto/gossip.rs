@@ -163,10 +163,9 @@ impl Engine {
         let horizon = self.config.gossip_to_the_dead_time;
         let unproven = self.handshake.unproven();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
-            (e.member.state.is_live()
-                || (e.member.state == MemberState::Dead
-                    && now.saturating_sub(e.member.since) < horizon))
-                && !unproven.contains(&e.member.addr)
+            (e.state.is_live()
+                || (e.state == MemberState::Dead && now.saturating_sub(e.since()) < horizon))
+                && !unproven.contains(&e.addr())
         });
         for (id, addr) in targets {
             if self.piggyback.is_empty() && self.pushes.is_empty() {

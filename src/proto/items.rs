@@ -234,7 +234,7 @@ impl Engine {
         if changes.is_empty() {
             return;
         }
-        let name = self.entry(id).member.name.clone();
+        let name: String = self.entry(id).name().into();
         for change in changes {
             self.out.event(match change {
                 Change::Key { key, value, version } => {

@@ -159,7 +159,7 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|(_, e)| e.member.state == MemberState::Dead)
+            .filter(|(_, e)| e.state == MemberState::Dead)
             .map(|(id, _)| id)
             .collect();
         if dead.is_empty() {
@@ -167,7 +167,7 @@ impl Engine {
         }
         let id = dead[self.random_index(dead.len())];
         let Some(claim) = self.view.state_message(id) else { return };
-        let addr = self.entry(id).member.addr;
+        let addr = self.entry(id).addr();
         let me = self.local_member().clone();
         let token = self.rng.next_u64();
         self.out.stats.reconnects += 1;

@@ -65,7 +65,7 @@ impl Engine {
         if !self.view.overrides(id, MemberState::Alive, incarnation) {
             return;
         }
-        let old = self.view.entry(id).member.state;
+        let old = self.view.entry(id).state;
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
@@ -161,8 +161,8 @@ impl Engine {
             .iter()
             .filter(|&(id, e)| {
                 id != me
-                    && !e.member.state.is_live()
-                    && now.saturating_sub(e.member.since) >= self.config.reap_timeout
+                    && !e.state.is_live()
+                    && now.saturating_sub(e.since()) >= self.config.reap_timeout
             })
             .map(|(id, _)| id)
             .collect();
@@ -170,7 +170,9 @@ impl Engine {
             self.store.forget(id);
             self.pushes.stop_origin(id);
             self.piggyback.remove(id);
-            self.detector.clear_suspicion(id);
+            // Nothing keyed by the id may outlive the member (item log,
+            // pushes, updates, detector): ids are about to be reused.
+            self.detector.forget(id);
             self.view.reap(id);
             self.out.stats.reaped += 1;
         }

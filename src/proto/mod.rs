@@ -58,7 +58,7 @@ pub use member::{Member, MemberState};
 pub use mongering::MAX_PUSHES;
 pub use outbox::Transmit;
 pub use stats::{Gauges, Stats, RTT_BUCKETS_US};
-pub use table::Snapshot;
+pub use table::{Names, Snapshot};
 
 #[cfg(test)]
 mod tests;

@@ -183,7 +183,7 @@ impl Engine {
         let log = self.store.log(origin)?;
         let held = log.items.get(&version)?;
         Some(Message::Update(codec::Update {
-            origin: self.entry(origin).member.name.clone(),
+            origin: self.entry(origin).name().into(),
             generation: log.generation,
             version,
             item: held.item.clone(),

@@ -40,6 +40,12 @@ impl ProbeOrder {
         }
     }
 
+    /// Member `id` was reaped: it is not visited late this round (the
+    /// permutation skips members no longer live).
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.late.retain(|&x| x != id);
+    }
+
     pub(crate) fn start_round(&mut self, size: usize, rng: &mut impl Rng) {
         self.size = size as u64;
         self.half = 0;

@@ -50,6 +50,22 @@ pub(crate) struct Quorum {
     answered: bool,
 }
 
+impl Quorum {
+    /// Member `id` was reaped and its id may name another member next:
+    /// drop its link, pings, revival, the reports against it and its
+    /// reports against others.
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.links.remove(&id);
+        self.revivals.remove(&id);
+        self.reports.remove(&id);
+        for reports in self.reports.values_mut() {
+            reports.retain(|r| r.from != id);
+        }
+        self.reports.retain(|_, r| !r.is_empty());
+        self.pings.retain(|_, p| p.member != id);
+    }
+}
+
 /// One of our pings in flight.
 #[derive(Debug, Clone, Copy)]
 struct PingSent {
@@ -109,12 +125,12 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|&(id, e)| id != self.view.me && e.member.state.is_live())
+            .filter(|&(id, e)| id != self.view.me && e.state.is_live())
             .map(|(id, _)| id)
             .collect();
         let members = self.view.table();
         if let Some(q) = self.detector.quorum_mut() {
-            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.member.state.is_live()));
+            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.state.is_live()));
         }
         for id in live {
             let Some(quorum) = self.detector.quorum_mut() else { return };
@@ -139,7 +155,7 @@ impl Engine {
 
     fn quorum_ping(&mut self, now: Duration, id: Id) {
         let e = self.entry(id);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let (addr, name) = (e.addr(), e.name().into());
         let seq = self.next_seq();
         if let Some(quorum) = self.detector.quorum_mut() {
             quorum.pings.insert(seq, PingSent { member: id, at: now });
@@ -192,7 +208,7 @@ impl Engine {
             }
         }
         let table = self.view.table();
-        if table.get(id).is_some_and(|e| e.member.state == MemberState::Suspect) {
+        if table.get(id).is_some_and(|e| e.state == MemberState::Suspect) {
             let t = self.view.mark_alive(id, now);
             self.apply(t);
         }
@@ -201,10 +217,10 @@ impl Engine {
     /// Member `id` left our pings unanswered for `node_timeout`.
     fn mark_failing(&mut self, now: Duration, id: Id) {
         let Some(e) = self.view.table().get(id) else { return };
-        if e.member.state != MemberState::Alive {
+        if e.state != MemberState::Alive {
             return;
         }
-        let incarnation = e.member.incarnation;
+        let incarnation = e.incarnation;
         let t = self.view.mark_suspect(id, incarnation, self.name.clone(), now);
         self.apply(t);
         self.out.stats.suspicions += 1;
@@ -225,7 +241,7 @@ impl Engine {
         if id == self.view.me || by == self.view.me || by == id {
             return;
         }
-        let live = |id| self.view.table().get(id).is_some_and(|e| e.member.state.is_live());
+        let live = |id| self.view.table().get(id).is_some_and(|e| e.state.is_live());
         if !live(id) || !live(by) {
             return;
         }
@@ -248,11 +264,10 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let Some(e) = self.view.table().get(id).filter(|e| e.member.state == MemberState::Suspect)
-        else {
+        let Some(e) = self.view.table().get(id).filter(|e| e.state == MemberState::Suspect) else {
             return;
         };
-        let incarnation = e.member.incarnation;
+        let incarnation = e.incarnation;
         let validity = self.config.node_timeout * 2;
         let members = self.view.table();
         let Some(quorum) = self.detector.quorum() else { return };
@@ -261,7 +276,7 @@ impl Engine {
                 .filter(|r| {
                     r.incarnation >= incarnation
                         && now.saturating_sub(r.at) <= validity
-                        && members.get(r.from).is_some_and(|e| e.member.state.is_live())
+                        && members.get(r.from).is_some_and(|e| e.state.is_live())
                 })
                 .count()
         });
@@ -277,16 +292,14 @@ impl Engine {
         self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
         // Everyone hears it at once, the failed member too: if it is alive
         // after all, it refutes.
-        let name = self.entry(id).member.name.clone();
+        let name = self.entry(id).name().into();
         let fail = Message::Dead(codec::Accusation { name, incarnation, from: me });
         let to: Vec<SocketAddr> = self
             .view
             .table()
             .iter()
-            .filter(|&(other, e)| {
-                other != self.view.me && (other == id || e.member.state.is_live())
-            })
-            .map(|(_, e)| e.member.addr)
+            .filter(|&(other, e)| other != self.view.me && (other == id || e.state.is_live()))
+            .map(|(_, e)| e.addr())
             .collect();
         for addr in to {
             self.out.send_alone(addr, fail.clone());
@@ -303,11 +316,11 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|&(id, e)| Some(id) != dst && e.member.state == MemberState::Suspect)
+            .filter(|&(id, e)| Some(id) != dst && e.state == MemberState::Suspect)
             .map(|(_, e)| {
                 Message::Suspect(codec::Accusation {
-                    name: e.member.name.clone(),
-                    incarnation: e.member.incarnation,
+                    name: e.name().into(),
+                    incarnation: e.incarnation,
                     from: me.clone(),
                 })
             })
@@ -331,10 +344,10 @@ impl Engine {
     ) -> bool {
         let Some(quorum) = self.detector.quorum_mut() else { return false };
         let Some(e) = self.view.table().get(id) else { return false };
-        if e.member.state != MemberState::Dead {
+        if e.state != MemberState::Dead {
             return false;
         }
-        let undo = e.member.since + self.config.node_timeout * 2;
+        let undo = e.since() + self.config.node_timeout * 2;
         if now >= undo {
             return false;
         }
@@ -356,7 +369,7 @@ impl Engine {
         if self.view.table().is_reaped(id) {
             return; // gone meanwhile: its return will be a fresh join
         }
-        let Some(name) = self.view.table().get(id).map(|e| e.member.name.clone()) else {
+        let Some(name) = self.view.table().get(id).map(|e| e.name().into()) else {
             return;
         };
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });

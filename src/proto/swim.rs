@@ -47,6 +47,21 @@ const MAX_HELD: usize = 16;
 /// Failed probes remembered to recognise their late acks.
 const RECENT_FAILED: usize = 4;
 
+impl Swim {
+    /// Member `id` was reaped and its id may name another member next:
+    /// drop its suspicion, its place in the probe order, the probe in
+    /// flight if it was the target, and what load shedding holds about it.
+    pub(crate) fn forget(&mut self, id: Id) {
+        self.suspicions.remove(&id);
+        self.held.retain(|&h| h != id);
+        self.failed.retain(|&(_, t)| t != id);
+        self.probe_order.forget(id);
+        if self.probe.as_ref().is_some_and(|p| p.target == id) {
+            self.probe = None;
+        }
+    }
+}
+
 /// The probe in flight, if any (one per probe interval).
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
@@ -137,8 +152,8 @@ impl Engine {
             return;
         };
         let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
-        let suspect = e.member.state == MemberState::Suspect;
+        let (addr, name): (_, String) = (e.addr(), e.name().into());
+        let suspect = e.state == MemberState::Suspect;
         let seq = self.next_seq();
         if let Some(s) = self.detector.swim_mut() {
             let (acked, nacks, indirect) = (false, 0, 0);
@@ -172,14 +187,14 @@ impl Engine {
         // behind, before the round goes on.
         while caught_up && !swim.held.is_empty() {
             let id = swim.held.remove(0);
-            if self.view.table().get(id).is_some_and(|e| e.member.state.is_live()) {
+            if self.view.table().get(id).is_some_and(|e| e.state.is_live()) {
                 return Some((id, true));
             }
         }
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
                 if id != self.view.me
-                    && self.view.table().get(id).is_some_and(|e| e.member.state.is_live())
+                    && self.view.table().get(id).is_some_and(|e| e.state.is_live())
                 {
                     return Some((id, false));
                 }
@@ -200,7 +215,7 @@ impl Engine {
         };
         let target = p.target;
         let e = self.entry(target);
-        let (addr, name) = (e.member.addr, e.member.name.clone());
+        let (addr, name): (_, String) = (e.addr(), e.name().into());
         let relays = self.random_live_members(self.config.indirect_checks, &[target]);
         if let Some(p) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
             p.indirect = relays.len() as u32;
@@ -273,7 +288,7 @@ impl Engine {
     /// the one in progress.
     pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
         let Some(e) = self.view.table().get(id) else { return };
-        let (state, incarnation, me) = (e.member.state, e.member.incarnation, self.name.clone());
+        let (state, incarnation, me) = (e.state, e.incarnation, self.name.clone());
         match state {
             MemberState::Suspect => self.confirm(now, id, incarnation, me),
             MemberState::Alive => {
@@ -338,7 +353,7 @@ impl Engine {
         let Some(e) = self.view.table().get(id) else {
             return;
         };
-        if e.member.state != MemberState::Suspect || e.member.incarnation != incarnation {
+        if e.state != MemberState::Suspect || e.incarnation != incarnation {
             return;
         }
         let suspicion = self.detector.swim_mut().and_then(|s| s.suspicions.get(&id));

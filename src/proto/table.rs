@@ -1,7 +1,17 @@
 //! The member table: every member a node knows, by dense id.
 //!
-//! Ids are handed out in the order members are learned and never reused, so
-//! walking the ids is a deterministic order and random picks are O(1).
+//! Ids are handed out in the order members are learned. A reaped member's
+//! id goes to a free list and is handed out again to the next member
+//! learned, so churn through new names keeps the table as large as the
+//! most members known at once, not every member ever known. Walking the
+//! ids is a deterministic order and random picks are O(1). Whoever keys
+//! state by [`Id`] clears it when the member is reaped (see
+//! `Engine::reap`), since the id may name another member next.
+//!
+//! An entry is compact (see [`Entry`]): what is the same in every view of a
+//! member (name, address, metadata) is an [`Ident`] interned in [`Names`],
+//! which the engines of one process (the simulator, a process hosting many
+//! nodes) can share, so they pay for it once.
 //!
 //! A table can start from a [`Snapshot`] shared by many engines (a cluster
 //! that starts out converged, in the simulator). Its entries are read
@@ -9,13 +19,12 @@
 //! so a thousand engines holding the same view of a thousand members keep
 //! one copy of it, not a thousand.
 
-use super::member::Member;
-#[cfg(doc)]
-use super::member::MemberState;
+use super::member::{Member, MemberState};
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
 
 /// Index of a member in a [`Table`].
 pub(crate) type Id = u32;
@@ -25,43 +34,223 @@ pub(crate) type Id = u32;
 pub(crate) type FixedHashMap<K, V> =
     std::collections::HashMap<K, V, core::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
 
-/// A member table entry: the member plus bookkeeping.
+/// What every view of one life of a member agrees on: its name, address and
+/// metadata. Interned in [`Names`], so the entries of all the engines
+/// sharing one point at the same copy.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ident {
+    pub(crate) name: Arc<str>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) meta: Box<[u8]>,
+}
+
+/// Names, addresses and metadata interned once for every engine that shares
+/// this: pass one to [`Engine::with_names`](super::Engine::with_names) (the
+/// simulator shares one between all its engines; a process hosting many
+/// nodes may too). Sharing never changes what an engine does, only where
+/// the bytes live. Safe to share between threads: it is locked only when
+/// an engine learns a name, address or metadata it did not hold.
+#[derive(Debug, Default)]
+pub struct Names {
+    inner: std::sync::Mutex<Interned>,
+}
+
+#[derive(Debug, Default)]
+struct Interned {
+    /// The idents by name (usually one per name; more while members
+    /// change address or metadata). A name with no ident is an accuser's.
+    by_name: FixedHashMap<Arc<str>, Vec<Arc<Ident>>>,
+    /// Idents held, and the count at which unused ones are swept next.
+    idents: usize,
+    sweep_at: usize,
+}
+
+impl Names {
+    /// An empty interner, to share between engines.
+    pub fn new() -> Arc<Names> {
+        Arc::default()
+    }
+
+    /// Number of names held (a gauge for tests and benchmarks).
+    pub fn len(&self) -> usize {
+        self.lock().by_name.len()
+    }
+
+    /// Whether no name is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Interned> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The shared copy of `name`.
+    pub(crate) fn name(&self, name: &str) -> Arc<str> {
+        let mut i = self.lock();
+        if let Some((k, _)) = i.by_name.get_key_value(name) {
+            return k.clone();
+        }
+        i.sweep();
+        let k: Arc<str> = name.into();
+        i.by_name.insert(k.clone(), Vec::new());
+        k
+    }
+
+    /// The shared ident of `name` at `addr` with `meta`.
+    pub(crate) fn ident(&self, name: &str, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
+        let mut i = self.lock();
+        if let Some(all) = i.by_name.get(name) {
+            if let Some(id) = all.iter().find(|d| d.addr == addr && *d.meta == *meta) {
+                return id.clone();
+            }
+        }
+        i.sweep();
+        let key = match i.by_name.get_key_value(name) {
+            Some((k, _)) => k.clone(),
+            None => name.into(),
+        };
+        let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into() });
+        i.by_name.entry(key).or_default().push(ident.clone());
+        i.idents += 1;
+        ident
+    }
+}
+
+impl Interned {
+    /// Drops what no engine holds any more, once the table has doubled
+    /// since the last sweep: amortized O(1) per name interned, and names
+    /// churned through do not pile up. Order does not matter here.
+    fn sweep(&mut self) {
+        if self.idents + self.by_name.len() < self.sweep_at {
+            return;
+        }
+        let mut idents = 0;
+        self.by_name.retain(|k, all| {
+            all.retain(|d| Arc::strong_count(d) > 1);
+            idents += all.len();
+            // The key and each ident hold the name: anyone else is an
+            // engine (an accuser's name, or an entry's).
+            !all.is_empty() || Arc::strong_count(k) > 1
+        });
+        self.idents = idents;
+        self.sweep_at = 2 * (idents + self.by_name.len()).max(512);
+    }
+}
+
+/// A member table entry: 48 bytes on 64-bit targets (checked by a test),
+/// with the name, address and metadata behind one shared pointer. Read
+/// the public [`Member`] with [`Entry::to_member`].
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(crate) member: Member,
+    pub(crate) ident: Arc<Ident>,
+    pub(crate) incarnation: u64,
+    /// Local time of the last state change, in nanoseconds.
+    since: u64,
     /// Who raised the suspicion or declared the death we hold.
-    pub(crate) accuser: String,
+    pub(crate) accuser: Option<Arc<str>>,
+    pub(crate) state: MemberState,
+    /// Reaped: the id is free (or given to another member since).
+    reaped: bool,
+}
+
+impl Entry {
+    /// An entry for `member`, interned in `names`.
+    pub(crate) fn new(names: &Names, member: &Member) -> Entry {
+        Entry {
+            ident: names.ident(&member.name, member.addr, &member.meta),
+            incarnation: member.incarnation,
+            since: nanos(member.since),
+            accuser: None,
+            state: member.state,
+            reaped: false,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.ident.name
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.ident.addr
+    }
+
+    pub(crate) fn meta(&self) -> &[u8] {
+        &self.ident.meta
+    }
+
+    /// Local time of the last state change.
+    pub(crate) fn since(&self) -> Duration {
+        Duration::from_nanos(self.since)
+    }
+
+    pub(crate) fn set_since(&mut self, now: Duration) {
+        self.since = nanos(now);
+    }
+
+    /// The accuser's name, empty if none.
+    pub(crate) fn accuser(&self) -> &str {
+        self.accuser.as_deref().unwrap_or("")
+    }
+
+    /// The member as users see it (owned: built at the API boundary).
+    pub(crate) fn to_member(&self) -> Member {
+        Member {
+            name: self.name().into(),
+            addr: self.addr(),
+            incarnation: self.incarnation,
+            state: self.state,
+            meta: self.meta().to_vec(),
+            since: self.since(),
+        }
+    }
+}
+
+/// Nanoseconds, saturating (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A membership view shared, read-only, by the engines built on it with
 /// [`Engine::with_snapshot`](super::Engine::with_snapshot): each starts out
 /// knowing these members without a join, and stores only what changes in
-/// its own view afterwards.
+/// its own view afterwards. It carries the [`Names`] its engines share.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     entries: Vec<Entry>,
-    index: FixedHashMap<Box<str>, Id>,
+    index: FixedHashMap<Arc<str>, Id>,
     /// Members by state, indexed like [`MemberState`].
     counts: [usize; 4],
     /// Ids in name order.
     sorted: Vec<Id>,
+    names: Arc<Names>,
 }
 
 impl Snapshot {
     /// A view holding `members`. A name given twice keeps its first entry.
     pub fn new(members: impl IntoIterator<Item = Member>) -> Arc<Snapshot> {
-        let mut s = Snapshot::default();
+        Snapshot::with_names(Names::new(), members)
+    }
+
+    /// A view holding `members`, interned in `names`, which the engines
+    /// built on it share.
+    pub fn with_names(
+        names: Arc<Names>,
+        members: impl IntoIterator<Item = Member>,
+    ) -> Arc<Snapshot> {
+        let mut s = Snapshot { names, ..Snapshot::default() };
         for member in members {
             if s.index.contains_key(member.name.as_str()) {
                 continue;
             }
-            s.index.insert(member.name.as_str().into(), s.entries.len() as Id);
+            let e = Entry::new(&s.names, &member);
+            s.index.insert(e.ident.name.clone(), s.entries.len() as Id);
             s.counts[member.state as usize] += 1;
-            s.entries.push(Entry { member, accuser: String::new() });
+            s.entries.push(e);
         }
         let mut sorted: Vec<Id> = (0..s.entries.len() as Id).collect();
         sorted.sort_unstable_by(|&a, &b| {
-            s.entries[a as usize].member.name.cmp(&s.entries[b as usize].member.name)
+            s.entries[a as usize].name().cmp(s.entries[b as usize].name())
         });
         s.sorted = sorted;
         Arc::new(s)
@@ -78,26 +267,35 @@ impl Snapshot {
     }
 
     /// One member by name.
-    pub fn member(&self, name: &str) -> Option<&Member> {
-        self.index.get(name).map(|&id| &self.entries[id as usize].member)
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.index.get(name).map(|&id| self.entries[id as usize].to_member())
+    }
+
+    /// The interner the engines built on this view share.
+    pub fn names(&self) -> &Arc<Names> {
+        &self.names
     }
 }
 
 /// Every member one engine knows. Ids below `base.len()` are the snapshot's;
-/// the others were learned here.
+/// the others were learned here. Reaped ids of either kind are reused.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     base: Arc<Snapshot>,
-    /// Snapshot entries that changed here.
+    /// Snapshot slots that changed here (or were reaped, or reused).
     changed: FixedHashMap<Id, Entry>,
     /// Entries of the members learned here, from id `base.len()` on.
     own: Vec<Entry>,
-    /// Names of the members learned here.
-    index: FixedHashMap<Box<str>, Id>,
-    /// Members removed from the table (reaped): their ids stay allocated,
-    /// but no name leads to them and iteration skips them.
-    reaped: alloc::collections::BTreeSet<Id>,
-    /// The ids of `own` in name order (the snapshot keeps its own).
+    /// Names of the members learned here (and of reused snapshot slots).
+    index: FixedHashMap<Arc<str>, Id>,
+    /// Snapshot ids reaped here at least once: the snapshot's index and
+    /// name order no longer speak for them (if reused, `index` and
+    /// `own_sorted` do).
+    base_gone: FixedHashMap<Id, ()>,
+    /// Reaped ids, handed out again by [`Table::insert`] (last reaped
+    /// first: deterministic).
+    free: Vec<Id>,
+    /// The ids in `index`, in name order (the snapshot keeps its own).
     own_sorted: Vec<Id>,
 }
 
@@ -106,41 +304,64 @@ impl Table {
         Table { base, ..Table::default() }
     }
 
+    /// The interner this table's entries come from.
+    pub(crate) fn names(&self) -> &Names {
+        &self.base.names
+    }
+
     /// Members of the snapshot by state, indexed like [`MemberState`].
     pub(crate) fn base_counts(&self) -> [usize; 4] {
         self.base.counts
     }
 
-    /// Number of members, this node included.
+    /// Number of ids in use or free: every id is below it.
     pub(crate) fn len(&self) -> usize {
         self.base.entries.len() + self.own.len()
     }
 
+    /// Number of reaped ids waiting to be reused.
+    #[cfg(test)]
+    pub(crate) fn free_ids(&self) -> usize {
+        self.free.len()
+    }
+
     pub(crate) fn id(&self, name: &str) -> Option<Id> {
-        let live = |id: &&Id| !self.reaped.contains(*id);
-        self.base
-            .index
-            .get(name)
-            .filter(live)
-            .or_else(|| self.index.get(name).filter(live))
-            .copied()
+        if let Some(&id) = self.base.index.get(name) {
+            if self.base_gone.is_empty() || !self.base_gone.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        self.index.get(name).copied()
     }
 
     /// Removes member `id`: its name is free again (a member coming back
-    /// under it gets a new id) and iteration no longer shows it.
+    /// under it gets an id anew), iteration no longer shows it, and its id
+    /// goes to the free list. Whatever else is keyed by `id` must be
+    /// cleared by the caller.
     pub(crate) fn reap(&mut self, id: Id) {
-        if let Some(e) = self.get(id) {
-            let name = e.member.name.clone();
-            if self.index.get(name.as_str()) == Some(&id) {
-                self.index.remove(name.as_str());
+        if self.is_reaped(id) {
+            return;
+        }
+        let Some(e) = self.get_mut(id) else { return };
+        e.reaped = true;
+        e.accuser = None;
+        let name = e.ident.name.clone();
+        if (id as usize) < self.base.entries.len() {
+            self.base_gone.insert(id, ());
+        }
+        if self.index.get(&*name) == Some(&id) {
+            self.index.remove(&*name);
+            // O(members) per reap, not per message: reaps are rare.
+            if let Some(at) = self.own_sorted.iter().position(|&o| o == id) {
+                self.own_sorted.remove(at);
             }
         }
-        self.reaped.insert(id);
+        self.free.push(id);
     }
 
-    /// Whether member `id` was reaped.
+    /// Whether member `id` was reaped (and its id not reused yet).
     pub(crate) fn is_reaped(&self, id: Id) -> bool {
-        !self.reaped.is_empty() && self.reaped.contains(&id)
+        self.get(id).is_none_or(|e| e.reaped)
     }
 
     pub(crate) fn get(&self, id: Id) -> Option<&Entry> {
@@ -175,33 +396,56 @@ impl Table {
         self.get(self.id(name)?)
     }
 
-    /// Adds a member not in the table; returns its id.
-    pub(crate) fn insert(&mut self, entry: Entry) -> Id {
-        let id = self.len() as Id;
-        let at = self.own_sorted.partition_point(|&o| self.name_of(o) < entry.member.name.as_str());
-        self.index.insert(entry.member.name.as_str().into(), id);
-        self.own.push(entry);
+    /// Adds a member not in the table, in a reaped slot if there is one;
+    /// returns its id.
+    pub(crate) fn insert(&mut self, member: &Member) -> Id {
+        let entry = Entry::new(&self.base.names, member);
+        let name = entry.ident.name.clone();
+        let id = match self.free.pop() {
+            Some(id) => {
+                if (id as usize) < self.base.entries.len() {
+                    self.changed.insert(id, entry);
+                } else {
+                    self.own[id as usize - self.base.entries.len()] = entry;
+                }
+                id
+            }
+            None => {
+                self.own.push(entry);
+                (self.len() - 1) as Id
+            }
+        };
+        let at = self.own_sorted.partition_point(|&o| self.name_of(o) < &*name);
         self.own_sorted.insert(at, id);
+        self.index.insert(name, id);
         id
     }
 
     fn name_of(&self, id: Id) -> &str {
-        self.get(id).map_or("", |e| e.member.name.as_str())
+        self.get(id).map_or("", |e| e.name())
     }
 
     /// The ids (not reaped) whose names are in `(after, upto]`, in name
     /// order; no bound means an open end. Costs a binary search plus the
     /// ids returned, not a scan of the table.
     pub(crate) fn names_in(&self, after: Option<&str>, upto: Option<&str>) -> Vec<Id> {
-        let range = |ids: &[Id]| -> (usize, usize) {
-            let lo = after.map_or(0, |a| ids.partition_point(|&i| self.name_of(i) <= a));
-            let hi = upto.map_or(ids.len(), |u| ids.partition_point(|&i| self.name_of(i) <= u));
+        let base = &self.base.entries;
+        fn range<'a>(
+            ids: &[Id],
+            after: Option<&str>,
+            upto: Option<&str>,
+            name: impl Fn(Id) -> &'a str,
+        ) -> (usize, usize) {
+            let lo = after.map_or(0, |a| ids.partition_point(|&i| name(i) <= a));
+            let hi = upto.map_or(ids.len(), |u| ids.partition_point(|&i| name(i) <= u));
             (lo, hi.max(lo))
-        };
-        let (blo, bhi) = range(&self.base.sorted);
-        let (olo, ohi) = range(&self.own_sorted);
+        }
+        // The snapshot's order is by the snapshot's names.
+        let (blo, bhi) = range(&self.base.sorted, after, upto, |i| base[i as usize].name());
+        let (olo, ohi) = range(&self.own_sorted, after, upto, |i| self.name_of(i));
+        let gone = |id: &Id| self.base_gone.is_empty() || !self.base_gone.contains_key(id);
         let (mut a, mut b) = (
-            self.base.sorted[blo..bhi].iter().peekable(),
+            self.base.sorted[blo..bhi].iter().filter(|i| gone(i)).peekable(),
             self.own_sorted[olo..ohi].iter().peekable(),
         );
         let mut out = Vec::with_capacity((bhi - blo) + (ohi - olo));
@@ -236,14 +480,15 @@ impl Table {
     /// Every entry not reaped, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, &Entry)> {
         (0..self.len() as Id)
-            .filter(move |&id| !self.is_reaped(id))
             .filter_map(move |id| self.get(id).map(|e| (id, e)))
+            .filter(|(_, e)| !e.reaped)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn member(name: &str) -> Member {
         Member::new(name, "127.0.0.1:1".parse().unwrap())
@@ -254,11 +499,11 @@ mod tests {
         let base = Snapshot::new(["d", "b", "f"].map(member));
         let mut t = Table::with_base(base);
         for n in ["e", "a", "c"] {
-            t.insert(Entry { member: member(n), accuser: String::new() });
+            t.insert(&member(n));
         }
         fn names(t: &Table, after: Option<&str>, upto: Option<&str>) -> Vec<String> {
             let ids = t.names_in(after, upto);
-            ids.iter().map(|&i| t.get(i).unwrap().member.name.clone()).collect()
+            ids.iter().map(|&i| t.get(i).unwrap().name().into()).collect()
         }
         assert_eq!(names(&t, None, None), ["a", "b", "c", "d", "e", "f"]);
         assert_eq!(names(&t, Some("b"), Some("e")), ["c", "d", "e"]);
@@ -267,5 +512,44 @@ mod tests {
         let d = t.id("d").unwrap();
         t.reap(d);
         assert_eq!(names(&t, Some("b"), Some("e")), ["c", "e"]);
+        // The snapshot's slot goes to the next member learned, in its
+        // own place in name order; the old name leads nowhere.
+        assert_eq!(t.insert(&member("bb")), d);
+        assert_eq!(names(&t, None, None), ["a", "b", "bb", "c", "e", "f"]);
+        assert_eq!((t.id("d"), t.id("bb")), (None, Some(d)));
+        let a = t.id("a").unwrap();
+        t.reap(a);
+        assert_eq!(t.insert(&member("d")), a, "a name back after its reap gets a free id");
+        assert_eq!(names(&t, None, None), ["b", "bb", "c", "d", "e", "f"]);
+        assert_eq!((t.len(), t.iter().count(), t.free_ids()), (6, 6, 0));
+    }
+
+    /// The budget of issue 16: ten thousand full views in 8 GiB leave
+    /// about 80 bytes per member entry. The entry itself is 48 bytes; the
+    /// name index slot (24 bytes) and the name-order slot (4 bytes) come
+    /// on top; name, address and metadata are shared ([`Names`]).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn an_entry_fits_the_budget() {
+        assert_eq!(core::mem::size_of::<Entry>(), 48);
+        assert_eq!(core::mem::size_of::<(Arc<str>, Id)>(), 24);
+        assert!(core::mem::size_of::<Entry>() + 24 + 4 <= 80);
+    }
+
+    /// Engines sharing one interner share one copy of each ident, and
+    /// idents no engine holds any more are swept as the interner grows.
+    #[test]
+    fn names_are_shared_and_swept() {
+        let names = Names::new();
+        let a = names.ident("n1", "127.0.0.1:1".parse().unwrap(), b"m");
+        let b = names.ident("n1", "127.0.0.1:1".parse().unwrap(), b"m");
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = names.ident("n1", "127.0.0.1:2".parse().unwrap(), b"m");
+        assert!(!Arc::ptr_eq(&a, &c) && Arc::ptr_eq(&a.name, &c.name));
+        drop((a, b, c));
+        for i in 0..5000 {
+            let _ = names.ident(&alloc::format!("x{i}"), "127.0.0.1:1".parse().unwrap(), b"");
+        }
+        assert!(names.len() < 2000, "unused names are swept: {}", names.len());
     }
 }

@@ -168,7 +168,7 @@ fn a_seed_tells_the_joiner_about_everyone() {
             5,
             "{} knows {:?}",
             e.name(),
-            e.members().map(|m| &m.name).collect::<Vec<_>>()
+            e.members().map(|m| m.name).collect::<Vec<_>>()
         );
     }
 }

@@ -54,14 +54,14 @@ impl View {
         match view.table.id(&name) {
             Some(id) => {
                 view.me = id;
-                let own = view.table.get(id).map(|e| (e.member.addr, e.member.state));
+                let own = view.table.get(id).map(|e| (e.addr(), e.state));
                 if let Some((_, state)) = own.filter(|&(a, s)| a != addr || s != MemberState::Alive)
                 {
                     view.counts[state as usize] -= 1;
                     view.counts[MemberState::Alive as usize] += 1;
+                    view.set_ident(id, Some(addr), None);
                     if let Some(e) = view.table.get_mut(id) {
-                        e.member.addr = addr;
-                        e.member.state = MemberState::Alive;
+                        e.state = MemberState::Alive;
                     }
                 }
             }
@@ -69,7 +69,7 @@ impl View {
                 let me = Member { since: now, ..Member::new(name, addr) };
                 view.me = view.table.len() as Id;
                 view.counts[MemberState::Alive as usize] += 1;
-                view.table.insert(Entry { member: me, accuser: String::new() });
+                view.table.insert(&me);
             }
         }
         view
@@ -82,7 +82,7 @@ impl View {
 
     /// The entry of a member known to be in the table.
     pub(crate) fn entry(&self, id: Id) -> &Entry {
-        self.table.get(id).expect("ids come from the table and are never removed")
+        self.table.get(id).expect("ids come from the table; a reaped id is cleared everywhere")
     }
 
     /// Members by state, indexed like [`MemberState`].
@@ -102,7 +102,7 @@ impl View {
 
     /// A copy of member `id` as held now.
     pub(crate) fn snapshot(&self, id: Id) -> Option<Member> {
-        self.table.get(id).map(|e| e.member.clone())
+        self.table.get(id).map(Entry::to_member)
     }
 
     /// The id of `name` if it is a live member other than us, reachable at
@@ -112,10 +112,7 @@ impl View {
     pub(crate) fn live_member_at(&self, name: &str, addr: SocketAddr) -> Option<Id> {
         self.table.id(name).filter(|&id| {
             id != self.me
-                && self
-                    .table
-                    .get(id)
-                    .is_some_and(|e| e.member.state.is_live() && e.member.addr == addr)
+                && self.table.get(id).is_some_and(|e| e.state.is_live() && e.addr() == addr)
         })
     }
 
@@ -125,26 +122,25 @@ impl View {
             return None; // gone: no claim about it goes out any more
         }
         let e = self.table.get(id)?;
-        let m = &e.member;
-        Some(match m.state {
+        Some(match e.state {
             MemberState::Alive => Message::Alive(codec::Alive {
-                name: m.name.clone(),
-                addr: m.addr,
-                incarnation: m.incarnation,
-                meta: m.meta.clone(),
+                name: e.name().into(),
+                addr: e.addr(),
+                incarnation: e.incarnation,
+                meta: e.meta().to_vec(),
             }),
             MemberState::Suspect => Message::Suspect(codec::Accusation {
-                name: m.name.clone(),
-                incarnation: m.incarnation,
-                from: e.accuser.clone(),
+                name: e.name().into(),
+                incarnation: e.incarnation,
+                from: e.accuser().into(),
             }),
             MemberState::Dead => Message::Dead(codec::Accusation {
-                name: m.name.clone(),
-                incarnation: m.incarnation,
-                from: e.accuser.clone(),
+                name: e.name().into(),
+                incarnation: e.incarnation,
+                from: e.accuser().into(),
             }),
             MemberState::Left => {
-                Message::Left(codec::Left { name: m.name.clone(), incarnation: m.incarnation })
+                Message::Left(codec::Left { name: e.name().into(), incarnation: e.incarnation })
             }
         })
     }
@@ -155,7 +151,7 @@ impl View {
     /// it (see [`View::confirms`]).
     pub(crate) fn overrides(&self, id: Id, state: MemberState, incarnation: u64) -> bool {
         let Some(e) = self.table.get(id) else { return false };
-        let (held, current) = (e.member.state, e.member.incarnation);
+        let (held, current) = (e.state, e.incarnation);
         match state {
             MemberState::Alive => incarnation > current,
             MemberState::Suspect => match held {
@@ -170,9 +166,9 @@ impl View {
     /// Whether a `Suspect` claim at `incarnation` confirms the suspicion of
     /// member `id` we hold (same incarnation).
     pub(crate) fn confirms(&self, id: Id, incarnation: u64) -> bool {
-        self.table.get(id).is_some_and(|e| {
-            e.member.state == MemberState::Suspect && e.member.incarnation == incarnation
-        })
+        self.table
+            .get(id)
+            .is_some_and(|e| e.state == MemberState::Suspect && e.incarnation == incarnation)
     }
 
     /// A member not known before joins the view, alive.
@@ -180,17 +176,30 @@ impl View {
         let event = Some(Event::Joined(member.clone()));
         self.counts[member.state as usize] += 1;
         let to = member.state;
-        let id = self.table.insert(Entry { member, accuser: String::new() });
+        let id = self.table.insert(&member);
         Transition { id, from: None, to, event }
     }
 
     /// Member `id` announced a later life: its incarnation, address and
     /// metadata change, its state does not (yet).
     pub(crate) fn renew(&mut self, id: Id, incarnation: u64, addr: SocketAddr, meta: Vec<u8>) {
+        self.set_ident(id, Some(addr), Some(&meta));
         if let Some(e) = self.table.get_mut(id) {
-            e.member.incarnation = incarnation;
-            e.member.addr = addr;
-            e.member.meta = meta;
+            e.incarnation = incarnation;
+        }
+    }
+
+    /// Points entry `id` at the interned ident with `addr` and `meta`
+    /// changed (`None`: kept), unless it already is.
+    fn set_ident(&mut self, id: Id, addr: Option<SocketAddr>, meta: Option<&[u8]>) {
+        let Some(e) = self.table.get(id) else { return };
+        let (addr, meta) = (addr.unwrap_or(e.addr()), meta.unwrap_or(e.meta()));
+        if addr == e.addr() && meta == e.meta() {
+            return;
+        }
+        let ident = self.table.names().ident(e.name(), addr, meta);
+        if let Some(e) = self.table.get_mut(id) {
+            e.ident = ident;
         }
     }
 
@@ -198,7 +207,7 @@ impl View {
     /// it was suspect, `Joined` when it was dead or gone.
     pub(crate) fn mark_alive(&mut self, id: Id, now: Duration) -> Transition {
         if let Some(e) = self.table.get_mut(id) {
-            e.accuser.clear();
+            e.accuser = None;
         }
         let from = self.set_state(id, MemberState::Alive, now);
         let event = match from {
@@ -218,9 +227,10 @@ impl View {
         accuser: String,
         now: Duration,
     ) -> Transition {
+        let accuser = self.table.names().name(&accuser);
         if let Some(e) = self.table.get_mut(id) {
-            e.member.incarnation = incarnation;
-            e.accuser = accuser;
+            e.incarnation = incarnation;
+            e.accuser = Some(accuser);
         }
         let from = self.set_state(id, MemberState::Suspect, now);
         let event = match from {
@@ -233,8 +243,9 @@ impl View {
     /// Another accuser confirms the suspicion of member `id`: the claim we
     /// gossip names it.
     pub(crate) fn confirm(&mut self, id: Id, accuser: String) {
+        let accuser = self.table.names().name(&accuser);
         if let Some(e) = self.table.get_mut(id) {
-            e.accuser = accuser;
+            e.accuser = Some(accuser);
         }
     }
 
@@ -252,9 +263,10 @@ impl View {
         if !self.overrides(id, state, incarnation) {
             return None;
         }
+        let accuser = self.table.names().name(&accuser);
         if let Some(e) = self.table.get_mut(id) {
-            e.member.incarnation = incarnation;
-            e.accuser = accuser;
+            e.incarnation = incarnation;
+            e.accuser = Some(accuser);
         }
         let from = self.set_state(id, state, now);
         let event = self.snapshot(id).map(match state {
@@ -288,21 +300,22 @@ impl View {
     /// incarnation.
     pub(crate) fn announce(&mut self, now: Duration, past: u64) -> u64 {
         let Some(e) = self.table.get_mut(self.me) else { return 0 };
-        e.member.incarnation = (e.member.incarnation.max(past) + 1).min(codec::MAX_INCARNATION);
-        e.member.since = now;
-        e.member.incarnation
+        e.incarnation = (e.incarnation.max(past) + 1).min(codec::MAX_INCARNATION);
+        e.set_since(now);
+        e.incarnation
     }
 
     /// This member's metadata (announce it after).
     pub(crate) fn set_meta(&mut self, meta: Vec<u8>) {
-        if let Some(e) = self.table.get_mut(self.me) {
-            e.member.meta = meta;
-        }
+        self.set_ident(self.me, None, Some(&meta));
     }
 
     /// Forgets member `id` for good (reaped after `reap_timeout` gone).
     pub(crate) fn reap(&mut self, id: Id) {
-        if let Some(state) = self.table.get(id).map(|e| e.member.state) {
+        if self.table.is_reaped(id) {
+            return;
+        }
+        if let Some(state) = self.table.get(id).map(|e| e.state) {
             self.counts[state as usize] -= 1;
         }
         self.table.reap(id);
@@ -312,13 +325,13 @@ impl View {
     /// state it had (the same when nothing changed).
     fn set_state(&mut self, id: Id, state: MemberState, now: Duration) -> Option<MemberState> {
         let e = self.table.get(id)?;
-        let old = e.member.state;
+        let old = e.state;
         if old == state {
             return Some(old);
         }
         let e = self.table.get_mut(id)?;
-        e.member.state = state;
-        e.member.since = now;
+        e.state = state;
+        e.set_since(now);
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
         Some(old)
@@ -341,7 +354,7 @@ mod tests {
     }
 
     fn held(v: &View, id: Id) -> (MemberState, u64) {
-        let m = &v.entry(id).member;
+        let m = v.entry(id);
         (m.state, m.incarnation)
     }
 
@@ -378,7 +391,7 @@ mod tests {
         assert_eq!((v.count(MemberState::Suspect), v.live_members()), (1, 2));
         let t = v.mark_alive(1, Duration::from_secs(2));
         assert!(matches!(t.event, Some(Event::Alive(_))));
-        assert_eq!(v.entry(1).accuser, "", "the accusation is dropped");
+        assert_eq!(v.entry(1).accuser(), "", "the accusation is dropped");
         let t = v.mark_gone(1, 0, String::from("n0"), MemberState::Left, Duration::from_secs(3));
         assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))));
         assert_eq!((v.live_members(), v.count(MemberState::Left)), (1, 1));

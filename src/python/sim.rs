@@ -706,7 +706,7 @@ impl NativeSim {
         subject: &str,
     ) -> PyResult<Option<MemberTuple<'py>>> {
         let i = self.index("observer", observer)?;
-        Ok(self.sim.engine(i).and_then(|e| e.member(subject)).map(|m| member_tuple(py, m)))
+        Ok(self.sim.engine(i).and_then(|e| e.member(subject)).map(|m| member_tuple(py, &m)))
     }
 
     fn state(&self, observer: &str, subject: &str) -> PyResult<Option<&'static str>> {

@@ -15,8 +15,8 @@ pub use network::{Fate, Latency, Link, Network, MIN_REORDER_WINDOW};
 use crate::codec::Value;
 use crate::codec::{self, MessageKind};
 use crate::proto::{
-    Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Snapshot,
-    Stats,
+    Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Names,
+    Snapshot, Stats,
 };
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
@@ -159,6 +159,10 @@ pub struct Simulation {
     content_index: HashMap<ItemKey, u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
+    /// The empty view every engine started without a snapshot builds on:
+    /// it carries the [`Names`] all the engines share, so each name,
+    /// address and metadata is held once, not once per node.
+    empty: Arc<Snapshot>,
 }
 
 /// What a [`RecordKind::Rumor`] or [`RecordKind::Updated`] record is about.
@@ -208,6 +212,7 @@ impl Simulation {
             join_timeout: Duration::from_secs(10),
             receive_buffer: DEFAULT_RECEIVE_BUFFER,
             snapshot: None,
+            empty: Snapshot::with_names(Names::new(), []),
             contents: Vec::new(),
             content_index: HashMap::new(),
         };
@@ -226,7 +231,7 @@ impl Simulation {
         let mut sim = Simulation::new(config, 0, seed)?;
         let members: Vec<Member> =
             (0..nodes as u32).map(|i| Member::new(node_name(i), node_addr(i))).collect();
-        sim.snapshot = Some(Snapshot::new(members));
+        sim.snapshot = Some(Snapshot::with_names(sim.empty.names().clone(), members));
         for _ in 0..nodes {
             sim.add_node();
         }
@@ -296,7 +301,7 @@ impl Simulation {
         if let Some(old) = node.engine.take() {
             node.earlier.add(old.stats());
         }
-        let view = self.snapshot.clone().unwrap_or_default();
+        let view = self.snapshot.clone().unwrap_or_else(|| self.empty.clone());
         let config = node.config.clone().unwrap_or_else(|| self.config.clone());
         let mut engine =
             Engine::with_snapshot(config, node.name.clone(), node.addr, seed, self.now, view)
@@ -393,7 +398,7 @@ impl Simulation {
 
     /// Member table of node `i` (empty if it is down).
     pub fn members(&self, i: u32) -> Vec<Member> {
-        self.engine(i).map(|e| e.members().cloned().collect()).unwrap_or_default()
+        self.engine(i).map(|e| e.members().collect()).unwrap_or_default()
     }
 
     /// State of `subject` in node `observer`'s view.
@@ -959,6 +964,14 @@ impl Simulation {
             let stale = down.iter().filter(|&&j| self.state(i, j) == Some(MemberState::Alive));
             e.count(MemberState::Alive) - stale.count() == up.len()
         })
+    }
+
+    /// Bytes the queue of datagrams in flight keeps allocated (its
+    /// capacity: it keeps what the busiest instant needed). The
+    /// simulator's own memory, which benchmarks tell apart from the
+    /// engines'.
+    pub fn queue_bytes(&self) -> usize {
+        self.deliveries.capacity() * core::mem::size_of::<Reverse<Delivery>>()
     }
 
     /// Whether every running node other than `subject` holds it in `state`.
