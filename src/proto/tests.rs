@@ -354,13 +354,15 @@ fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
         seed.handle_packet(ms(1), from, &codec::encode(&[ping]));
         assert_eq!(transmits(&mut seed).len(), 1, "only the Ack");
     }
-    // The real joiner's Ping echoes the token: the whole view follows.
+    // The real joiner's Ping echoes the token: the rest of the view follows.
     let ping = Message::Ping(codec::Ping { seq: 99, target: String::from("n1") });
     seed.handle_packet(ms(2), addr(50), &codec::encode(&[ping]));
     let rest = transmits(&mut seed);
     assert!(rest.len() > 2);
+    // The rest of it: with what the Pong's datagram carried, the whole view.
     let names: alloc::collections::BTreeSet<String> = rest
         .iter()
+        .chain(&first)
         .flat_map(decode)
         .filter_map(|m| {
             if let Message::Alive(codec::Alive { name, .. }) = m {
@@ -574,6 +576,7 @@ fn engine_knowing(n: usize) -> Engine {
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
     a.piggyback.clear();
+    a.eager_rounds = 0; // as if the news had come before this window
     events(&mut a);
     transmits(&mut a); // the news of each, pushed as it came
     a
