@@ -12,7 +12,7 @@ use core::time::Duration;
 
 /// Eager gossip rounds a member may run per `gossip_interval`, at most
 /// (see `Engine::gossip_news`).
-const EAGER_ROUNDS_PER_INTERVAL: u32 = 4;
+const EAGER_ROUNDS_PER_INTERVAL: u32 = 64;
 
 impl Engine {
     /// Appends the gossip section to `b` within its budget. The member

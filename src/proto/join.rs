@@ -24,13 +24,13 @@ const MAX_HANDSHAKES: usize = 256;
 /// Meets beyond it is refused (a Busy naming other members, which serve as
 /// well as the seed), so the work of a seed stays bounded however many join
 /// at once, and the members joined so far share the rest of the burst.
-const HANDSHAKES_PER_WINDOW: u32 = 32;
+const HANDSHAKES_PER_WINDOW: u32 = 128;
 
 /// Busy refusals a seed sends per `gossip_interval`: one small datagram
 /// each, no state kept. Meets beyond it are dropped (counted in
 /// `Stats::meets_dropped`): a flood of Meets costs the seed a counter, and
 /// the joiners' backoff brings them back later.
-const REFUSALS_PER_WINDOW: u32 = 64 * HANDSHAKES_PER_WINDOW;
+const REFUSALS_PER_WINDOW: u32 = 16 * HANDSHAKES_PER_WINDOW;
 
 /// Live members a refusal names, for the joiner to meet instead.
 const REFERRALS: usize = 4;
@@ -53,6 +53,13 @@ const MAX_BACKOFF_MULT: u32 = 8;
 /// sync per joiner, two rounds later, closes those gaps in well under a
 /// second instead of a push-pull interval.
 const SETTLE_ROUNDS: u32 = 2;
+
+/// Gossip intervals after a join that a seed refused at first until a
+/// second sync. Refused means a burst of joins is on, lasting longer than
+/// the first sync waits: members joining alongside may have spread their
+/// news before we were known to anyone, and the first sync's peer may not
+/// have had it yet. Matching summaries make it one small exchange.
+const LATE_SETTLE_ROUNDS: u32 = 15;
 
 /// The joins and handshakes in progress.
 #[derive(Debug, Default)]
@@ -119,6 +126,8 @@ pub(crate) struct JoinAttempt {
     pub(crate) referrals: Vec<SocketAddr>,
     /// Meets sent without an answer, or refused, so far: the backoff.
     pub(crate) tries: u32,
+    /// A seed refused us at least once: a burst of joins is on.
+    pub(crate) refused: bool,
     /// When the next Meet is due: a retry timer firing earlier was
     /// overtaken (timers are never cancelled).
     pub(crate) next_try: Duration,
@@ -152,6 +161,7 @@ impl Engine {
             deadline: now + timeout,
             referrals: Vec::new(),
             tries: 0,
+            refused: false,
             next_try: retry,
         };
         self.handshake.joins.insert(token, attempt);
@@ -219,6 +229,7 @@ impl Engine {
         };
         self.out.stats.joins_refused += 1;
         attempt.tries += 1;
+        attempt.refused = true;
         let named: Vec<SocketAddr> = busy
             .members
             .into_iter()
@@ -260,11 +271,15 @@ impl Engine {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        if self.handshake.joins.remove(&token).is_some() {
+        if let Some(attempt) = self.handshake.joins.remove(&token) {
             self.out.event(Event::JoinSucceeded { token, seed: from });
             if !self.config.push_pull_interval.is_zero() {
                 let settle = self.config.gossip_interval * SETTLE_ROUNDS;
                 self.timers.arm(now + settle, Timer::SettleSync);
+                if attempt.refused {
+                    let late = self.config.gossip_interval * LATE_SETTLE_ROUNDS;
+                    self.timers.arm(now + late, Timer::SettleSync);
+                }
             }
         }
         // Third step of the handshake, sent once the rest of the datagram
