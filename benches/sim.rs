@@ -1,14 +1,16 @@
 //! Simulator speed and scale: wall time, memory and cost per delivered
 //! datagram for large simulated clusters.
 //!
-//!     cargo bench --bench sim -- [nodes] [virtual seconds] [mode]
+//!     cargo bench --bench sim -- [nodes] [virtual seconds] [mode] [--seeds K]
 //!
 //! `mode` is `join` (all nodes join through n0 at t = 0, the default),
 //! `steady` (the nodes start out knowing each other:
 //! [`Simulation::new_joined`]), `restart` (a steady cluster whose members
 //! all stop at t = 5 s and start again at once, on the same addresses;
 //! then `virtual seconds` more) or `restart_new_port` (the same, each on a
-//! new port). The restart modes report the time to reconverge after the
+//! new port). With `--seeds K` (join mode), n1 .. n(K-1) join through n0
+//! and every other node `i` through seed `i % K`, all at t = 0: a large
+//! cluster joining through several seeds. The restart modes report the time to reconverge after the
 //! restart and the suspicions and failures reported after it.
 //!
 //! Besides wall time and memory it reports the traffic per node: bytes sent
@@ -20,7 +22,7 @@
 //! (a member counts membership as quiet only after 15 gossip rounds without
 //! news).
 
-use rumor::proto::Config;
+use rumor::proto::{Config, MemberState};
 use rumor::sim::Simulation;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,7 +87,13 @@ fn traffic(sim: &Simulation, nodes: usize) -> (u64, u64, u64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let mut args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let mut seeds: u32 = 1;
+    if let Some(i) = args.iter().position(|a| a == "--seeds") {
+        seeds = args.get(i + 1).and_then(|s| s.parse().ok()).expect("--seeds K");
+        assert!(seeds >= 1, "--seeds K needs K >= 1");
+        args.drain(i..i + 2);
+    }
     let nodes: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let mode = args.get(3).map_or("join", String::as_str);
@@ -98,7 +106,13 @@ fn main() {
         Simulation::new_joined(Config::lan(), nodes, 1).expect("config")
     } else {
         let mut sim = Simulation::new(Config::lan(), nodes, 1).expect("config");
-        sim.join_all(0);
+        if seeds == 1 {
+            sim.join_all(0);
+        } else {
+            for i in 1..nodes as u32 {
+                sim.join(i, &[if i < seeds { 0 } else { i % seeds }]);
+            }
+        }
         sim
     };
     let mut restarted_at = None;
@@ -138,8 +152,19 @@ fn main() {
             }
             checking += c0.elapsed();
         }
+        // Until converged: how many nodes still see fewer than all alive,
+        // and the fewest any sees.
+        let behind = if converged_at.is_none() {
+            let alive: Vec<usize> = (0..nodes as u32)
+                .filter_map(|i| sim.engine(i).map(|e| e.count(MemberState::Alive)))
+                .collect();
+            let lagging = alive.iter().filter(|&&a| a < nodes).count();
+            format!(", {lagging} nodes behind, fewest alive {}", alive.iter().min().unwrap_or(&0))
+        } else {
+            String::new()
+        };
         eprint!(
-            "\r{:>5.0} s virtual, {:>6.1} s wall",
+            "\r{:>5.0} s virtual, {:>6.1} s wall{behind}",
             sim.now().as_secs_f64(),
             t0.elapsed().as_secs_f64()
         );

@@ -133,6 +133,8 @@ fn message() -> impl Strategy<Value = Message> {
                 want_digest
             })
         ),
+        (big(), vec(addr(), 0..10))
+            .prop_map(|(token, members)| Message::Busy(codec::Busy { token, members })),
     ]
 }
 

@@ -47,6 +47,11 @@ pub enum Message {
     /// Anti-entropy, first step when nothing may differ: a hash of the
     /// sender's whole digest.
     Summary(Summary),
+    /// Join handshake, refused: the seed serves a bounded number of Meets
+    /// at a time and has none to spare now. The joiner backs off and tries
+    /// again, through one of `members` if any (they can answer as well as
+    /// the seed), instead of counting the join as failed.
+    Busy(Busy),
 }
 
 /// A member introducing itself in the join handshake ([`Message::Meet`]
@@ -63,6 +68,16 @@ pub struct Handshake {
     pub incarnation: u64,
     /// The sender's metadata.
     pub meta: Vec<u8>,
+}
+
+/// A [`Message::Busy`] refusal of the Meet of join attempt `token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Busy {
+    /// The join attempt refused (the Meet's token).
+    pub token: u64,
+    /// A few live members the joiner may meet instead, at most
+    /// [`MAX_BUSY_MEMBERS`](super::MAX_BUSY_MEMBERS).
+    pub members: Vec<SocketAddr>,
 }
 
 /// SWIM direct probe. `target` is the name the sender expects to reach, so
@@ -314,6 +329,8 @@ pub enum MessageKind {
     Delta,
     /// [`Message::Summary`]
     Summary,
+    /// [`Message::Busy`]
+    Busy,
 }
 
 impl Message {
@@ -367,6 +384,7 @@ impl Message {
                     })
             }
             Message::Summary(Summary { sender, .. }) => name_ok(sender),
+            Message::Busy(Busy { members, .. }) => members.len() <= super::MAX_BUSY_MEMBERS,
             Message::Delta(Delta { member, generation, from, through, collected, items }) => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
@@ -397,6 +415,7 @@ impl Message {
             Message::Digest(_) => MessageKind::Digest,
             Message::Delta(_) => MessageKind::Delta,
             Message::Summary(_) => MessageKind::Summary,
+            Message::Busy(_) => MessageKind::Busy,
         }
     }
 }
@@ -415,7 +434,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 15] = [
+    pub const ALL: [MessageKind; 16] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -431,6 +450,7 @@ impl MessageKind {
         MessageKind::Digest,
         MessageKind::Delta,
         MessageKind::Summary,
+        MessageKind::Busy,
     ];
 
     /// Lower-case name used in statistics.
@@ -451,6 +471,7 @@ impl MessageKind {
             MessageKind::Digest => "digest",
             MessageKind::Delta => "delta",
             MessageKind::Summary => "summary",
+            MessageKind::Busy => "busy",
         }
     }
 }

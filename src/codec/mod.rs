@@ -13,8 +13,8 @@ mod seal;
 mod summary;
 
 pub use message::{
-    Accusation, Ack, Alive, Delta, Digest, DigestEntry, Handshake, Item, Known, Left, Message,
-    MessageKind, Nack, Ping, PingReq, Summary, Update, Value,
+    Accusation, Ack, Alive, Busy, Delta, Digest, DigestEntry, Handshake, Item, Known, Left,
+    Message, MessageKind, Nack, Ping, PingReq, Summary, Update, Value,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
@@ -36,6 +36,8 @@ pub const HEADER_LEN: usize = 6;
 /// `max_packet_size`: the largest UDP payload over IPv4.
 pub const MAX_DATAGRAM: usize = 65_507;
 
+/// Most members a [`Message::Busy`] refusal names.
+pub const MAX_BUSY_MEMBERS: usize = 8;
 /// Longest member name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest key of the replicated state, in bytes.

@@ -83,6 +83,10 @@ pub struct Engine {
     pub(crate) next_seq: u64,
     /// [`Engine::leave`] was called.
     pub(crate) leaving: bool,
+    /// Eager gossip rounds run in the window starting at `eager_window`
+    /// (see `Engine::gossip_news`).
+    pub(crate) eager_rounds: u32,
+    pub(crate) eager_window: Duration,
     /// Every timer armed, in firing order.
     pub(crate) timers: Timers,
     /// Transmits, events, counters and the keyring.
@@ -151,6 +155,8 @@ impl Engine {
             handshake: Handshakes::default(),
             next_seq: 0,
             leaving: false,
+            eager_rounds: 0,
+            eager_window: now,
             timers: Timers::default(),
             out: Outbox::new(None, config.max_packet_size, config.stream_frame_limit()),
             name,
@@ -521,6 +527,7 @@ impl Engine {
             Message::Known(known) => self.handle_known(known),
             Message::Digest(digest) => self.handle_digest(from, digest),
             Message::Summary(summary) => self.handle_summary(now, from, summary),
+            Message::Busy(busy) => self.handle_busy(now, from, busy),
             Message::Delta(delta) => self.handle_delta(now, from, delta),
         }
     }

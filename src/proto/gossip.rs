@@ -19,6 +19,10 @@ use super::timer::Timer;
 use crate::codec::{self, DatagramBuilder, Message};
 use core::time::Duration;
 
+/// Eager gossip rounds a member may run per `gossip_interval`, at most
+/// (see `Engine::gossip_news`).
+const EAGER_ROUNDS_PER_INTERVAL: u32 = 64;
+
 impl Engine {
     /// Appends the gossip section to `b` within its budget. The member
     /// `dst`, when known, is the receiver.
@@ -143,12 +147,28 @@ impl Engine {
     /// the news to the periodic rounds, so pushes do not add to the load
     /// that is costing it acks. So does a member behind on its own work
     /// (load shedding, [`Engine::is_behind`]).
+    ///
+    /// At most `EAGER_ROUNDS_PER_INTERVAL` eager rounds per gossip interval
+    /// (a window starting at the first):
+    /// in a mass join every datagram a member receives carries news, and a
+    /// round per datagram would turn each into `gossip_fanout` more at once
+    /// (thousands of joiners made millions of datagrams within the first
+    /// virtual second). News arriving in between waits a few milliseconds
+    /// and goes out together.
     pub(crate) fn gossip_news(&mut self, now: Duration) {
-        if self.config.eager_push
-            && self.health == 0
-            && !self.is_behind(now)
-            && self.piggyback.has_fresh()
+        if !self.config.eager_push
+            || self.health > 0
+            || self.is_behind(now)
+            || !self.piggyback.has_fresh()
         {
+            return;
+        }
+        if now >= self.eager_window + self.config.gossip_interval {
+            self.eager_window = now;
+            self.eager_rounds = 0;
+        }
+        if self.eager_rounds < EAGER_ROUNDS_PER_INTERVAL {
+            self.eager_rounds += 1;
             self.gossip_round(now);
         }
     }

@@ -19,6 +19,33 @@ use rand_core::Rng;
 /// Joiners whose view is still owed, at most.
 const MAX_HANDSHAKES: usize = 256;
 
+/// Handshakes a seed serves per `gossip_interval`. Each costs a Pong, a
+/// bounded piece of the view, a Joined event and news to gossip; a burst of
+/// Meets beyond it is refused (a Busy naming other members, which serve as
+/// well as the seed), so the work of a seed stays bounded however many join
+/// at once, and the members joined so far share the rest of the burst.
+const HANDSHAKES_PER_WINDOW: u32 = 128;
+
+/// Busy refusals a seed sends per `gossip_interval`: one small datagram
+/// each, no state kept. Meets beyond it are dropped (counted in
+/// `Stats::meets_dropped`): a flood of Meets costs the seed a counter, and
+/// the joiners' backoff brings them back later.
+const REFUSALS_PER_WINDOW: u32 = 16 * HANDSHAKES_PER_WINDOW;
+
+/// Live members a refusal names, for the joiner to meet instead.
+const REFERRALS: usize = 4;
+
+/// Datagrams of view a seed sends after a joiner's Ping, at most (on top of
+/// the piece in the Pong's datagram). A larger view is handed out in part:
+/// each joiner gets a different slice, and gossip, the member sample and
+/// the joiner's settle sync bring it the rest. Bounds a handshake's answer
+/// whatever the cluster's size.
+const VIEW_DATAGRAMS: u32 = 8;
+
+/// A joiner's backoff between Meets that got no answer doubles from
+/// `probe_timeout` up to this many times it.
+const MAX_BACKOFF_MULT: u32 = 8;
+
 /// Gossip intervals after a join until its extra sync. Pushed at once,
 /// the news of a burst of joins is spread within milliseconds, yet about
 /// e^-8 of the member pairs miss it (the seed spends each joiner's
@@ -26,6 +53,13 @@ const MAX_HANDSHAKES: usize = 256;
 /// sync per joiner, two rounds later, closes those gaps in well under a
 /// second instead of a push-pull interval.
 const SETTLE_ROUNDS: u32 = 2;
+
+/// Gossip intervals after a join that a seed refused at first until a
+/// second sync. Refused means a burst of joins is on, lasting longer than
+/// the first sync waits: members joining alongside may have spread their
+/// news before we were known to anyone, and the first sync's peer may not
+/// have had it yet. Matching summaries make it one small exchange.
+const LATE_SETTLE_ROUNDS: u32 = 15;
 
 /// The joins and handshakes in progress.
 #[derive(Debug, Default)]
@@ -39,6 +73,15 @@ pub(crate) struct Handshakes {
     /// Meet cannot turn a few bytes into our whole view sent to someone
     /// else. Bounded: the oldest are forgotten.
     owed: VecDeque<OwedView>,
+    /// Where the current window of handshake budget started.
+    window: Duration,
+    /// Handshakes served in the current window.
+    served: u32,
+    /// Busy refusals sent in the current window.
+    refused: u32,
+    /// Where the view handed to the next joiner starts: joiners of a large
+    /// cluster get different slices of it.
+    cursor: Id,
 }
 
 impl Handshakes {
@@ -60,12 +103,17 @@ pub(crate) struct HandshakePing {
     pub(crate) token: u64,
 }
 
-/// A Meet answered with only part of our view: the rest is owed once the
-/// joiner's Ping echoes `token` from `joiner`.
+/// A Meet answered with only part of our view: the rest (up to
+/// `VIEW_DATAGRAMS` datagrams of it) is owed once the joiner's Ping echoes
+/// `token` from `joiner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OwedView {
     pub(crate) token: u64,
     pub(crate) joiner: SocketAddr,
+    /// The member the rest starts at.
+    pub(crate) next: Id,
+    /// Members of the view not visited yet.
+    pub(crate) left: u32,
 }
 
 /// A join in progress: the seeds it asks, until when.
@@ -73,6 +121,16 @@ pub(crate) struct OwedView {
 pub(crate) struct JoinAttempt {
     pub(crate) seeds: Vec<SocketAddr>,
     pub(crate) deadline: Duration,
+    /// Members named by the seeds that refused us: the next Meet goes to
+    /// one of them rather than to the seeds.
+    pub(crate) referrals: Vec<SocketAddr>,
+    /// Meets sent without an answer, or refused, so far: the backoff.
+    pub(crate) tries: u32,
+    /// A seed refused us at least once: a burst of joins is on.
+    pub(crate) refused: bool,
+    /// When the next Meet is due: a retry timer firing earlier was
+    /// overtaken (timers are never cancelled).
+    pub(crate) next_try: Duration,
 }
 
 impl Engine {
@@ -95,21 +153,117 @@ impl Engine {
             return token;
         }
         self.come_back(now);
-        self.handshake.joins.insert(token, JoinAttempt { seeds, deadline: now + timeout });
+        // Jittered like every retry: joiners started together (a fleet
+        // restart) that a busy seed dropped must not all come back at once.
+        let retry = now + self.backoff(1).min(timeout);
+        let attempt = JoinAttempt {
+            seeds,
+            deadline: now + timeout,
+            referrals: Vec::new(),
+            tries: 0,
+            refused: false,
+            next_try: retry,
+        };
+        self.handshake.joins.insert(token, attempt);
         self.send_meets(token);
-        let retry = self.config.probe_timeout.min(timeout);
-        self.timers.arm(now + retry, Timer::JoinRetry { token });
+        self.timers.arm(retry, Timer::JoinRetry { token });
         token
     }
 
-    /// First step of a join, at the seed: learn the joiner, answer.
+    /// First step of a join, at the seed: learn the joiner, answer; or, when
+    /// this window's handshakes are spent, refuse cheaply (see
+    /// `HANDSHAKES_PER_WINDOW`): the joiner is not learnt, so a refused Meet
+    /// makes no news to gossip.
     pub(crate) fn handle_meet(&mut self, now: Duration, from: SocketAddr, meet: codec::Handshake) {
         if self.leaving {
             return;
         }
+        let h = &mut self.handshake;
+        if now >= h.window + self.config.gossip_interval {
+            h.window = now;
+            h.served = 0;
+            h.refused = 0;
+        }
+        if h.served >= HANDSHAKES_PER_WINDOW {
+            if h.refused >= REFUSALS_PER_WINDOW {
+                self.out.stats.meets_dropped += 1;
+                return;
+            }
+            h.refused += 1;
+            self.out.stats.meets_refused += 1;
+            self.refuse_meet(meet.token, from);
+            return;
+        }
+        h.served += 1;
         let codec::Handshake { token, name, addr, incarnation, meta } = meet;
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
         self.answer_meet(token, from);
+    }
+
+    /// Refuses the Meet of join attempt `token` from `to`, naming a few
+    /// random live members it may meet instead: not joiners yet to prove
+    /// their address (a forged Meet must not turn others' joins on its
+    /// victim), nor the joiner itself. O(REFERRALS) draws.
+    fn refuse_meet(&mut self, token: u64, to: SocketAddr) {
+        let unproven = self.handshake.unproven();
+        let members: Vec<SocketAddr> = self
+            .random_members(REFERRALS, |_, e| {
+                e.state.is_live()
+                    && e.addr() != to
+                    && !unproven.contains(&e.addr())
+            })
+            .into_iter()
+            .map(|(_, addr)| addr)
+            .collect();
+        self.out.send_alone(to, Message::Busy(codec::Busy { token, members }));
+    }
+
+    /// A seed refused our Meet: back off, then try again, through one of the
+    /// members it named if any. Not a failure: the join's deadline still
+    /// decides that.
+    pub(crate) fn handle_busy(&mut self, now: Duration, from: SocketAddr, busy: codec::Busy) {
+        let me = self.local_member().addr;
+        let gossip_interval = self.config.gossip_interval;
+        let Some(attempt) = self.handshake.joins.get_mut(&busy.token) else {
+            return;
+        };
+        self.out.stats.joins_refused += 1;
+        attempt.tries += 1;
+        attempt.refused = true;
+        let named: Vec<SocketAddr> = busy
+            .members
+            .into_iter()
+            .filter(|a| *a != me && *a != from)
+            .take(codec::MAX_BUSY_MEMBERS)
+            .collect();
+        let tries = attempt.tries;
+        let deadline = attempt.deadline;
+        // Try elsewhere soon (members named are unlikely to be as busy);
+        // with nowhere else to go, try later, backing off.
+        let wait = if named.is_empty() {
+            self.backoff(tries)
+        } else {
+            gossip_interval / 2 + self.jitter(gossip_interval / 2)
+        };
+        let Some(attempt) = self.handshake.joins.get_mut(&busy.token) else {
+            return;
+        };
+        if !named.is_empty() {
+            attempt.referrals = named;
+        }
+        let next = (now + wait).min(deadline);
+        attempt.next_try = next;
+        self.timers.arm(next, Timer::JoinRetry { token: busy.token });
+    }
+
+    /// How long to wait before the next Meet after `tries` unanswered or
+    /// refused: `probe_timeout` doubling up to `MAX_BACKOFF_MULT` times it,
+    /// drawn uniformly from its upper half so joiners refused together
+    /// come back apart.
+    fn backoff(&mut self, tries: u32) -> Duration {
+        let mult = 1u32 << tries.saturating_sub(1).min(MAX_BACKOFF_MULT.trailing_zeros());
+        let b = self.config.probe_timeout * mult;
+        b / 2 + self.jitter(b / 2)
     }
 
     /// Second step of a join, at the joiner: learn the seed.
@@ -117,11 +271,15 @@ impl Engine {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        if self.handshake.joins.remove(&token).is_some() {
+        if let Some(attempt) = self.handshake.joins.remove(&token) {
             self.out.event(Event::JoinSucceeded { token, seed: from });
             if !self.config.push_pull_interval.is_zero() {
                 let settle = self.config.gossip_interval * SETTLE_ROUNDS;
                 self.timers.arm(now + settle, Timer::SettleSync);
+                if attempt.refused {
+                    let late = self.config.gossip_interval * LATE_SETTLE_ROUNDS;
+                    self.timers.arm(now + late, Timer::SettleSync);
+                }
             }
         }
         // Third step of the handshake, sent once the rest of the datagram
@@ -139,11 +297,12 @@ impl Engine {
             return;
         }
         self.send_with_gossip(from, Message::Ack(codec::Ack { seq }), None);
-        if let Some(i) =
-            self.handshake.owed.iter().position(|h| *h == OwedView { token: seq, joiner: from })
+        if let Some(i) = self.handshake.owed.iter().position(|h| h.token == seq && h.joiner == from)
         {
-            self.handshake.owed.remove(i);
-            self.send_view(from, None);
+            let owed = self.handshake.owed.remove(i).expect("found");
+            if self.send_view(from, None, owed.next, owed.left, VIEW_DATAGRAMS).is_some() {
+                self.out.stats.views_truncated += 1;
+            }
         }
     }
 
@@ -191,6 +350,9 @@ impl Engine {
         self.out.transmit(addr, b);
     }
 
+    /// The retry timer of join attempt `token`: give up at the deadline,
+    /// else Meet again and back off (jittered exponential backoff, so
+    /// joiners a seed could not answer together do not come back together).
     pub(crate) fn join_retry(&mut self, now: Duration, token: u64) {
         let Some(attempt) = self.handshake.joins.get(&token) else {
             return;
@@ -200,17 +362,33 @@ impl Engine {
             self.out.event(Event::JoinFailed { token });
             return;
         }
-        let deadline = attempt.deadline;
+        if now < attempt.next_try {
+            // Overtaken: a refusal moved the next Meet.
+            return;
+        }
+        let (deadline, tries) = (attempt.deadline, attempt.tries + 1);
         self.send_meets(token);
-        let next = (now + self.config.probe_timeout).min(deadline);
+        let next = (now + self.backoff(tries)).min(deadline);
+        if let Some(attempt) = self.handshake.joins.get_mut(&token) {
+            attempt.tries = tries;
+            attempt.next_try = next;
+        }
         self.timers.arm(next, Timer::JoinRetry { token });
     }
 
+    /// Meets for join attempt `token`: to one member a refusal named, if
+    /// any is left (each is tried once), else to every seed.
     fn send_meets(&mut self, token: u64) {
         let Some(attempt) = self.handshake.joins.get(&token) else {
             return;
         };
-        let seeds = attempt.seeds.clone();
+        let seeds = if attempt.referrals.is_empty() {
+            attempt.seeds.clone()
+        } else {
+            let i = self.random_index(attempt.referrals.len());
+            let Some(attempt) = self.handshake.joins.get_mut(&token) else { return };
+            alloc::vec![attempt.referrals.swap_remove(i)]
+        };
         let me = self.local_member().clone();
         for seed in seeds {
             self.out.send_alone(
@@ -229,7 +407,10 @@ impl Engine {
     /// Second step of the handshake: a Pong followed by as much of our view
     /// of the membership as fits, so the joiner knows (almost) everyone at
     /// once instead of waiting for gossip to bring each member. If the view
-    /// does not fit, the rest follows the joiner's Ping (see `Handshakes::owed`).
+    /// does not fit, more follows the joiner's Ping (see `Handshakes::owed`),
+    /// at most `VIEW_DATAGRAMS` datagrams. The piece starts where the last
+    /// joiner's did not, so joiners of a large cluster learn different
+    /// members from the seed and tell each other the rest.
     fn answer_meet(&mut self, token: u64, to: SocketAddr) {
         let me = self.local_member().clone();
         let pong = Message::Pong(codec::Handshake {
@@ -239,42 +420,62 @@ impl Engine {
             incarnation: me.incarnation,
             meta: me.meta,
         });
-        if !self.send_view(to, Some(pong)) {
-            if self.handshake.owed.len() >= MAX_HANDSHAKES {
-                self.handshake.owed.pop_front();
+        let n = self.view.table().len() as Id;
+        let start = if self.handshake.cursor < n { self.handshake.cursor } else { 0 };
+        match self.send_view(to, Some(pong), start, n, 1) {
+            None => self.handshake.cursor = 0,
+            Some((next, left)) => {
+                self.handshake.cursor = next;
+                if self.handshake.owed.len() >= MAX_HANDSHAKES {
+                    self.handshake.owed.pop_front();
+                }
+                self.handshake.owed.push_back(OwedView { token, joiner: to, next, left });
             }
-            self.handshake.owed.push_back(OwedView { token, joiner: to });
         }
     }
 
-    /// Sends our view of every other member to `to`: with `first`, in one
-    /// datagram that starts with `first` (returns whether everything fit);
-    /// without, in as many datagrams as it takes (returns true).
-    fn send_view(&mut self, to: SocketAddr, first: Option<Message>) -> bool {
-        let one_datagram = first.is_some();
+    /// Sends our view of the other members to `to`, `left` of them at most
+    /// starting at member `start` (wrapping around the table), in at most
+    /// `datagrams` datagrams, the first starting with `first` if given.
+    /// Returns where it stopped and how many members were left unvisited,
+    /// or `None` if it got through them all.
+    fn send_view(
+        &mut self,
+        to: SocketAddr,
+        first: Option<Message>,
+        start: Id,
+        left: Id,
+        datagrams: u32,
+    ) -> Option<(Id, Id)> {
         let mut b = self.out.datagram();
         if let Some(m) = first {
             self.out.push(&mut b, &m);
         }
-        let mut complete = true;
-        for id in 0..self.view.table().len() as Id {
-            if id == self.view.me {
-                continue;
+        let n = self.view.table().len() as Id;
+        let mut sent = 1;
+        let mut stopped = None;
+        if n > 0 {
+            for i in 0..left {
+                let id = (start + i) % n;
+                if id == self.view.me {
+                    continue;
+                }
+                let Some(msg) = self.view.state_message(id) else { continue };
+                if self.out.try_push(&mut b, &msg) {
+                    continue;
+                }
+                if sent == datagrams {
+                    stopped = Some((id, left - i));
+                    break;
+                }
+                self.out.transmit(to, b);
+                b = self.out.datagram();
+                sent += 1;
+                self.out.push(&mut b, &msg);
             }
-            let Some(msg) = self.view.state_message(id) else { continue };
-            if self.out.try_push(&mut b, &msg) {
-                continue;
-            }
-            if one_datagram {
-                complete = false;
-                break;
-            }
-            self.out.transmit(to, b);
-            b = self.out.datagram();
-            self.out.push(&mut b, &msg);
         }
         self.out.transmit(to, b);
-        complete
+        stopped
     }
 
     /// After a datagram is applied: the handshake's third step, if a Pong

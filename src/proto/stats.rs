@@ -55,6 +55,16 @@ pub struct Stats {
     pub ping_reqs_refused: u64,
     /// Meets sent to dead members to heal a partition.
     pub reconnects: u64,
+    /// Meets answered with a [`Busy`](crate::codec::Busy) refusal: this
+    /// seed had served its share of handshakes for the moment.
+    pub meets_refused: u64,
+    /// Meets dropped unanswered: refusals were spent too (a flood of Meets).
+    pub meets_dropped: u64,
+    /// Views handed to joiners in part only (the rest comes by gossip and
+    /// the joiner's sync), bounding a handshake's answer.
+    pub views_truncated: u64,
+    /// Busy refusals this node's joins got: it backed off and tried again.
+    pub joins_refused: u64,
     /// Messages sent, by kind ([`MessageKind::ALL`] order).
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
@@ -151,6 +161,10 @@ impl Stats {
             ("dropped_out_of_limits", self.dropped_out_of_limits),
             ("ping_reqs_refused", self.ping_reqs_refused),
             ("reconnects", self.reconnects),
+            ("meets_refused", self.meets_refused),
+            ("meets_dropped", self.meets_dropped),
+            ("views_truncated", self.views_truncated),
+            ("joins_refused", self.joins_refused),
             ("probes", self.probes),
             ("probes_failed", self.probes_failed),
             ("indirect_probes", self.indirect_probes),
@@ -223,6 +237,10 @@ impl Stats {
             dropped_out_of_limits,
             ping_reqs_refused,
             reconnects,
+            meets_refused,
+            meets_dropped,
+            views_truncated,
+            joins_refused,
             messages_sent,
             messages_received,
             message_bytes_sent,
@@ -268,6 +286,10 @@ impl Stats {
         self.dropped_out_of_limits += dropped_out_of_limits;
         self.ping_reqs_refused += ping_reqs_refused;
         self.reconnects += reconnects;
+        self.meets_refused += meets_refused;
+        self.meets_dropped += meets_dropped;
+        self.views_truncated += views_truncated;
+        self.joins_refused += joins_refused;
         for (a, b) in self.messages_sent.iter_mut().zip(messages_sent) {
             *a += b;
         }

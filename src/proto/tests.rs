@@ -356,13 +356,15 @@ fn a_forged_meet_gets_one_datagram_and_the_rest_needs_the_token() {
         seed.handle_packet(ms(1), from, &codec::encode(&[ping]));
         assert_eq!(transmits(&mut seed).len(), 1, "only the Ack");
     }
-    // The real joiner's Ping echoes the token: the whole view follows.
+    // The real joiner's Ping echoes the token: the rest of the view follows.
     let ping = Message::Ping(codec::Ping { seq: 99, target: String::from("n1") });
     seed.handle_packet(ms(2), addr(50), &codec::encode(&[ping]));
     let rest = transmits(&mut seed);
     assert!(rest.len() > 2);
+    // The rest of it: with what the Pong's datagram carried, the whole view.
     let names: alloc::collections::BTreeSet<String> = rest
         .iter()
+        .chain(&first)
         .flat_map(decode)
         .filter_map(|m| {
             if let Message::Alive(codec::Alive { name, .. }) = m {
@@ -576,6 +578,7 @@ fn engine_knowing(n: usize) -> Engine {
         a.handle_packet(ms(0), addr(9), &codec::encode(&[m]));
     }
     a.piggyback.clear();
+    a.eager_rounds = 0; // as if the news had come before this window
     events(&mut a);
     transmits(&mut a); // the news of each, pushed as it came
     a
@@ -810,4 +813,92 @@ fn filling_items_stops_after_several_misfits() {
     let (added, big) = a.fill_items(&mut b);
     assert_eq!(added.len(), 1);
     assert!(big.is_empty(), "the big item, oldest and so last in line, is not reached");
+}
+
+/// A burst of Meets: the seed serves its share of handshakes for this
+/// gossip interval, refuses the rest with a small Busy naming live members
+/// (without learning the joiner), drops Meets once its refusals are spent
+/// too, and counts all of it; a new interval brings a new share.
+#[test]
+fn a_seed_serves_a_bounded_share_of_a_burst_of_meets_and_refuses_the_rest() {
+    let mut seed = engine_knowing(20);
+    let meet = |i: u32| {
+        let at = SocketAddr::from(([127, 1, (i >> 8) as u8, i as u8], 9000));
+        let m = Message::Meet(codec::Handshake {
+            token: u64::from(i),
+            name: alloc::format!("j{i}"),
+            addr: at,
+            incarnation: 0,
+            meta: Vec::new(),
+        });
+        (at, codec::encode(&[m]))
+    };
+    let (mut pongs, mut busy) = (0, 0);
+    for i in 0..3000 {
+        let (at, bytes) = meet(i);
+        seed.handle_packet(ms(0), at, &bytes);
+        for t in transmits(&mut seed).iter().filter(|t| t.dst == at) {
+            match &decode(t)[0] {
+                Message::Pong(_) => pongs += 1,
+                Message::Busy(b) => {
+                    busy += 1;
+                    assert!(!b.members.is_empty() && b.members.len() <= 4);
+                    assert!(!b.members.contains(&at));
+                }
+                Message::Meet(_) | Message::Ping(_) | Message::Ack(_) => {
+                    panic!("unexpected answer {:?}", decode(t))
+                }
+                _ => {} // gossip: the news of those served
+            }
+        }
+    }
+    let s = seed.stats();
+    assert_eq!(pongs, 128, "handshakes served in one gossip interval");
+    assert_eq!(busy, 16 * 128);
+    assert_eq!((s.meets_refused, s.meets_dropped), (16 * 128, 3000 - 17 * 128));
+    assert_eq!(seed.live_members(), 20 + 128, "refused joiners are not learnt");
+    // The next gossip interval: served again.
+    let (at, bytes) = meet(5000);
+    seed.handle_packet(ms(200), at, &bytes);
+    let answer = transmits(&mut seed);
+    assert!(answer.iter().any(|t| t.dst == at && matches!(decode(t)[0], Message::Pong(_))));
+}
+
+/// A refused join is not a failure: the joiner backs off, then meets a
+/// member the refusal named instead of the seed, and joins through it.
+#[test]
+fn a_refused_joiner_backs_off_and_joins_through_a_member_named() {
+    let mut joiner = engine(1);
+    let token = joiner.join(ms(0), &[addr(2)], Duration::from_secs(10));
+    transmits(&mut joiner);
+    let busy = Message::Busy(codec::Busy { token, members: alloc::vec![addr(3)] });
+    joiner.handle_packet(ms(1), addr(2), &codec::encode(&[busy]));
+    assert_eq!(joiner.stats().joins_refused, 1);
+    assert!(events(&mut joiner).is_empty(), "no JoinFailed");
+    assert!(transmits(&mut joiner).iter().all(|t| !matches!(decode(t)[0], Message::Meet(_))));
+    // Within a gossip interval, one Meet, to the member named.
+    let mut meets = Vec::new();
+    let mut now = ms(1);
+    while now <= ms(201) {
+        joiner.handle_timeout(now);
+        for t in transmits(&mut joiner) {
+            if matches!(decode(&t)[0], Message::Meet(_)) {
+                meets.push(t.dst);
+            }
+        }
+        now += ms(10);
+    }
+    assert_eq!(meets, [addr(3)]);
+    let mut other = engine(3);
+    let meet = codec::Handshake {
+        token,
+        name: String::from("n1"),
+        addr: addr(1),
+        incarnation: 0,
+        meta: Vec::new(),
+    };
+    other.handle_packet(now, addr(1), &codec::encode(&[Message::Meet(meet)]));
+    let mut all = [&mut joiner];
+    deliver(now, &mut other, &mut all);
+    assert!(events(&mut joiner).contains(&Event::JoinSucceeded { token, seed: addr(3) }));
 }

@@ -1,0 +1,45 @@
+//! Mass joins in the simulator: thousands of members joining through one
+//! seed at the same instant converge, with the seed's work bounded (it
+//! refuses what it cannot serve now, and the joiners back off and try the
+//! members it names) and no false failure on the way. Deterministic by seed.
+
+mod script;
+
+use rumor::proto::{Config, MemberState};
+use rumor::sim::{RecordKind, Simulation};
+use script::{count, secs};
+
+/// 2,000 members all join through n0 at t = 0. Every one of them must be
+/// seen alive by every other, none suspect, within 30 virtual seconds, and
+/// nobody may report a failure or give up joining. The seed serves a
+/// bounded share of the burst itself: most joiners are refused (a Busy
+/// naming other members) and join through the members named.
+#[test]
+fn mass_join_of_2000_through_one_seed_converges_with_no_false_failure() {
+    const N: usize = 2000;
+    let mut sim = Simulation::new(Config::lan(), N, 7).expect("config");
+    sim.join_all(0);
+    let converged = sim.run_until_cond(secs(30.0), secs(0.5), Simulation::converged);
+    let at = converged.unwrap_or_else(|| {
+        let behind =
+            (0..N as u32).filter(|&i| sim.engine(i).unwrap().count(MemberState::Alive) < N).count();
+        panic!("not converged after 30 virtual s: {behind} nodes see fewer than {N} alive")
+    });
+    for i in 0..N as u32 {
+        let e = sim.engine(i).unwrap();
+        assert_eq!(e.count(MemberState::Alive), N, "n{i} at {at:?}");
+        assert_eq!(e.count(MemberState::Suspect), 0, "n{i} at {at:?}");
+    }
+    assert_eq!(count(&sim, RecordKind::Failed), 0, "false failures");
+    assert_eq!(count(&sim, RecordKind::JoinFailed), 0, "joins given up");
+    assert_eq!(count(&sim, RecordKind::JoinSucceeded), N - 1);
+    let seed = sim.engine_stats(0);
+    // The seed served a bounded share and refused the rest, out loud.
+    assert!(seed.meets_refused > 0, "the seed refused nothing: {seed:?}");
+    let refused: u64 = (0..N as u32).map(|i| sim.engine_stats(i).joins_refused).sum();
+    assert!(refused >= seed.meets_refused / 2, "refusals unheard: {refused}");
+    eprintln!(
+        "converged at {at:?}; seed refused {} and dropped {} Meets",
+        seed.meets_refused, seed.meets_dropped
+    );
+}
