@@ -47,6 +47,11 @@ impl Handshakes {
     pub(crate) fn unproven(&self) -> Vec<SocketAddr> {
         self.owed.iter().map(|h| h.joiner).collect()
     }
+
+    /// Whether a join of ours is in progress (rejoin.rs).
+    pub(crate) fn joining(&self) -> bool {
+        !self.joins.is_empty()
+    }
 }
 
 /// The third step of a handshake, owed once the Pong's datagram is applied.

@@ -55,6 +55,9 @@ pub struct Stats {
     pub ping_reqs_refused: u64,
     /// Meets sent to dead members to heal a partition.
     pub reconnects: u64,
+    /// Rejoins through the seeds asked for after no member was alive for
+    /// `rejoin_interval` ([`Event::RejoinDue`](super::Event::RejoinDue)).
+    pub rejoins: u64,
     /// Messages sent, by kind ([`MessageKind::ALL`] order).
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
@@ -143,6 +146,7 @@ impl Stats {
             ("dropped_out_of_limits", self.dropped_out_of_limits),
             ("ping_reqs_refused", self.ping_reqs_refused),
             ("reconnects", self.reconnects),
+            ("rejoins", self.rejoins),
             ("probes", self.probes),
             ("probes_failed", self.probes_failed),
             ("indirect_probes", self.indirect_probes),
@@ -213,6 +217,7 @@ impl Stats {
             dropped_out_of_limits,
             ping_reqs_refused,
             reconnects,
+            rejoins,
             messages_sent,
             messages_received,
             message_bytes_sent,
@@ -256,6 +261,7 @@ impl Stats {
         self.dropped_out_of_limits += dropped_out_of_limits;
         self.ping_reqs_refused += ping_reqs_refused;
         self.reconnects += reconnects;
+        self.rejoins += rejoins;
         for (a, b) in self.messages_sent.iter_mut().zip(messages_sent) {
             *a += b;
         }

@@ -1,0 +1,61 @@
+//! Rejoining through the seeds when no other member is left alive.
+//!
+//! Reconnects (join.rs) reach dead members this node still lists; once
+//! every member has restarted (new lives, maybe new addresses) or they
+//! were reaped, nobody is left to try, and a cluster whose members all
+//! restarted stays split in singletons (memberlist#222, weaviate#10698).
+//! So a node that has joined (or tried to) and then sees no live member for
+//! `rejoin_interval` asks its driver, with [`Event::RejoinDue`], to join
+//! again through its seeds; the driver re-resolves their names (the engine
+//! does no I/O) and calls [`Engine::join`]. The request repeats every
+//! `rejoin_interval` while the node stays alone.
+
+use super::engine::Engine;
+use super::event::Event;
+use super::timer::Timer;
+use core::time::Duration;
+
+/// Whether, and since when, this node has seen no live member.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Alone {
+    /// This node has tried to join, or had another member alive: it is
+    /// meant to be in a cluster. A node never told to join stays alone. A
+    /// failed join counts: after a restart of every member the first joins
+    /// go to seeds that are down (memberlist#222).
+    wanted: bool,
+    /// Since when no other member is alive or suspect; `None` while one is.
+    since: Option<Duration>,
+}
+
+impl Engine {
+    /// Notes whether another member is alive, after a datagram or a batch
+    /// of timers: constant work (the view keeps its counts by state).
+    pub(crate) fn watch_alone(&mut self, now: Duration) {
+        let interval = self.config.rejoin_interval;
+        // live_members counts this node too.
+        if self.live_members() > 1 {
+            self.alone = Alone { wanted: true, since: None };
+            return;
+        }
+        self.alone.wanted |= self.handshake.joining();
+        if self.alone.wanted && self.alone.since.is_none() && !interval.is_zero() {
+            self.alone.since = Some(now);
+            self.timers.arm(now + interval, Timer::Rejoin { since: now });
+        }
+    }
+
+    /// The rejoin timer armed when this node became alone at `since`.
+    pub(crate) fn rejoin_tick(&mut self, now: Duration, since: Duration) {
+        if self.alone.since != Some(since) {
+            return; // another member came back meanwhile
+        }
+        self.timers.arm(now + self.config.rejoin_interval, Timer::Rejoin { since });
+        if self.leaving || self.handshake.joining() {
+            // A member that left does not come back by itself; a join
+            // under way is tried already.
+            return;
+        }
+        self.out.stats.rejoins += 1;
+        self.out.event(Event::RejoinDue);
+    }
+}
