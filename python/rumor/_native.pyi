@@ -212,7 +212,13 @@ class NativeNode:
     """The Rust side of :class:`rumor.Node`; use that class instead."""
 
     def __new__(
-        cls, name: str | None, bind: str, config: Config, meta: bytes, seed: int | None
+        cls,
+        name: str | None,
+        bind: str,
+        config: Config,
+        meta: bytes,
+        seed: int | None,
+        advertise: str | None = None,
     ) -> NativeNode: ...
     @property
     def name(self) -> str: ...

@@ -7,10 +7,12 @@
 
 mod hub;
 mod runtime;
+mod seeds;
 mod stream;
 
 pub use hub::EventHub;
 pub use runtime::runtime;
+pub use seeds::{system_resolver, Resolved, Resolver};
 
 use crate::codec::Value;
 use crate::proto::{
@@ -38,8 +40,9 @@ pub enum DriverError {
     Config(ConfigError),
     /// The socket could not be bound.
     Bind(io::Error),
-    /// The bind address is unspecified (`0.0.0.0` / `::`): other members
-    /// would not know where to reach this node.
+    /// The address to advertise is unspecified (`0.0.0.0` / `::`), or the
+    /// bind address is and the host has no routable address to use
+    /// instead: other members would not know where to reach this node.
     UnspecifiedAddress(SocketAddr),
     /// Metadata larger than the configured limit.
     Meta(MetaTooLarge),
@@ -58,10 +61,14 @@ impl fmt::Display for DriverError {
         match self {
             DriverError::Config(e) => e.fmt(f),
             DriverError::Bind(e) => write!(f, "cannot bind the gossip socket: {e}"),
-            DriverError::UnspecifiedAddress(a) => write!(
+            DriverError::UnspecifiedAddress(a) if a.ip().is_unspecified() => write!(
                 f,
-                "bind address {a} is unspecified; bind a specific address other members can reach"
+                "address {a} is unspecified and this host has no routable address of its \
+                 family; give `advertise` (or bind) an address other members can reach"
             ),
+            DriverError::UnspecifiedAddress(a) => {
+                write!(f, "address {a} cannot be advertised: other members cannot reach it")
+            }
             DriverError::Meta(e) => e.fmt(f),
             DriverError::Item(e) => e.fmt(f),
             DriverError::Closed => f.write_str("the node is closed"),
@@ -81,6 +88,9 @@ struct Waiters {
     joins: HashMap<u64, bool>,
     leave_done: bool,
     stopped: bool,
+    /// Tokens of the joins the driver started by itself (rejoins): their
+    /// outcome is nobody's to wait for. At most a few at a time.
+    background: Vec<u64>,
     /// The hub this node's events are announced on, and its key there.
     hub: Option<(Arc<EventHub>, u64)>,
     /// On the hub's ready queue or being served (see [`Node::release`]).
@@ -133,7 +143,16 @@ struct Shared {
     waiters: Mutex<Waiters>,
     changed: Condvar,
     name: String,
+    /// The advertised address: what the other members use.
     addr: SocketAddr,
+    /// The address the socket is bound to.
+    bound: SocketAddr,
+    /// The seeds of the last join, as given, for rejoins.
+    seeds: Mutex<Vec<String>>,
+    /// How seed names become addresses.
+    resolver: Mutex<Resolver>,
+    /// The engine asked to rejoin ([`Event::RejoinDue`]).
+    rejoin_due: AtomicBool,
     send_errors: std::sync::atomic::AtomicU64,
     /// Incoming streams dropped: bad frame, too large, too slow.
     streams_refused: std::sync::atomic::AtomicU64,
@@ -211,10 +230,15 @@ impl fmt::Debug for Node {
 impl Node {
     /// Binds `bind`, creates the engine and starts the node's task.
     ///
-    /// `name` defaults to the bound address; `seed` to a random one.
+    /// `advertise` is the address other members are told to use (port 0:
+    /// the bound port); without it, the bound address, or, if that is
+    /// `0.0.0.0` or `[::]`, the host's routable address of that family
+    /// (an error if it has none). `name` defaults to the advertised
+    /// address; `seed` to a random one.
     pub fn start(
         name: Option<String>,
         bind: SocketAddr,
+        advertise: Option<SocketAddr>,
         config: Config,
         meta: Vec<u8>,
         seed: Option<u64>,
@@ -226,12 +250,13 @@ impl Node {
                 max: config.max_meta_size,
             }));
         }
-        if bind.ip().is_unspecified() {
-            return Err(DriverError::UnspecifiedAddress(bind));
+        if let Some(a) = advertise.filter(|a| a.ip().is_unspecified()) {
+            return Err(DriverError::UnspecifiedAddress(a));
         }
         let (std_socket, std_listener) = stream::bind_pair(bind, config.max_stream_size > 0)?;
         std_socket.set_nonblocking(true).map_err(DriverError::Bind)?;
-        let addr = std_socket.local_addr().map_err(DriverError::Bind)?;
+        let bound = std_socket.local_addr().map_err(DriverError::Bind)?;
+        let addr = seeds::advertised(bound, advertise)?;
         let (socket, listener) = {
             let _guard = runtime().enter();
             let socket = UdpSocket::from_std(std_socket).map_err(DriverError::Bind)?;
@@ -274,6 +299,10 @@ impl Node {
             changed: Condvar::new(),
             name,
             addr,
+            bound,
+            seeds: Mutex::new(Vec::new()),
+            resolver: Mutex::new(system_resolver()),
+            rejoin_due: AtomicBool::new(false),
             send_errors: Default::default(),
             streams_refused: Default::default(),
             shutdown_streams: Notify::new(),
@@ -291,9 +320,34 @@ impl Node {
         &self.shared.name
     }
 
-    /// The address the socket is bound to.
+    /// The advertised address: where the other members reach this node.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The address the socket is bound to (the real port if 0 was asked).
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.shared.bound
+    }
+
+    /// Replaces how seed names are resolved (the system's by default).
+    pub fn set_resolver(&self, resolver: Resolver) {
+        *self.shared.resolver.lock() = resolver;
+    }
+
+    /// Resolves `seeds` now, for one join attempt: blocks on the resolver.
+    /// Joins resolve their seeds again at every attempt, so a seed whose
+    /// name did not resolve yet, or moved, is found when it does.
+    pub fn resolve_seeds(&self, seeds: &[String]) -> Resolved {
+        let resolver = self.shared.resolver.lock().clone();
+        seeds::resolve(&resolver, seeds, self.shared.addr)
+    }
+
+    /// Keeps `seeds` as the ones to rejoin through when the engine asks
+    /// ([`Event::RejoinDue`]); a join through the caller's own loop of
+    /// [`Node::resolve_seeds`] and [`Node::start_join`] sets them first.
+    pub fn remember_seeds(&self, seeds: &[String]) {
+        *self.shared.seeds.lock() = seeds.to_vec();
     }
 
     /// Whether the node's task died of a panic (a bug); such a node is
@@ -550,12 +604,18 @@ fn drain(
         let w = w.get_or_insert_with(|| shared.waiters.lock());
         notify = true;
         match ev {
+            Event::JoinSucceeded { token, .. } | Event::JoinFailed { token }
+                if w.background.contains(&token) =>
+            {
+                w.background.retain(|t| *t != token);
+            }
             Event::JoinSucceeded { token, .. } => {
                 w.joins.insert(token, true);
             }
             Event::JoinFailed { token } => {
                 w.joins.insert(token, false);
             }
+            Event::RejoinDue => shared.rejoin_due.store(true, Ordering::Release),
             Event::LeaveDone => w.leave_done = true,
             other => {
                 if w.events.len() >= EVENT_QUEUE_CAPACITY {
@@ -632,6 +692,29 @@ fn wake_time(origin: Instant, deadline: Option<Duration>) -> tokio::time::Instan
     tokio::time::Instant::from_std(on_grid.max(at))
 }
 
+/// How long one attempt of a join lasts before its seeds are resolved
+/// again (a rejoin is one attempt; the engine asks again a
+/// `rejoin_interval` later if it is still alone).
+pub const JOIN_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// Joins again through the seeds of the last join, resolved anew (see
+/// `proto/rejoin.rs`); its outcome is for nobody to wait on.
+fn rejoin(shared: &Arc<Shared>) {
+    let names = shared.seeds.lock().clone();
+    if names.is_empty() {
+        return; // joined by others only: they will rejoin this one
+    }
+    let resolver = shared.resolver.lock().clone();
+    let found = seeds::resolve(&resolver, &names, shared.addr);
+    if found.addrs.is_empty() {
+        return;
+    }
+    let _ = shared.command(|e, now| {
+        let token = e.join(now, &found.addrs, JOIN_ATTEMPT);
+        shared.waiters.lock().background.push(token);
+    });
+}
+
 /// The node's task: receive, fire timers, send, until closed.
 async fn run(shared: Arc<Shared>, socket: UdpSocket) {
     let _guard = StopGuard(shared.clone());
@@ -651,6 +734,11 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         }
         if shared.closed.load(Ordering::Acquire) {
             break;
+        }
+        if shared.rejoin_due.swap(false, Ordering::AcqRel) {
+            // Resolving may block for seconds: off the async workers.
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || rejoin(&shared));
         }
         let sleep_until = wake_time(shared.origin, deadline);
         tokio::select! {

@@ -8,11 +8,11 @@ use super::config::PyConfig;
 use super::error::{bad_argument, wrong_type, Error, OrRaise};
 use super::stats::{probe_rtt, ProbeRtt};
 use crate::codec::Value;
-use crate::driver::{DriverError, Node, Release};
+use crate::driver::{DriverError, Node, Release, Resolved, JOIN_ATTEMPT};
 use crate::proto::{Event, Member};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,60 +105,88 @@ fn resolve(py: Python<'_>, field: &str, text: &str) -> Result<SocketAddr, Error>
     }
 }
 
-/// The seeds of one join, as given, and what became of each.
+/// `advertise` as given, `host` or `host:port`, resolved; port 0 when it
+/// has none (the driver then uses the bound port).
+fn advertised(py: Python<'_>, text: &str) -> Result<SocketAddr, Error> {
+    if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 0));
+    }
+    let has_port = text.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && p.parse::<u16>().is_ok() && (h.starts_with('[') || !h.contains(':'))
+    });
+    let with_port = if has_port { text.to_owned() } else { format!("{text}:0") };
+    let owned = with_port.clone();
+    let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
+    match found {
+        Ok(Some(a)) => Ok(a),
+        _ => Err(bad_argument(
+            "advertise",
+            "a host or host:port that resolves, such as \"10.1.2.3\" or \"10.1.2.3:7946\"",
+            format!("{text:?}"),
+        )),
+    }
+}
+
+/// The seeds of one join as the user wrote them, checked for form, and
+/// what became of each at the last attempt.
 struct JoinSeeds {
-    /// The addresses the Meets go to.
-    addrs: Vec<SocketAddr>,
-    /// Each seed as the user wrote it, with why it was left out (`None`:
-    /// it was sent a Meet).
-    seeds: Vec<(String, Option<&'static str>)>,
+    names: Vec<String>,
+    last: Resolved,
 }
 
 impl JoinSeeds {
-    /// Resolves `seeds` for node `me`. A seed that is not `host:port` at
-    /// all is an argument error (a mistake in the program); one whose host
-    /// does not resolve, or that is this node's own address, is one failed
-    /// seed among several, so the others are still tried.
-    fn resolve(py: Python<'_>, seeds: &[String], me: SocketAddr) -> Result<JoinSeeds, Error> {
+    /// Checks `seeds`: a seed that is not `host:port` at all is an
+    /// argument error (a mistake in the program); one whose host does not
+    /// resolve, or that is this node's own address, is one failed seed
+    /// among several, so the others are still tried.
+    fn new(seeds: Vec<String>) -> Result<JoinSeeds, Error> {
         if seeds.is_empty() {
             return Err(bad_argument("seeds", "at least one host:port", "none"));
         }
-        let mut out = JoinSeeds { addrs: Vec::new(), seeds: Vec::new() };
-        for seed in seeds {
-            let note = match seed_addr(py, seed)? {
-                None => Some("does not resolve"),
-                Some(a) if a == me => Some("this node's own address"),
-                Some(a) => {
-                    out.addrs.push(a);
-                    None
-                }
-            };
-            out.seeds.push((seed.clone(), note));
+        for seed in &seeds {
+            check_seed(seed)?;
         }
-        Ok(out)
+        Ok(JoinSeeds { names: seeds, last: Resolved::default() })
+    }
+
+    /// Resolves the seeds again, for the next attempt (blocks).
+    fn resolve(&mut self, node: &Node) -> &[SocketAddr] {
+        self.last = node.resolve_seeds(&self.names);
+        &self.last.addrs
+    }
+
+    /// Whether no seed can ever answer: every one is this node's own
+    /// address (the only reason that cannot change from one attempt to
+    /// the next).
+    fn hopeless(&self) -> bool {
+        self.last.seeds.iter().all(|(_, note)| *note == Some(OWN))
     }
 
     /// The error when no seed answered within `timeout`: each seed with
-    /// its own reason.
+    /// its own reason at the last attempt.
     #[cold]
     fn failed(&self, timeout: Duration) -> Error {
         let waited = format!("no answer within {} s", timeout.as_secs_f64());
         let each: Vec<String> = self
+            .last
             .seeds
             .iter()
             .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
             .collect();
         let what =
-            if self.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
+            if self.last.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
         Error::Join(format!("{what}: {}", each.join(", ")))
     }
 }
 
-/// `seed` resolved: `None` if its host does not resolve; an argument error
-/// if it is not `host:port` with a port from 0 to 65535.
-fn seed_addr(py: Python<'_>, seed: &str) -> Result<Option<SocketAddr>, Error> {
-    if let Ok(a) = seed.parse::<SocketAddr>() {
-        return Ok(Some(a));
+/// Why a seed is left out when it is this node's own address.
+const OWN: &str = "this node's own address";
+
+/// An argument error unless `seed` is an IP address with a port, or
+/// `host:port` with a port from 0 to 65535.
+fn check_seed(seed: &str) -> Result<(), Error> {
+    if seed.parse::<SocketAddr>().is_ok() {
+        return Ok(());
     }
     let well_formed = seed
         .rsplit_once(':')
@@ -170,9 +198,51 @@ fn seed_addr(py: Python<'_>, seed: &str) -> Result<Option<SocketAddr>, Error> {
             format!("{seed:?}"),
         ));
     }
-    let owned = seed.to_owned();
-    let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
-    Ok(found.ok().flatten())
+    Ok(())
+}
+
+/// Joins through `seeds` until one answers or `timeout`, resolving their
+/// names again at every attempt of [`JOIN_ATTEMPT`], so a seed whose name
+/// resolves only later, or to a new address, is still found. `wait` waits
+/// up to a slice for one attempt's outcome and may give up (`Err`: a
+/// signal); `Ok(None)`: the node closed.
+fn join_loop(
+    node: &Node,
+    seeds: &mut JoinSeeds,
+    timeout: Duration,
+    mut wait: impl FnMut(&Node, u64, Instant) -> PyResult<Option<bool>>,
+) -> PyResult<bool> {
+    node.remember_seeds(&seeds.names);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = Instant::now();
+        let attempt_end = (now + JOIN_ATTEMPT).min(deadline);
+        let addrs = seeds.resolve(node).to_vec();
+        if addrs.is_empty() {
+            if seeds.hopeless() && !node.is_closed() {
+                return Ok(false);
+            }
+            // Nothing to send to yet: wait for the next attempt.
+            if wait(node, u64::MAX, attempt_end)?.is_none() && node.is_closed() {
+                return Err(Error::from(DriverError::Closed).into());
+            }
+        } else {
+            let token = node
+                .start_join(&addrs, attempt_end.saturating_duration_since(now))
+                .map_err(Error::from)?;
+            // The engine gives up at the attempt's end; the margin only
+            // covers a stalled runtime.
+            match wait(node, token, attempt_end + Duration::from_secs(1))? {
+                Some(true) => return Ok(true),
+                Some(false) => {}
+                None if node.is_closed() => return Err(Error::from(DriverError::Closed).into()),
+                None => {}
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+    }
 }
 
 #[cold]
@@ -216,7 +286,7 @@ impl NativeNode {
 #[pymethods]
 impl NativeNode {
     #[new]
-    #[pyo3(signature = (name, bind, config, meta, seed))]
+    #[pyo3(signature = (name, bind, config, meta, seed, advertise=None))]
     fn new(
         py: Python<'_>,
         name: Option<String>,
@@ -224,6 +294,7 @@ impl NativeNode {
         config: PyRef<'_, PyConfig>,
         meta: Vec<u8>,
         seed: Option<u64>,
+        advertise: Option<&str>,
     ) -> PyResult<Self> {
         if let Some(n) = &name {
             if n.is_empty() || n.len() > 128 {
@@ -232,9 +303,11 @@ impl NativeNode {
             }
         }
         let addr = resolve(py, "bind", bind)?;
+        let advertise = advertise.map(|a| advertised(py, a)).transpose()?;
         let cfg = config.inner.clone();
-        let node =
-            py.detach(move || Node::start(name, addr, cfg, meta, seed)).map_err(Error::from)?;
+        let node = py
+            .detach(move || Node::start(name, addr, advertise, cfg, meta, seed))
+            .map_err(Error::from)?;
         Ok(NativeNode { node: Arc::new(node) })
     }
 
@@ -255,20 +328,26 @@ impl NativeNode {
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
         let timeout = seconds("timeout", timeout)?;
-        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
-        if seeds.addrs.is_empty() && !self.node.is_closed() {
-            return Err(seeds.failed(timeout).into()); // nothing to wait for
-        }
-        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
-        // The engine itself gives up at `timeout`; the margin only covers a
-        // stalled runtime.
-        let deadline = Instant::now() + timeout + Duration::from_secs(1);
-        match self.wait_loop(py, deadline, |n, slice| n.wait_join(token, slice))? {
-            Some(true) => Ok(1),
-            Some(false) | None if self.node.is_closed() => {
-                Err(Error::from(DriverError::Closed).into())
-            }
-            _ => Err(seeds.failed(timeout).into()),
+        let mut seeds = JoinSeeds::new(seeds)?;
+        let node = &self.node;
+        // Resolving blocks: the whole loop runs without the GIL, taking it
+        // between slices only to let Python deliver signals (Ctrl-C).
+        let joined = py.detach(|| {
+            join_loop(node, &mut seeds, timeout, |n, token, until| loop {
+                let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
+                if let Some(ok) = n.wait_join(token, slice) {
+                    return Ok(Some(ok));
+                }
+                Python::attach(|py| py.check_signals())?;
+                if Instant::now() >= until || n.is_closed() {
+                    return Ok(None);
+                }
+            })
+        })?;
+        if joined {
+            Ok(1)
+        } else {
+            Err(seeds.failed(timeout).into())
         }
     }
 
@@ -279,30 +358,32 @@ impl NativeNode {
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout", timeout)?;
-        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
-        if seeds.addrs.is_empty() && !self.node.is_closed() {
-            return Err(seeds.failed(timeout).into());
+        let mut seeds = JoinSeeds::new(seeds)?;
+        if self.node.is_closed() {
+            return Err(Error::from(DriverError::Closed).into());
         }
-        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
         let node = self.node.clone();
         super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            // The wait is a condvar: keep it off the async workers.
-            let outcome = tokio::task::spawn_blocking(move || loop {
-                if let Some(ok) = node.wait_join(token, SLICE) {
-                    return Some(ok);
-                }
-                if node.is_closed() {
-                    return None;
-                }
+            // Resolving and the waits block: keep them off the async workers.
+            let outcome = tokio::task::spawn_blocking(move || {
+                let joined = join_loop(&node, &mut seeds, timeout, |n, token, until| loop {
+                    let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
+                    if let Some(ok) = n.wait_join(token, slice) {
+                        return Ok(Some(ok));
+                    }
+                    if Instant::now() >= until || n.is_closed() {
+                        return Ok(None);
+                    }
+                });
+                (joined, seeds)
             })
-            .await
-            .ok()
-            .flatten();
+            .await;
             match outcome {
-                Some(true) => Ok(1usize),
-                None => Err(Error::from(DriverError::Closed).into()),
-                Some(false) => Err(seeds.failed(timeout).into()),
+                Ok((Ok(true), _)) => Ok(1usize),
+                Ok((Ok(false), seeds)) => Err(seeds.failed(timeout).into()),
+                Ok((Err(e), _)) => Err(e),
+                Err(_) => Err(Error::from(DriverError::Closed).into()),
             }
         })
     }
