@@ -383,3 +383,30 @@ fn cluster_whose_members_all_restarted_heals_by_rejoining_its_seeds() {
         }
     }
 }
+
+/// A member cut off from the rest for longer than reconnects cover (here
+/// reconnects are off) holds everyone dead, and everyone holds it dead.
+/// Alone, it rejoins its seed every `rejoin_interval`; once the partition
+/// heals the next rejoin brings it back, both sides refuting the deaths
+/// they are held at. Without rejoins the split stays.
+#[test]
+fn member_alone_after_a_long_partition_rejoins_once_it_heals() {
+    for (rejoin, heals) in [(secs(5.0), true), (secs(0.0), false)] {
+        let config =
+            Config { rejoin_interval: rejoin, reconnect_interval: secs(0.0), ..Config::lan() };
+        let mut sim = Simulation::new(config, 4, 5).unwrap();
+        sim.join_all(0);
+        sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+        sim.network.partition(&[vec![0, 1, 2]], false);
+        sim.run_for(secs(60.0));
+        assert_eq!(sim.count_seeing(3, MemberState::Dead), 3, "the others hold it dead");
+        sim.network.heal();
+        let back = sim.now();
+        let healed = sim.run_until_cond(secs(60.0), secs(0.1), Simulation::converged);
+        assert_eq!(healed.is_some(), heals, "rejoin_interval {rejoin:?}");
+        if let Some(t) = healed {
+            assert!(t - back <= secs(7.0), "healed after {:?}", t - back);
+            assert!(sim.engine_stats(3).rejoins >= 1);
+        }
+    }
+}

@@ -123,6 +123,17 @@ impl Waiters {
     }
 }
 
+/// How [`Node::join_names`] ended.
+#[derive(Debug, Clone)]
+pub enum JoinOutcome {
+    /// A seed answered.
+    Joined,
+    /// None did in time; what the last attempt found of each seed.
+    Failed(Resolved),
+    /// The node closed meanwhile.
+    Closed,
+}
+
 /// What [`Node::release`] did with a node its consumer is done with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
@@ -343,11 +354,52 @@ impl Node {
         seeds::resolve(&resolver, seeds, self.shared.addr)
     }
 
-    /// Keeps `seeds` as the ones to rejoin through when the engine asks
-    /// ([`Event::RejoinDue`]); a join through the caller's own loop of
-    /// [`Node::resolve_seeds`] and [`Node::start_join`] sets them first.
-    pub fn remember_seeds(&self, seeds: &[String]) {
+    /// Joins through the seed names `seeds` until one answers or
+    /// `timeout`, resolving them again at every attempt of
+    /// [`JOIN_ATTEMPT`], so a seed whose name resolves only later, or to a
+    /// new address, is still found; they are also the seeds rejoins use
+    /// ([`Event::RejoinDue`]). `wait(node, token, until)` waits for an
+    /// attempt's outcome as [`Node::wait_join`] does, until `until` at most
+    /// (the caller's chance to handle signals); its error ends the join.
+    pub fn join_names<E>(
+        &self,
+        seeds: &[String],
+        timeout: Duration,
+        mut wait: impl FnMut(&Node, u64, Instant) -> Result<Option<bool>, E>,
+    ) -> Result<JoinOutcome, E> {
         *self.shared.seeds.lock() = seeds.to_vec();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let attempt_end = (now + JOIN_ATTEMPT).min(deadline);
+            let found = self.resolve_seeds(seeds);
+            if self.is_closed() {
+                return Ok(JoinOutcome::Closed);
+            }
+            if found.addrs.is_empty() {
+                let own = |(_, note): &(String, Option<&str>)| *note == Some(seeds::OWN);
+                if found.seeds.iter().all(own) {
+                    return Ok(JoinOutcome::Failed(found)); // can never change
+                }
+                // Nothing to send to yet: wait for the next attempt.
+                wait(self, u64::MAX, attempt_end)?;
+            } else {
+                let Ok(token) = self.start_join(&found.addrs, attempt_end - now) else {
+                    return Ok(JoinOutcome::Closed);
+                };
+                // The engine gives up at the attempt's end; the margin
+                // only covers a stalled runtime.
+                if wait(self, token, attempt_end + Duration::from_secs(1))? == Some(true) {
+                    return Ok(JoinOutcome::Joined);
+                }
+            }
+            if self.is_closed() {
+                return Ok(JoinOutcome::Closed);
+            }
+            if Instant::now() >= deadline {
+                return Ok(JoinOutcome::Failed(found));
+            }
+        }
     }
 
     /// Whether the node's task died of a panic (a bug); such a node is
@@ -774,6 +826,88 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// `local` timings shortened so a failure is known within a second or two.
+    fn quick() -> Config {
+        Config {
+            probe_interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            gossip_interval: Duration::from_millis(50),
+            rejoin_interval: Duration::from_secs(1),
+            ..Config::local()
+        }
+    }
+
+    fn start(name: &str) -> Node {
+        let bind = "127.0.0.1:0".parse().unwrap();
+        Node::start(Some(name.into()), bind, None, quick(), Vec::new(), Some(1)).unwrap()
+    }
+
+    /// Waits for an attempt's outcome, with no signals to look at.
+    fn wait(n: &Node, token: u64, until: Instant) -> Result<Option<bool>, ()> {
+        Ok(n.wait_join(token, until.saturating_duration_since(Instant::now())))
+    }
+
+    /// Polls `cond` every 20 ms for up to `secs` seconds.
+    fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        cond()
+    }
+
+    #[test]
+    fn seed_name_that_resolves_only_later_is_joined_at_a_later_attempt() {
+        let seed = start("s");
+        let joiner = start("j");
+        let (calls, at) = (Arc::new(AtomicUsize::new(0)), seed.addr());
+        let counted = calls.clone();
+        joiner.set_resolver(Arc::new(move |name: &str| {
+            assert_eq!(name, "seed.test:7946");
+            // Not in DNS yet at the first attempt.
+            match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(io::Error::other("no such host")),
+                _ => Ok(vec![at]),
+            }
+        }));
+        let outcome = joiner.join_names(&["seed.test:7946".into()], Duration::from_secs(10), wait);
+        assert!(matches!(outcome, Ok(JoinOutcome::Joined)), "{outcome:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "resolved again at the second attempt");
+    }
+
+    #[test]
+    fn member_left_alone_rejoins_its_seed_name_at_its_new_address() {
+        let seed = start("s");
+        let joiner = start("j");
+        let at = Arc::new(Mutex::new(seed.addr()));
+        let current = at.clone();
+        joiner.set_resolver(Arc::new(move |_: &str| Ok(vec![*current.lock()])));
+        let outcome = joiner.join_names(&["seed.test:7946".into()], Duration::from_secs(10), wait);
+        assert!(matches!(outcome, Ok(JoinOutcome::Joined)), "{outcome:?}");
+        // The seed's process restarts elsewhere; its name follows it.
+        seed.close();
+        let moved = start("s");
+        *at.lock() = moved.addr();
+        let back = || {
+            joiner.member("s").is_some_and(|m| {
+                m.addr == moved.addr() && m.state == crate::proto::MemberState::Alive
+            })
+        };
+        assert!(
+            eventually(20, back),
+            "{:?} rejoins {} seed sees j: {:?}",
+            joiner.member("s"),
+            joiner.stats().rejoins,
+            moved.member("j")
+        );
+        assert!(joiner.stats().rejoins >= 1);
+        assert!(moved.member("j").is_some(), "the seed knows the joiner again");
+    }
 
     #[test]
     fn timers_of_different_nodes_fire_on_one_grid_never_early() {

@@ -66,6 +66,9 @@ pub struct Resolved {
     pub seeds: Vec<(String, Option<&'static str>)>,
 }
 
+/// Why a seed is left out when it is this node's own address.
+pub const OWN: &str = "this node's own address";
+
 /// Resolves `seeds` with `resolver` for a node advertised at `me`.
 pub(super) fn resolve(resolver: &Resolver, seeds: &[String], me: SocketAddr) -> Resolved {
     let mut out = Resolved::default();
@@ -85,7 +88,7 @@ pub(super) fn resolve(resolver: &Resolver, seeds: &[String], me: SocketAddr) -> 
                 if usable.is_empty() {
                     Some(if me.is_ipv4() { "no IPv4 address" } else { "no IPv6 address" })
                 } else if fresh.is_empty() {
-                    Some("this node's own address")
+                    Some(OWN)
                 } else {
                     for a in fresh {
                         if !out.addrs.contains(&a) {

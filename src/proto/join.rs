@@ -121,6 +121,7 @@ impl Engine {
     pub(crate) fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
+        self.contest_pong(from, &name, incarnation);
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
         if self.handshake.joins.remove(&token).is_some() {
             self.out.event(Event::JoinSucceeded { token, seed: from });

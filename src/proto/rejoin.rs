@@ -12,7 +12,9 @@
 
 use super::engine::Engine;
 use super::event::Event;
+use super::member::MemberState;
 use super::timer::Timer;
+use core::net::SocketAddr;
 use core::time::Duration;
 
 /// Whether, and since when, this node has seen no live member.
@@ -57,5 +59,23 @@ impl Engine {
         }
         self.out.stats.rejoins += 1;
         self.out.event(Event::RejoinDue);
+    }
+
+    /// A seed answered a join at an incarnation this node holds it dead
+    /// or gone at: a rejoin's seed usually is, as is a seed that restarted
+    /// (perhaps on a new address), and its own word at that incarnation
+    /// does not override ours. Like a reconnect, tell it what we hold, so
+    /// it refutes with a higher incarnation that everyone accepts.
+    pub(crate) fn contest_pong(&mut self, from: SocketAddr, name: &str, incarnation: u64) {
+        let Some(id) = self.view.table().id(name) else { return };
+        let m = &self.entry(id).member;
+        if matches!(m.state, MemberState::Dead | MemberState::Left) && m.incarnation >= incarnation
+        {
+            if let Some(claim) = self.view.state_message(id) {
+                let mut b = self.out.datagram();
+                self.out.push(&mut b, &claim);
+                self.out.transmit(from, b);
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use super::config::PyConfig;
 use super::error::{bad_argument, wrong_type, Error, OrRaise};
 use super::stats::{probe_rtt, ProbeRtt};
 use crate::codec::Value;
-use crate::driver::{DriverError, Node, Release, Resolved, JOIN_ATTEMPT};
+use crate::driver::{DriverError, JoinOutcome, Node, Release, Resolved};
 use crate::proto::{Event, Member};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -127,121 +127,52 @@ fn advertised(py: Python<'_>, text: &str) -> Result<SocketAddr, Error> {
     }
 }
 
-/// The seeds of one join as the user wrote them, checked for form, and
-/// what became of each at the last attempt.
-struct JoinSeeds {
-    names: Vec<String>,
-    last: Resolved,
+/// The error when no seed answered within `timeout`: each seed with its
+/// own reason at the last attempt.
+#[cold]
+fn join_failed(last: &Resolved, timeout: Duration) -> Error {
+    let waited = format!("no answer within {} s", timeout.as_secs_f64());
+    let each: Vec<String> = last
+        .seeds
+        .iter()
+        .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
+        .collect();
+    let what = if last.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
+    Error::Join(format!("{what}: {}", each.join(", ")))
 }
 
-impl JoinSeeds {
-    /// Checks `seeds`: a seed that is not `host:port` at all is an
-    /// argument error (a mistake in the program); one whose host does not
-    /// resolve, or that is this node's own address, is one failed seed
-    /// among several, so the others are still tried.
-    fn new(seeds: Vec<String>) -> Result<JoinSeeds, Error> {
-        if seeds.is_empty() {
-            return Err(bad_argument("seeds", "at least one host:port", "none"));
+/// Checks `seeds`: a seed that is not `host:port` at all is an argument
+/// error (a mistake in the program); one whose host does not resolve, or
+/// that is this node's own address, is one failed seed among several, so
+/// the others are still tried.
+fn check_seeds(seeds: &[String]) -> Result<(), Error> {
+    if seeds.is_empty() {
+        return Err(bad_argument("seeds", "at least one host:port", "none"));
+    }
+    for seed in seeds {
+        if seed.parse::<SocketAddr>().is_ok() {
+            continue;
         }
-        for seed in &seeds {
-            check_seed(seed)?;
+        let well_formed = seed
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !well_formed {
+            return Err(bad_argument(
+                "seeds",
+                "host:port addresses, such as \"127.0.0.1:7946\"",
+                format!("{seed:?}"),
+            ));
         }
-        Ok(JoinSeeds { names: seeds, last: Resolved::default() })
-    }
-
-    /// Resolves the seeds again, for the next attempt (blocks).
-    fn resolve(&mut self, node: &Node) -> &[SocketAddr] {
-        self.last = node.resolve_seeds(&self.names);
-        &self.last.addrs
-    }
-
-    /// Whether no seed can ever answer: every one is this node's own
-    /// address (the only reason that cannot change from one attempt to
-    /// the next).
-    fn hopeless(&self) -> bool {
-        self.last.seeds.iter().all(|(_, note)| *note == Some(OWN))
-    }
-
-    /// The error when no seed answered within `timeout`: each seed with
-    /// its own reason at the last attempt.
-    #[cold]
-    fn failed(&self, timeout: Duration) -> Error {
-        let waited = format!("no answer within {} s", timeout.as_secs_f64());
-        let each: Vec<String> = self
-            .last
-            .seeds
-            .iter()
-            .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
-            .collect();
-        let what =
-            if self.last.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
-        Error::Join(format!("{what}: {}", each.join(", ")))
-    }
-}
-
-/// Why a seed is left out when it is this node's own address.
-const OWN: &str = "this node's own address";
-
-/// An argument error unless `seed` is an IP address with a port, or
-/// `host:port` with a port from 0 to 65535.
-fn check_seed(seed: &str) -> Result<(), Error> {
-    if seed.parse::<SocketAddr>().is_ok() {
-        return Ok(());
-    }
-    let well_formed = seed
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if !well_formed {
-        return Err(bad_argument(
-            "seeds",
-            "host:port addresses, such as \"127.0.0.1:7946\"",
-            format!("{seed:?}"),
-        ));
     }
     Ok(())
 }
 
-/// Joins through `seeds` until one answers or `timeout`, resolving their
-/// names again at every attempt of [`JOIN_ATTEMPT`], so a seed whose name
-/// resolves only later, or to a new address, is still found. `wait` waits
-/// up to a slice for one attempt's outcome and may give up (`Err`: a
-/// signal); `Ok(None)`: the node closed.
-fn join_loop(
-    node: &Node,
-    seeds: &mut JoinSeeds,
-    timeout: Duration,
-    mut wait: impl FnMut(&Node, u64, Instant) -> PyResult<Option<bool>>,
-) -> PyResult<bool> {
-    node.remember_seeds(&seeds.names);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let now = Instant::now();
-        let attempt_end = (now + JOIN_ATTEMPT).min(deadline);
-        let addrs = seeds.resolve(node).to_vec();
-        if addrs.is_empty() {
-            if seeds.hopeless() && !node.is_closed() {
-                return Ok(false);
-            }
-            // Nothing to send to yet: wait for the next attempt.
-            if wait(node, u64::MAX, attempt_end)?.is_none() && node.is_closed() {
-                return Err(Error::from(DriverError::Closed).into());
-            }
-        } else {
-            let token = node
-                .start_join(&addrs, attempt_end.saturating_duration_since(now))
-                .map_err(Error::from)?;
-            // The engine gives up at the attempt's end; the margin only
-            // covers a stalled runtime.
-            match wait(node, token, attempt_end + Duration::from_secs(1))? {
-                Some(true) => return Ok(true),
-                Some(false) => {}
-                None if node.is_closed() => return Err(Error::from(DriverError::Closed).into()),
-                None => {}
-            }
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
+/// What a join came to, as Python sees it.
+fn join_result(outcome: JoinOutcome, timeout: Duration) -> PyResult<usize> {
+    match outcome {
+        JoinOutcome::Joined => Ok(1),
+        JoinOutcome::Failed(last) => Err(join_failed(&last, timeout).into()),
+        JoinOutcome::Closed => Err(Error::from(DriverError::Closed).into()),
     }
 }
 
@@ -328,15 +259,15 @@ impl NativeNode {
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
         let timeout = seconds("timeout", timeout)?;
-        let mut seeds = JoinSeeds::new(seeds)?;
+        check_seeds(&seeds)?;
         let node = &self.node;
-        // Resolving blocks: the whole loop runs without the GIL, taking it
+        // Resolving blocks: the whole join runs without the GIL, taking it
         // between slices only to let Python deliver signals (Ctrl-C).
-        let joined = py.detach(|| {
-            join_loop(node, &mut seeds, timeout, |n, token, until| loop {
+        let outcome = py.detach(|| {
+            node.join_names(&seeds, timeout, |n, token, until| loop {
                 let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
                 if let Some(ok) = n.wait_join(token, slice) {
-                    return Ok(Some(ok));
+                    return Ok::<_, PyErr>(Some(ok));
                 }
                 Python::attach(|py| py.check_signals())?;
                 if Instant::now() >= until || n.is_closed() {
@@ -344,11 +275,7 @@ impl NativeNode {
                 }
             })
         })?;
-        if joined {
-            Ok(1)
-        } else {
-            Err(seeds.failed(timeout).into())
-        }
+        join_result(outcome, timeout)
     }
 
     fn join_async<'py>(
@@ -358,7 +285,7 @@ impl NativeNode {
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout", timeout)?;
-        let mut seeds = JoinSeeds::new(seeds)?;
+        check_seeds(&seeds)?;
         if self.node.is_closed() {
             return Err(Error::from(DriverError::Closed).into());
         }
@@ -367,23 +294,20 @@ impl NativeNode {
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             // Resolving and the waits block: keep them off the async workers.
             let outcome = tokio::task::spawn_blocking(move || {
-                let joined = join_loop(&node, &mut seeds, timeout, |n, token, until| loop {
+                node.join_names(&seeds, timeout, |n, token, until| loop {
                     let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
                     if let Some(ok) = n.wait_join(token, slice) {
-                        return Ok(Some(ok));
+                        return Ok::<_, ()>(Some(ok));
                     }
                     if Instant::now() >= until || n.is_closed() {
                         return Ok(None);
                     }
-                });
-                (joined, seeds)
+                })
             })
             .await;
             match outcome {
-                Ok((Ok(true), _)) => Ok(1usize),
-                Ok((Ok(false), seeds)) => Err(seeds.failed(timeout).into()),
-                Ok((Err(e), _)) => Err(e),
-                Err(_) => Err(Error::from(DriverError::Closed).into()),
+                Ok(Ok(outcome)) => join_result(outcome, timeout),
+                _ => Err(Error::from(DriverError::Closed).into()),
             }
         })
     }
