@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import rumor
+from agents import Agent
 from support import LOCALHOST, fast_config, silent_udp_port, wait_until
 
 
@@ -55,6 +56,21 @@ def test_others_reach_a_node_at_its_advertised_address(nodes: list[rumor.Node]) 
     probes = a.stats()["probes"] + c.stats()["probes"]
     wait_until(lambda: a.stats()["probes"] + c.stats()["probes"] >= probes + 10)
     assert _alive(a)["b"] == _alive(c)["b"] == b.addr, "probed there, still alive"
+
+
+def test_agent_advertise_is_its_address_for_the_others(
+    agents: list[Agent], nodes: list[rumor.Node]
+) -> None:
+    """``rumor agent --bind 0.0.0.0:0 --advertise 127.0.0.1`` reports and
+    is reached at 127.0.0.1 with its bound port."""
+    a = Agent("--bind", "0.0.0.0:0", "--advertise", LOCALHOST, "--name", "a")
+    agents.append(a)
+    addr = a.started["addr"]
+    assert addr.startswith(f"{LOCALHOST}:") and not addr.endswith(":0")
+    n = rumor.Node("n", bind=f"{LOCALHOST}:0", config=fast_config())
+    nodes.append(n)
+    n.join(addr, timeout=5.0)
+    wait_until(lambda: _alive(n).get("a") == addr)
 
 
 def test_advertise_with_a_port_and_a_bad_advertise() -> None:
