@@ -346,3 +346,67 @@ fn a_member_that_left_and_joins_again_is_alive_everywhere_with_a_higher_incarnat
     assert_eq!(records(&p.sim, RecordKind::LeaveDone, 3).len(), 2, "the second leave is done");
     assert!(p.sim.log().iter().all(|r| r.kind != RecordKind::Failed), "no failure on the way");
 }
+
+/// Every member restarts at once, the seed last (memberlist#222): the
+/// others' joins at start go to a seed that is down and fail, and without
+/// rejoins the cluster would stay split for good. With
+/// `rejoin_interval` each member left alone joins its seed again, so the
+/// cluster heals with nobody calling `join`.
+#[test]
+fn cluster_whose_members_all_restarted_heals_by_rejoining_its_seeds() {
+    let n = 8;
+    for (rejoin, heals) in [(secs(10.0), true), (secs(0.0), false)] {
+        let config = Config { rejoin_interval: rejoin, ..Config::lan() };
+        let mut sim = Simulation::new(config, n, 3).unwrap();
+        sim.join_all(0);
+        sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+        for i in 0..n as u32 {
+            sim.kill(i);
+        }
+        for i in 1..n as u32 {
+            sim.restart_through(i, &[0]); // node 0 is down
+        }
+        sim.run_for(secs(11.0)); // those joins give up after 10 s
+        assert_eq!(count(&sim, RecordKind::JoinFailed), n - 1);
+        sim.restart_through(0, &[]);
+        let back = sim.now();
+        let healed = sim.run_until_cond(secs(60.0), secs(0.1), Simulation::converged);
+        let healed = healed.map(|t| t - back);
+        assert_eq!(healed.is_some(), heals, "rejoin_interval {rejoin:?}");
+        let rejoins: u64 = (0..n as u32).map(|i| sim.engine_stats(i).rejoins).sum();
+        if heals {
+            // Within a rejoin interval of the seed's return, plus a join.
+            assert!(healed.unwrap() <= secs(12.0), "healed after {healed:?}");
+            assert!(rejoins >= n as u64 - 2, "{rejoins} rejoins");
+        } else {
+            assert_eq!(rejoins, 0);
+        }
+    }
+}
+
+/// A member cut off from the rest for longer than reconnects cover (here
+/// reconnects are off) holds everyone dead, and everyone holds it dead.
+/// Alone, it rejoins its seed every `rejoin_interval`; once the partition
+/// heals the next rejoin brings it back, both sides refuting the deaths
+/// they are held at. Without rejoins the split stays.
+#[test]
+fn member_alone_after_a_long_partition_rejoins_once_it_heals() {
+    for (rejoin, heals) in [(secs(5.0), true), (secs(0.0), false)] {
+        let config =
+            Config { rejoin_interval: rejoin, reconnect_interval: secs(0.0), ..Config::lan() };
+        let mut sim = Simulation::new(config, 4, 5).unwrap();
+        sim.join_all(0);
+        sim.run_until_cond(secs(30.0), secs(0.01), Simulation::converged).expect("converged");
+        sim.network.partition(&[vec![0, 1, 2]], false);
+        sim.run_for(secs(60.0));
+        assert_eq!(sim.count_seeing(3, MemberState::Dead), 3, "the others hold it dead");
+        sim.network.heal();
+        let back = sim.now();
+        let healed = sim.run_until_cond(secs(60.0), secs(0.1), Simulation::converged);
+        assert_eq!(healed.is_some(), heals, "rejoin_interval {rejoin:?}");
+        if let Some(t) = healed {
+            assert!(t - back <= secs(7.0), "healed after {:?}", t - back);
+            assert!(sim.engine_stats(3).rejoins >= 1);
+        }
+    }
+}

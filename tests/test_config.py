@@ -59,6 +59,8 @@ def test_preset_overrides_are_applied() -> None:
         (lambda: rumor.Config(max_meta_size=100_000), "max_meta_size"),
         (lambda: rumor.Config(probe_interval=1.0, probe_timeout=1.0), "probe_timeout"),
         (lambda: rumor.Config(reconnect_interval=-5), "reconnect_interval"),
+        # Positive but shorter than probe_interval: a rejoin at every blip.
+        (lambda: rumor.Config(rejoin_interval=0.5), "rejoin_interval"),
         (lambda: rumor.Config(failure_detector="raft"), "failure_detector"),
         (lambda: rumor.Config(node_timeout=0.0), "node_timeout"),
     ],
@@ -73,6 +75,7 @@ def test_preset_overrides_are_applied() -> None:
         "huge-meta",
         "timeout-equal-to-interval",
         "negative-reconnect",
+        "rejoin-below-probe-interval",
         "unknown-detector",
         "zero-node-timeout",
     ],
@@ -201,7 +204,7 @@ def test_repr_shows_every_setting_and_counts_keys() -> None:
     text = repr(config)
     shown = [part.split("=")[0] for part in text[len("Config(") : -1].split(", ")]
     assert sorted(shown) == SETTINGS
-    assert len(SETTINGS) == 28
+    assert len(SETTINGS) == 29
     assert "reap_timeout=3600.0" in text
     assert "push_pull_scale=True" in text
     assert "keys=<2 keys>" in text

@@ -315,12 +315,6 @@ def test_join_with_an_unparsable_seed_is_a_value_error(node: rumor.Node, seed: s
         node.join(seed, timeout=0.5)
 
 
-def test_unspecified_bind_address_is_refused() -> None:
-    """Binding 0.0.0.0 is refused: other members could not reach that address."""
-    with pytest.raises(ValueError):
-        rumor.Node(name="x", bind="0.0.0.0:0", config=fast_config())
-
-
 def test_oversized_meta_is_a_value_error() -> None:
     """Metadata longer than max_meta_size is refused when the node is created."""
     config = fast_config()

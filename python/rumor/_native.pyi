@@ -31,6 +31,7 @@ class ConfigFields(TypedDict, total=False):
     push_pull_interval: float
     gossip_to_the_dead_time: float
     reconnect_interval: float
+    rejoin_interval: float
     max_packet_size: int
     max_meta_size: int
     anti_entropy: str | AntiEntropyLike
@@ -102,6 +103,10 @@ class Config:
     @property
     def reconnect_interval(self) -> float:
         """Seconds between attempts to reach a dead member (0 disables them)."""
+    @property
+    def rejoin_interval(self) -> float:
+        """Seconds a member that had peers may see none alive before it joins
+        again through its seeds, names resolved anew (0 disables it)."""
     @property
     def max_packet_size(self) -> int:
         """Largest datagram sent, in bytes."""
@@ -207,7 +212,13 @@ class NativeNode:
     """The Rust side of :class:`rumor.Node`; use that class instead."""
 
     def __new__(
-        cls, name: str | None, bind: str, config: Config, meta: bytes, seed: int | None
+        cls,
+        name: str | None,
+        bind: str,
+        config: Config,
+        meta: bytes,
+        seed: int | None,
+        advertise: str | None = None,
     ) -> NativeNode: ...
     @property
     def name(self) -> str: ...

@@ -100,8 +100,20 @@ class _Option:
 
 
 OPTIONS = (
-    _Option("bind", str, None, "host:port to gossip on (required)"),
-    _Option("name", str, None, "unique member name (default: the bind address)"),
+    _Option(
+        "bind",
+        str,
+        None,
+        "host:port to gossip on (required; 0.0.0.0:PORT or [::]:PORT for every interface)",
+    ),
+    _Option(
+        "advertise",
+        str,
+        None,
+        "host or host:port the other members reach this one at (default: the bind "
+        "address; with 0.0.0.0 or [::], this host's routable address)",
+    ),
+    _Option("name", str, None, "unique member name (default: the advertised address)"),
     _Option("join", list, [], "seed address (repeatable)", metavar="SEED"),
     _Option(
         "join-timeout",
@@ -517,11 +529,11 @@ class _UsageError(Exception):
     """A mistake in the agent's options: one line naming the flag."""
 
 
-def _check_address(flag: str, text: str, *, listen: bool, any_interface: bool = False) -> None:
-    """``text`` is ``host:port`` with a host that resolves; a port from 1 (0
-    too, for an address to listen on: any free port) to 65535; and, to
-    listen on, an address other members can reach, not ``0.0.0.0`` (unless
-    ``any_interface``: fine for serving metrics, not for gossip)."""
+def _check_address(flag: str, text: str, *, listen: bool) -> None:
+    """``text`` is ``host:port`` with a host that resolves and a port from
+    1 (0 too, for an address to listen on: any free port) to 65535. To
+    listen on, ``0.0.0.0`` is fine: the node then advertises a routable
+    address (or the node says it has none)."""
     lowest = 0 if listen else 1
     host, sep, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
@@ -532,14 +544,29 @@ def _check_address(flag: str, text: str, *, listen: bool, any_interface: bool = 
             f"with a port from {lowest} to 65535; got {text!r}"
         )
     try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        raise _UsageError(f"{flag} {text}: cannot resolve the host {host!r}") from None
+
+
+def _check_advertise(flag: str, text: str) -> None:
+    """``text`` is ``host`` or ``host:port`` with a host that resolves to an
+    address other members can reach (not ``0.0.0.0``)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or (":" in host and not host.startswith("[")):
+        host, port = text, "0"  # no port: the bound one
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or not 0 <= int(port) <= 65535:
+        raise _UsageError(f"{flag} must be host or host:port such as 192.0.2.7; got {text!r}")
+    try:
         infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
     except (OSError, UnicodeError):
         raise _UsageError(f"{flag} {text}: cannot resolve the host {host!r}") from None
-    unspecified = ipaddress.ip_address(str(infos[0][4][0]).partition("%")[0]).is_unspecified
-    if listen and unspecified and not any_interface:
+    if ipaddress.ip_address(str(infos[0][4][0]).partition("%")[0]).is_unspecified:
         raise _UsageError(
             f"{flag} {text}: give the address other members reach this one at, "
-            "such as 127.0.0.1:7946 or 192.0.2.7:7946, not an unspecified address"
+            "such as 192.0.2.7, not an unspecified address"
         )
 
 
@@ -548,6 +575,8 @@ def _check_options(settings: dict[str, Any], labels: dict[str, str]) -> dict[str
     Raises :class:`_UsageError` for the first mistake, naming the flag or
     the file's key as ``labels`` says."""
     _check_address(labels["bind"], settings["bind"], listen=True)
+    if settings["advertise"] is not None:
+        _check_advertise(labels["advertise"], settings["advertise"])
     name = settings["name"]
     if name is not None and not 1 <= len(name.encode()) <= 128:
         raise _UsageError(
@@ -560,7 +589,7 @@ def _check_options(settings: dict[str, Any], labels: dict[str, str]) -> dict[str
     except ValueError as e:
         raise _UsageError(str(e)) from None
     if settings["metrics"] is not None:
-        _check_address(labels["metrics"], settings["metrics"], listen=True, any_interface=True)
+        _check_address(labels["metrics"], settings["metrics"], listen=True)
     overrides: dict[str, Any] = {}
     key_file, label = settings["key-file"], settings["label"]
     if key_file is not None:
@@ -710,7 +739,9 @@ def run(args: argparse.Namespace) -> int:
     emit = _Printer(on_closed=signals.stop_from_any_thread)
     bind = settings["bind"]
     try:
-        node = Node(name=settings["name"], bind=bind, config=config)
+        node = Node(
+            name=settings["name"], bind=bind, config=config, advertise=settings["advertise"]
+        )
     except (RumorError, OSError, ValueError) as e:
         print(f"rumor agent: {labels['bind']} {bind}: {e}", file=sys.stderr)
         return 2

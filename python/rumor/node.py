@@ -527,8 +527,19 @@ class Node(NodeBase):
     close it to free its port at a known time.
 
     Args:
-        name: unique name in the cluster; defaults to ``"<host>:<port>"``.
+        name: unique name in the cluster; defaults to the advertised
+            ``"<host>:<port>"``.
         bind: ``host:port`` to listen on; port 0 picks a free port.
+            ``0.0.0.0:port`` or ``[::]:port`` listens on every interface;
+            without ``advertise``, the node then advertises this host's
+            routable address (the one the kernel would send from to a
+            public address), or raises :class:`rumor.ArgumentError` if it
+            has none. A node bound on an IPv6 address (``[::1]:0``) talks
+            to IPv6 seeds and members.
+        advertise: the address other members reach this node at, ``host``
+            or ``host:port`` (the port defaults to the bound one): behind
+            NAT, in a container, or with an unspecified ``bind``.
+            :attr:`addr` is this address.
         config: protocol settings; defaults to :meth:`Config.lan`.
         meta: small metadata gossiped with this member (at most
             ``config.max_meta_size`` bytes): ``bytes``, ``bytearray`` or
@@ -544,11 +555,16 @@ class Node(NodeBase):
         *,
         meta: BytesLike = b"",
         seed: int | None = None,
+        advertise: str | None = None,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise ArgumentTypeError(f"name must be a str or None, got {type(name).__name__}")
         if not isinstance(bind, str):
             raise ArgumentTypeError(f"bind must be a host:port str, got {type(bind).__name__}")
+        if advertise is not None and not isinstance(advertise, str):
+            raise ArgumentTypeError(
+                f"advertise must be a host or host:port str, got {type(advertise).__name__}"
+            )
         if config is not None and not isinstance(config, Config):
             raise ArgumentTypeError(f"config must be a rumor.Config, got {type(config).__name__}")
         self._native = _native.NativeNode(
@@ -557,6 +573,7 @@ class Node(NodeBase):
             config if config is not None else Config.lan(),
             check_bytes("meta", meta),
             check_seed(seed) if seed is not None else None,
+            advertise,
         )
         self._lock = threading.Lock()
         self._callbacks: dict[str, list[AnyCallback]] = {k: [] for k in EVENT_KINDS}
@@ -584,7 +601,9 @@ class Node(NodeBase):
 
     @property
     def addr(self) -> str:
-        """The ``host:port`` this node listens on (the real port if 0 was asked)."""
+        """The ``host:port`` other members reach this node at: ``advertise``
+        if given, else the bound address (the real port if 0 was asked), or
+        the host's routable address for an unspecified ``bind``."""
         return self._native.addr
 
     @property
@@ -611,16 +630,21 @@ class Node(NodeBase):
 
         Sends the Meet handshake to every seed and returns as soon as one
         answers (so the return value is 1); the rest of the cluster then
-        learns of this node through gossip. A seed that does not resolve,
-        or is this node's own address, is skipped. After :meth:`leave`,
+        learns of this node through gossip. Seed names are resolved again
+        at every attempt (every 2 s), to every address they have of this
+        node's family, so a seed whose name resolves only later, or moves,
+        is still found; one that does not resolve yet, or is this node's
+        own address, is skipped meanwhile. These seeds are also the ones
+        the node rejoins through, names resolved anew, when it has seen no
+        live member for ``config.rejoin_interval``. After :meth:`leave`,
         joining again makes this node a member again everywhere, at a
         higher incarnation (the others report ``on_join``); a leave still
         being spread is called off.
 
         Raises:
             JoinError: no seed answered within ``timeout`` seconds (the
-                message gives each seed's reason); at once if the only seed
-                is this node's own address.
+                message gives each seed's reason at the last attempt); at
+                once if every seed is this node's own address.
             ArgumentError: a seed is not ``host:port`` (a ``ValueError``).
         """
         timeout = check_seconds("timeout", timeout)

@@ -7,10 +7,12 @@
 
 mod hub;
 mod runtime;
+mod seeds;
 mod stream;
 
 pub use hub::EventHub;
 pub use runtime::runtime;
+pub use seeds::{system_resolver, Resolved, Resolver};
 
 use crate::codec::Value;
 use crate::proto::{
@@ -38,8 +40,9 @@ pub enum DriverError {
     Config(ConfigError),
     /// The socket could not be bound.
     Bind(io::Error),
-    /// The bind address is unspecified (`0.0.0.0` / `::`): other members
-    /// would not know where to reach this node.
+    /// The address to advertise is unspecified (`0.0.0.0` / `::`), or the
+    /// bind address is and the host has no routable address to use
+    /// instead: other members would not know where to reach this node.
     UnspecifiedAddress(SocketAddr),
     /// Metadata larger than the configured limit.
     Meta(MetaTooLarge),
@@ -58,10 +61,14 @@ impl fmt::Display for DriverError {
         match self {
             DriverError::Config(e) => e.fmt(f),
             DriverError::Bind(e) => write!(f, "cannot bind the gossip socket: {e}"),
-            DriverError::UnspecifiedAddress(a) => write!(
+            DriverError::UnspecifiedAddress(a) if a.ip().is_unspecified() => write!(
                 f,
-                "bind address {a} is unspecified; bind a specific address other members can reach"
+                "address {a} is unspecified and this host has no routable address of its \
+                 family; give `advertise` (or bind) an address other members can reach"
             ),
+            DriverError::UnspecifiedAddress(a) => {
+                write!(f, "address {a} cannot be advertised: other members cannot reach it")
+            }
             DriverError::Meta(e) => e.fmt(f),
             DriverError::Item(e) => e.fmt(f),
             DriverError::Closed => f.write_str("the node is closed"),
@@ -81,6 +88,9 @@ struct Waiters {
     joins: HashMap<u64, bool>,
     leave_done: bool,
     stopped: bool,
+    /// Tokens of the joins the driver started by itself (rejoins): their
+    /// outcome is nobody's to wait for. At most a few at a time.
+    background: Vec<u64>,
     /// The hub this node's events are announced on, and its key there.
     hub: Option<(Arc<EventHub>, u64)>,
     /// On the hub's ready queue or being served (see [`Node::release`]).
@@ -113,6 +123,17 @@ impl Waiters {
     }
 }
 
+/// How [`Node::join_names`] ended.
+#[derive(Debug, Clone)]
+pub enum JoinOutcome {
+    /// A seed answered.
+    Joined,
+    /// None did in time; what the last attempt found of each seed.
+    Failed(Resolved),
+    /// The node closed meanwhile.
+    Closed,
+}
+
 /// What [`Node::release`] did with a node its consumer is done with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
@@ -133,7 +154,16 @@ struct Shared {
     waiters: Mutex<Waiters>,
     changed: Condvar,
     name: String,
+    /// The advertised address: what the other members use.
     addr: SocketAddr,
+    /// The address the socket is bound to.
+    bound: SocketAddr,
+    /// The seeds of the last join, as given, for rejoins.
+    seeds: Mutex<Vec<String>>,
+    /// How seed names become addresses.
+    resolver: Mutex<Resolver>,
+    /// The engine asked to rejoin ([`Event::RejoinDue`]).
+    rejoin_due: AtomicBool,
     send_errors: std::sync::atomic::AtomicU64,
     /// Incoming streams dropped: bad frame, too large, too slow.
     streams_refused: std::sync::atomic::AtomicU64,
@@ -211,10 +241,15 @@ impl fmt::Debug for Node {
 impl Node {
     /// Binds `bind`, creates the engine and starts the node's task.
     ///
-    /// `name` defaults to the bound address; `seed` to a random one.
+    /// `advertise` is the address other members are told to use (port 0:
+    /// the bound port); without it, the bound address, or, if that is
+    /// `0.0.0.0` or `[::]`, the host's routable address of that family
+    /// (an error if it has none). `name` defaults to the advertised
+    /// address; `seed` to a random one.
     pub fn start(
         name: Option<String>,
         bind: SocketAddr,
+        advertise: Option<SocketAddr>,
         config: Config,
         meta: Vec<u8>,
         seed: Option<u64>,
@@ -226,12 +261,13 @@ impl Node {
                 max: config.max_meta_size,
             }));
         }
-        if bind.ip().is_unspecified() {
-            return Err(DriverError::UnspecifiedAddress(bind));
+        if let Some(a) = advertise.filter(|a| a.ip().is_unspecified()) {
+            return Err(DriverError::UnspecifiedAddress(a));
         }
         let (std_socket, std_listener) = stream::bind_pair(bind, config.max_stream_size > 0)?;
         std_socket.set_nonblocking(true).map_err(DriverError::Bind)?;
-        let addr = std_socket.local_addr().map_err(DriverError::Bind)?;
+        let bound = std_socket.local_addr().map_err(DriverError::Bind)?;
+        let addr = seeds::advertised(bound, advertise)?;
         let (socket, listener) = {
             let _guard = runtime().enter();
             let socket = UdpSocket::from_std(std_socket).map_err(DriverError::Bind)?;
@@ -274,6 +310,10 @@ impl Node {
             changed: Condvar::new(),
             name,
             addr,
+            bound,
+            seeds: Mutex::new(Vec::new()),
+            resolver: Mutex::new(system_resolver()),
+            rejoin_due: AtomicBool::new(false),
             send_errors: Default::default(),
             streams_refused: Default::default(),
             shutdown_streams: Notify::new(),
@@ -291,9 +331,75 @@ impl Node {
         &self.shared.name
     }
 
-    /// The address the socket is bound to.
+    /// The advertised address: where the other members reach this node.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The address the socket is bound to (the real port if 0 was asked).
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.shared.bound
+    }
+
+    /// Replaces how seed names are resolved (the system's by default).
+    pub fn set_resolver(&self, resolver: Resolver) {
+        *self.shared.resolver.lock() = resolver;
+    }
+
+    /// Resolves `seeds` now, for one join attempt: blocks on the resolver.
+    /// Joins resolve their seeds again at every attempt, so a seed whose
+    /// name did not resolve yet, or moved, is found when it does.
+    pub fn resolve_seeds(&self, seeds: &[String]) -> Resolved {
+        let resolver = self.shared.resolver.lock().clone();
+        seeds::resolve(&resolver, seeds, self.shared.addr)
+    }
+
+    /// Joins through the seed names `seeds` until one answers or
+    /// `timeout`, resolving them again at every attempt of
+    /// [`JOIN_ATTEMPT`], so a seed whose name resolves only later, or to a
+    /// new address, is still found; they are also the seeds rejoins use
+    /// ([`Event::RejoinDue`]). `wait(node, token, until)` waits for an
+    /// attempt's outcome as [`Node::wait_join`] does, until `until` at most
+    /// (the caller's chance to handle signals); its error ends the join.
+    pub fn join_names<E>(
+        &self,
+        seeds: &[String],
+        timeout: Duration,
+        mut wait: impl FnMut(&Node, u64, Instant) -> Result<Option<bool>, E>,
+    ) -> Result<JoinOutcome, E> {
+        *self.shared.seeds.lock() = seeds.to_vec();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let attempt_end = (now + JOIN_ATTEMPT).min(deadline);
+            let found = self.resolve_seeds(seeds);
+            if self.is_closed() {
+                return Ok(JoinOutcome::Closed);
+            }
+            if found.addrs.is_empty() {
+                let own = |(_, note): &(String, Option<&str>)| *note == Some(seeds::OWN);
+                if found.seeds.iter().all(own) {
+                    return Ok(JoinOutcome::Failed(found)); // can never change
+                }
+                // Nothing to send to yet: wait for the next attempt.
+                wait(self, u64::MAX, attempt_end)?;
+            } else {
+                let Ok(token) = self.start_join(&found.addrs, attempt_end - now) else {
+                    return Ok(JoinOutcome::Closed);
+                };
+                // The engine gives up at the attempt's end; the margin
+                // only covers a stalled runtime.
+                if wait(self, token, attempt_end + Duration::from_secs(1))? == Some(true) {
+                    return Ok(JoinOutcome::Joined);
+                }
+            }
+            if self.is_closed() {
+                return Ok(JoinOutcome::Closed);
+            }
+            if Instant::now() >= deadline {
+                return Ok(JoinOutcome::Failed(found));
+            }
+        }
     }
 
     /// Whether the node's task died of a panic (a bug); such a node is
@@ -550,12 +656,18 @@ fn drain(
         let w = w.get_or_insert_with(|| shared.waiters.lock());
         notify = true;
         match ev {
+            Event::JoinSucceeded { token, .. } | Event::JoinFailed { token }
+                if w.background.contains(&token) =>
+            {
+                w.background.retain(|t| *t != token);
+            }
             Event::JoinSucceeded { token, .. } => {
                 w.joins.insert(token, true);
             }
             Event::JoinFailed { token } => {
                 w.joins.insert(token, false);
             }
+            Event::RejoinDue => shared.rejoin_due.store(true, Ordering::Release),
             Event::LeaveDone => w.leave_done = true,
             other => {
                 if w.events.len() >= EVENT_QUEUE_CAPACITY {
@@ -649,6 +761,29 @@ fn read_queued(socket: &UdpSocket, buf: &mut [u8], engine: &mut Engine, now: Dur
     engine.note_backlog(now, 1);
 }
 
+/// How long one attempt of a join lasts before its seeds are resolved
+/// again (a rejoin is one attempt; the engine asks again a
+/// `rejoin_interval` later if it is still alone).
+pub const JOIN_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// Joins again through the seeds of the last join, resolved anew (see
+/// `proto/rejoin.rs`); its outcome is for nobody to wait on.
+fn rejoin(shared: &Arc<Shared>) {
+    let names = shared.seeds.lock().clone();
+    if names.is_empty() {
+        return; // joined by others only: they will rejoin this one
+    }
+    let resolver = shared.resolver.lock().clone();
+    let found = seeds::resolve(&resolver, &names, shared.addr);
+    if found.addrs.is_empty() {
+        return;
+    }
+    let _ = shared.command(|e, now| {
+        let token = e.join(now, &found.addrs, JOIN_ATTEMPT);
+        shared.waiters.lock().background.push(token);
+    });
+}
+
 /// The node's task: receive, fire timers, send, until closed.
 async fn run(shared: Arc<Shared>, socket: UdpSocket) {
     let _guard = StopGuard(shared.clone());
@@ -668,6 +803,11 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         }
         if shared.closed.load(Ordering::Acquire) {
             break;
+        }
+        if shared.rejoin_due.swap(false, Ordering::AcqRel) {
+            // Resolving may block for seconds: off the async workers.
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || rejoin(&shared));
         }
         let sleep_until = wake_time(shared.origin, deadline);
         tokio::select! {
@@ -701,6 +841,88 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// `local` timings shortened so a failure is known within a second or two.
+    fn quick() -> Config {
+        Config {
+            probe_interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            gossip_interval: Duration::from_millis(50),
+            rejoin_interval: Duration::from_secs(1),
+            ..Config::local()
+        }
+    }
+
+    fn start(name: &str) -> Node {
+        let bind = "127.0.0.1:0".parse().unwrap();
+        Node::start(Some(name.into()), bind, None, quick(), Vec::new(), Some(1)).unwrap()
+    }
+
+    /// Waits for an attempt's outcome, with no signals to look at.
+    fn wait(n: &Node, token: u64, until: Instant) -> Result<Option<bool>, ()> {
+        Ok(n.wait_join(token, until.saturating_duration_since(Instant::now())))
+    }
+
+    /// Polls `cond` every 20 ms for up to `secs` seconds.
+    fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        cond()
+    }
+
+    #[test]
+    fn seed_name_that_resolves_only_later_is_joined_at_a_later_attempt() {
+        let seed = start("s");
+        let joiner = start("j");
+        let (calls, at) = (Arc::new(AtomicUsize::new(0)), seed.addr());
+        let counted = calls.clone();
+        joiner.set_resolver(Arc::new(move |name: &str| {
+            assert_eq!(name, "seed.test:7946");
+            // Not in DNS yet at the first attempt.
+            match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(io::Error::other("no such host")),
+                _ => Ok(vec![at]),
+            }
+        }));
+        let outcome = joiner.join_names(&["seed.test:7946".into()], Duration::from_secs(10), wait);
+        assert!(matches!(outcome, Ok(JoinOutcome::Joined)), "{outcome:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "resolved again at the second attempt");
+    }
+
+    #[test]
+    fn member_left_alone_rejoins_its_seed_name_at_its_new_address() {
+        let seed = start("s");
+        let joiner = start("j");
+        let at = Arc::new(Mutex::new(seed.addr()));
+        let current = at.clone();
+        joiner.set_resolver(Arc::new(move |_: &str| Ok(vec![*current.lock()])));
+        let outcome = joiner.join_names(&["seed.test:7946".into()], Duration::from_secs(10), wait);
+        assert!(matches!(outcome, Ok(JoinOutcome::Joined)), "{outcome:?}");
+        // The seed's process restarts elsewhere; its name follows it.
+        seed.close();
+        let moved = start("s");
+        *at.lock() = moved.addr();
+        let back = || {
+            joiner.member("s").is_some_and(|m| {
+                m.addr == moved.addr() && m.state == crate::proto::MemberState::Alive
+            })
+        };
+        assert!(
+            eventually(20, back),
+            "{:?} rejoins {} seed sees j: {:?}",
+            joiner.member("s"),
+            joiner.stats().rejoins,
+            moved.member("j")
+        );
+        assert!(joiner.stats().rejoins >= 1);
+        assert!(moved.member("j").is_some(), "the seed knows the joiner again");
+    }
 
     #[test]
     fn timers_of_different_nodes_fire_on_one_grid_never_early() {

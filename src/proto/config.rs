@@ -82,6 +82,12 @@ pub struct Config {
     /// How often a member tries to reach one random dead member, to heal a
     /// partition (Serf's reconnect); zero disables it.
     pub reconnect_interval: Duration,
+    /// How long a member that has had peers may see no live member before
+    /// it joins again through its seeds, names resolved anew (every such
+    /// interval while it stays alone): a cluster whose members all
+    /// restarted, or a partition reconnects no longer cover, heals without
+    /// anyone calling `join`. Zero disables it.
+    pub rejoin_interval: Duration,
     /// How long a dead or departed member stays listed (and is tried by
     /// reconnects) before it is removed; one that comes back after that is
     /// a fresh join. Serf's reconnect and tombstone timeouts: 24 h.
@@ -230,6 +236,7 @@ impl Config {
             sync_max_datagrams: 16,
             gossip_to_the_dead_time: Duration::from_secs(30),
             reconnect_interval: Duration::from_secs(30),
+            rejoin_interval: Duration::from_secs(30),
             reap_timeout: DAY,
             max_packet_size: 1400,
             max_meta_size: 512,
@@ -253,6 +260,7 @@ impl Config {
             push_pull_interval: Duration::from_secs(15),
             gossip_to_the_dead_time: Duration::from_secs(15),
             reconnect_interval: Duration::from_secs(15),
+            rejoin_interval: Duration::from_secs(10),
             ..Config::lan()
         }
     }
@@ -271,6 +279,7 @@ impl Config {
             push_pull_interval: Duration::from_secs(60),
             gossip_to_the_dead_time: Duration::from_secs(60),
             reconnect_interval: Duration::from_secs(60),
+            rejoin_interval: Duration::from_secs(60),
             ..Config::lan()
         }
     }
@@ -314,6 +323,19 @@ impl Config {
         }
         dur("gossip_to_the_dead_time", self.gossip_to_the_dead_time, Duration::ZERO, DAY)?;
         dur("reconnect_interval", self.reconnect_interval, Duration::ZERO, DAY)?;
+        if !self.rejoin_interval.is_zero() {
+            // Shorter would rejoin at every blip of a two-member cluster.
+            dur("rejoin_interval", self.rejoin_interval, self.probe_interval, DAY).map_err(
+                |mut e| {
+                    e.allowed = format!(
+                        "0 (never) or between probe_interval ({} s) and {} s",
+                        secs(self.probe_interval),
+                        secs(DAY)
+                    );
+                    e
+                },
+            )?;
+        }
         dur("reap_timeout", self.reap_timeout, self.gossip_to_the_dead_time.max(MS), 30 * DAY)
             .map_err(|mut e| {
                 e.allowed = format!(

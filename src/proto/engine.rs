@@ -89,6 +89,8 @@ pub struct Engine {
     pub(crate) eager_window: Duration,
     /// Every timer armed, in firing order.
     pub(crate) timers: Timers,
+    /// Since when no other member is alive (rejoin.rs).
+    pub(crate) alone: super::rejoin::Alone,
     /// Transmits, events, counters and the keyring.
     pub(crate) out: Outbox,
 }
@@ -158,6 +160,7 @@ impl Engine {
             eager_rounds: 0,
             eager_window: now,
             timers: Timers::default(),
+            alone: Default::default(),
             out: Outbox::new(None, config.max_packet_size, config.stream_frame_limit()),
             name,
             config,
@@ -484,6 +487,7 @@ impl Engine {
             self.handle_message(now, from, msg);
         }
         self.finish_handshake();
+        self.watch_alone(now);
     }
 
     #[cold]
@@ -553,6 +557,7 @@ impl Engine {
                     self.timers.arm(now + self.config.reconnect_interval, Timer::Reconnect);
                     self.reconnect();
                 }
+                Timer::Rejoin { since } => self.rejoin_tick(now, since),
                 Timer::Sync => self.sync_tick(now),
                 Timer::SettleSync => self.sync_once(),
                 Timer::Collect => self.collect_tick(now),
@@ -561,6 +566,7 @@ impl Engine {
             }
         }
         self.gossip_news(now);
+        self.watch_alone(now);
     }
 
     /// The next datagram to send, if any.

@@ -42,6 +42,10 @@ pub enum Event {
     },
     /// The leave notice has been gossiped enough; the node may close.
     LeaveDone,
+    /// No other member has been alive for `rejoin_interval`: the driver
+    /// should join again through this node's seeds, resolving their names
+    /// anew, since the engine itself cannot (see `rejoin.rs`).
+    RejoinDue,
     /// A user broadcast arrived (once per `(origin, version)`; this node's
     /// own broadcasts too).
     Rumor {

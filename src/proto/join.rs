@@ -90,6 +90,11 @@ impl Handshakes {
     pub(crate) fn unproven(&self) -> Vec<SocketAddr> {
         self.owed.iter().map(|h| h.joiner).collect()
     }
+
+    /// Whether a join of ours is in progress (rejoin.rs).
+    pub(crate) fn joining(&self) -> bool {
+        !self.joins.is_empty()
+    }
 }
 
 /// The third step of a handshake, owed once the Pong's datagram is applied.
@@ -208,9 +213,7 @@ impl Engine {
         let unproven = self.handshake.unproven();
         let members: Vec<SocketAddr> = self
             .random_members(REFERRALS, |_, e| {
-                e.state.is_live()
-                    && e.addr() != to
-                    && !unproven.contains(&e.addr())
+                e.state.is_live() && e.addr() != to && !unproven.contains(&e.addr())
             })
             .into_iter()
             .map(|(_, addr)| addr)
@@ -270,6 +273,7 @@ impl Engine {
     pub(crate) fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
+        self.contest_pong(from, &name, incarnation);
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
         if let Some(attempt) = self.handshake.joins.remove(&token) {
             self.out.event(Event::JoinSucceeded { token, seed: from });

@@ -41,6 +41,7 @@ mod outbox;
 mod piggyback;
 mod probe_order;
 mod quorum;
+mod rejoin;
 mod stats;
 mod swim;
 mod table;

@@ -65,6 +65,9 @@ pub struct Stats {
     pub views_truncated: u64,
     /// Busy refusals this node's joins got: it backed off and tried again.
     pub joins_refused: u64,
+    /// Rejoins through the seeds asked for after no member was alive for
+    /// `rejoin_interval` ([`Event::RejoinDue`](super::Event::RejoinDue)).
+    pub rejoins: u64,
     /// Messages sent, by kind ([`MessageKind::ALL`] order).
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
@@ -165,6 +168,7 @@ impl Stats {
             ("meets_dropped", self.meets_dropped),
             ("views_truncated", self.views_truncated),
             ("joins_refused", self.joins_refused),
+            ("rejoins", self.rejoins),
             ("probes", self.probes),
             ("probes_failed", self.probes_failed),
             ("indirect_probes", self.indirect_probes),
@@ -241,6 +245,7 @@ impl Stats {
             meets_dropped,
             views_truncated,
             joins_refused,
+            rejoins,
             messages_sent,
             messages_received,
             message_bytes_sent,
@@ -290,6 +295,7 @@ impl Stats {
         self.meets_dropped += meets_dropped;
         self.views_truncated += views_truncated;
         self.joins_refused += joins_refused;
+        self.rejoins += rejoins;
         for (a, b) in self.messages_sent.iter_mut().zip(messages_sent) {
             *a += b;
         }

@@ -27,6 +27,8 @@ pub(crate) enum Timer {
     JoinRetry { token: u64 },
     /// Try to reach a dead member, in case a partition has healed.
     Reconnect,
+    /// No member has been alive here since `since`: ask to rejoin.
+    Rejoin { since: Duration },
     /// Start an anti-entropy sync.
     Sync,
     /// One extra sync, shortly after a join, once the news of the

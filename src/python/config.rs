@@ -220,6 +220,7 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                 "push_pull_interval" => c.push_pull_interval = seconds(f, &v)?,
                 "gossip_to_the_dead_time" => c.gossip_to_the_dead_time = seconds(f, &v)?,
                 "reconnect_interval" => c.reconnect_interval = seconds(f, &v)?,
+                "rejoin_interval" => c.rejoin_interval = seconds(f, &v)?,
                 "reap_timeout" => c.reap_timeout = seconds(f, &v)?,
                 "gossip_fanout" => c.gossip_fanout = clamp(count(f, &v)?),
                 "indirect_checks" => c.indirect_checks = clamp(count(f, &v)?),
@@ -280,6 +281,7 @@ impl PyConfig {
         d.set_item("push_pull_scale", c.push_pull_scale)?;
         d.set_item("gossip_to_the_dead_time", c.gossip_to_the_dead_time.as_secs_f64())?;
         d.set_item("reconnect_interval", c.reconnect_interval.as_secs_f64())?;
+        d.set_item("rejoin_interval", c.rejoin_interval.as_secs_f64())?;
         d.set_item("reap_timeout", c.reap_timeout.as_secs_f64())?;
         d.set_item("lifeguard", c.lifeguard)?;
         d.set_item("awareness_max_multiplier", c.awareness_max_multiplier)?;
@@ -394,6 +396,13 @@ impl PyConfig {
     #[getter]
     fn reconnect_interval(&self) -> f64 {
         self.inner.reconnect_interval.as_secs_f64()
+    }
+
+    /// Seconds a member that had peers may see none alive before it joins
+    /// again through its seeds, names resolved anew (0 disables it).
+    #[getter]
+    fn rejoin_interval(&self) -> f64 {
+        self.inner.rejoin_interval.as_secs_f64()
     }
 
     /// Largest datagram sent, in bytes.

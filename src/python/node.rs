@@ -8,11 +8,11 @@ use super::config::PyConfig;
 use super::error::{bad_argument, wrong_type, Error, OrRaise};
 use super::stats::{probe_rtt, ProbeRtt};
 use crate::codec::Value;
-use crate::driver::{DriverError, Node, Release};
+use crate::driver::{DriverError, JoinOutcome, Node, Release, Resolved};
 use crate::proto::{Event, Member};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,74 +105,75 @@ fn resolve(py: Python<'_>, field: &str, text: &str) -> Result<SocketAddr, Error>
     }
 }
 
-/// The seeds of one join, as given, and what became of each.
-struct JoinSeeds {
-    /// The addresses the Meets go to.
-    addrs: Vec<SocketAddr>,
-    /// Each seed as the user wrote it, with why it was left out (`None`:
-    /// it was sent a Meet).
-    seeds: Vec<(String, Option<&'static str>)>,
-}
-
-impl JoinSeeds {
-    /// Resolves `seeds` for node `me`. A seed that is not `host:port` at
-    /// all is an argument error (a mistake in the program); one whose host
-    /// does not resolve, or that is this node's own address, is one failed
-    /// seed among several, so the others are still tried.
-    fn resolve(py: Python<'_>, seeds: &[String], me: SocketAddr) -> Result<JoinSeeds, Error> {
-        if seeds.is_empty() {
-            return Err(bad_argument("seeds", "at least one host:port", "none"));
-        }
-        let mut out = JoinSeeds { addrs: Vec::new(), seeds: Vec::new() };
-        for seed in seeds {
-            let note = match seed_addr(py, seed)? {
-                None => Some("does not resolve"),
-                Some(a) if a == me => Some("this node's own address"),
-                Some(a) => {
-                    out.addrs.push(a);
-                    None
-                }
-            };
-            out.seeds.push((seed.clone(), note));
-        }
-        Ok(out)
+/// `advertise` as given, `host` or `host:port`, resolved; port 0 when it
+/// has none (the driver then uses the bound port).
+fn advertised(py: Python<'_>, text: &str) -> Result<SocketAddr, Error> {
+    if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 0));
     }
-
-    /// The error when no seed answered within `timeout`: each seed with
-    /// its own reason.
-    #[cold]
-    fn failed(&self, timeout: Duration) -> Error {
-        let waited = format!("no answer within {} s", timeout.as_secs_f64());
-        let each: Vec<String> = self
-            .seeds
-            .iter()
-            .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
-            .collect();
-        let what =
-            if self.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
-        Error::Join(format!("{what}: {}", each.join(", ")))
-    }
-}
-
-/// `seed` resolved: `None` if its host does not resolve; an argument error
-/// if it is not `host:port` with a port from 0 to 65535.
-fn seed_addr(py: Python<'_>, seed: &str) -> Result<Option<SocketAddr>, Error> {
-    if let Ok(a) = seed.parse::<SocketAddr>() {
-        return Ok(Some(a));
-    }
-    let well_formed = seed
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if !well_formed {
-        return Err(bad_argument(
-            "seeds",
-            "host:port addresses, such as \"127.0.0.1:7946\"",
-            format!("{seed:?}"),
-        ));
-    }
-    let owned = seed.to_owned();
+    let has_port = text.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && p.parse::<u16>().is_ok() && (h.starts_with('[') || !h.contains(':'))
+    });
+    let with_port = if has_port { text.to_owned() } else { format!("{text}:0") };
+    let owned = with_port.clone();
     let found = py.detach(move || owned.to_socket_addrs().map(|mut it| it.next()));
-    Ok(found.ok().flatten())
+    match found {
+        Ok(Some(a)) => Ok(a),
+        _ => Err(bad_argument(
+            "advertise",
+            "a host or host:port that resolves, such as \"10.1.2.3\" or \"10.1.2.3:7946\"",
+            format!("{text:?}"),
+        )),
+    }
+}
+
+/// The error when no seed answered within `timeout`: each seed with its
+/// own reason at the last attempt.
+#[cold]
+fn join_failed(last: &Resolved, timeout: Duration) -> Error {
+    let waited = format!("no answer within {} s", timeout.as_secs_f64());
+    let each: Vec<String> = last
+        .seeds
+        .iter()
+        .map(|(seed, note)| format!("{seed} ({})", note.unwrap_or(&waited)))
+        .collect();
+    let what = if last.addrs.is_empty() { "no seed to join through" } else { "no seed answered" };
+    Error::Join(format!("{what}: {}", each.join(", ")))
+}
+
+/// Checks `seeds`: a seed that is not `host:port` at all is an argument
+/// error (a mistake in the program); one whose host does not resolve, or
+/// that is this node's own address, is one failed seed among several, so
+/// the others are still tried.
+fn check_seeds(seeds: &[String]) -> Result<(), Error> {
+    if seeds.is_empty() {
+        return Err(bad_argument("seeds", "at least one host:port", "none"));
+    }
+    for seed in seeds {
+        if seed.parse::<SocketAddr>().is_ok() {
+            continue;
+        }
+        let well_formed = seed
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !well_formed {
+            return Err(bad_argument(
+                "seeds",
+                "host:port addresses, such as \"127.0.0.1:7946\"",
+                format!("{seed:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a join came to, as Python sees it.
+fn join_result(outcome: JoinOutcome, timeout: Duration) -> PyResult<usize> {
+    match outcome {
+        JoinOutcome::Joined => Ok(1),
+        JoinOutcome::Failed(last) => Err(join_failed(&last, timeout).into()),
+        JoinOutcome::Closed => Err(Error::from(DriverError::Closed).into()),
+    }
 }
 
 #[cold]
@@ -216,7 +217,7 @@ impl NativeNode {
 #[pymethods]
 impl NativeNode {
     #[new]
-    #[pyo3(signature = (name, bind, config, meta, seed))]
+    #[pyo3(signature = (name, bind, config, meta, seed, advertise=None))]
     fn new(
         py: Python<'_>,
         name: Option<String>,
@@ -224,6 +225,7 @@ impl NativeNode {
         config: PyRef<'_, PyConfig>,
         meta: Vec<u8>,
         seed: Option<u64>,
+        advertise: Option<&str>,
     ) -> PyResult<Self> {
         if let Some(n) = &name {
             if n.is_empty() || n.len() > 128 {
@@ -232,9 +234,11 @@ impl NativeNode {
             }
         }
         let addr = resolve(py, "bind", bind)?;
+        let advertise = advertise.map(|a| advertised(py, a)).transpose()?;
         let cfg = config.inner.clone();
-        let node =
-            py.detach(move || Node::start(name, addr, cfg, meta, seed)).map_err(Error::from)?;
+        let node = py
+            .detach(move || Node::start(name, addr, advertise, cfg, meta, seed))
+            .map_err(Error::from)?;
         Ok(NativeNode { node: Arc::new(node) })
     }
 
@@ -255,21 +259,23 @@ impl NativeNode {
 
     fn join(&self, py: Python<'_>, seeds: Vec<String>, timeout: f64) -> PyResult<usize> {
         let timeout = seconds("timeout", timeout)?;
-        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
-        if seeds.addrs.is_empty() && !self.node.is_closed() {
-            return Err(seeds.failed(timeout).into()); // nothing to wait for
-        }
-        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
-        // The engine itself gives up at `timeout`; the margin only covers a
-        // stalled runtime.
-        let deadline = Instant::now() + timeout + Duration::from_secs(1);
-        match self.wait_loop(py, deadline, |n, slice| n.wait_join(token, slice))? {
-            Some(true) => Ok(1),
-            Some(false) | None if self.node.is_closed() => {
-                Err(Error::from(DriverError::Closed).into())
-            }
-            _ => Err(seeds.failed(timeout).into()),
-        }
+        check_seeds(&seeds)?;
+        let node = &self.node;
+        // Resolving blocks: the whole join runs without the GIL, taking it
+        // between slices only to let Python deliver signals (Ctrl-C).
+        let outcome = py.detach(|| {
+            node.join_names(&seeds, timeout, |n, token, until| loop {
+                let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
+                if let Some(ok) = n.wait_join(token, slice) {
+                    return Ok::<_, PyErr>(Some(ok));
+                }
+                Python::attach(|py| py.check_signals())?;
+                if Instant::now() >= until || n.is_closed() {
+                    return Ok(None);
+                }
+            })
+        })?;
+        join_result(outcome, timeout)
     }
 
     fn join_async<'py>(
@@ -279,30 +285,29 @@ impl NativeNode {
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds("timeout", timeout)?;
-        let seeds = JoinSeeds::resolve(py, &seeds, self.node.addr())?;
-        if seeds.addrs.is_empty() && !self.node.is_closed() {
-            return Err(seeds.failed(timeout).into());
+        check_seeds(&seeds)?;
+        if self.node.is_closed() {
+            return Err(Error::from(DriverError::Closed).into());
         }
-        let token = self.node.start_join(&seeds.addrs, timeout).map_err(Error::from)?;
         let node = self.node.clone();
         super::asyncio::init();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            // The wait is a condvar: keep it off the async workers.
-            let outcome = tokio::task::spawn_blocking(move || loop {
-                if let Some(ok) = node.wait_join(token, SLICE) {
-                    return Some(ok);
-                }
-                if node.is_closed() {
-                    return None;
-                }
+            // Resolving and the waits block: keep them off the async workers.
+            let outcome = tokio::task::spawn_blocking(move || {
+                node.join_names(&seeds, timeout, |n, token, until| loop {
+                    let slice = SLICE.min(until.saturating_duration_since(Instant::now()));
+                    if let Some(ok) = n.wait_join(token, slice) {
+                        return Ok::<_, ()>(Some(ok));
+                    }
+                    if Instant::now() >= until || n.is_closed() {
+                        return Ok(None);
+                    }
+                })
             })
-            .await
-            .ok()
-            .flatten();
+            .await;
             match outcome {
-                Some(true) => Ok(1usize),
-                None => Err(Error::from(DriverError::Closed).into()),
-                Some(false) => Err(seeds.failed(timeout).into()),
+                Ok(Ok(outcome)) => join_result(outcome, timeout),
+                _ => Err(Error::from(DriverError::Closed).into()),
             }
         })
     }

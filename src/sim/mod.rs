@@ -594,6 +594,18 @@ impl Simulation {
         self.restart(i);
     }
 
+    /// Restarts node `i` as a fresh engine that joins through `seeds`,
+    /// running or not, as a process started with a fixed seed list does
+    /// (after a restart of the whole cluster, those may still be down);
+    /// with no seeds it waits to be joined.
+    pub fn restart_through(&mut self, i: u32, seeds: &[u32]) {
+        self.boot(i);
+        self.record(i, RecordKind::Restarted, i, 0);
+        if !seeds.is_empty() {
+            self.join(i, seeds);
+        }
+    }
+
     /// Sets how many payload bytes of datagrams a paused node holds for
     /// when it resumes (default [`DEFAULT_RECEIVE_BUFFER`]; 0 loses all).
     pub fn set_receive_buffer(&mut self, bytes: usize) {
@@ -679,6 +691,7 @@ impl Simulation {
         while let Some(ev) = engine.poll_event() {
             events.push(ev);
         }
+        let mut rejoin = false;
         for ev in events {
             let detail = self.content_of(&ev);
             let own =
@@ -696,6 +709,13 @@ impl Simulation {
                 Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own)),
                 Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own)),
                 Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own)),
+                Event::RejoinDue => {
+                    // Joins again through the seeds it last joined through
+                    // (the simulated network has no names to resolve
+                    // again); the join's own records show it.
+                    rejoin = true;
+                    continue;
+                }
                 Event::Rumor { origin, version, .. } => {
                     (RecordKind::Rumor, (self.index(origin), *version))
                 }
@@ -754,6 +774,11 @@ impl Simulation {
             }
         }
         self.schedule(i);
+        let seeds = &self.nodes[i as usize].seeds;
+        if rejoin && !seeds.is_empty() {
+            let seeds = seeds.clone();
+            self.join(i, &seeds);
+        }
     }
 
     fn close_intervals(&mut self, upto: Duration) {

@@ -171,6 +171,8 @@ impl Check {
 
 /// One step of a scenario.
 #[derive(Debug, Clone)]
+// A script is a handful of ops: an AddNode's inline Config costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Op {
     /// Every node joins through this one, all at once.
     JoinAll(u32),
