@@ -58,12 +58,25 @@ pub struct Names {
 #[derive(Debug, Default)]
 struct Interned {
     /// The idents by name (usually one per name; more while members
-    /// change address or metadata). A name with no ident is an accuser's.
-    by_name: FixedHashMap<Arc<str>, Vec<Arc<Ident>>>,
+    /// change address or metadata), and the name's accuser handle.
+    by_name: FixedHashMap<Arc<str>, Held>,
     /// Idents held, and the count at which unused ones are swept next.
     idents: usize,
     sweep_at: usize,
 }
+
+/// What [`Names`] holds under one name.
+#[derive(Debug, Default)]
+struct Held {
+    idents: Vec<Arc<Ident>>,
+    /// The name as entries hold an accuser: one thin pointer (8 bytes, not
+    /// the 16 of an `Arc<str>`), shared.
+    accuser: Option<Accuser>,
+}
+
+/// An interned name held as an accuser: a thin pointer to the shared name,
+/// so an [`Entry`] spends 8 bytes on it rather than 16.
+pub(crate) type Accuser = Arc<Arc<str>>;
 
 impl Names {
     /// An empty interner, to share between engines.
@@ -85,23 +98,27 @@ impl Names {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The shared copy of `name`.
-    pub(crate) fn name(&self, name: &str) -> Arc<str> {
+    /// The shared copy of `name`, as entries hold an accuser.
+    pub(crate) fn accuser(&self, name: &str) -> Accuser {
         let mut i = self.lock();
-        if let Some((k, _)) = i.by_name.get_key_value(name) {
-            return k.clone();
-        }
-        i.sweep();
-        let k: Arc<str> = name.into();
-        i.by_name.insert(k.clone(), Vec::new());
-        k
+        let key = match i.by_name.get_key_value(name) {
+            Some((k, _)) => k.clone(),
+            None => {
+                i.sweep();
+                let k: Arc<str> = name.into();
+                i.by_name.insert(k.clone(), Held::default());
+                k
+            }
+        };
+        let held = i.by_name.get_mut(name).expect("just found or inserted");
+        held.accuser.get_or_insert_with(|| Arc::new(key)).clone()
     }
 
     /// The shared ident of `name` at `addr` with `meta`.
     pub(crate) fn ident(&self, name: &str, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
         let mut i = self.lock();
-        if let Some(all) = i.by_name.get(name) {
-            if let Some(id) = all.iter().find(|d| d.addr == addr && *d.meta == *meta) {
+        if let Some(held) = i.by_name.get(name) {
+            if let Some(id) = held.idents.iter().find(|d| d.addr == addr && *d.meta == *meta) {
                 return id.clone();
             }
         }
@@ -111,7 +128,7 @@ impl Names {
             None => name.into(),
         };
         let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into() });
-        i.by_name.entry(key).or_default().push(ident.clone());
+        i.by_name.entry(key).or_default().idents.push(ident.clone());
         i.idents += 1;
         ident
     }
@@ -126,19 +143,21 @@ impl Interned {
             return;
         }
         let mut idents = 0;
-        self.by_name.retain(|k, all| {
-            all.retain(|d| Arc::strong_count(d) > 1);
-            idents += all.len();
-            // The key and each ident hold the name: anyone else is an
-            // engine (an accuser's name, or an entry's).
-            !all.is_empty() || Arc::strong_count(k) > 1
+        self.by_name.retain(|_, held| {
+            // Held only here: no engine's entry holds it any more.
+            held.idents.retain(|d| Arc::strong_count(d) > 1);
+            if held.accuser.as_ref().is_some_and(|a| Arc::strong_count(a) == 1) {
+                held.accuser = None;
+            }
+            idents += held.idents.len();
+            !held.idents.is_empty() || held.accuser.is_some()
         });
         self.idents = idents;
         self.sweep_at = 2 * (idents + self.by_name.len()).max(512);
     }
 }
 
-/// A member table entry: 48 bytes on 64-bit targets (checked by a test),
+/// A member table entry: 40 bytes on 64-bit targets (checked by a test),
 /// with the name, address and metadata behind one shared pointer. Read
 /// the public [`Member`] with [`Entry::to_member`].
 #[derive(Debug, Clone)]
@@ -148,7 +167,7 @@ pub(crate) struct Entry {
     /// Local time of the last state change, in nanoseconds.
     since: u64,
     /// Who raised the suspicion or declared the death we hold.
-    pub(crate) accuser: Option<Arc<str>>,
+    pub(crate) accuser: Option<Accuser>,
     pub(crate) state: MemberState,
     /// Reaped: the id is free (or given to another member since).
     reaped: bool,
@@ -190,7 +209,7 @@ impl Entry {
 
     /// The accuser's name, empty if none.
     pub(crate) fn accuser(&self) -> &str {
-        self.accuser.as_deref().unwrap_or("")
+        self.accuser.as_deref().map_or("", |a| a)
     }
 
     /// The member as users see it (owned: built at the API boundary).
@@ -671,16 +690,16 @@ mod tests {
     }
 
     /// The budget of issue 16: ten thousand full views in 8 GiB leave
-    /// about 80 bytes per member entry. The entry itself is 48 bytes; the
+    /// about 80 bytes per member entry. The entry itself is 40 bytes; the
     /// name index slot (8 bytes, at most twice as many slots as names
     /// after it grew: 16) and the name-order slot (4 bytes) come on top;
     /// name, address and metadata are shared ([`Names`]).
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn an_entry_fits_the_budget() {
-        assert_eq!(core::mem::size_of::<Entry>(), 48);
+        assert_eq!(core::mem::size_of::<Entry>(), 40);
         assert_eq!(core::mem::size_of::<Slot>(), 8);
-        assert!(core::mem::size_of::<Entry>() + 2 * 8 + 4 <= 68);
+        assert!(core::mem::size_of::<Entry>() + 2 * 8 + 4 <= 60);
     }
 
     /// The name index agrees with a map through inserts, replacements and
@@ -722,10 +741,14 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = names.ident("n1", "127.0.0.1:2".parse().unwrap(), b"m");
         assert!(!Arc::ptr_eq(&a, &c) && Arc::ptr_eq(&a.name, &c.name));
-        drop((a, b, c));
+        let accuser = names.accuser("n1");
+        assert!(Arc::ptr_eq(&accuser, &names.accuser("n1")) && Arc::ptr_eq(&*accuser, &a.name));
+        let kept = names.accuser("kept");
+        drop((a, b, c, accuser));
         for i in 0..5000 {
             let _ = names.ident(&alloc::format!("x{i}"), "127.0.0.1:1".parse().unwrap(), b"");
         }
         assert!(names.len() < 2000, "unused names are swept: {}", names.len());
+        assert!(Arc::ptr_eq(&kept, &names.accuser("kept")), "a held accuser stays");
     }
 }
