@@ -58,6 +58,12 @@ impl ProbeOrder {
         self.pos = 0;
         self.left = self.size;
         self.late.clear();
+        // A mass join leaves room for a thousand late ids (4 bytes per
+        // member entry) in every engine: give it back at the round's start.
+        // Only after a burst grew it, so no allocation per round.
+        if self.late.capacity() > 16 {
+            self.late.shrink_to(16);
+        }
     }
 
     /// The next id of the round, or `None` once the round is over.
@@ -120,6 +126,21 @@ mod tests {
     /// The ids one round visits, in order.
     fn round(order: &mut ProbeOrder, rng: &mut ChaCha8Rng) -> Vec<Id> {
         core::iter::from_fn(|| order.next(rng)).collect()
+    }
+
+    /// The late list of a mass join gives its room back at the next round
+    /// (issue 16: bytes per member entry).
+    #[test]
+    fn late_room_is_given_back_at_the_next_round() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut order = ProbeOrder::default();
+        order.start_round(0, &mut rng);
+        for id in 0..1000 {
+            order.add(id);
+        }
+        assert_eq!(round(&mut order, &mut rng).len(), 1000);
+        order.start_round(1000, &mut rng);
+        assert!(order.late.capacity() <= 16, "room left: {}", order.late.capacity());
     }
 
     #[test]
