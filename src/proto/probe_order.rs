@@ -74,7 +74,14 @@ impl ProbeOrder {
         }
         let draw = rng.next_u64() % total;
         if draw < self.late.len() as u64 {
-            return Some(self.late.swap_remove(draw as usize));
+            let id = self.late.swap_remove(draw as usize);
+            // Drained to a quarter: give half the room back (amortized
+            // O(1): a shrink comes after as many visits as it copies).
+            let (len, cap) = (self.late.len(), self.late.capacity());
+            if cap > 16 && len * 4 <= cap {
+                self.late.shrink_to(len * 2);
+            }
+            return Some(id);
         }
         // Cycle-walk: skip the permuted values at or above `size` (fewer
         // than three in four).
@@ -128,8 +135,8 @@ mod tests {
         core::iter::from_fn(|| order.next(rng)).collect()
     }
 
-    /// The late list of a mass join gives its room back at the next round
-    /// (issue 16: bytes per member entry).
+    /// The late list of a mass join gives its room back as it drains, and
+    /// at the next round (issue 16: bytes per member entry).
     #[test]
     fn late_room_is_given_back_at_the_next_round() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -139,6 +146,10 @@ mod tests {
             order.add(id);
         }
         assert_eq!(round(&mut order, &mut rng).len(), 1000);
+        assert!(order.late.capacity() <= 16, "drained: {}", order.late.capacity());
+        for id in 0..1000 {
+            order.add(id);
+        }
         order.start_round(1000, &mut rng);
         assert!(order.late.capacity() <= 16, "room left: {}", order.late.capacity());
     }
