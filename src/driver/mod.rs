@@ -283,8 +283,15 @@ impl Node {
         let name = name.unwrap_or_else(|| addr.to_string());
         let seed = seed.unwrap_or_else(random_seed);
         let origin = Instant::now();
-        let mut engine = Engine::new(config, name.clone(), addr, seed, Duration::ZERO)
-            .map_err(DriverError::Config)?;
+        // One interner for every node of the process: a process hosting a
+        // thousand nodes holds each member's name, address and metadata
+        // once, not once per node (issue 16, compact views). Sharing
+        // changes where the bytes live, never what an engine does.
+        static NAMES: std::sync::OnceLock<Arc<crate::proto::Names>> = std::sync::OnceLock::new();
+        let names = NAMES.get_or_init(crate::proto::Names::new).clone();
+        let mut engine =
+            Engine::with_names(config, name.clone(), addr, seed, Duration::ZERO, names)
+                .map_err(DriverError::Config)?;
         if !meta.is_empty() {
             engine.set_meta(Duration::ZERO, meta).map_err(DriverError::Meta)?;
         }

@@ -571,12 +571,12 @@ impl Engine {
 
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
+        self.out.pop_transmit()
     }
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
+        self.out.pop_event()
     }
 
     /// When [`Engine::handle_timeout`] must be called next.

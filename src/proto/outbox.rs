@@ -22,6 +22,19 @@ pub struct Transmit {
     pub stream: bool,
 }
 
+/// Gives back a queue's room once a burst drained (a mass join leaves room
+/// for a thousand events in every engine, 14 bytes per member entry, long
+/// after they were read): when a quarter full or less, to half full, so a
+/// shrink, O(len), comes after at least as many pops (amortized O(1), never
+/// per operation); never below [`MIN_ROOM`](super::piggyback::MIN_ROOM),
+/// so small bursts reuse their room.
+fn shrink<T>(q: &mut VecDeque<T>) {
+    let (len, cap) = (q.len(), q.capacity());
+    if cap > super::piggyback::MIN_ROOM && len * 4 <= cap {
+        q.shrink_to(len * 2);
+    }
+}
+
 /// Outgoing transmits and events, the counters, and the keyring.
 #[derive(Debug)]
 pub(crate) struct Outbox {
@@ -72,6 +85,20 @@ impl Outbox {
     /// A fresh datagram of `packet_budget` bytes.
     pub(crate) fn datagram(&self) -> DatagramBuilder {
         DatagramBuilder::new(self.packet_budget())
+    }
+
+    /// The next transmit for the driver.
+    pub(crate) fn pop_transmit(&mut self) -> Option<Transmit> {
+        let t = self.transmits.pop_front();
+        shrink(&mut self.transmits);
+        t
+    }
+
+    /// The next event for the driver.
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
+        let e = self.events.pop_front();
+        shrink(&mut self.events);
+        e
     }
 
     /// Reports `event` to the driver.
@@ -144,5 +171,25 @@ impl Outbox {
         let mut b = self.datagram();
         self.push(&mut b, &msg);
         self.transmit(dst, b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A drained burst of events gives its room back (issue 16: bytes per
+    /// member entry).
+    #[test]
+    fn queues_give_back_room_once_drained() {
+        let mut out = Outbox::new(None, 1400, 0);
+        for _ in 0..1000 {
+            out.event(Event::LeaveDone);
+        }
+        assert!(out.events.capacity() >= 1000);
+        while out.pop_event().is_some() {}
+        assert!(out.events.capacity() <= super::super::piggyback::MIN_ROOM);
+        out.event(Event::LeaveDone);
+        assert!(out.pop_event().is_some());
     }
 }

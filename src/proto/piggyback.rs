@@ -235,6 +235,9 @@ impl Piggyback {
     }
 }
 
+/// Room below which a queue is never shrunk: small bursts reuse theirs.
+pub(crate) const MIN_ROOM: usize = 16;
+
 /// The queue of member updates waiting to be gossiped.
 ///
 /// At most one entry per member (a newer update replaces the older one and
@@ -299,9 +302,24 @@ impl UpdateQueue {
             Some((sent, id)) => {
                 self.order.remove(&(sent, Reverse(id)));
                 self.names.remove(&id);
+                self.shrink();
                 true
             }
             None => false,
+        }
+    }
+
+    /// Gives back the member map's room once a burst drained: a thousand
+    /// joins leave room for a thousand updates (about 30 bytes per member
+    /// entry) long after the queue is empty. The B-trees free their nodes
+    /// as they go. Only when a quarter full or less, to half full, so a
+    /// shrink, O(len), comes after at least as many removals: amortized
+    /// O(1), never a shrink per operation. The map is never iterated, so
+    /// its layout changes nothing.
+    fn shrink(&mut self) {
+        let (len, cap) = (self.by_name.len(), self.by_name.capacity());
+        if cap > MIN_ROOM && len * 4 <= cap {
+            self.by_name.shrink_to(len * 2);
         }
     }
 
@@ -319,6 +337,7 @@ impl UpdateQueue {
         if sent + 1 >= limit {
             self.by_name.remove(&name);
             self.names.remove(&id);
+            self.shrink();
             return true;
         }
         *slot = (sent + 1, id);
@@ -361,5 +380,26 @@ mod tests {
         assert!(q.sent(10, 2));
         assert!(q.is_empty());
         assert!(!q.remove(10));
+    }
+
+    /// A drained burst gives its room back (issue 16: bytes per member
+    /// entry), through sends and removals alike.
+    #[test]
+    fn gives_back_room_once_drained() {
+        let mut q = UpdateQueue::default();
+        for id in 0..2000 {
+            q.push(id);
+        }
+        assert!(q.by_name.capacity() >= 2000);
+        for id in 0..1000 {
+            assert!(q.sent(id, 1));
+        }
+        for id in 1000..2000 {
+            assert!(q.remove(id));
+        }
+        assert!(q.is_empty());
+        assert!(q.by_name.capacity() <= MIN_ROOM, "room left: {}", q.by_name.capacity());
+        q.push(7);
+        assert_eq!(order(&q), [7], "still works after shrinking");
     }
 }

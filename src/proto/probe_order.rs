@@ -58,6 +58,12 @@ impl ProbeOrder {
         self.pos = 0;
         self.left = self.size;
         self.late.clear();
+        // A mass join leaves room for a thousand late ids (4 bytes per
+        // member entry) in every engine: give it back at the round's start.
+        // Only after a burst grew it, so no allocation per round.
+        if self.late.capacity() > 16 {
+            self.late.shrink_to(16);
+        }
     }
 
     /// The next id of the round, or `None` once the round is over.
@@ -68,7 +74,14 @@ impl ProbeOrder {
         }
         let draw = rng.next_u64() % total;
         if draw < self.late.len() as u64 {
-            return Some(self.late.swap_remove(draw as usize));
+            let id = self.late.swap_remove(draw as usize);
+            // Drained to a quarter: give half the room back (amortized
+            // O(1): a shrink comes after as many visits as it copies).
+            let (len, cap) = (self.late.len(), self.late.capacity());
+            if cap > 16 && len * 4 <= cap {
+                self.late.shrink_to(len * 2);
+            }
+            return Some(id);
         }
         // Cycle-walk: skip the permuted values at or above `size` (fewer
         // than three in four).
@@ -120,6 +133,25 @@ mod tests {
     /// The ids one round visits, in order.
     fn round(order: &mut ProbeOrder, rng: &mut ChaCha8Rng) -> Vec<Id> {
         core::iter::from_fn(|| order.next(rng)).collect()
+    }
+
+    /// The late list of a mass join gives its room back as it drains, and
+    /// at the next round (issue 16: bytes per member entry).
+    #[test]
+    fn late_room_is_given_back_at_the_next_round() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut order = ProbeOrder::default();
+        order.start_round(0, &mut rng);
+        for id in 0..1000 {
+            order.add(id);
+        }
+        assert_eq!(round(&mut order, &mut rng).len(), 1000);
+        assert!(order.late.capacity() <= 16, "drained: {}", order.late.capacity());
+        for id in 0..1000 {
+            order.add(id);
+        }
+        order.start_round(1000, &mut rng);
+        assert!(order.late.capacity() <= 16, "room left: {}", order.late.capacity());
     }
 
     #[test]

@@ -58,12 +58,25 @@ pub struct Names {
 #[derive(Debug, Default)]
 struct Interned {
     /// The idents by name (usually one per name; more while members
-    /// change address or metadata). A name with no ident is an accuser's.
-    by_name: FixedHashMap<Arc<str>, Vec<Arc<Ident>>>,
+    /// change address or metadata), and the name's accuser handle.
+    by_name: FixedHashMap<Arc<str>, Held>,
     /// Idents held, and the count at which unused ones are swept next.
     idents: usize,
     sweep_at: usize,
 }
+
+/// What [`Names`] holds under one name.
+#[derive(Debug, Default)]
+struct Held {
+    idents: Vec<Arc<Ident>>,
+    /// The name as entries hold an accuser: one thin pointer (8 bytes, not
+    /// the 16 of an `Arc<str>`), shared.
+    accuser: Option<Accuser>,
+}
+
+/// An interned name held as an accuser: a thin pointer to the shared name,
+/// so an [`Entry`] spends 8 bytes on it rather than 16.
+pub(crate) type Accuser = Arc<Arc<str>>;
 
 impl Names {
     /// An empty interner, to share between engines.
@@ -85,23 +98,27 @@ impl Names {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The shared copy of `name`.
-    pub(crate) fn name(&self, name: &str) -> Arc<str> {
+    /// The shared copy of `name`, as entries hold an accuser.
+    pub(crate) fn accuser(&self, name: &str) -> Accuser {
         let mut i = self.lock();
-        if let Some((k, _)) = i.by_name.get_key_value(name) {
-            return k.clone();
-        }
-        i.sweep();
-        let k: Arc<str> = name.into();
-        i.by_name.insert(k.clone(), Vec::new());
-        k
+        let key = match i.by_name.get_key_value(name) {
+            Some((k, _)) => k.clone(),
+            None => {
+                i.sweep();
+                let k: Arc<str> = name.into();
+                i.by_name.insert(k.clone(), Held::default());
+                k
+            }
+        };
+        let held = i.by_name.get_mut(name).expect("just found or inserted");
+        held.accuser.get_or_insert_with(|| Arc::new(key)).clone()
     }
 
     /// The shared ident of `name` at `addr` with `meta`.
     pub(crate) fn ident(&self, name: &str, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
         let mut i = self.lock();
-        if let Some(all) = i.by_name.get(name) {
-            if let Some(id) = all.iter().find(|d| d.addr == addr && *d.meta == *meta) {
+        if let Some(held) = i.by_name.get(name) {
+            if let Some(id) = held.idents.iter().find(|d| d.addr == addr && *d.meta == *meta) {
                 return id.clone();
             }
         }
@@ -111,7 +128,7 @@ impl Names {
             None => name.into(),
         };
         let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into() });
-        i.by_name.entry(key).or_default().push(ident.clone());
+        i.by_name.entry(key).or_default().idents.push(ident.clone());
         i.idents += 1;
         ident
     }
@@ -126,19 +143,21 @@ impl Interned {
             return;
         }
         let mut idents = 0;
-        self.by_name.retain(|k, all| {
-            all.retain(|d| Arc::strong_count(d) > 1);
-            idents += all.len();
-            // The key and each ident hold the name: anyone else is an
-            // engine (an accuser's name, or an entry's).
-            !all.is_empty() || Arc::strong_count(k) > 1
+        self.by_name.retain(|_, held| {
+            // Held only here: no engine's entry holds it any more.
+            held.idents.retain(|d| Arc::strong_count(d) > 1);
+            if held.accuser.as_ref().is_some_and(|a| Arc::strong_count(a) == 1) {
+                held.accuser = None;
+            }
+            idents += held.idents.len();
+            !held.idents.is_empty() || held.accuser.is_some()
         });
         self.idents = idents;
         self.sweep_at = 2 * (idents + self.by_name.len()).max(512);
     }
 }
 
-/// A member table entry: 48 bytes on 64-bit targets (checked by a test),
+/// A member table entry: 40 bytes on 64-bit targets (checked by a test),
 /// with the name, address and metadata behind one shared pointer. Read
 /// the public [`Member`] with [`Entry::to_member`].
 #[derive(Debug, Clone)]
@@ -148,7 +167,7 @@ pub(crate) struct Entry {
     /// Local time of the last state change, in nanoseconds.
     since: u64,
     /// Who raised the suspicion or declared the death we hold.
-    pub(crate) accuser: Option<Arc<str>>,
+    pub(crate) accuser: Option<Accuser>,
     pub(crate) state: MemberState,
     /// Reaped: the id is free (or given to another member since).
     reaped: bool,
@@ -190,7 +209,7 @@ impl Entry {
 
     /// The accuser's name, empty if none.
     pub(crate) fn accuser(&self) -> &str {
-        self.accuser.as_deref().unwrap_or("")
+        self.accuser.as_deref().map_or("", |a| a)
     }
 
     /// The member as users see it (owned: built at the API boundary).
@@ -206,6 +225,39 @@ impl Entry {
     }
 }
 
+/// The entry of `id` in a table's parts (a free function, so that the name
+/// index can read names while the table changes it).
+fn entry_of<'a>(
+    base: &'a Snapshot,
+    changed: &'a FixedHashMap<Id, Entry>,
+    own: &'a [Entry],
+    id: Id,
+) -> Option<&'a Entry> {
+    let i = id as usize;
+    let b = base.entries.len();
+    if i < b {
+        if !changed.is_empty() {
+            if let Some(e) = changed.get(&id) {
+                return Some(e);
+            }
+        }
+        Some(&base.entries[i])
+    } else {
+        own.get(i - b)
+    }
+}
+
+/// Makes room for one more in `v`, growing by an eighth rather than
+/// doubling: a table of n members then holds room for at most n + n/8 + 8
+/// (about 5 bytes per member entry of slack on average, not about 10 with
+/// doubling's 25 %). Still amortized O(1) per push (a growth copies n and
+/// comes every n/8 pushes), and tables grow only as members are learned.
+fn grow_gently<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len() / 8 + 8);
+    }
+}
+
 /// Nanoseconds, saturating (584 years).
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -218,7 +270,7 @@ fn nanos(d: Duration) -> u64 {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     entries: Vec<Entry>,
-    index: FixedHashMap<Arc<str>, Id>,
+    index: NameIndex,
     /// Members by state, indexed like [`MemberState`].
     counts: [usize; 4],
     /// Ids in name order.
@@ -240,13 +292,13 @@ impl Snapshot {
     ) -> Arc<Snapshot> {
         let mut s = Snapshot { names, ..Snapshot::default() };
         for member in members {
-            if s.index.contains_key(member.name.as_str()) {
+            if s.index.get(&member.name, |i| s.entries[i as usize].name()).is_some() {
                 continue;
             }
-            let e = Entry::new(&s.names, &member);
-            s.index.insert(e.ident.name.clone(), s.entries.len() as Id);
+            let id = s.entries.len() as Id;
+            s.entries.push(Entry::new(&s.names, &member));
             s.counts[member.state as usize] += 1;
-            s.entries.push(e);
+            s.index.insert(&member.name, id, |i| s.entries[i as usize].name());
         }
         let mut sorted: Vec<Id> = (0..s.entries.len() as Id).collect();
         sorted.sort_unstable_by(|&a, &b| {
@@ -268,7 +320,8 @@ impl Snapshot {
 
     /// One member by name.
     pub fn member(&self, name: &str) -> Option<Member> {
-        self.index.get(name).map(|&id| self.entries[id as usize].to_member())
+        let id = self.index.get(name, |i| self.entries[i as usize].name())?;
+        Some(self.entries[id as usize].to_member())
     }
 
     /// The interner the engines built on this view share.
@@ -287,7 +340,7 @@ pub(crate) struct Table {
     /// Entries of the members learned here, from id `base.len()` on.
     own: Vec<Entry>,
     /// Names of the members learned here (and of reused snapshot slots).
-    index: FixedHashMap<Arc<str>, Id>,
+    index: NameIndex,
     /// Snapshot ids reaped here at least once: the snapshot's index and
     /// name order no longer speak for them (if reused, `index` and
     /// `own_sorted` do).
@@ -326,12 +379,13 @@ impl Table {
     }
 
     pub(crate) fn id(&self, name: &str) -> Option<Id> {
-        if let Some(&id) = self.base.index.get(name) {
+        let base = &self.base.entries;
+        if let Some(id) = self.base.index.get(name, |i| base[i as usize].name()) {
             if self.base_gone.is_empty() || !self.base_gone.contains_key(&id) {
                 return Some(id);
             }
         }
-        self.index.get(name).copied()
+        self.index.get(name, |i| self.name_of(i))
     }
 
     /// Removes member `id`: its name is free again (a member coming back
@@ -349,8 +403,10 @@ impl Table {
         if (id as usize) < self.base.entries.len() {
             self.base_gone.insert(id, ());
         }
-        if self.index.get(&*name) == Some(&id) {
-            self.index.remove(&*name);
+        let (base, changed, own) = (&self.base, &self.changed, &self.own);
+        let name_of = |i| entry_of(base, changed, own, i).map_or("", Entry::name);
+        if self.index.get(&name, name_of) == Some(id) {
+            self.index.remove(&name, name_of);
             // O(members) per reap, not per message: reaps are rare.
             if let Some(at) = self.own_sorted.iter().position(|&o| o == id) {
                 self.own_sorted.remove(at);
@@ -365,18 +421,7 @@ impl Table {
     }
 
     pub(crate) fn get(&self, id: Id) -> Option<&Entry> {
-        let i = id as usize;
-        let b = self.base.entries.len();
-        if i < b {
-            if !self.changed.is_empty() {
-                if let Some(e) = self.changed.get(&id) {
-                    return Some(e);
-                }
-            }
-            Some(&self.base.entries[i])
-        } else {
-            self.own.get(i - b)
-        }
+        entry_of(&self.base, &self.changed, &self.own, id)
     }
 
     /// The entry of `id` for writing; a snapshot entry is copied first.
@@ -411,13 +456,16 @@ impl Table {
                 id
             }
             None => {
+                grow_gently(&mut self.own);
                 self.own.push(entry);
                 (self.len() - 1) as Id
             }
         };
         let at = self.own_sorted.partition_point(|&o| self.name_of(o) < &*name);
+        grow_gently(&mut self.own_sorted);
         self.own_sorted.insert(at, id);
-        self.index.insert(name, id);
+        let (base, changed, own) = (&self.base, &self.changed, &self.own);
+        self.index.insert(&name, id, |i| entry_of(base, changed, own, i).map_or("", Entry::name));
         id
     }
 
@@ -485,6 +533,136 @@ impl Table {
     }
 }
 
+/// Ids by name, in 8 bytes a slot: an open-addressing table (linear
+/// probing) of `(hash, id)` pairs keyed by the name's hash, the name itself
+/// read from the entry the id names. A map keyed by a copy of the name
+/// (`HashMap<Arc<str>, Id>`) costs 24 bytes a slot plus its control byte;
+/// this costs 8, so at 10,000 members the index is about 15 bytes per
+/// member entry instead of about 45. Lookups stay O(1) on average (load at
+/// most 3/4), and the hash is fixed (SipHash with zero keys), so runs are
+/// reproducible. Nothing iterates it, so its order never shows.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct NameIndex {
+    /// A power of two of slots (or none); [`EMPTY`] in `id` marks a free one.
+    slots: Vec<Slot>,
+    len: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The low 32 bits of the name's hash: its home slot is `hash & mask`,
+    /// and the rest tells most other names apart without reading them.
+    hash: u32,
+    id: Id,
+}
+
+/// The id of a free slot: never an entry's (ids count up from 0).
+const EMPTY: Id = Id::MAX;
+
+/// The fixed hash of a name, folded to the 32 bits a slot keeps.
+fn name_hash(name: &str) -> u32 {
+    use core::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(name.as_bytes());
+    let h = h.finish();
+    (h ^ (h >> 32)) as u32
+}
+
+impl NameIndex {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The slot holding `name`, if any; `name_of` reads an id's name.
+    fn find<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let hash = name_hash(name);
+        let mask = self.mask();
+        let mut at = hash as usize & mask;
+        loop {
+            let s = self.slots[at];
+            if s.id == EMPTY {
+                return None;
+            }
+            if s.hash == hash && name_of(s.id) == name {
+                return Some(at);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The id named `name`.
+    pub(crate) fn get<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
+        self.find(name, name_of).map(|at| self.slots[at].id)
+    }
+
+    /// Indexes `id` under `name`, replacing the id it had.
+    pub(crate) fn insert<'a>(&mut self, name: &str, id: Id, name_of: impl Fn(Id) -> &'a str) {
+        debug_assert_ne!(id, EMPTY);
+        if let Some(at) = self.find(name, name_of) {
+            self.slots[at].id = id;
+            return;
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.resize((self.slots.len() * 2).max(8));
+        }
+        self.place(Slot { hash: name_hash(name), id });
+        self.len += 1;
+    }
+
+    /// Drops `name`; returns the id it had.
+    pub(crate) fn remove<'a>(&mut self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
+        let mut at = self.find(name, name_of)?;
+        let id = self.slots[at].id;
+        // Backward-shift deletion: pull later slots of the run back over
+        // the hole if their home is not between the hole and them.
+        let mask = self.mask();
+        let mut next = (at + 1) & mask;
+        while self.slots[next].id != EMPTY {
+            let home = self.slots[next].hash as usize & mask;
+            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(at) & mask) {
+                self.slots[at] = self.slots[next];
+                at = next;
+            }
+            next = (next + 1) & mask;
+        }
+        self.slots[at].id = EMPTY;
+        self.len -= 1;
+        // Shrink once far below capacity: after a burst of reaps, not per
+        // operation (halving at an eighth full, amortized O(1)).
+        if self.slots.len() > 64 && self.len * 8 < self.slots.len() {
+            self.resize(self.slots.len() / 2);
+        }
+        Some(id)
+    }
+
+    fn place(&mut self, slot: Slot) {
+        let mask = self.mask();
+        let mut at = slot.hash as usize & mask;
+        while self.slots[at].id != EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    fn resize(&mut self, slots: usize) {
+        let old =
+            core::mem::replace(&mut self.slots, alloc::vec![Slot { hash: 0, id: EMPTY }; slots]);
+        for s in old {
+            if s.id != EMPTY {
+                self.place(s);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,15 +703,45 @@ mod tests {
     }
 
     /// The budget of issue 16: ten thousand full views in 8 GiB leave
-    /// about 80 bytes per member entry. The entry itself is 48 bytes; the
-    /// name index slot (24 bytes) and the name-order slot (4 bytes) come
-    /// on top; name, address and metadata are shared ([`Names`]).
+    /// about 80 bytes per member entry. The entry itself is 40 bytes; the
+    /// name index slot (8 bytes, at most twice as many slots as names
+    /// after it grew: 16) and the name-order slot (4 bytes) come on top;
+    /// name, address and metadata are shared ([`Names`]).
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn an_entry_fits_the_budget() {
-        assert_eq!(core::mem::size_of::<Entry>(), 48);
-        assert_eq!(core::mem::size_of::<(Arc<str>, Id)>(), 24);
-        assert!(core::mem::size_of::<Entry>() + 24 + 4 <= 80);
+        assert_eq!(core::mem::size_of::<Entry>(), 40);
+        assert_eq!(core::mem::size_of::<Slot>(), 8);
+        assert!(core::mem::size_of::<Entry>() + 2 * 8 + 4 <= 60);
+    }
+
+    /// The name index agrees with a map through inserts, replacements and
+    /// removals (backward shifts included), and shrinks after they drain.
+    #[test]
+    fn name_index_finds_what_a_map_finds() {
+        let names: Vec<String> = (0..3000).map(|i| alloc::format!("node-{i}")).collect();
+        let name_of = |i: Id| names[i as usize].as_str();
+        let mut idx = NameIndex::default();
+        let mut map = std::collections::HashMap::new();
+        for i in 0..3000u32 {
+            idx.insert(&names[i as usize], i, name_of);
+            map.insert(i, ());
+        }
+        for i in (0..3000u32).filter(|i| i % 3 != 0) {
+            assert_eq!(idx.remove(&names[i as usize], name_of), Some(i));
+            map.remove(&i);
+        }
+        assert_eq!(idx.remove("node-1", name_of), None);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(idx.get(n, name_of), map.get(&(i as Id)).map(|_| i as Id), "{n}");
+        }
+        assert_eq!(idx.get("elsewhere", name_of), None);
+        assert_eq!(idx.len(), 1000);
+        for i in (0..3000u32).filter(|i| i % 3 == 0) {
+            assert_eq!(idx.remove(&names[i as usize], name_of), Some(i));
+        }
+        assert_eq!(idx.len(), 0);
+        assert!(idx.slots.len() <= 64, "drained, it shrinks: {} slots", idx.slots.len());
     }
 
     /// Engines sharing one interner share one copy of each ident, and
@@ -546,10 +754,14 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = names.ident("n1", "127.0.0.1:2".parse().unwrap(), b"m");
         assert!(!Arc::ptr_eq(&a, &c) && Arc::ptr_eq(&a.name, &c.name));
-        drop((a, b, c));
+        let accuser = names.accuser("n1");
+        assert!(Arc::ptr_eq(&accuser, &names.accuser("n1")) && Arc::ptr_eq(&*accuser, &a.name));
+        let kept = names.accuser("kept");
+        drop((a, b, c, accuser));
         for i in 0..5000 {
             let _ = names.ident(&alloc::format!("x{i}"), "127.0.0.1:1".parse().unwrap(), b"");
         }
         assert!(names.len() < 2000, "unused names are swept: {}", names.len());
+        assert!(Arc::ptr_eq(&kept, &names.accuser("kept")), "a held accuser stays");
     }
 }

@@ -227,7 +227,7 @@ impl View {
         accuser: String,
         now: Duration,
     ) -> Transition {
-        let accuser = self.table.names().name(&accuser);
+        let accuser = self.table.names().accuser(&accuser);
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
             e.accuser = Some(accuser);
@@ -243,7 +243,7 @@ impl View {
     /// Another accuser confirms the suspicion of member `id`: the claim we
     /// gossip names it.
     pub(crate) fn confirm(&mut self, id: Id, accuser: String) {
-        let accuser = self.table.names().name(&accuser);
+        let accuser = self.table.names().accuser(&accuser);
         if let Some(e) = self.table.get_mut(id) {
             e.accuser = Some(accuser);
         }
@@ -263,7 +263,7 @@ impl View {
         if !self.overrides(id, state, incarnation) {
             return None;
         }
-        let accuser = self.table.names().name(&accuser);
+        let accuser = self.table.names().accuser(&accuser);
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
             e.accuser = Some(accuser);

@@ -999,6 +999,19 @@ impl Simulation {
         self.deliveries.capacity() * core::mem::size_of::<Reverse<Delivery>>()
     }
 
+    /// Bytes the event log's own allocations hold: records, interval
+    /// counters and contents at their capacity (a `Vec` grown by doubling
+    /// holds up to twice its length), the content index approximately, and
+    /// not the heap of rumor payloads and values. For benchmarks that tell
+    /// the engines' memory from the simulator's own.
+    pub fn log_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.log.capacity() * size_of::<Record>()
+            + self.intervals.capacity() * size_of::<Interval>()
+            + self.contents.capacity() * size_of::<Content>()
+            + self.content_index.capacity() * (size_of::<(ItemKey, u32)>() + 1)
+    }
+
     /// Whether every running node other than `subject` holds it in `state`.
     pub fn all_see(&self, subject: u32, state: MemberState) -> bool {
         (0..self.len() as u32)
