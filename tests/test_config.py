@@ -205,7 +205,7 @@ def test_repr_shows_every_setting_and_counts_keys() -> None:
     text = repr(config)
     shown = [part.split("=")[0] for part in text[len("Config(") : -1].split(", ")]
     assert sorted(shown) == SETTINGS
-    assert len(SETTINGS) == 29
+    assert len(SETTINGS) == 30
     assert "reap_timeout=3600.0" in text
     assert "push_pull_scale=True" in text
     assert "keys=<2 keys>" in text
