@@ -138,7 +138,7 @@ class Config:
         """Seconds a dead or departed member stays listed before it is removed."""
     @property
     def closed_port_evidence(self) -> bool:
-        """Whether a probe refused by a closed port, once confirmed, declares the member dead at once."""
+        """Whether a probe refused by a closed port (checked once) declares the member dead."""
     @property
     def lifeguard(self) -> bool:
         """Whether Lifeguard is on (local health, shrinking suspicions, buddy system)."""
