@@ -860,6 +860,18 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 }
                 engine.handle_timeout(now);
             }
+            // An ICMP error queued on the socket (a closed port) does not
+            // make it readable: wake for it, hand it over, and clear the
+            // readiness (WouldBlock) so it fires again only for a new one.
+            Ok(_) = socket.ready(tokio::io::Interest::ERROR) => {
+                let mut engine = shared.engine.lock();
+                let now = shared.now();
+                let _ = socket.try_io(tokio::io::Interest::ERROR, || {
+                    read_closed_ports(&socket, &mut engine, now);
+                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                });
+                engine.handle_timeout(now);
+            }
             _ = tokio::time::sleep_until(sleep_until) => {
                 let mut engine = shared.engine.lock();
                 let now = shared.now();
