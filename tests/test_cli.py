@@ -198,11 +198,51 @@ def test_a_killed_agent_is_failed_on_evidence_and_a_stopped_one_is_not(
     assert not [line for x in (a, b) for line in x.lines if line["event"] == "fail"]
 
 
+def test_closed_port_evidence_off_leaves_a_kill_to_the_suspicion_timeout(
+    agents: list[Agent],
+) -> None:
+    """``--closed-port-evidence off``: a SIGKILLed agent is still failed, by
+    Lifeguard's suspicion timeout, never on the closed port's evidence."""
+    started = [
+        Agent(
+            "--bind",
+            f"{LOCALHOST}:0",
+            "--name",
+            n,
+            "--control",
+            f"{LOCALHOST}:0",
+            "--closed-port-evidence",
+            "off",
+        )
+        for n in ("a", "b", "c")
+    ]
+    agents.extend(started)
+    a, b, c = started
+    for other in (b, c):
+        done = cli("join", "--agent", other.started["control"], a.started["addr"])
+        assert done.returncode == 0, done.stderr
+    assert {a.next("join")["member"]["name"] for _ in range(2)} == {"b", "c"}
+
+    def alive(x: Agent) -> set[str]:
+        members = agent.request(x.started["control"], "members")
+        return {m["name"] for m in members if m["state"] == "alive"}
+
+    wait_until(lambda: alive(a) == alive(b) == {"a", "b", "c"})
+    c.proc.kill()  # only the agent this test started, by handle
+    assert a.next("fail")["member"]["name"] == "c"
+    assert b.next("fail")["member"]["name"] == "c"
+    stats = [agent.request(x.started["control"], "stats")[0] for x in (a, b)]
+    assert sum(x["failures_by_evidence"] for x in stats) == 0, stats
+    assert sum(x["failures_by_timeout"] for x in stats) >= 1, stats
+
+
 def test_join_and_detector_options_are_checked() -> None:
     done = cli("join", "--agent", "/nonexistent.sock", "bad seed")
     assert done.returncode == 2 and "no spaces" in done.stderr
     done = cli("agent", "--bind", f"{LOCALHOST}:0", "--node-timeout", "-1")
     assert done.returncode == 2 and "node_timeout" in done.stderr
+    done = cli("agent", "--bind", f"{LOCALHOST}:0", "--closed-port-evidence", "maybe")
+    assert done.returncode == 2 and "--closed-port-evidence" in done.stderr
 
 
 @pytest.fixture
