@@ -278,6 +278,16 @@ impl Engine {
         }
     }
 
+    /// Whether a closed-port check is under way for the probe in flight
+    /// at `addr`: a first report came back, the check Ping went out, and
+    /// no ack since.
+    pub(crate) fn swim_check_pending(&mut self, addr: SocketAddr) -> bool {
+        let probe = self.detector.swim_mut().and_then(|s| s.probe.as_ref());
+        let Some(p) = probe.filter(|p| !p.acked && p.closed.is_some()) else { return false };
+        let target = p.target;
+        self.view.table().get(target).is_some_and(|e| e.addr() == addr)
+    }
+
     /// Load shedding: member `id`'s probe failed while this node was
     /// behind; probe it again once caught up instead of suspecting it.
     fn hold(&mut self, id: Id) {

@@ -994,3 +994,43 @@ fn without_the_switch_closed_ports_are_only_counted() {
     assert_eq!(state_of(a, &name), Some(MemberState::Alive));
     assert_eq!((a.stats().unreachables, a.stats().unreachables_evidence), (2, 0));
 }
+
+#[test]
+fn a_refused_connect_starts_the_check_of_a_probe_but_never_confirms_it() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let a = &mut all[0];
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    // A stream to the probed member: its TCP connect is refused.
+    a.handle_refused_connect(now + ms(1), target);
+    let again = transmits(a);
+    assert!(
+        again.iter().any(|t| t.dst == target && matches!(decode(t)[0], Message::Ping(_))),
+        "a refused connect is checked with a second Ping"
+    );
+    // More refused connects (a member without a stream listener refuses
+    // them all while alive) never decide.
+    a.handle_refused_connect(now + ms(2), target);
+    a.handle_refused_connect(now + ms(3), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive), "never dead on refused connects");
+    // The check Ping drawing port-unreachable confirms.
+    a.handle_unreachable(now + ms(4), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Dead), "the probe path confirmed it");
+    let s = a.stats();
+    assert_eq!((s.failures_by_evidence, s.unreachables, s.unreachables_evidence), (1, 4, 2));
+}
+
+#[test]
+fn a_refused_connect_does_not_confirm_a_closed_port_report() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let a = &mut all[0];
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    a.handle_unreachable(now + ms(1), target);
+    a.handle_refused_connect(now + ms(2), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive), "only the check Ping confirms");
+    a.handle_unreachable(now + ms(3), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Dead));
+}
