@@ -3,7 +3,11 @@ Cluster, one OS process per node for every system.
 
 Systems (``--systems``):
 
-- ``rumor``: ``rumor agent``, LAN preset (SWIM with Lifeguard);
+- ``rumor``: ``rumor agent``, LAN preset (SWIM with Lifeguard, and crash
+  detection from closed ports: a probe refused by port-unreachable, checked
+  once, fails the member at once);
+- ``rumor-no-evidence``: the same with ``--closed-port-evidence off``
+  (Lifeguard's suspicion timeout decides every failure);
 - ``serf``: ``serf agent -profile=lan`` (HashiCorp memberlist inside);
 - ``rumor-quorum``: ``rumor agent --failure-detector quorum --node-timeout 1``;
 - ``redis``: ``redis-server --cluster-enabled yes``, ``cluster-node-timeout``
@@ -22,7 +26,12 @@ the same instant to join through the seed (rumor: the agent's control
   first survivor suspects it (Redis logs no PFAIL at notice level: not
   measured) and until every survivor reports it failed;
 - false failures: fail events, during the whole run, about any member other
-  than the one killed;
+  than the one killed (or the one stopped, counted apart);
+- SIGSTOP: after the broadcast, another survivor is stopped with SIGSTOP
+  for 5 s and continued with SIGCONT; ``stop_failed`` counts the survivors
+  that declared it failed, from the stop until 5 s after the SIGCONT (a
+  paused process keeps its port: no evidence, and a 5 s pause is within
+  Lifeguard's suspicion timeout);
 - broadcast: seconds from one user message until the last survivor had it
   (rumor: ``broadcast``; Serf: ``serf event -coalesce=false``; Redis:
   ``PUBLISH``, which the cluster bus sends to every node, read by one
@@ -71,6 +80,8 @@ LIMIT = 120.0
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 NETNS_ENV = "RUMOR_BENCH_NETNS"
+PAUSE = 5.0
+"""Seconds a survivor stays stopped (SIGSTOP), then watched after SIGCONT."""
 
 
 # Ports are handed out in order from below the kernel's ephemeral range
@@ -236,6 +247,11 @@ class Rumor(System):
 
     def broadcast(self, node: Proc, payload: str) -> None:
         self._request(node, f"broadcast {payload}")
+
+
+class RumorNoEvidence(Rumor):
+    name = "rumor-no-evidence"
+    extra: ClassVar[list[str]] = ["--closed-port-evidence", "off"]
 
 
 class RumorQuorum(Rumor):
@@ -517,6 +533,8 @@ def one_run(system: System, n: int, idle: float) -> dict[str, float]:
 
         victim = procs[n // 2]
         victim_name = ""  # until the kill, every failure is a false one
+        stopped_name = ""  # the node paused by SIGSTOP, once chosen
+        stop_failed: set[str] = set()
         names = getattr(system, "ids", None)
         failed: dict[str, float] = {}
 
@@ -526,6 +544,8 @@ def one_run(system: System, n: int, idle: float) -> dict[str, float]:
                 who = f.group(f.lastindex or 1)
                 if who == victim_name:
                     failed.setdefault(p.name, t)
+                elif who == stopped_name:
+                    stop_failed.add(p.name)
                 else:
                     false_failures.append(f"{p.name}: {names.get(who, who) if names else who}")
 
@@ -613,6 +633,25 @@ def one_run(system: System, n: int, idle: float) -> dict[str, float]:
             )
         spread = (max(heard.values()) - t_sent) if heard else float("nan")
         drain_now(survivors, on_fail)
+
+        # A pause, not a crash: SIGSTOP for 5 s, then SIGCONT; no survivor
+        # may declare it failed, then or within 5 s after.
+        stopped = survivors[len(survivors) // 2]
+        stopped_name = system.member_name(stopped)
+        others = [p for p in survivors if p is not stopped]
+        assert stopped.popen is not None
+        stopped.popen.send_signal(signal.SIGSTOP)  # only processes this script started
+        try:
+            resume = time.monotonic() + PAUSE
+            drain(others, lambda: time.monotonic() >= resume, on_fail)
+        finally:
+            stopped.popen.send_signal(signal.SIGCONT)
+        watch = time.monotonic() + PAUSE
+        drain(survivors, lambda: time.monotonic() >= watch, on_fail)
+        if stop_failed:
+            print(
+                f"  {stopped.name} declared failed after SIGSTOP by {len(stop_failed)}", flush=True
+            )
         if false_failures:
             print(f"  false failures: {false_failures}", flush=True)
         return {
@@ -622,6 +661,7 @@ def one_run(system: System, n: int, idle: float) -> dict[str, float]:
             "false_failures": len(false_failures),
             "broadcast": spread,
             "delivered": len(heard) / len(survivors),
+            "stop_failed": len(stop_failed),
             "cpu_pct": cpu,
             "rss_mib": rss,
             "bytes_per_s": sent,
@@ -638,12 +678,14 @@ KEYS = [
     "false_failures",
     "broadcast",
     "delivered",
+    "stop_failed",
     "cpu_pct",
     "rss_mib",
     "bytes_per_s",
 ]
 SYSTEMS: dict[str, type[System]] = {
     "rumor": Rumor,
+    "rumor-no-evidence": RumorNoEvidence,
     "serf": Serf,
     "rumor-quorum": RumorQuorum,
     "redis": Redis,

@@ -134,6 +134,14 @@ OPTIONS = (
         "node-timeout", float, None, "the quorum detector's timeout (default 15)", metavar="SECONDS"
     ),
     _Option(
+        "closed-port-evidence",
+        str,
+        None,
+        "on or off: a probe refused by a closed port, checked once, fails the member at "
+        "once (default: the preset's, on in lan and local, off in wan)",
+        choices=("on", "off"),
+    ),
+    _Option(
         "key-file",
         str,
         None,
@@ -606,6 +614,8 @@ def _check_options(settings: dict[str, Any], labels: dict[str, str]) -> dict[str
         overrides["failure_detector"] = settings["failure-detector"]
     if settings["node-timeout"] is not None:
         overrides["node_timeout"] = settings["node-timeout"]
+    if settings["closed-port-evidence"] is not None:
+        overrides["closed_port_evidence"] = settings["closed-port-evidence"] == "on"
     return overrides
 
 

@@ -78,14 +78,23 @@ fn frame(from: SocketAddr, payload: &[u8]) -> Vec<u8> {
 /// Sends `payload` to the member at `dst` over a fresh connection.
 pub(super) async fn send(shared: Arc<Shared>, dst: SocketAddr, payload: Vec<u8>) {
     let bytes = frame(shared.addr, &payload);
+    let mut refused = false;
     let sent = tokio::time::timeout(TIMEOUT, async {
-        let mut conn = TcpStream::connect(dst).await?;
+        let mut conn = TcpStream::connect(dst)
+            .await
+            .inspect_err(|e| refused = e.kind() == std::io::ErrorKind::ConnectionRefused)?;
         conn.write_all(&bytes).await?;
         conn.shutdown().await
     })
     .await;
     if !matches!(sent, Ok(Ok(()))) {
         shared.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    if refused {
+        // Nothing listens on the member's port: crash evidence if that
+        // member is being probed, which the probe path must still confirm.
+        shared.engine.lock().handle_refused_connect(shared.now(), dst);
+        shared.wake.notify_one(); // the check Ping, if any, goes out now
     }
 }
 

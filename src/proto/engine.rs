@@ -536,6 +536,30 @@ impl Engine {
         }
     }
 
+    /// The OS reported that a datagram this node sent to `addr` found no
+    /// socket there (ICMP port-unreachable; a refused TCP connect goes to
+    /// [`Engine::handle_refused_connect`]): evidence that the process at `addr` is gone while its
+    /// host is up. Under SWIM with `closed_port_evidence`, a report about
+    /// the member being probed is checked once and, confirmed, declares it
+    /// dead at once; otherwise it is only counted (`Stats::unreachables`).
+    pub fn handle_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        self.detector_unreachable(now, addr);
+    }
+
+    /// A TCP connect to `addr` (a stream to that member) was refused: the
+    /// same evidence as a closed UDP port, but it may only start the check
+    /// of a probe, never confirm one. A member that carries no streams
+    /// (`max_stream_size` 0) has no listener and refuses every connect
+    /// while alive; only the probe's own check Ping speaks for its UDP
+    /// port. Counted in `Stats::unreachables` like a closed port.
+    pub fn handle_refused_connect(&mut self, now: Duration, addr: SocketAddr) {
+        if self.swim_check_pending(addr) {
+            self.out.stats.unreachables += 1;
+        } else {
+            self.detector_unreachable(now, addr);
+        }
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
         while let Some((due, timer)) = self.timers.pop_due(now) {
