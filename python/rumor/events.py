@@ -51,8 +51,9 @@ class Joined:
 @dataclass(frozen=True)
 class Restarted:
     """A member came back alive at a new address (a new process under its
-    name, on another port or host), reported instead of :class:`Joined`;
-    ``previous_addr`` is where it was before."""
+    name, on another port or host), after :class:`Joined` if it was dead or
+    gone, alone if it was held live; ``previous_addr`` is where it was
+    before."""
 
     member: Member
     previous_addr: str

@@ -665,8 +665,9 @@ class Node(NodeBase):
     def on_restart(self, callback: _RC) -> _RC:
         """Calls ``callback(member, previous_addr)`` when a member comes back
         alive at a new address: a new process under its name, on another
-        port or host, after its old one stopped (noticed or not). It is
-        reported instead of ``on_join``; ``member.addr`` is the new address.
+        port or host, after its old one stopped (noticed or not): after
+        ``on_join`` if it was dead or gone, alone if the old process had not
+        been noticed gone; ``member.addr`` is the new address.
 
         Returns ``callback``, so it also works as a decorator.
         """

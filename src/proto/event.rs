@@ -14,9 +14,10 @@ pub enum Event {
     Joined(Member),
     /// A member came back alive at a new address: a new process under its
     /// name, started after the old one stopped (a restart on another port
-    /// or host). Reported instead of [`Event::Joined`] (when it was dead or
-    /// gone) or of nothing at all (when the old process had not been
-    /// noticed gone): the member is live at `member.addr` from now on.
+    /// or host). Reported right after [`Event::Joined`] when it was dead or
+    /// gone, and alone when the old process had not been noticed gone (it
+    /// was held live, so nothing else is reported): the member is live at
+    /// `member.addr` from now on.
     Restarted {
         /// The member as it is now, at its new address.
         member: Member,

@@ -91,14 +91,23 @@ impl Engine {
             return;
         }
         let mut t = self.view.mark_alive(id, now);
+        let mut restarted = None;
         if previous != addr {
             // A later life at another address: a new process under that
             // name (a live holder would have refuted), whatever it was
-            // held as. Say so, and where, rather than Joined or nothing.
+            // held as. Say so, and where: after Joined if it comes back
+            // from dead or gone (on_join still means "became live"),
+            // instead of Alive or of nothing if it was held live.
             let member = self.view.snapshot(id);
-            t.event = member.map(|member| Event::Restarted { member, previous });
+            restarted = member.map(|member| Event::Restarted { member, previous });
+            if !matches!(t.event, Some(Event::Joined(_))) {
+                t.event = restarted.take();
+            }
         }
         self.apply(t);
+        if let Some(event) = restarted {
+            self.out.event(event);
+        }
         self.enqueue_update(id);
     }
 
