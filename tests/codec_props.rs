@@ -135,6 +135,9 @@ fn message() -> impl Strategy<Value = Message> {
         ),
         (big(), vec(addr(), 0..10))
             .prop_map(|(token, members)| Message::Busy(codec::Busy { token, members })),
+        (big(), name(), addr()).prop_map(|(token, name, holder)| Message::Conflict(
+            codec::Conflict { token, name, holder }
+        )),
     ]
 }
 

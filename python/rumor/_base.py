@@ -23,6 +23,7 @@ __all__ = [
     "NativeEvent",
     "NodeBase",
     "RefuteCallback",
+    "RestartCallback",
     "RumorCallback",
     "UpdateCallback",
     "ValueIn",
@@ -38,7 +39,17 @@ __all__ = [
     "seed_list",
 ]
 
-EVENT_KINDS = ("join", "leave", "fail", "suspect", "alive", "rumor", "update", "refute")
+EVENT_KINDS = (
+    "join",
+    "leave",
+    "fail",
+    "suspect",
+    "alive",
+    "rumor",
+    "update",
+    "refute",
+    "restart",
+)
 """The kinds of event a callback can be registered for, ``on_<kind>``; the
 simulator's event log uses the same names."""
 
@@ -55,6 +66,10 @@ UpdateCallback = Callable[[str, str, Optional[Value]], object]
 
 RefuteCallback = Callable[[Accusation], object]
 """A callback receiving an :class:`Accusation` this node refuted."""
+
+RestartCallback = Callable[[Member, str], object]
+"""A callback receiving ``(member, previous_addr)`` of a member back at a
+new address."""
 
 AnyCallback = Callable[..., Any]
 """Any of the above, as stored."""
@@ -100,6 +115,9 @@ def callback_arguments(event: NativeEvent, member: Callable[[], Member]) -> tupl
         return (event.subject, key, value)
     if event.kind == "refute":
         return (Accusation(MemberState(event.content), event.number),)
+    if event.kind == "restart":
+        raw, previous = event.content
+        return (member_from_tuple(raw), previous)
     return (member(),)
 
 

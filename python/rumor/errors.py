@@ -13,6 +13,7 @@ ConnectionError`` for a join that reached nobody::
     │   └── KeyringError                a keyring change refused
     ├── ArgumentTypeError (TypeError)   an argument of the wrong type
     ├── JoinError (ConnectionError)     no seed answered a join
+    │   └── NameConflictError           a live member holds this node's name
     ├── TimeoutError (TimeoutError)     an operation did not complete in time
     ├── NodeClosedError (RuntimeError)  the node is closed or down
     ├── UsageError (RuntimeError)       a call that cannot be made now
@@ -36,6 +37,7 @@ __all__ = [
     "JoinError",
     "KeyringError",
     "MetaTooLargeError",
+    "NameConflictError",
     "NodeClosedError",
     "RumorError",
     "TimeoutError",
@@ -77,6 +79,14 @@ class KeyringError(ArgumentError):
 
 class JoinError(RumorError, ConnectionError):
     """No seed answered the join handshake before the timeout."""
+
+
+class NameConflictError(JoinError):
+    """A live member already holds this node's name, at the address the
+    message gives: names are identities, so the join fails rather than take
+    the name over (a second process started under a running member's name).
+    A member that restarts under its name after its old process stopped is
+    not refused: its old address is found closed or silent."""
 
 
 class TimeoutError(RumorError, builtins.TimeoutError):

@@ -34,6 +34,7 @@ __all__ = [
     "Failed",
     "Joined",
     "Left",
+    "Restarted",
     "RumorReceived",
     "Suspected",
     "Updated",
@@ -45,6 +46,17 @@ class Joined:
     """A member joined, or came back after a failure."""
 
     member: Member
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """A member came back alive at a new address (a new process under its
+    name, on another port or host), after :class:`Joined` if it was dead or
+    gone, alone if it was held live; ``previous_addr`` is where it was
+    before."""
+
+    member: Member
+    previous_addr: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,7 @@ class RumorReceived:
         return self.rumor.payload
 
 
-Event = Union[Joined, Left, Failed, Suspected, Alive, Updated, RumorReceived]
+Event = Union[Joined, Restarted, Left, Failed, Suspected, Alive, Updated, RumorReceived]
 """Any event :meth:`rumor.Node.events` yields."""
 
 _CLOSED = object()

@@ -14,7 +14,7 @@ import types
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rumor import _native
 from rumor._base import (
@@ -23,6 +23,7 @@ from rumor._base import (
     BytesLike,
     NativeEvent,
     NodeBase,
+    RestartCallback,
     ValueIn,
     callback_arguments,
     check_bytes,
@@ -44,6 +45,7 @@ from rumor.events import (
     Failed,
     Joined,
     Left,
+    Restarted,
     RumorReceived,
     Suspected,
     Updated,
@@ -81,6 +83,8 @@ RETIRE_AFTER = 10.0
 _exiting = threading.Event()
 
 
+_RC = TypeVar("_RC", bound=RestartCallback)
+
 _TYPED: dict[str, Callable[[Member], Event]] = {
     "join": Joined,
     "leave": Left,
@@ -92,6 +96,8 @@ _TYPED: dict[str, Callable[[Member], Event]] = {
 
 def _typed(native: _native.NativeNode, kind: str, args: tuple[Any, ...]) -> Event | None:
     """The typed event of a native event, for :meth:`Node.events`."""
+    if kind == "restart":
+        return Restarted(args[0], args[1])
     if kind in _TYPED:
         return _TYPED[kind](args[0])
     if kind not in ("update", "rumor"):
@@ -133,7 +139,10 @@ anyway, without waiting for a quiet one."""
 def _log_event(node: str, kind: str, args: tuple[Any, ...]) -> None:
     """Logs one event under the ``rumor`` logger: membership changes that
     matter at INFO, protocol detail at DEBUG."""
-    if kind in ("join", "leave", "fail"):
+    if kind == "restart":
+        back: Member = args[0]
+        _log.info("%s: %s restarted at %s (was %s)", node, back.name, back.addr, args[1])
+    elif kind in ("join", "leave", "fail"):
         m: Member = args[0]
         verb = {"join": "joined", "leave": "left", "fail": "failed"}[kind]
         _log.info("%s: %s %s (%s, incarnation %d)", node, m.name, verb, m.addr, m.incarnation)
@@ -725,10 +734,24 @@ class Node(NodeBase):
             JoinError: no seed answered within ``timeout`` seconds (the
                 message gives each seed's reason at the last attempt); at
                 once if every seed is this node's own address.
+            NameConflictError: a live member at another address holds this
+                node's name (the message gives that address); the member is
+                left as it was. A :class:`JoinError`.
             ArgumentError: a seed is not ``host:port`` (a ``ValueError``).
         """
         timeout = check_seconds("timeout", timeout)
         return self._native.join(seed_list(seeds), timeout)
+
+    def on_restart(self, callback: _RC) -> _RC:
+        """Calls ``callback(member, previous_addr)`` when a member comes back
+        alive at a new address: a new process under its name, on another
+        port or host, after its old one stopped (noticed or not): after
+        ``on_join`` if it was dead or gone, alone if the old process had not
+        been noticed gone; ``member.addr`` is the new address.
+
+        Returns ``callback``, so it also works as a decorator.
+        """
+        return self._register("restart", callback)
 
     def leave(self, timeout: float = 5.0) -> None:
         """Leaves the cluster gracefully.

@@ -52,6 +52,10 @@ pub enum Message {
     /// again, through one of `members` if any (they can answer as well as
     /// the seed), instead of counting the join as failed.
     Busy(Busy),
+    /// Join handshake, refused for good: a live member holds the joiner's
+    /// name at another address (it answered the seed's check). Names are
+    /// identities, so the join fails instead of taking the name over.
+    Conflict(Conflict),
 }
 
 /// A member introducing itself in the join handshake ([`Message::Meet`]
@@ -78,6 +82,17 @@ pub struct Busy {
     /// A few live members the joiner may meet instead, at most
     /// [`MAX_BUSY_MEMBERS`](super::MAX_BUSY_MEMBERS).
     pub members: Vec<SocketAddr>,
+}
+
+/// A [`Message::Conflict`] refusal of the Meet of join attempt `token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The join attempt refused (the Meet's token).
+    pub token: u64,
+    /// The name asked for.
+    pub name: String,
+    /// The address of the live member that holds it.
+    pub holder: SocketAddr,
 }
 
 /// SWIM direct probe. `target` is the name the sender expects to reach, so
@@ -331,6 +346,8 @@ pub enum MessageKind {
     Summary,
     /// [`Message::Busy`]
     Busy,
+    /// [`Message::Conflict`]
+    Conflict,
 }
 
 impl Message {
@@ -385,6 +402,7 @@ impl Message {
             }
             Message::Summary(Summary { sender, .. }) => name_ok(sender),
             Message::Busy(Busy { members, .. }) => members.len() <= super::MAX_BUSY_MEMBERS,
+            Message::Conflict(Conflict { name, .. }) => name_ok(name),
             Message::Delta(Delta { member, generation, from, through, collected, items }) => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
@@ -416,6 +434,7 @@ impl Message {
             Message::Delta(_) => MessageKind::Delta,
             Message::Summary(_) => MessageKind::Summary,
             Message::Busy(_) => MessageKind::Busy,
+            Message::Conflict(_) => MessageKind::Conflict,
         }
     }
 }
@@ -434,7 +453,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 16] = [
+    pub const ALL: [MessageKind; 17] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -451,6 +470,7 @@ impl MessageKind {
         MessageKind::Delta,
         MessageKind::Summary,
         MessageKind::Busy,
+        MessageKind::Conflict,
     ];
 
     /// Lower-case name used in statistics.
@@ -472,6 +492,7 @@ impl MessageKind {
             MessageKind::Delta => "delta",
             MessageKind::Summary => "summary",
             MessageKind::Busy => "busy",
+            MessageKind::Conflict => "conflict",
         }
     }
 }

@@ -87,6 +87,8 @@ struct Waiters {
     events: VecDeque<Event>,
     events_dropped: u64,
     joins: HashMap<u64, bool>,
+    /// Joins refused because a live member holds this node's name: where.
+    conflicts: HashMap<u64, SocketAddr>,
     leave_done: bool,
     stopped: bool,
     /// Tokens of the joins the driver started by itself (rejoins): their
@@ -131,6 +133,9 @@ pub enum JoinOutcome {
     Joined,
     /// None did in time; what the last attempt found of each seed.
     Failed(Resolved),
+    /// A live member at this address holds the node's name
+    /// ([`Event::JoinConflict`]): joining again would fail the same way.
+    Conflict(SocketAddr),
     /// The node closed meanwhile.
     Closed,
 }
@@ -403,6 +408,9 @@ impl Node {
                 if wait(self, token, attempt_end + Duration::from_secs(1))? == Some(true) {
                     return Ok(JoinOutcome::Joined);
                 }
+                if let Some(holder) = self.join_conflict(token) {
+                    return Ok(JoinOutcome::Conflict(holder));
+                }
             }
             if self.is_closed() {
                 return Ok(JoinOutcome::Closed);
@@ -436,6 +444,12 @@ impl Node {
     /// `None` if still pending (or the node closed).
     pub fn wait_join(&self, token: u64, slice: Duration) -> Option<bool> {
         self.shared.wait(slice, |w| w.joins.remove(&token))
+    }
+
+    /// Where the live member holding this node's name is, if join `token`
+    /// failed for that ([`Event::JoinConflict`]); taken once.
+    pub fn join_conflict(&self, token: u64) -> Option<SocketAddr> {
+        self.shared.waiters.lock().conflicts.remove(&token)
     }
 
     /// Joins through `seeds`, blocking until a seed answers or `timeout`.
@@ -667,7 +681,9 @@ fn drain(
         let w = w.get_or_insert_with(|| shared.waiters.lock());
         notify = true;
         match ev {
-            Event::JoinSucceeded { token, .. } | Event::JoinFailed { token }
+            Event::JoinSucceeded { token, .. }
+            | Event::JoinFailed { token }
+            | Event::JoinConflict { token, .. }
                 if w.background.contains(&token) =>
             {
                 w.background.retain(|t| *t != token);
@@ -676,6 +692,10 @@ fn drain(
                 w.joins.insert(token, true);
             }
             Event::JoinFailed { token } => {
+                w.joins.insert(token, false);
+            }
+            Event::JoinConflict { token, holder } => {
+                w.conflicts.insert(token, holder);
                 w.joins.insert(token, false);
             }
             Event::RejoinDue => shared.rejoin_due.store(true, Ordering::Release),

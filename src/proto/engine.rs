@@ -486,7 +486,7 @@ impl Engine {
             self.out.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
-        self.finish_handshake();
+        self.finish_handshake(now);
         self.watch_alone(now);
     }
 
@@ -514,7 +514,11 @@ impl Engine {
             Message::Meet(meet) => self.handle_meet(now, from, meet),
             Message::Pong(pong) => self.handle_pong(now, from, pong),
             Message::Ping(ping) => self.handle_ping(from, ping),
-            Message::Ack(ack) => self.handle_ack(now, ack.seq),
+            Message::Ack(ack) => {
+                if !self.name_check_ack(ack.seq) {
+                    self.handle_ack(now, ack.seq)
+                }
+            }
             Message::PingReq(req) => self.handle_ping_req(now, from, req),
             Message::Nack(nack) => self.handle_nack(nack.seq),
             Message::Alive(alive) => self.apply_alive(now, alive),
@@ -532,6 +536,7 @@ impl Engine {
             Message::Digest(digest) => self.handle_digest(from, digest),
             Message::Summary(summary) => self.handle_summary(now, from, summary),
             Message::Busy(busy) => self.handle_busy(now, from, busy),
+            Message::Conflict(conflict) => self.handle_conflict(conflict),
             Message::Delta(delta) => self.handle_delta(now, from, delta),
         }
     }
@@ -543,6 +548,7 @@ impl Engine {
     /// the member being probed is checked once and, confirmed, declares it
     /// dead at once; otherwise it is only counted (`Stats::unreachables`).
     pub fn handle_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        self.name_check_unreachable(now, addr);
         self.detector_unreachable(now, addr);
     }
 
@@ -577,6 +583,7 @@ impl Engine {
                 }
                 Timer::Relay { seq } => self.relay_timeout(now, seq),
                 Timer::JoinRetry { token } => self.join_retry(now, token),
+                Timer::NameCheck { seq } => self.name_check_timeout(now, seq),
                 Timer::Reconnect => {
                     self.timers.arm(now + self.config.reconnect_interval, Timer::Reconnect);
                     self.reconnect();

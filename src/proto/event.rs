@@ -12,6 +12,18 @@ use core::net::SocketAddr;
 pub enum Event {
     /// A member became known, or came back after being dead or gone.
     Joined(Member),
+    /// A member came back alive at a new address: a new process under its
+    /// name, started after the old one stopped (a restart on another port
+    /// or host). Reported right after [`Event::Joined`] when it was dead or
+    /// gone, and alone when the old process had not been noticed gone (it
+    /// was held live, so nothing else is reported): the member is live at
+    /// `member.addr` from now on.
+    Restarted {
+        /// The member as it is now, at its new address.
+        member: Member,
+        /// The address it was known at before.
+        previous: SocketAddr,
+    },
     /// A member left gracefully.
     Left(Member),
     /// A member was declared dead.
@@ -39,6 +51,15 @@ pub enum Event {
     JoinFailed {
         /// The token returned by [`Engine::join`](super::Engine::join).
         token: u64,
+    },
+    /// A seed refused a join attempt for good: a live member holds this
+    /// node's name at another address (it answered the seed's check).
+    /// Names are identities: the join fails rather than take it over.
+    JoinConflict {
+        /// The token returned by [`Engine::join`](super::Engine::join).
+        token: u64,
+        /// Where the member holding the name is.
+        holder: SocketAddr,
     },
     /// The leave notice has been gossiped enough; the node may close.
     LeaveDone,

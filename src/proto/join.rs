@@ -82,6 +82,51 @@ pub(crate) struct Handshakes {
     /// Where the view handed to the next joiner starts: joiners of a large
     /// cluster get different slices of it.
     cursor: Id,
+    /// Set while handling a Pong of a join in progress: the join completes
+    /// once the rest of the datagram is applied, unless it told us that our
+    /// name is held alive elsewhere (`own_claim`).
+    pong: Option<(u64, SocketAddr, JoinAttempt)>,
+    /// An Alive claim about our name at another address, `(addr,
+    /// incarnation)`, met while a join of ours completes or is being
+    /// checked: not refuted yet.
+    own_claim: Option<(SocketAddr, u64)>,
+    /// The check of our name's holder, if one runs (see [`NameCheck`]).
+    check: Option<NameCheck>,
+    /// Where a live member was found holding our name: claims from there
+    /// are not refuted (that would take its name over) until we join
+    /// again.
+    conflicted: Option<SocketAddr>,
+}
+
+/// Names are identities. A seed that holds the joiner's name alive at
+/// another address says so right after its Pong (and one whose own name
+/// it is refuses with a [`Message::Conflict`]). Before announcing itself
+/// above that claim, which would take the name over, the joiner checks
+/// the address with a Ping to its own name. An Ack means a live member
+/// holds it: the join fails ([`Event::JoinConflict`], naming the holder),
+/// nothing was announced, and the holder is left as it was everywhere.
+/// A closed port (reported twice, as crash evidence is) or no answer
+/// within `probe_timeout` means the old process is gone (a restart on a
+/// new port or host before anyone noticed): the joiner refutes the claim
+/// from its new address and the join succeeds; the others report
+/// [`Event::Restarted`]. The check runs at the joiner so that the seed
+/// answers at once, as always: a seed restarted during a rollout strands
+/// no join. A holder paused for longer than the check loses its name, and
+/// refutes when it wakes (see `apply_alive`).
+#[derive(Debug, Clone)]
+pub(crate) struct NameCheck {
+    /// The sequence number of the Ping to the holder.
+    seq: u64,
+    /// The holder's address and incarnation, as claimed.
+    holder: SocketAddr,
+    incarnation: u64,
+    /// The join waiting on it: its token, the seed that answered, the
+    /// attempt.
+    token: u64,
+    seed: SocketAddr,
+    attempt: JoinAttempt,
+    /// A closed port was reported once already.
+    closed: bool,
 }
 
 impl Handshakes {
@@ -93,7 +138,26 @@ impl Handshakes {
 
     /// Whether a join of ours is in progress (rejoin.rs).
     pub(crate) fn joining(&self) -> bool {
-        !self.joins.is_empty()
+        !self.joins.is_empty() || self.check.is_some()
+    }
+
+    /// A claim that we are alive at `addr` at `incarnation`: held back if a
+    /// join of ours is completing or checking our name's holder (true);
+    /// left to the usual refutation otherwise (false).
+    pub(crate) fn hold_own_claim(&mut self, addr: SocketAddr, incarnation: u64) -> bool {
+        if let Some(c) = &self.check {
+            return c.holder == addr;
+        }
+        if self.conflicted == Some(addr) {
+            return true;
+        }
+        if self.pong.is_none() {
+            return false;
+        }
+        if self.own_claim.is_none_or(|(_, i)| incarnation > i) {
+            self.own_claim = Some((addr, incarnation));
+        }
+        true
     }
 }
 
@@ -158,6 +222,7 @@ impl Engine {
             return token;
         }
         self.come_back(now);
+        self.handshake.conflicted = None;
         // Jittered like every retry: joiners started together (a fleet
         // restart) that a busy seed dropped must not all come back at once.
         let retry = now + self.backoff(1).min(timeout);
@@ -200,9 +265,121 @@ impl Engine {
             return;
         }
         h.served += 1;
+        let me = self.local_member().addr;
+        if meet.name == self.name && meet.addr != me {
+            // Our own name, from another process: we hold it, and live.
+            self.out.stats.name_conflicts += 1;
+            let (token, name) = (meet.token, meet.name);
+            let conflict = codec::Conflict { token, name, holder: me };
+            self.out.send_alone(from, Message::Conflict(conflict));
+            return;
+        }
         let codec::Handshake { token, name, addr, incarnation, meta } = meet;
+        // What we hold of that name at another address goes first, so the
+        // joiner checks it whatever slice of our view follows.
+        let held = self.view.table().id(&name).filter(|&id| self.entry(id).addr() != addr);
+        let held = held.and_then(|id| self.view.state_message(id));
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        self.answer_meet(token, from);
+        self.answer_meet(token, from, held);
+    }
+
+    /// A seed refused our join attempt: it holds our name itself, at
+    /// `holder`. The join ends there (it would fail at every seed).
+    pub(crate) fn handle_conflict(&mut self, conflict: codec::Conflict) {
+        let codec::Conflict { token, name, holder } = conflict;
+        if name != self.name || self.handshake.joins.remove(&token).is_none() {
+            return;
+        }
+        self.handshake.conflicted = Some(holder);
+        self.out.stats.joins_conflicted += 1;
+        self.out.event(Event::JoinConflict { token, holder });
+    }
+
+    /// After the Pong's datagram: the join succeeds, or, if the seed told
+    /// us our name is held alive elsewhere, waits on a check of the holder.
+    fn complete_join(&mut self, now: Duration) {
+        let Some((token, seed, attempt)) = self.handshake.pong.take() else { return };
+        let Some((holder, incarnation)) = self.handshake.own_claim.take() else {
+            self.join_succeeded(now, token, seed, &attempt);
+            return;
+        };
+        self.out.stats.name_checks += 1;
+        let seq = self.next_seq();
+        let closed = false;
+        let check = NameCheck { seq, holder, incarnation, token, seed, attempt, closed };
+        self.handshake.check = Some(check);
+        let target = self.name.clone();
+        self.out.send_alone(holder, Message::Ping(codec::Ping { seq, target }));
+        self.timers.arm(now + self.config.probe_timeout, Timer::NameCheck { seq });
+    }
+
+    /// Join attempt `token` is done: report it, and sync soon after.
+    fn join_succeeded(&mut self, now: Duration, token: u64, seed: SocketAddr, a: &JoinAttempt) {
+        self.out.event(Event::JoinSucceeded { token, seed });
+        if !self.config.push_pull_interval.is_zero() {
+            let settle = self.config.gossip_interval * SETTLE_ROUNDS;
+            self.timers.arm(now + settle, Timer::SettleSync);
+            if a.refused {
+                let late = self.config.gossip_interval * LATE_SETTLE_ROUNDS;
+                self.timers.arm(now + late, Timer::SettleSync);
+            }
+        }
+    }
+
+    /// An Ack: if it answers the check of our name's holder, the name is
+    /// taken and the join fails. Returns whether it did.
+    pub(crate) fn name_check_ack(&mut self, seq: u64) -> bool {
+        if self.handshake.check.as_ref().is_none_or(|c| c.seq != seq) {
+            return false;
+        }
+        let Some(c) = self.handshake.check.take() else { return false };
+        self.handshake.conflicted = Some(c.holder);
+        self.out.stats.joins_conflicted += 1;
+        self.out.event(Event::JoinConflict { token: c.token, holder: c.holder });
+        true
+    }
+
+    /// A closed port at `addr`: if it is our name's holder being checked,
+    /// the first report sends the Ping again, the second confirms that the
+    /// old process is gone.
+    pub(crate) fn name_check_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        if !self.config.closed_port_evidence {
+            return;
+        }
+        let Some(c) = self.handshake.check.as_mut().filter(|c| c.holder == addr) else { return };
+        if !c.closed {
+            c.closed = true;
+            let ping = codec::Ping { seq: c.seq, target: self.name.clone() };
+            self.out.send_alone(addr, Message::Ping(ping));
+            return;
+        }
+        self.name_check_passed(now);
+    }
+
+    /// The check of our name's holder got no answer within
+    /// `probe_timeout`: gone as far as we can tell (a host down, or moved).
+    pub(crate) fn name_check_timeout(&mut self, now: Duration, seq: u64) {
+        if self.handshake.check.as_ref().is_some_and(|c| c.seq == seq) {
+            self.name_check_passed(now);
+        }
+    }
+
+    /// The old process under our name is gone: announce ourselves above
+    /// its claim, from here, and the join succeeds.
+    fn name_check_passed(&mut self, now: Duration) {
+        let Some(c) = self.handshake.check.take() else { return };
+        self.out.stats.name_checks_passed += 1;
+        if !self.leaving {
+            self.refute(now, c.incarnation, MemberState::Alive);
+            // The seed first: our view may still hold members at addresses
+            // they left (a rollout), the seed's is fresh, and its eager
+            // gossip carries the news from there at once.
+            let me = self.view.me;
+            if let Some(claim) = self.view.state_message(me) {
+                self.out.send_alone(c.seed, claim);
+            }
+        }
+        self.join_succeeded(now, c.token, c.seed, &c.attempt);
     }
 
     /// Refuses the Meet of join attempt `token` from `to`, naming a few
@@ -273,19 +450,12 @@ impl Engine {
     pub(crate) fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
+        if let Some(attempt) = self.handshake.joins.remove(&token) {
+            // Completed once the rest of the datagram is applied.
+            self.handshake.pong = Some((token, from, attempt));
+        }
         self.contest_pong(from, &name, incarnation);
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
-        if let Some(attempt) = self.handshake.joins.remove(&token) {
-            self.out.event(Event::JoinSucceeded { token, seed: from });
-            if !self.config.push_pull_interval.is_zero() {
-                let settle = self.config.gossip_interval * SETTLE_ROUNDS;
-                self.timers.arm(now + settle, Timer::SettleSync);
-                if attempt.refused {
-                    let late = self.config.gossip_interval * LATE_SETTLE_ROUNDS;
-                    self.timers.arm(now + late, Timer::SettleSync);
-                }
-            }
-        }
         // Third step of the handshake, sent once the rest of the datagram
         // (the seed's view) has been applied. Its sequence number echoes the
         // token: proof that we own our address.
@@ -304,7 +474,7 @@ impl Engine {
         if let Some(i) = self.handshake.owed.iter().position(|h| h.token == seq && h.joiner == from)
         {
             let owed = self.handshake.owed.remove(i).expect("found");
-            if self.send_view(from, None, owed.next, owed.left, VIEW_DATAGRAMS).is_some() {
+            if self.send_view(from, None, None, owed.next, owed.left, VIEW_DATAGRAMS).is_some() {
                 self.out.stats.views_truncated += 1;
             }
         }
@@ -415,7 +585,7 @@ impl Engine {
     /// at most `VIEW_DATAGRAMS` datagrams. The piece starts where the last
     /// joiner's did not, so joiners of a large cluster learn different
     /// members from the seed and tell each other the rest.
-    fn answer_meet(&mut self, token: u64, to: SocketAddr) {
+    fn answer_meet(&mut self, token: u64, to: SocketAddr, held: Option<Message>) {
         let me = self.local_member().clone();
         let pong = Message::Pong(codec::Handshake {
             token,
@@ -426,7 +596,7 @@ impl Engine {
         });
         let n = self.view.table().len() as Id;
         let start = if self.handshake.cursor < n { self.handshake.cursor } else { 0 };
-        match self.send_view(to, Some(pong), start, n, 1) {
+        match self.send_view(to, Some(pong), held, start, n, 1) {
             None => self.handshake.cursor = 0,
             Some((next, left)) => {
                 self.handshake.cursor = next;
@@ -447,13 +617,18 @@ impl Engine {
         &mut self,
         to: SocketAddr,
         first: Option<Message>,
+        second: Option<Message>,
         start: Id,
         left: Id,
         datagrams: u32,
     ) -> Option<(Id, Id)> {
         let mut b = self.out.datagram();
-        if let Some(m) = first {
-            self.out.push(&mut b, &m);
+        for m in [first, second].into_iter().flatten() {
+            if !self.out.try_push(&mut b, &m) {
+                self.out.transmit(to, b);
+                b = self.out.datagram();
+                self.out.push(&mut b, &m);
+            }
         }
         let n = self.view.table().len() as Id;
         let mut sent = 1;
@@ -484,7 +659,8 @@ impl Engine {
 
     /// After a datagram is applied: the handshake's third step, if a Pong
     /// in it asked for one.
-    pub(crate) fn finish_handshake(&mut self) {
+    pub(crate) fn finish_handshake(&mut self, now: Duration) {
+        self.complete_join(now);
         if let Some(HandshakePing { addr, target, token }) = self.handshake.ping.take() {
             // A Ping carrying our gossip, so the seed learns what we know
             // too, including a refutation of its stale view of us.

@@ -4,6 +4,7 @@
 //! the events.
 
 use super::engine::Engine;
+use super::event::Event;
 use super::member::{Member, MemberState};
 use super::table::Id;
 use super::view::Transition;
@@ -43,10 +44,22 @@ impl Engine {
             // A claim about us from an earlier life (restart) or another
             // address: out-announce it.
             let me = self.local_member();
+            if addr != me.addr && self.handshake.hold_own_claim(addr, incarnation) {
+                // Our name held at another address, learnt while joining:
+                // its holder is checked before we announce anything
+                // (join.rs `NameCheck`).
+                return;
+            }
             if !self.leaving
                 && (incarnation > me.incarnation
                     || (incarnation == me.incarnation && addr != me.addr))
             {
+                if addr != me.addr {
+                    // Names are identities: another process claims ours
+                    // (or an earlier life of ours had another address).
+                    // Re-assert our address above it.
+                    self.out.stats.name_claims_refuted += 1;
+                }
                 self.refute(now, incarnation, MemberState::Alive);
             }
             return;
@@ -63,9 +76,10 @@ impl Engine {
         // Most claims are old news: read before writing, so a snapshot
         // entry is copied only when it changes.
         if !self.view.overrides(id, MemberState::Alive, incarnation) {
+            self.tell_stale_life(id, addr);
             return;
         }
-        let old = self.view.entry(id).state;
+        let (old, previous) = (self.view.entry(id).state, self.view.entry(id).addr());
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
@@ -76,9 +90,44 @@ impl Engine {
             self.enqueue_update(id);
             return;
         }
-        let t = self.view.mark_alive(id, now);
+        let mut t = self.view.mark_alive(id, now);
+        let mut restarted = None;
+        if previous != addr {
+            // A later life at another address: a new process under that
+            // name (a live holder would have refuted), whatever it was
+            // held as. Say so, and where: after Joined if it comes back
+            // from dead or gone (on_join still means "became live"),
+            // instead of Alive or of nothing if it was held live.
+            let member = self.view.snapshot(id);
+            restarted = member.map(|member| Event::Restarted { member, previous });
+            if !matches!(t.event, Some(Event::Joined(_))) {
+                t.event = restarted.take();
+            }
+        }
         self.apply(t);
+        if let Some(event) = restarted {
+            self.out.event(event);
+        }
         self.enqueue_update(id);
+    }
+
+    /// An Alive claim about member `id` at `addr` lost to what we hold. If
+    /// we hold it suspect, dead or gone at another address, the claim is a
+    /// new life at a new address (a restart on another port or host) that
+    /// does not know of its old life's higher incarnation, because its
+    /// seed did not either (memberlist#311): tell it, so it refutes above
+    /// it at once instead of staying unknown until a reconnect finds it.
+    /// Not for a member held alive: that one answers its probes, and keeps
+    /// its name (join.rs `NameCheck`). One small datagram per claim
+    /// received, only while the new life's claims are losing.
+    fn tell_stale_life(&mut self, id: Id, addr: core::net::SocketAddr) {
+        let e = self.view.entry(id);
+        if self.leaving || e.state == MemberState::Alive || e.addr() == addr {
+            return;
+        }
+        if let Some(claim) = self.view.state_message(id) {
+            self.out.send_alone(addr, claim);
+        }
     }
 
     /// `from` suspects `name` at `incarnation` (SWIM).

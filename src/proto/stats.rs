@@ -68,6 +68,21 @@ pub struct Stats {
     /// Rejoins through the seeds asked for after no member was alive for
     /// `rejoin_interval` ([`Event::RejoinDue`](super::Event::RejoinDue)).
     pub rejoins: u64,
+    /// Meets refused with a [`Conflict`](crate::codec::Conflict): they
+    /// asked for this node's own name from another address.
+    pub name_conflicts: u64,
+    /// Checks this node's joins made of the address a seed held its name
+    /// at (see join.rs `NameCheck`).
+    pub name_checks: u64,
+    /// Of those, passed: the old address was found closed, or silent for
+    /// `probe_timeout` (the old process is gone), and this node announced
+    /// itself above it.
+    pub name_checks_passed: u64,
+    /// This node's joins refused because a live member holds its name.
+    pub joins_conflicted: u64,
+    /// Claims that this node is alive at another address, refuted (another
+    /// process started under our name, or a stale claim of an earlier life).
+    pub name_claims_refuted: u64,
     /// Messages sent, by kind ([`MessageKind::ALL`] order).
     pub messages_sent: [u64; KINDS],
     /// Messages received, by kind.
@@ -182,6 +197,11 @@ impl Stats {
             ("views_truncated", self.views_truncated),
             ("joins_refused", self.joins_refused),
             ("rejoins", self.rejoins),
+            ("name_conflicts", self.name_conflicts),
+            ("name_checks", self.name_checks),
+            ("name_checks_passed", self.name_checks_passed),
+            ("joins_conflicted", self.joins_conflicted),
+            ("name_claims_refuted", self.name_claims_refuted),
             ("probes", self.probes),
             ("probes_failed", self.probes_failed),
             ("indirect_probes", self.indirect_probes),
@@ -264,6 +284,11 @@ impl Stats {
             views_truncated,
             joins_refused,
             rejoins,
+            name_conflicts,
+            name_checks,
+            name_checks_passed,
+            joins_conflicted,
+            name_claims_refuted,
             messages_sent,
             messages_received,
             message_bytes_sent,
@@ -319,6 +344,11 @@ impl Stats {
         self.views_truncated += views_truncated;
         self.joins_refused += joins_refused;
         self.rejoins += rejoins;
+        self.name_checks += name_checks;
+        self.name_conflicts += name_conflicts;
+        self.name_checks_passed += name_checks_passed;
+        self.joins_conflicted += joins_conflicted;
+        self.name_claims_refuted += name_claims_refuted;
         for (a, b) in self.messages_sent.iter_mut().zip(messages_sent) {
             *a += b;
         }

@@ -25,6 +25,9 @@ pub(crate) enum Timer {
     Relay { seq: u64 },
     /// Resend the Meets of join attempt `token`, or give up.
     JoinRetry { token: u64 },
+    /// The name check whose Ping is `seq` got no answer in time
+    /// (join.rs `NameCheck`).
+    NameCheck { seq: u64 },
     /// Try to reach a dead member, in case a partition has healed.
     Reconnect,
     /// No member has been alive here since `since`: ask to rejoin.

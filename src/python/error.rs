@@ -31,6 +31,8 @@ pub(crate) enum Error {
     Meta(MetaTooLarge),
     /// No seed answered a join (`rumor.JoinError`).
     Join(String),
+    /// A live member holds this node's name (`rumor.NameConflictError`).
+    NameConflict(String),
     /// An operation did not complete in time (`rumor.TimeoutError`).
     Timeout(String),
 }
@@ -99,6 +101,7 @@ impl From<Error> for PyErr {
             Error::Item(e) => raise(py, "ItemError", e.to_string()),
             Error::Meta(e) => raise(py, "MetaTooLargeError", e.to_string()),
             Error::Join(msg) => raise(py, "JoinError", msg),
+            Error::NameConflict(msg) => raise(py, "NameConflictError", msg),
             Error::Timeout(msg) => raise(py, "TimeoutError", msg),
             Error::Driver(e) => {
                 let msg = e.to_string();

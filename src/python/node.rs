@@ -68,6 +68,11 @@ pub(super) fn event_tuple<'py>(
         Event::Failed(m) => member("fail", &m),
         Event::Suspected(m) => member("suspect", &m),
         Event::Alive(m) => member("alive", &m),
+        Event::Restarted { member, previous } => {
+            let content = (member_tuple(py, &member), previous.to_string());
+            let content = content.into_pyobject(py)?.into_any();
+            Ok(Some(("restart", member.name.clone(), member.incarnation, content)))
+        }
         Event::Rumor { origin, version, payload, .. } => {
             Ok(Some(("rumor", origin, version, PyBytes::new(py, &payload).into_any())))
         }
@@ -172,6 +177,11 @@ fn join_result(outcome: JoinOutcome, timeout: Duration) -> PyResult<usize> {
     match outcome {
         JoinOutcome::Joined => Ok(1),
         JoinOutcome::Failed(last) => Err(join_failed(&last, timeout).into()),
+        JoinOutcome::Conflict(holder) => Err(Error::NameConflict(format!(
+            "a live member at {holder} already holds this node's name; names are \
+             identities: start this node under another name, or stop that one first"
+        ))
+        .into()),
         JoinOutcome::Closed => Err(Error::from(DriverError::Closed).into()),
     }
 }

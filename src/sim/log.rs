@@ -42,11 +42,16 @@ pub enum RecordKind {
     Rumor,
     /// `node` saw a key of `subject`'s state change.
     Updated,
+    /// `node` saw `subject` come back alive at a new address
+    /// ([`Event::Restarted`](crate::proto::Event::Restarted)).
+    Restart,
+    /// `node`'s join was refused: a live member holds its name elsewhere.
+    JoinConflict,
 }
 
 impl RecordKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::Joined,
         RecordKind::Left,
         RecordKind::Failed,
@@ -64,6 +69,8 @@ impl RecordKind {
         RecordKind::Unstalled,
         RecordKind::Rumor,
         RecordKind::Updated,
+        RecordKind::Restart,
+        RecordKind::JoinConflict,
     ];
 
     /// Lower-case name, as shown to users.
@@ -86,6 +93,8 @@ impl RecordKind {
             RecordKind::Unstalled => "unstalled",
             RecordKind::Rumor => "rumor",
             RecordKind::Updated => "update",
+            RecordKind::Restart => "restart",
+            RecordKind::JoinConflict => "join_conflict",
         }
     }
 }

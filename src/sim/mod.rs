@@ -146,6 +146,11 @@ pub struct Simulation {
     nodes: Vec<SimNode>,
     by_addr: HashMap<SocketAddr, u32>,
     by_name: HashMap<String, u32>,
+    /// Old addresses of nodes moved by [`Simulation::restart_on_new_port_closed`]:
+    /// the port is closed on a live host, so each datagram there draws an
+    /// unreachable, as from a killed node's address. By the node whose
+    /// host it is.
+    closed_ports: HashMap<SocketAddr, u32>,
     deliveries: BinaryHeap<Reverse<Delivery>>,
     wakeups: BinaryHeap<Reverse<(Duration, u32)>>,
     order: u64,
@@ -206,6 +211,7 @@ impl Simulation {
             nodes: Vec::with_capacity(nodes),
             by_addr: HashMap::with_capacity(nodes),
             by_name: HashMap::with_capacity(nodes),
+            closed_ports: HashMap::new(),
             deliveries: BinaryHeap::new(),
             wakeups: BinaryHeap::new(),
             order: 0,
@@ -611,6 +617,28 @@ impl Simulation {
         self.restart(i);
     }
 
+    /// Restarts node `i` like [`Simulation::restart_on_new_port`], but its
+    /// old port stays closed on a live host: each datagram sent there draws
+    /// an unreachable (the process exited; its host answers for the port),
+    /// so a seed checking that address finds it gone at once.
+    pub fn restart_on_new_port_closed(&mut self, i: u32) {
+        let old = self.nodes[i as usize].addr;
+        self.restart_on_new_port(i);
+        self.closed_ports.insert(old, i);
+    }
+
+    /// Adds a node at an address of its own but under node `of`'s name: a
+    /// second process started with a live member's name (a mistake the
+    /// cluster must refuse). Not joined; returns its index. The log names
+    /// its records' subject by name, so they count as `of`'s.
+    pub fn add_impostor(&mut self, of: u32) -> u32 {
+        let i = self.push_node(None);
+        self.by_name.remove(&self.nodes[i as usize].name);
+        self.nodes[i as usize].name = self.nodes[of as usize].name.clone();
+        self.boot(i);
+        i
+    }
+
     /// Restarts node `i` as a fresh engine that joins through `seeds`,
     /// running or not, as a process started with a fixed seed list does
     /// (after a restart of the whole cluster, those may still be down);
@@ -720,11 +748,13 @@ impl Simulation {
                 Event::Failed(m) => (RecordKind::Failed, about(m)),
                 Event::Suspected(m) => (RecordKind::Suspected, about(m)),
                 Event::Alive(m) => (RecordKind::Alive, about(m)),
+                Event::Restarted { member, .. } => (RecordKind::Restart, about(member)),
                 Event::Refuted { incarnation, .. } => {
                     (RecordKind::Refuted, (Some(i), *incarnation))
                 }
                 Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own)),
                 Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own)),
+                Event::JoinConflict { .. } => (RecordKind::JoinConflict, (Some(i), own)),
                 Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own)),
                 Event::RejoinDue => {
                     // Joins again through the seeds it last joined through
@@ -755,7 +785,12 @@ impl Simulation {
             let fate = match self.by_addr.get(&t.dst) {
                 Some(&dst) if t.stream => (dst, self.network.stream_fate(i, dst, &mut self.rng)),
                 Some(&dst) => (dst, self.network.fate(i, dst, &mut self.rng)),
-                None => (u32::MAX, Fate::Dropped),
+                None => {
+                    if let Some(&host) = self.closed_ports.get(&t.dst).filter(|_| !t.stream) {
+                        self.answer_closed(i, host, t.dst);
+                    }
+                    (u32::MAX, Fate::Dropped)
+                }
             };
             let stream = t.stream;
             match fate {
@@ -796,6 +831,21 @@ impl Simulation {
             let seeds = seeds.clone();
             self.join(i, &seeds);
         }
+    }
+
+    /// A datagram from `src` to the closed port `addr` on `host`'s host:
+    /// the unreachable comes back after the round trip (either way lost or
+    /// blocked like any datagram).
+    fn answer_closed(&mut self, src: u32, host: u32, addr: SocketAddr) {
+        let Fate::Delivered(there) = self.network.fate(src, host, &mut self.rng) else { return };
+        let Fate::Delivered(back) = self.network.fate(host, src, &mut self.rng) else { return };
+        self.order += 1;
+        self.deliveries.push(Reverse(Delivery {
+            at: self.now + there[0] + back[0],
+            order: self.order,
+            dst: src,
+            packet: Packet { src: host, payload: Vec::new(), stream: false, refused: Some(addr) },
+        }));
     }
 
     fn close_intervals(&mut self, upto: Duration) {
