@@ -137,15 +137,16 @@ impl Engine {
         // Rumor mongering stops each item after a fixed number of pushes,
         // so a member or two may miss an item: in an 8-member cluster, with
         // 4 pushes per holder, about 1 % of (item, member) pairs (e^-4/..),
-        // which then waited for the periodic sync, tens of seconds. Once
-        // this member's pushes drain, one sync with a random peer two
-        // round later closes such gaps within a second. At most one per
+        // which then waited for the periodic sync, tens of seconds. When
+        // this member's pushes drain (the tick after its last push), one
+        // sync with a random alive member closes such gaps within a
+        // second (`Engine::drain_sync`). At most one per
         // probe interval; a summary hash when nothing is missing, so O(1)
         // per drain, and a digest (O(n)) only when the views differ.
         if !self.config.push_pull_interval.is_zero()
             && self.pushes.drained(now, self.config.probe_interval)
         {
-            self.timers.arm(now + self.config.gossip_interval, Timer::SettleSync);
+            self.drain_sync();
         }
     }
 

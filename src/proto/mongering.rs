@@ -189,6 +189,26 @@ impl Engine {
         }
     }
 
+    /// The sync started when this member's pushes drain (see
+    /// `Engine::gossip_tick`): as [`Engine::sync_once`], but with a member
+    /// believed alive, not a suspect (likely gone, or across a partition).
+    pub(crate) fn drain_sync(&mut self) {
+        if self.leaving {
+            return;
+        }
+        let alive = self.random_members(1, |_, e| e.state == super::member::MemberState::Alive);
+        let Some(&(_, addr)) = alive.first() else { return };
+        self.out.stats.syncs += 1;
+        let (want_delta, want_digest) = self.sync_wants();
+        let msg = Message::Summary(codec::Summary {
+            sender: self.name.clone(),
+            hash: self.digest_hash(),
+            want_delta,
+            want_digest,
+        });
+        self.out.send_alone(addr, msg);
+    }
+
     /// A Known arrived: one of our pushes was not news.
     pub(crate) fn handle_known(&mut self, known: codec::Known) {
         let codec::Known { origin, generation, version } = known;
