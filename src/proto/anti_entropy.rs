@@ -143,7 +143,7 @@ impl Engine {
 
     /// What a sync this member starts asks for, by `anti_entropy` mode:
     /// `(the peer's deltas, the peer's digest)`.
-    fn sync_wants(&self) -> (bool, bool) {
+    pub(crate) fn sync_wants(&self) -> (bool, bool) {
         match self.config.anti_entropy {
             AntiEntropyMode::Pull => (true, false),
             AntiEntropyMode::PushPull => (true, true),
