@@ -7,7 +7,9 @@
 //! - `driver` (feature `driver`, on by default): runs engines on a tokio
 //!   runtime with real UDP sockets;
 //! - `python` (feature `python`): the PyO3 binding.
-#![forbid(unsafe_code)]
+// No unsafe code, but for the two libc calls of `driver/recverr.rs` (the
+// socket error queue, which std, tokio and socket2 do not wrap).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

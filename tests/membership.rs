@@ -246,7 +246,9 @@ fn first_detection_is_close_to_swims_expected_e_over_e_minus_1_periods() {
             ],
         );
         let killed_at = p.sim.now();
-        p.sim.kill(9);
+        // A silent crash (the host): a killed process's closed port would
+        // be evidence, dead at the first probe with no suspicion.
+        p.sim.crash_host(9);
         let found = p.sim.run_until_cond(secs(60.0), secs(0.01), |s| {
             s.log()
                 .iter()

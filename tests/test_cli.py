@@ -11,8 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rumor
@@ -141,6 +143,57 @@ def test_a_started_agent_joins_on_command_with_the_quorum_detector(agents: list[
     c.proc.kill()  # only the agent this test started, by handle
     assert a.next("fail")["member"]["name"] == "c"
     assert b.next("fail")["member"]["name"] == "c"
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="closed ports are read from Linux's error queue"
+)
+def test_a_killed_agent_is_failed_on_evidence_and_a_stopped_one_is_not(
+    agents: list[Agent],
+) -> None:
+    """SIGKILL closes the agent's port: the host answers probes with
+    port-unreachable and the prober declares it failed at once (evidence).
+    SIGSTOP keeps the port open and silent: no evidence, no failure."""
+    started = [
+        Agent("--bind", f"{LOCALHOST}:0", "--name", n, "--control", f"{LOCALHOST}:0")
+        for n in ("a", "b", "c", "d")
+    ]
+    agents.extend(started)
+    a, b, c, d = started
+    for other in (b, c, d):
+        done = cli("join", "--agent", other.started["control"], a.started["addr"])
+        assert done.returncode == 0, done.stderr
+    assert {a.next("join")["member"]["name"] for _ in range(3)} == {"b", "c", "d"}
+
+    def stats(x: Agent) -> dict[str, Any]:
+        return agent.request(x.started["control"], "stats")[0]
+
+    def alive(x: Agent) -> set[str]:
+        members = agent.request(x.started["control"], "members")
+        return {m["name"] for m in members if m["state"] == "alive"}
+
+    wait_until(lambda: alive(a) == alive(b) == {"a", "b", "c", "d"})
+    c.proc.kill()  # only the agent this test started, by handle
+    assert a.next("fail")["member"]["name"] == "c"
+    assert b.next("fail")["member"]["name"] == "c"
+
+    def by() -> dict[str, int]:
+        keys = ("failures_by_evidence", "failures_by_timeout")
+        return {k: sum(stats(x)[k] for x in (a, b)) for k in keys}
+
+    decided = by()
+    assert decided["failures_by_evidence"] >= 1 and decided["failures_by_timeout"] == 0, decided
+
+    d.proc.send_signal(signal.SIGSTOP)  # only the agent this test started, by handle
+    try:
+        # Two probe intervals (below the suspicion timeout): each survivor
+        # probes d meanwhile, and its open port draws no evidence.
+        time.sleep(2.0)
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: alive(a) == alive(b) == {"a", "b", "d"})
+    assert by() == decided, "no failure decided while d was stopped"
+    assert not [line for x in (a, b) for line in x.lines if line["event"] == "fail"]
 
 
 def test_join_and_detector_options_are_checked() -> None:

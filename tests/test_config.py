@@ -107,6 +107,7 @@ def test_unknown_keyword_is_a_type_error() -> None:
         ({"probe_interval": True}, "probe_interval must be a number, got bool"),
         ({"gossip_fanout": 2.5}, "gossip_fanout must be an int, got float"),
         ({"lifeguard": 1}, "lifeguard must be a bool, got int"),
+        ({"closed_port_evidence": 1}, "closed_port_evidence must be a bool, got int"),
         ({"keys": b"x" * 32}, "keys must be a list of 32-byte bytes, got bytes"),
     ],
 )
@@ -204,7 +205,7 @@ def test_repr_shows_every_setting_and_counts_keys() -> None:
     text = repr(config)
     shown = [part.split("=")[0] for part in text[len("Config(") : -1].split(", ")]
     assert sorted(shown) == SETTINGS
-    assert len(SETTINGS) == 29
+    assert len(SETTINGS) == 30
     assert "reap_timeout=3600.0" in text
     assert "push_pull_scale=True" in text
     assert "keys=<2 keys>" in text
@@ -269,3 +270,11 @@ def test_a_seed_out_of_range_names_seed_and_the_range(seed: int) -> None:
     with pytest.raises(rumor.ArgumentError) as info:
         rumor.Node(bind="127.0.0.1:0", seed=seed)
     assert str(info.value) == f"seed must be between 0 and 2**64 - 1, got {seed}"
+
+
+def test_closed_port_evidence_is_on_in_lan_and_local_and_off_in_wan() -> None:
+    """Firewalls on a WAN may answer for hosts that are fine: no evidence there."""
+    assert rumor.Config.lan().closed_port_evidence
+    assert rumor.Config.local().closed_port_evidence
+    assert not rumor.Config.wan().closed_port_evidence
+    assert rumor.Config.wan(closed_port_evidence=True).closed_port_evidence

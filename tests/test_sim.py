@@ -108,6 +108,21 @@ def test_killed_node_is_known_failed_by_all_within_a_bound() -> None:
     assert sim.all_see("n4", rumor.MemberState.DEAD)
 
 
+def test_stats_tell_how_a_failure_was_decided() -> None:
+    """A killed process's closed port is evidence; without it, the suspicion runs out."""
+    for evidence, key in ((True, "failures_by_evidence"), (False, "failures_by_timeout")):
+        config = rumor.Config.local(closed_port_evidence=evidence)
+        sim = rumor.Simulation(8, config=config, seed=5, join="converged")
+        sim.run(2)
+        sim.kill("n4")
+        sim.run_until(lambda s: s.all_know_failed("n4"), timeout=60)
+        stats = [sim.node(f"n{i}").stats() for i in range(8) if i != 4]
+        assert sum(s[key] for s in stats) >= 1
+        assert sum(s["failures_declared"] for s in stats) == sum(
+            s["failures_by_evidence"] + s["failures_by_timeout"] for s in stats
+        )
+
+
 def test_a_converged_start_knows_everyone_at_once_and_still_detects_failures() -> None:
     """join="converged": a large cluster ready at t=0, without join traffic."""
     sim = rumor.Simulation(2000, config=fast(), seed=3, join="converged")

@@ -42,6 +42,7 @@ class ConfigFields(TypedDict, total=False):
     sync_max_datagrams: int
     max_stream_size: int
     lifeguard: bool
+    closed_port_evidence: bool
     awareness_max_multiplier: int
     reap_timeout: float
     push_pull_scale: bool
@@ -135,6 +136,9 @@ class Config:
     @property
     def reap_timeout(self) -> float:
         """Seconds a dead or departed member stays listed before it is removed."""
+    @property
+    def closed_port_evidence(self) -> bool:
+        """Whether a probe refused by a closed port (checked once) declares the member dead."""
     @property
     def lifeguard(self) -> bool:
         """Whether Lifeguard is on (local health, shrinking suspicions, buddy system)."""

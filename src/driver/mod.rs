@@ -6,6 +6,7 @@
 //! nothing on the I/O path ever waits for a caller (or for Python's GIL).
 
 mod hub;
+mod recverr;
 mod runtime;
 mod seeds;
 mod stream;
@@ -266,6 +267,9 @@ impl Node {
         }
         let (std_socket, std_listener) = stream::bind_pair(bind, config.max_stream_size > 0)?;
         std_socket.set_nonblocking(true).map_err(DriverError::Bind)?;
+        // Closed ports (ICMP port-unreachable) reported on the error queue:
+        // crash evidence for the engine. Failing that, nothing changes.
+        let _ = recverr::enable(&std_socket);
         let bound = std_socket.local_addr().map_err(DriverError::Bind)?;
         let addr = seeds::advertised(bound, advertise)?;
         let (socket, listener) = {
@@ -762,10 +766,22 @@ fn read_queued(socket: &UdpSocket, buf: &mut [u8], engine: &mut Engine, now: Dur
     for _ in 0..READ_BATCH {
         match socket.try_recv_from(buf) {
             Ok((n, from)) => engine.handle_packet(now, from, &buf[..n]),
-            Err(_) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // A pending ICMP error (the socket's error queue has entries):
+            // hand them over and read on.
+            Err(_) => {
+                read_closed_ports(socket, engine, now);
+            }
         }
     }
     engine.note_backlog(now, 1);
+}
+
+/// Hands the engine the destinations the OS found closed (Linux's error
+/// queue; see recverr.rs): crash evidence. One non-blocking syscall when
+/// the queue is empty.
+fn read_closed_ports(socket: &UdpSocket, engine: &mut Engine, now: Duration) {
+    recverr::closed_ports(socket, |addr| engine.handle_unreachable(now, addr));
 }
 
 /// How long one attempt of a join lasts before its seeds are resolved
@@ -804,8 +820,18 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
         for t in out.drain(..) {
             if t.stream {
                 tokio::spawn(stream::send(shared.clone(), t.dst, t.payload));
-            } else if socket.send_to(&t.payload, t.dst).await.is_err() {
-                shared.send_errors.fetch_add(1, Ordering::Relaxed);
+            } else if let Err(e) = socket.send_to(&t.payload, t.dst).await {
+                // With the error queue on, a pending ICMP error fails the
+                // next send once (ECONNREFUSED): read the queue, send again.
+                let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
+                if refused {
+                    let mut engine = shared.engine.lock();
+                    read_closed_ports(&socket, &mut engine, shared.now());
+                }
+                let again = refused && socket.send_to(&t.payload, t.dst).await.is_ok();
+                if !again {
+                    shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         if shared.closed.load(Ordering::Acquire) {
@@ -821,15 +847,30 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
             biased;
             _ = shared.shutdown.notified() => break,
             r = socket.recv_from(&mut buf) => {
+                let mut engine = shared.engine.lock();
+                let now = shared.now();
                 if let Ok((n, from)) = r {
-                    let mut engine = shared.engine.lock();
-                    let now = shared.now();
                     engine.handle_packet(now, from, &buf[..n]);
                     // Take whatever else is already queued on the socket
                     // under the same lock: fewer wake-ups under load.
                     read_queued(&socket, &mut buf, &mut engine, now);
-                    engine.handle_timeout(now);
+                } else {
+                    // An ICMP error pending (error queue): crash evidence.
+                    read_closed_ports(&socket, &mut engine, now);
                 }
+                engine.handle_timeout(now);
+            }
+            // An ICMP error queued on the socket (a closed port) does not
+            // make it readable: wake for it, hand it over, and clear the
+            // readiness (WouldBlock) so it fires again only for a new one.
+            Ok(_) = socket.ready(tokio::io::Interest::ERROR) => {
+                let mut engine = shared.engine.lock();
+                let now = shared.now();
+                let _ = socket.try_io(tokio::io::Interest::ERROR, || {
+                    read_closed_ports(&socket, &mut engine, now);
+                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                });
+                engine.handle_timeout(now);
             }
             _ = tokio::time::sleep_until(sleep_until) => {
                 let mut engine = shared.engine.lock();
@@ -837,6 +878,9 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 // Read what is already waiting before a timer settles a
                 // probe: an ack in the buffer is not a missing ack.
                 read_queued(&socket, &mut buf, &mut engine, now);
+                // And a closed port reported meanwhile: a pending error
+                // does not always wake the receive above.
+                read_closed_ports(&socket, &mut engine, now);
                 engine.handle_timeout(now);
             }
             _ = shared.wake.notified() => {}
@@ -929,6 +973,29 @@ mod tests {
         );
         assert!(joiner.stats().rejoins >= 1);
         assert!(moved.member("j").is_some(), "the seed knows the joiner again");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_closed_node_is_declared_dead_from_evidence_on_loopback() {
+        let nodes: Vec<Node> = ["a", "b", "c"].iter().map(|n| start(n)).collect();
+        for n in &nodes[1..] {
+            assert!(n.join(&[nodes[0].addr()], Duration::from_secs(5)).unwrap());
+        }
+        let alive = |n: &Node, m: &str| {
+            n.member(m).is_some_and(|m| m.state == crate::proto::MemberState::Alive)
+        };
+        assert!(eventually(10, || alive(&nodes[0], "c") && alive(&nodes[1], "c")));
+        // The process ends without a word: its port closes, the host
+        // (loopback) answers probes to it with port-unreachable.
+        nodes[2].close();
+        let dead =
+            |n: &Node| n.member("c").is_some_and(|m| m.state == crate::proto::MemberState::Dead);
+        assert!(eventually(20, || dead(&nodes[0]) && dead(&nodes[1])), "c declared dead");
+        let (a, b) = (nodes[0].stats(), nodes[1].stats());
+        assert!(a.unreachables + b.unreachables > 0, "the closed port was reported");
+        assert_eq!(a.failures_by_evidence + b.failures_by_evidence, 1, "{a:?} {b:?}");
+        assert_eq!(a.failures_by_timeout + b.failures_by_timeout, 0, "decided by evidence");
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub struct Config {
     /// shrink as independent members confirm them, and a suspect is told so
     /// with each probe. Off: plain SWIM, for comparison.
     pub lifeguard: bool,
+    /// Crash detection from evidence: when the OS reports a probe's
+    /// datagram refused (ICMP port-unreachable: the member's process is
+    /// gone, its host is up), the prober checks once more and, confirmed,
+    /// declares the member dead at once instead of waiting out the
+    /// suspicion. A paused process keeps its port and stays silent, so
+    /// pause tolerance is unchanged. On in `lan` and `local`; off in `wan`,
+    /// where a firewall or NAT may answer for hosts that are fine.
+    pub closed_port_evidence: bool,
     /// Lifeguard's cap on the local health multiplier: probing slows to at
     /// most this many times `probe_interval` (and `probe_timeout`).
     pub awareness_max_multiplier: u32,
@@ -223,6 +231,7 @@ impl Config {
             retransmit_mult: 4,
             indirect_checks: 3,
             lifeguard: true,
+            closed_port_evidence: true,
             awareness_max_multiplier: 8,
             failure_detector: FailureDetector::Swim,
             node_timeout: Duration::from_secs(15),
@@ -280,6 +289,7 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(60),
             reconnect_interval: Duration::from_secs(60),
             rejoin_interval: Duration::from_secs(60),
+            closed_port_evidence: false,
             ..Config::lan()
         }
     }

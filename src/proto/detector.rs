@@ -158,6 +158,15 @@ impl Engine {
         }
     }
 
+    /// A closed port was reported for `addr`: SWIM takes it as evidence
+    /// about its probe's target; the quorum detector only counts it.
+    pub(crate) fn detector_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        match self.detector {
+            Detector::Swim(_) => self.swim_unreachable(now, addr),
+            Detector::Quorum(_) => self.out.stats.unreachables += 1,
+        }
+    }
+
     /// A PingReq arrived: SWIM relays it; the quorum detector pings every
     /// member itself and relays nothing.
     pub(crate) fn handle_ping_req(&mut self, now: Duration, from: SocketAddr, req: codec::PingReq) {

@@ -536,6 +536,16 @@ impl Engine {
         }
     }
 
+    /// The OS reported that a datagram this node sent to `addr` found no
+    /// socket there (ICMP port-unreachable; later also a refused TCP
+    /// connect): evidence that the process at `addr` is gone while its
+    /// host is up. Under SWIM with `closed_port_evidence`, a report about
+    /// the member being probed is checked once and, confirmed, declares it
+    /// dead at once; otherwise it is only counted (`Stats::unreachables`).
+    pub fn handle_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        self.detector_unreachable(now, addr);
+    }
+
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
         while let Some((due, timer)) = self.timers.pop_due(now) {

@@ -285,6 +285,7 @@ impl Engine {
             return;
         }
         self.out.stats.failures_declared += 1;
+        self.out.stats.failures_by_quorum += 1;
         if let Some(quorum) = self.detector.quorum_mut() {
             quorum.reports.remove(&id);
         }

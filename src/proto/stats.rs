@@ -89,6 +89,19 @@ pub struct Stats {
     pub refutations: u64,
     /// Members this node declared dead itself.
     pub failures_declared: u64,
+    /// Of those, decided by evidence: the member's port was found closed,
+    /// twice, at the address and incarnation probed.
+    pub failures_by_evidence: u64,
+    /// Of those, decided by a Lifeguard suspicion that ran out.
+    pub failures_by_timeout: u64,
+    /// Of those, decided by a majority of failure reports (quorum detector).
+    pub failures_by_quorum: u64,
+    /// Closed ports reported by the driver (ICMP port-unreachable) for an
+    /// address this node sent to.
+    pub unreachables: u64,
+    /// Of those, about the member being probed: evidence taken (the first
+    /// of a pair starts the check, the second confirms it).
+    pub unreachables_evidence: u64,
     /// Datagrams (or streams) sealed under no key of our keyring and our
     /// label (wrong key, other cluster, tampered), or sealed while we hold
     /// no keys.
@@ -175,6 +188,11 @@ impl Stats {
             ("suspicions", self.suspicions),
             ("refutations", self.refutations),
             ("failures_declared", self.failures_declared),
+            ("failures_by_evidence", self.failures_by_evidence),
+            ("failures_by_timeout", self.failures_by_timeout),
+            ("failures_by_quorum", self.failures_by_quorum),
+            ("unreachables", self.unreachables),
+            ("unreachables_evidence", self.unreachables_evidence),
             ("dropped_unauthenticated", self.dropped_unauthenticated),
             ("dropped_unencrypted", self.dropped_unencrypted),
             ("pushes_evicted", self.pushes_evicted),
@@ -256,6 +274,11 @@ impl Stats {
             suspicions,
             refutations,
             failures_declared,
+            failures_by_evidence,
+            failures_by_timeout,
+            failures_by_quorum,
+            unreachables,
+            unreachables_evidence,
             dropped_unauthenticated,
             dropped_unencrypted,
             pushes_evicted,
@@ -314,6 +337,11 @@ impl Stats {
         self.suspicions += suspicions;
         self.refutations += refutations;
         self.failures_declared += failures_declared;
+        self.failures_by_evidence += failures_by_evidence;
+        self.failures_by_timeout += failures_by_timeout;
+        self.failures_by_quorum += failures_by_quorum;
+        self.unreachables += unreachables;
+        self.unreachables_evidence += unreachables_evidence;
         self.dropped_unauthenticated += dropped_unauthenticated;
         self.dropped_unencrypted += dropped_unencrypted;
         self.pushes_evicted += pushes_evicted;

@@ -77,6 +77,10 @@ pub(crate) struct Probe {
     /// Indirect probes sent: as many nacks are expected if the relays are
     /// healthy (Lifeguard).
     pub(crate) indirect: u32,
+    /// Crash evidence: the target's incarnation when a first closed-port
+    /// report came back for this probe; a second one at the same address
+    /// and incarnation, with no ack between, confirms it.
+    pub(crate) closed: Option<u64>,
 }
 
 /// A suspicion in progress (Lifeguard): when it started and who accused.
@@ -157,7 +161,9 @@ impl Engine {
         let seq = self.next_seq();
         if let Some(s) = self.detector.swim_mut() {
             let (acked, nacks, indirect) = (false, 0, 0);
-            s.probe = Some(Probe { seq, target, sent: now, recheck, acked, nacks, indirect });
+            let closed = None;
+            s.probe =
+                Some(Probe { seq, target, sent: now, recheck, acked, nacks, indirect, closed });
         }
         self.out.stats.probes += 1;
         let mut b = self.out.datagram();
@@ -226,6 +232,49 @@ impl Engine {
                 relay,
                 Message::PingReq(codec::PingReq { seq, target: name.clone(), addr }),
             );
+        }
+    }
+
+    /// The driver reports that a datagram to `addr` drew a closed port
+    /// (ICMP port-unreachable). When `addr` is the address of the member
+    /// being probed, not yet acked: the first report sends the Ping again
+    /// to check; a second at the same address and incarnation declares the
+    /// member dead at once (the process is gone, its host answers for it).
+    /// A paused process keeps its port, so it never draws this. Anything
+    /// else (an old address, a gossip datagram) is counted and ignored.
+    pub(crate) fn swim_unreachable(&mut self, now: Duration, addr: SocketAddr) {
+        self.out.stats.unreachables += 1;
+        if !self.config.closed_port_evidence {
+            return;
+        }
+        let probe = self.detector.swim_mut().and_then(|s| s.probe.as_ref());
+        let Some(p) = probe.filter(|p| !p.acked).cloned() else { return };
+        let Some(e) = self.view.table().get(p.target) else { return };
+        if e.addr() != addr || !e.state.is_live() {
+            return;
+        }
+        let incarnation = e.incarnation;
+        let name: String = e.name().into();
+        self.out.stats.unreachables_evidence += 1;
+        match p.closed {
+            Some(i) if i == incarnation => {
+                if let Some(s) = self.detector.swim_mut() {
+                    s.probe = None;
+                }
+                self.out.stats.failures_declared += 1;
+                self.out.stats.failures_by_evidence += 1;
+                let me = self.name.clone();
+                self.declare(now, p.target, incarnation, me, MemberState::Dead);
+            }
+            _ => {
+                if let Some(q) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
+                    q.closed = Some(incarnation);
+                }
+                // The check: the same Ping again. An ack (a process back on
+                // that port) cancels; a second closed port confirms.
+                let ping = Message::Ping(codec::Ping { seq: p.seq, target: name });
+                self.out.send_alone(addr, ping);
+            }
         }
     }
 
@@ -391,6 +440,7 @@ impl Engine {
             }
         }
         self.out.stats.failures_declared += 1;
+        self.out.stats.failures_by_timeout += 1;
         let me = self.name.clone();
         self.declare(now, id, incarnation, me, MemberState::Dead);
     }

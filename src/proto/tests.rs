@@ -902,3 +902,95 @@ fn a_refused_joiner_backs_off_and_joins_through_a_member_named() {
     deliver(now, &mut other, &mut all);
     assert!(events(&mut joiner).contains(&Event::JoinSucceeded { token, seed: addr(3) }));
 }
+
+/// Fires `a`'s timers until it sends a probe; returns the time and the
+/// probed member's address (the other engines stay silent).
+fn first_probe(a: &mut Engine) -> (Duration, SocketAddr) {
+    loop {
+        let now = a.poll_timeout().unwrap();
+        a.handle_timeout(now);
+        for t in transmits(a) {
+            if decode(&t).iter().any(|m| matches!(m, Message::Ping(_))) {
+                return (now, t.dst);
+            }
+        }
+    }
+}
+
+fn name_at(e: &Engine, at: SocketAddr) -> String {
+    e.members().find(|m| m.addr == at).unwrap().name.clone()
+}
+
+#[test]
+fn a_closed_port_checked_twice_is_a_death_at_once() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let a = &mut all[0];
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    // Another address's closed port is no evidence about the probe.
+    a.handle_unreachable(now, addr(99));
+    a.handle_unreachable(now + ms(1), target);
+    let again = transmits(a);
+    assert!(
+        again.iter().any(|t| t.dst == target && matches!(decode(t)[0], Message::Ping(_))),
+        "the first report is checked with a second Ping"
+    );
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive), "not yet: one report");
+    a.handle_unreachable(now + ms(2), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Dead), "confirmed: dead at once");
+    assert!(events(a).iter().any(|e| matches!(e, Event::Failed(m) if m.name == name)));
+    let s = a.stats();
+    assert_eq!((s.failures_by_evidence, s.failures_by_timeout, s.failures_declared), (1, 0, 1));
+    assert_eq!((s.unreachables, s.unreachables_evidence), (3, 2));
+}
+
+#[test]
+fn an_ack_between_two_closed_port_reports_cancels_the_evidence() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let (a, rest) = all.split_first_mut().unwrap();
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    a.handle_unreachable(now + ms(1), target);
+    // The check Ping reaches a process on that port, which acks.
+    let b = rest.iter_mut().find(|e| e.local_member().addr == target).unwrap();
+    deliver(now + ms(1), a, &mut [&mut *b]);
+    deliver(now + ms(2), b, &mut [&mut *a]);
+    a.handle_unreachable(now + ms(3), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive));
+    assert_eq!(a.stats().failures_by_evidence, 0);
+}
+
+#[test]
+fn closed_port_evidence_is_tied_to_the_incarnation_it_was_gathered_at() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let a = &mut all[0];
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    a.handle_unreachable(now + ms(1), target);
+    // A new life on the same address announces itself meanwhile.
+    let claim = alive_claim(&name, target, 5);
+    a.handle_packet(now + ms(2), target, &codec::encode(&[claim]));
+    a.handle_unreachable(now + ms(3), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive), "a report about the old life");
+    assert_eq!(a.stats().failures_by_evidence, 0);
+}
+
+#[test]
+fn without_the_switch_closed_ports_are_only_counted() {
+    let config = Config { closed_port_evidence: false, ..Config::lan() };
+    let mut all: Vec<Engine> = (1..=3)
+        .map(|i| Engine::new(config.clone(), alloc::format!("n{i}"), addr(i), i as u64, ms(0)))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    mesh(&mut all);
+    let a = &mut all[0];
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    a.handle_unreachable(now + ms(1), target);
+    a.handle_unreachable(now + ms(2), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Alive));
+    assert_eq!((a.stats().unreachables, a.stats().unreachables_evidence), (2, 0));
+}

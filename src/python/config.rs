@@ -242,6 +242,7 @@ fn build(mut c: Config, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyConfig
                 "label" => c.label = word(f, &v)?,
                 "push_pull_scale" => c.push_pull_scale = flag(f, &v)?,
                 "lifeguard" => c.lifeguard = flag(f, &v)?,
+                "closed_port_evidence" => c.closed_port_evidence = flag(f, &v)?,
                 "eager_push" => c.eager_push = flag(f, &v)?,
                 _ => {
                     let msg = format!("Config got an unexpected keyword argument '{key}'");
@@ -284,6 +285,7 @@ impl PyConfig {
         d.set_item("rejoin_interval", c.rejoin_interval.as_secs_f64())?;
         d.set_item("reap_timeout", c.reap_timeout.as_secs_f64())?;
         d.set_item("lifeguard", c.lifeguard)?;
+        d.set_item("closed_port_evidence", c.closed_port_evidence)?;
         d.set_item("awareness_max_multiplier", c.awareness_max_multiplier)?;
         d.set_item("failure_detector", detector_name(c.failure_detector))?;
         d.set_item("node_timeout", c.node_timeout.as_secs_f64())?;
@@ -465,6 +467,13 @@ impl PyConfig {
     #[getter]
     fn lifeguard(&self) -> bool {
         self.inner.lifeguard
+    }
+
+    /// Whether a probe refused by a closed port (ICMP port-unreachable),
+    /// once confirmed, declares the member dead at once.
+    #[getter]
+    fn closed_port_evidence(&self) -> bool {
+        self.inner.closed_port_evidence
     }
 
     /// Lifeguard's cap on the local health multiplier.

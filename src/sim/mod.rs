@@ -75,6 +75,9 @@ struct SimNode {
     config: Option<Config>,
     /// Engines booted so far: the generation of the running one.
     lives: u64,
+    /// Its host is down ([`Simulation::crash_host`]): datagrams to it
+    /// vanish, where a killed process's closed port answers "unreachable".
+    host_down: bool,
 }
 
 /// A datagram (or stream payload) on its way to a node.
@@ -85,6 +88,9 @@ struct Packet {
     payload: Vec<u8>,
     /// A reliable stream payload (TCP), not a datagram.
     stream: bool,
+    /// Not a datagram but the ICMP port-unreachable drawn by one sent to
+    /// this closed address: handed to the engine as `handle_unreachable`.
+    refused: Option<SocketAddr>,
 }
 
 /// A packet in flight, delivered in `(at, order)` order.
@@ -264,6 +270,7 @@ impl Simulation {
             earlier: Stats::default(),
             config,
             lives: 0,
+            host_down: false,
         });
         i
     }
@@ -311,6 +318,7 @@ impl Simulation {
         node.engine = Some(engine);
         node.paused_until = None;
         node.stalled_until = None;
+        node.host_down = false;
         self.schedule(i);
     }
 
@@ -543,6 +551,15 @@ impl Simulation {
         }
     }
 
+    /// Crashes node `i`'s whole host: it stops at once, like
+    /// [`Simulation::kill`], but its address stays silent (no closed-port
+    /// answer), as a host powered off or cut from the network does.
+    /// [`Simulation::restart`] brings it back.
+    pub fn crash_host(&mut self, i: u32) {
+        self.kill(i);
+        self.nodes[i as usize].host_down = true;
+    }
+
     /// Restarts node `i` as a fresh engine (same name and address,
     /// incarnation 0) that joins through its earlier seeds, or through a
     /// random running node if none of those runs. Its incarnation ends up
@@ -756,7 +773,7 @@ impl Simulation {
                             at: self.now + delay,
                             order: self.order,
                             dst,
-                            packet: Packet { src: i, payload: bytes, stream },
+                            packet: Packet { src: i, payload: bytes, stream, refused: None },
                         }));
                     }
                 }
@@ -836,6 +853,29 @@ impl Simulation {
                     node.inbox_bytes += len;
                     node.inbox.push_back(packet);
                 }
+                (None, _) if !node.host_down && !packet.stream && packet.refused.is_none() => {
+                    // A killed process on a live host: its port is closed,
+                    // and the host answers the sender with a port-unreachable
+                    // (lost or blocked like any datagram on the way back).
+                    Self::count_missed(&mut node.stats, &packet.payload);
+                    self.current.datagrams_dropped += 1;
+                    let addr = node.addr;
+                    let src = packet.src;
+                    if let Fate::Delivered(delays) = self.network.fate(dst, src, &mut self.rng) {
+                        self.order += 1;
+                        self.deliveries.push(Reverse(Delivery {
+                            at: self.now + delays[0],
+                            order: self.order,
+                            dst: src,
+                            packet: Packet {
+                                src: dst,
+                                payload: Vec::new(),
+                                stream: false,
+                                refused: Some(addr),
+                            },
+                        }));
+                    }
+                }
                 _ => {
                     Self::count_missed(&mut node.stats, &packet.payload);
                     self.current.datagrams_dropped += 1;
@@ -891,10 +931,15 @@ impl Simulation {
     /// Hands a datagram (or stream payload) from node `src` to node `dst`'s
     /// engine, counting it, and moves what the engine produced on.
     fn hand_over(&mut self, dst: u32, packet: &Packet) {
-        let Packet { src, ref payload, stream } = *packet;
+        let Packet { src, ref payload, stream, refused } = *packet;
         let (now, from) = (self.now, self.nodes[src as usize].addr);
         let node = &mut self.nodes[dst as usize];
         let Some(engine) = node.engine.as_mut() else { return };
+        if let Some(addr) = refused {
+            engine.handle_unreachable(now, addr);
+            self.flush(dst);
+            return;
+        }
         node.stats.datagrams_received += 1;
         node.stats.bytes_received += payload.len() as u64;
         self.current.datagrams_delivered += 1;
