@@ -437,3 +437,62 @@ fn a_broadcast_right_after_a_crash_reaches_every_survivor() {
         assert_eq!(rumors_missing(&sim, n - 1), 0, "seed {seed}");
     }
 }
+
+/// When each of two members holds a broadcast the other lacks, one sync
+/// between them gives both everything, even when the one behind holds its
+/// extra above a hole (it arrived out of order). Three members: n2 misses
+/// r2 but gets r3 (its watermark for n0 stops at 1, with r3 held above it),
+/// n1 gets r2 but misses r3 (watermark 2); then n0 crashes, and n2's next
+/// broadcast ends with the sync after its pushes drain, with n1. Before, n1
+/// answered with r2 but n2 sent n1 nothing of n0's, its watermark being below
+/// n1's, and n1 waited for a later sync (seconds) for r3.
+#[test]
+fn one_sync_repairs_both_sides_when_one_holds_items_above_a_hole() {
+    use rumor::proto::MemberState;
+    use rumor::sim::{Link, RecordKind};
+    let cut = Link { loss: 1.0, ..Link::default() };
+    let mut sim = Simulation::new_joined(Config::lan(), 3, 11).expect("config");
+    sim.run_for(secs(3.0));
+    let rumor = |sim: &mut Simulation, from: u32, text: &str| {
+        sim.broadcast(from, text.as_bytes().to_vec()).expect("fits").expect("running")
+    };
+    rumor(&mut sim, 0, "r1");
+    sim.run_for(secs(0.5));
+    // r2 reaches n1 only, r3 n2 only.
+    sim.network.set_link(0, 2, cut.clone());
+    sim.network.set_link(1, 2, cut.clone());
+    let r2 = rumor(&mut sim, 0, "r2");
+    sim.run_for(secs(0.3));
+    sim.network.clear_links();
+    sim.network.set_link(0, 1, cut.clone());
+    sim.network.set_link(2, 1, cut);
+    let r3 = rumor(&mut sim, 0, "r3");
+    sim.run_for(secs(0.3));
+    sim.network.clear_links();
+    let name = sim.name(0).to_string();
+    let watermark = |sim: &Simulation, i: u32| sim.engine(i).expect("running").watermark(&name);
+    assert_eq!((watermark(&sim, 1), watermark(&sim, 2)), (2, 1), "the scenario's setup");
+    sim.kill(0);
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.state(1, 0), Some(MemberState::Dead));
+    assert_eq!(sim.state(2, 0), Some(MemberState::Dead));
+    rumor(&mut sim, 2, "r4");
+    sim.run_for(secs(10.0));
+    let got = |node: u32, version: u64| {
+        sim.log()
+            .iter()
+            .find(|r| {
+                r.kind == RecordKind::Rumor
+                    && r.node == node
+                    && r.subject == 0
+                    && r.incarnation == version
+            })
+            .map(|r| r.time)
+            .expect("delivered within 10 s")
+    };
+    let (n2_r2, n1_r3) = (got(2, r2), got(1, r3));
+    assert!(
+        n1_r3.abs_diff(n2_r2) < Duration::from_millis(50),
+        "one sync repaired both: n2 got r2 at {n2_r2:?}, n1 got r3 at {n1_r3:?}"
+    );
+}

@@ -299,16 +299,34 @@ impl Engine {
             } else {
                 pw
             };
-            if log.watermark <= from {
-                continue;
+            // What we hold up to our watermark and the peer lacks, then
+            // what we hold above both watermarks (arrived out of order),
+            // each run of it vouched for alone. Without the runs, a member
+            // whose watermark had stopped below a hole answered a peer
+            // with a higher watermark nothing, though it held items above
+            // that the peer lacked, and the peer waited for another sync
+            // (seconds) for what the one it had just run could have given.
+            let mut ranges = alloc::vec![(from, log.watermark)];
+            ranges.extend(log.runs_above(from).into_iter().map(|(first, last)| (first - 1, last)));
+            let (generation, collected) = (log.generation, log.collected);
+            let mut full = false;
+            for (after, through) in ranges {
+                if through <= after {
+                    continue;
+                }
+                let items: Vec<(u64, Item)> = self.store.log(id).map_or(Vec::new(), |log| {
+                    log.items
+                        .range(after + 1..=through)
+                        .map(|(v, Held { item, .. })| (*v, item.clone()))
+                        .collect()
+                });
+                let range = (generation, after, through, collected);
+                if !self.push_delta(&mut answer, name.clone(), range, items) {
+                    full = true;
+                    break;
+                }
             }
-            let items: Vec<(u64, Item)> = log
-                .items
-                .range(from + 1..=log.watermark)
-                .map(|(v, Held { item, .. })| (*v, item.clone()))
-                .collect();
-            let range = (log.generation, from, log.watermark, log.collected);
-            if !self.push_delta(&mut answer, name, range, items) {
+            if full {
                 break;
             }
         }
