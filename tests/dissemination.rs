@@ -459,12 +459,12 @@ fn one_sync_repairs_both_sides_when_one_holds_items_above_a_hole() {
     rumor(&mut sim, 0, "r1");
     sim.run_for(secs(0.5));
     // r2 reaches n1 only, r3 n2 only.
-    sim.network.set_link(0, 2, cut.clone());
-    sim.network.set_link(1, 2, cut.clone());
+    sim.network.set_link(0, 2, cut);
+    sim.network.set_link(1, 2, cut);
     let r2 = rumor(&mut sim, 0, "r2");
     sim.run_for(secs(0.3));
     sim.network.clear_links();
-    sim.network.set_link(0, 1, cut.clone());
+    sim.network.set_link(0, 1, cut);
     sim.network.set_link(2, 1, cut);
     let r3 = rumor(&mut sim, 0, "r3");
     sim.run_for(secs(0.3));
