@@ -415,10 +415,16 @@ impl Engine {
         let Some(log) = self.store.log_mut(id) else { return };
         let mut changes = Vec::new();
         let present: Vec<u64> = items.iter().map(|(v, _)| *v).collect();
+        let watermark = log.watermark;
         for (version, item) in items {
             log.apply(version, item, now, &mut changes);
         }
         log.covered(from, through, collected, &present, &mut changes);
+        // It brought news, yet a version is still missing here: worth
+        // another sync soon (mongering.rs, `Pushes::repair_due`).
+        if (log.watermark > watermark || !changes.is_empty()) && log.has_hole() {
+            self.pushes.note_hole(id);
+        }
         self.report(id, generation, changes);
         // Our hash may have moved: recompute the check.
         self.piggyback.set_check(None);

@@ -143,8 +143,15 @@ impl Engine {
         // second (`Engine::drain_sync`). At most one per
         // probe interval; a summary hash when nothing is missing, so O(1)
         // per drain, and a digest (O(n)) only when the views differ.
-        if !self.config.push_pull_interval.is_zero()
-            && self.pushes.drained(now, self.config.probe_interval)
+        if self.config.push_pull_interval.is_zero() {
+            return;
+        }
+        // A drain's sync, then its repair syncs while their answers leave
+        // a hole (`Pushes::repair_due`: O(1) per tick, a lookup per noted
+        // log).
+        let store = &self.store;
+        if self.pushes.drained(now, self.config.probe_interval)
+            || self.pushes.repair_due(|id| store.log(id).is_some_and(|l| l.has_hole()))
         {
             self.drain_sync();
         }

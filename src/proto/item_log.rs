@@ -162,6 +162,12 @@ impl ItemLog {
         }
     }
 
+    /// Whether an item is held above the watermark: one below it is
+    /// missing (or was superseded, until a delta vouches for the range).
+    pub(crate) fn has_hole(&self) -> bool {
+        self.items.range(self.watermark + 1..).next().is_some()
+    }
+
     /// The items held above version `after` and above the watermark
     /// (arrived out of order: a version below them is still missing here),
     /// in runs of consecutive versions, `(first, last)` each.

@@ -14,6 +14,16 @@ use core::time::Duration;
 /// item pushed most is left to anti-entropy (`Stats::pushes_evicted`).
 pub const MAX_PUSHES: usize = 4096;
 
+/// Syncs that may follow the sync after the queue drains, each at the
+/// gossip tick after an answer that left this member a hole (see
+/// [`Pushes::repair_due`]). Bounds the chain: at most this many more
+/// syncs per drain, itself at most one per probe interval.
+const REPAIR_SYNCS: u32 = 3;
+
+/// Logs with a hole noted, at most (the rest of a chain's notes are
+/// dropped; a hole in any one of these is reason enough to sync again).
+const MAX_HOLES_NOTED: usize = 8;
+
 /// Items this node is spreading (rumor mongering), with how often each was
 /// pushed and how many pushes found the receiver already knowing it.
 #[derive(Debug, Default)]
@@ -27,6 +37,11 @@ pub(crate) struct Pushes {
     active: bool,
     /// When the last sync after the queue drained was armed.
     drain_sync: Option<Duration>,
+    /// Syncs left in the current drain's chain of repair syncs.
+    repairs_left: u32,
+    /// Logs that an anti-entropy answer left with a hole: items held
+    /// above the watermark, so a version below them is missing here.
+    holes: Vec<Id>,
 }
 
 /// One item being pushed.
@@ -78,7 +93,40 @@ impl Pushes {
             return false;
         }
         self.drain_sync = Some(now);
+        self.repairs_left = REPAIR_SYNCS;
+        self.holes.clear();
         true
+    }
+
+    /// Notes that a delta answering a sync left member `origin`'s log
+    /// with a hole.
+    pub(crate) fn note_hole(&mut self, origin: Id) {
+        if self.holes.len() < MAX_HOLES_NOTED && !self.holes.contains(&origin) {
+            self.holes.push(origin);
+        }
+    }
+
+    /// At a gossip tick: whether a repair sync is due, given `open`, which
+    /// tells whether a noted log still has a hole; taken as started.
+    ///
+    /// A member whose queue drains early in a burst runs its sync while
+    /// others still hold items it lacks; the answer then leaves it holes
+    /// (items above the watermark: a version below them is missing). The
+    /// member knows it, so it syncs again at the next tick, with another
+    /// random member, while answers leave holes, up to [`REPAIR_SYNCS`]
+    /// times per drain. Traced: a survivor of a crash synced 350 ms after
+    /// a burst of 1,000 broadcasts with a member that had not yet received
+    /// one of them, and waited 3.5 s for a check sync.
+    pub(crate) fn repair_due(&mut self, open: impl Fn(Id) -> bool) -> bool {
+        if self.holes.is_empty() {
+            return false;
+        }
+        let due = self.repairs_left > 0 && self.holes.iter().any(|&id| open(id));
+        self.holes.clear();
+        if due {
+            self.repairs_left -= 1;
+        }
+        due
     }
 
     /// Items in sending order: fewest pushes first, newest first.
