@@ -391,9 +391,9 @@ fn rumors_missing(sim: &Simulation, running: usize) -> usize {
 /// running member within 1 s. Before, rumor mongering's fixed 4 pushes per
 /// holder missed ~1 % of (item, member) pairs, which then waited tens of
 /// seconds for the periodic sync; pushes to the crashed member counted too.
-fn burst_reaches_everyone_within_a_second(dead: &[u32]) {
+fn burst_reaches_everyone_within_a_second(dead: &[u32], seed: u64) {
     let n = 8;
-    let mut sim = Simulation::new_joined(Config::lan(), n, 3).expect("config");
+    let mut sim = Simulation::new_joined(Config::lan(), n, seed).expect("config");
     sim.run_for(secs(3.0));
     for &d in dead {
         sim.kill(d);
@@ -405,7 +405,11 @@ fn burst_reaches_everyone_within_a_second(dead: &[u32]) {
         sim.run_for(Duration::from_micros(65));
     }
     sim.run_for(secs(1.0));
-    assert_eq!(rumors_missing(&sim, n - dead.len()), 0, "every rumor everywhere within 1 s");
+    assert_eq!(
+        rumors_missing(&sim, n - dead.len()),
+        0,
+        "every rumor everywhere within 1 s, seed {seed}"
+    );
     for i in senders {
         assert_eq!(sim.engine_stats(i).pushes_evicted, 0, "nothing given up");
     }
@@ -413,12 +417,18 @@ fn burst_reaches_everyone_within_a_second(dead: &[u32]) {
 
 #[test]
 fn a_burst_of_a_thousand_broadcasts_reaches_everyone_within_a_second() {
-    burst_reaches_everyone_within_a_second(&[]);
+    burst_reaches_everyone_within_a_second(&[], 3);
 }
 
+/// Seed 18: n0's watermarks for n1 and n2 stopped at 13 while everyone
+/// else's reached 143, and its sync found it "in sync" (the summary hash of
+/// two logs moving in step collided): 166 deliveries were missing after the
+/// second.
 #[test]
 fn broadcasts_right_after_a_crash_reach_every_survivor_within_a_second() {
-    burst_reaches_everyone_within_a_second(&[5]);
+    for seed in [3, 18] {
+        burst_reaches_everyone_within_a_second(&[5], seed);
+    }
 }
 
 /// A single broadcast right after a crash, in a 64-member cluster (the
