@@ -420,13 +420,15 @@ fn a_burst_of_a_thousand_broadcasts_reaches_everyone_within_a_second() {
     burst_reaches_everyone_within_a_second(&[], 3);
 }
 
+/// Over 20 seeds (before: 6 of them missed deliveries after the second).
 /// Seed 18: n0's watermarks for n1 and n2 stopped at 13 while everyone
 /// else's reached 143, and its sync found it "in sync" (the summary hash of
-/// two logs moving in step collided): 166 deliveries were missing after the
-/// second.
+/// two logs moving in step collided): 166 deliveries were missing. Seed 15:
+/// n2 lacked one item of n3's and its drain sync went to the crashed n5,
+/// not yet found dead.
 #[test]
 fn broadcasts_right_after_a_crash_reach_every_survivor_within_a_second() {
-    for seed in [3, 18] {
+    for seed in 0..20 {
         burst_reaches_everyone_within_a_second(&[5], seed);
     }
 }

@@ -149,10 +149,19 @@ impl Engine {
         // A drain's sync, then its repair syncs while their answers leave
         // a hole (`Pushes::repair_due`: O(1) per tick, a lookup per noted
         // log).
+        if self.pushes.drained(now, self.config.probe_interval) {
+            // A hole this member knows of already (items held above a
+            // watermark) is worth a repair sync at the next tick, should
+            // this one not fill it: its peer may lack the item too, or be
+            // gone (a crashed member not yet found dead took a drain sync).
+            for id in self.store.holes() {
+                self.pushes.note_hole(id);
+            }
+            self.drain_sync();
+            return;
+        }
         let store = &self.store;
-        if self.pushes.drained(now, self.config.probe_interval)
-            || self.pushes.repair_due(|id| store.log(id).is_some_and(|l| l.has_hole()))
-        {
+        if self.pushes.repair_due(|id| store.log(id).is_some_and(|l| l.has_hole())) {
             self.drain_sync();
         }
     }

@@ -98,8 +98,8 @@ impl Pushes {
         true
     }
 
-    /// Notes that a delta answering a sync left member `origin`'s log
-    /// with a hole.
+    /// Notes that member `origin`'s log has a hole: found when the queue
+    /// drained, or left by a delta answering a sync.
     pub(crate) fn note_hole(&mut self, origin: Id) {
         if self.holes.len() < MAX_HOLES_NOTED && !self.holes.contains(&origin) {
             self.holes.push(origin);
