@@ -230,3 +230,39 @@ def test_simulated_nodes_get_rumors_and_updates_in_virtual_time() -> None:
     sim.run(3)
     assert updates[-1:] == [("n2", "zone", None)]
     assert [r.kind for r in sim.events(node="n4", kind="rumor")] == ["rumor"]
+
+
+def test_a_burst_of_1000_broadcasts_on_8_nodes_reaches_every_node_promptly(
+    cluster: Cluster,
+) -> None:
+    """1,000 broadcasts sent as fast as a loop can on 8 loopback nodes (the
+    ``lan`` preset, whose periodic sync is 30 s away) all arrive everywhere,
+    once, within 8 s: not left to that sync, as ~1 % of them were (15 to
+    30 s late, no counter showing anything). On an idle machine this takes
+    about 0.5 s (median; 2 to 4 s before the fix), once in a dozen runs
+    3.6 s (a member that missed an item and was not picked by a drain
+    sync waits for a quiet check); the target is 1 s, the deadline is for
+    the slow path, so the test is not flaky."""
+    nodes = cluster.start_joined(8, config=rumor.Config.lan())
+    lock = threading.Lock()
+    got: dict[str, set[tuple[str, int]]] = {node.name: set() for node in nodes}
+    dups: list[tuple[str, str, int]] = []
+    for node in nodes:
+
+        def record(r: rumor.Rumor, name: str = node.name) -> None:
+            with lock:
+                if (r.origin, r.seq) in got[name]:
+                    dups.append((name, r.origin, r.seq))
+                got[name].add((r.origin, r.seq))
+
+        node.on_rumor(record)
+    sent = {(node.name, node.broadcast(f"r{i}".encode())) for i in range(125) for node in nodes}
+    assert len(sent) == 1000
+
+    def missing() -> dict[str, int]:
+        with lock:
+            return {name: len(sent - seen) for name, seen in got.items() if sent - seen}
+
+    wait_until(lambda: not missing(), timeout=8.0, message=lambda: f"missing {missing()}")
+    assert not dups
+    assert all(node.stats()["pushes_evicted"] == 0 for node in nodes)

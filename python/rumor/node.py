@@ -855,7 +855,9 @@ class Node(NodeBase):
         ``members_<state>``, ``update_queue`` (membership updates waiting to
         be piggybacked), ``push_queue`` (rumors and items being pushed),
         ``event_queue`` (events waiting for callbacks), ``health_multiplier``
-        (Lifeguard's local health) and ``task_panicked``."""
+        (Lifeguard's local health) and ``task_panicked``. ``pushes_evicted``
+        counts rumors and items this node gave up pushing because its push
+        queue was full; anti-entropy still delivers them."""
         return self._native.stats()
 
     def _probe_rtt(self) -> ProbeRtt:

@@ -143,7 +143,7 @@ impl Engine {
 
     /// What a sync this member starts asks for, by `anti_entropy` mode:
     /// `(the peer's deltas, the peer's digest)`.
-    fn sync_wants(&self) -> (bool, bool) {
+    pub(crate) fn sync_wants(&self) -> (bool, bool) {
         match self.config.anti_entropy {
             AntiEntropyMode::Pull => (true, false),
             AntiEntropyMode::PushPull => (true, true),
@@ -299,16 +299,34 @@ impl Engine {
             } else {
                 pw
             };
-            if log.watermark <= from {
-                continue;
+            // What we hold up to our watermark and the peer lacks, then
+            // what we hold above both watermarks (arrived out of order),
+            // each run of it vouched for alone. Without the runs, a member
+            // whose watermark had stopped below a hole answered a peer
+            // with a higher watermark nothing, though it held items above
+            // that the peer lacked, and the peer waited for another sync
+            // (seconds) for what the one it had just run could have given.
+            let mut ranges = alloc::vec![(from, log.watermark)];
+            ranges.extend(log.runs_above(from).into_iter().map(|(first, last)| (first - 1, last)));
+            let (generation, collected) = (log.generation, log.collected);
+            let mut full = false;
+            for (after, through) in ranges {
+                if through <= after {
+                    continue;
+                }
+                let items: Vec<(u64, Item)> = self.store.log(id).map_or(Vec::new(), |log| {
+                    log.items
+                        .range(after + 1..=through)
+                        .map(|(v, Held { item, .. })| (*v, item.clone()))
+                        .collect()
+                });
+                let range = (generation, after, through, collected);
+                if !self.push_delta(&mut answer, name.clone(), range, items) {
+                    full = true;
+                    break;
+                }
             }
-            let items: Vec<(u64, Item)> = log
-                .items
-                .range(from + 1..=log.watermark)
-                .map(|(v, Held { item, .. })| (*v, item.clone()))
-                .collect();
-            let range = (log.generation, from, log.watermark, log.collected);
-            if !self.push_delta(&mut answer, name, range, items) {
+            if full {
                 break;
             }
         }
@@ -397,10 +415,16 @@ impl Engine {
         let Some(log) = self.store.log_mut(id) else { return };
         let mut changes = Vec::new();
         let present: Vec<u64> = items.iter().map(|(v, _)| *v).collect();
+        let watermark = log.watermark;
         for (version, item) in items {
             log.apply(version, item, now, &mut changes);
         }
         log.covered(from, through, collected, &present, &mut changes);
+        // It brought news, yet a version is still missing here: worth
+        // another sync soon (mongering.rs, `Pushes::repair_due`).
+        if (log.watermark > watermark || !changes.is_empty()) && log.has_hole() {
+            self.pushes.note_hole(id);
+        }
         self.report(id, generation, changes);
         // Our hash may have moved: recompute the check.
         self.piggyback.set_check(None);

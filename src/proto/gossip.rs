@@ -17,11 +17,19 @@ use super::piggyback::QUIET_SAMPLE;
 use super::table::Id;
 use super::timer::Timer;
 use crate::codec::{self, DatagramBuilder, Message};
+use alloc::collections::BTreeSet;
 use core::time::Duration;
 
 /// Eager gossip rounds a member may run per `gossip_interval`, at most
 /// (see `Engine::gossip_news`).
 const EAGER_ROUNDS_PER_INTERVAL: u32 = 64;
+
+/// Datagrams of items a gossip round sends each target, at most. One holds
+/// a few dozen small items; a burst of a thousand broadcasts needs a few
+/// dozen datagrams, so it drains within a few rounds rather than a few
+/// dozen. Bounded, so a round costs at most
+/// `gossip_fanout * ITEM_DATAGRAMS_PER_TARGET` datagrams whatever the queue.
+const ITEM_DATAGRAMS_PER_TARGET: usize = 8;
 
 impl Engine {
     /// Appends the gossip section to `b` within its budget. The member
@@ -126,6 +134,36 @@ impl Engine {
         if !self.piggyback.is_empty() || !self.pushes.is_empty() {
             self.gossip_round(now);
         }
+        // Rumor mongering stops each item after a fixed number of pushes,
+        // so a member or two may miss an item: in an 8-member cluster, with
+        // 4 pushes per holder, about 1 % of (item, member) pairs (e^-4/..),
+        // which then waited for the periodic sync, tens of seconds. When
+        // this member's pushes drain (the tick after its last push), one
+        // sync with a random alive member closes such gaps within a
+        // second (`Engine::drain_sync`). At most one per
+        // probe interval; a summary hash when nothing is missing, so O(1)
+        // per drain, and a digest (O(n)) only when the views differ.
+        if self.config.push_pull_interval.is_zero() {
+            return;
+        }
+        // A drain's sync, then its repair syncs while their answers leave
+        // a hole (`Pushes::repair_due`: O(1) per tick, a lookup per noted
+        // log).
+        if self.pushes.drained(now, self.config.probe_interval) {
+            // A hole this member knows of already (items held above a
+            // watermark) is worth a repair sync at the next tick, should
+            // this one not fill it: its peer may lack the item too, or be
+            // gone (a crashed member not yet found dead took a drain sync).
+            for id in self.store.holes() {
+                self.pushes.note_hole(id);
+            }
+            self.drain_sync();
+            return;
+        }
+        let store = &self.store;
+        if self.pushes.repair_due(|id| store.log(id).is_some_and(|l| l.has_hole())) {
+            self.drain_sync();
+        }
     }
 
     /// With `eager_push`, membership news (a join, a suspicion, a death, a
@@ -163,14 +201,25 @@ impl Engine {
         {
             return;
         }
+        if self.take_eager_round(now) {
+            self.gossip_round(now);
+        }
+    }
+
+    /// Spends one of the `EAGER_ROUNDS_PER_INTERVAL` eager sends of the
+    /// current window (membership news and item pushes share them);
+    /// returns false once they are spent, and the news then waits for the
+    /// next gossip round, which packs it with the rest.
+    pub(crate) fn take_eager_round(&mut self, now: Duration) -> bool {
         if now >= self.eager_window + self.config.gossip_interval {
             self.eager_window = now;
             self.eager_rounds = 0;
         }
         if self.eager_rounds < EAGER_ROUNDS_PER_INTERVAL {
             self.eager_rounds += 1;
-            self.gossip_round(now);
+            return true;
         }
+        false
     }
 
     /// Sends the pending updates to `gossip_fanout` random live members.
@@ -191,21 +240,53 @@ impl Engine {
             if self.piggyback.is_empty() && self.pushes.is_empty() {
                 break;
             }
-            let mut b = self.out.datagram();
-            // User broadcasts and key-value updates keep a share: while
-            // items are pending, membership updates take at most half the
-            // datagram, so a storm of joins or suspicions (hundreds of
-            // updates) cannot crowd them out (memberlist#299). The sample
-            // comes last, in whatever room is left.
-            let keep = if self.pushes.is_empty() { 0 } else { b.remaining() / 2 };
-            self.fill_updates(&mut b, keep);
-            let (items, big) = self.fill_items(&mut b);
-            self.fill_sample(&mut b, Some(id));
-            self.out.transmit(addr, b);
-            self.pushed(&items);
-            for BigItem { origin, version, update } in big {
-                self.out.send_big(addr, &update);
-                self.pushed(&[(origin, version)]);
+            // A push counts toward an item's stop policy only when it went
+            // to a member believed alive: a suspect is likely gone and a dead
+            // member is told only so that it can refute, so pushes to them
+            // would spend an item's budget on nobody (a broadcast right
+            // after a crash then missed a survivor).
+            let counts = self.view.table().get(id).is_some_and(|e| e.state == MemberState::Alive);
+            // The items this round has sent `id` already.
+            let mut sent = BTreeSet::new();
+            for datagram in 0..ITEM_DATAGRAMS_PER_TARGET {
+                let mut b = self.out.datagram();
+                let (items, big) = if datagram == 0 {
+                    // User broadcasts and key-value updates keep a share:
+                    // while items are pending, membership updates take at
+                    // most half the datagram, so a storm of joins or
+                    // suspicions (hundreds of updates) cannot crowd them out
+                    // (memberlist#299). The sample comes last, in whatever
+                    // room is left.
+                    let keep = if self.pushes.is_empty() { 0 } else { b.remaining() / 2 };
+                    self.fill_updates(&mut b, keep);
+                    let filled = self.fill_items(&mut b, &sent);
+                    self.fill_sample(&mut b, Some(id));
+                    filled
+                } else {
+                    // A burst of items (a thousand broadcasts within
+                    // milliseconds) is more than one datagram holds: more
+                    // datagrams of items alone, so the queue drains within a
+                    // round or two instead of a few dozen items per round.
+                    self.fill_items(&mut b, &sent)
+                };
+                let more = !items.is_empty() || !big.is_empty();
+                if datagram == 0 || !items.is_empty() {
+                    self.out.transmit(addr, b);
+                }
+                sent.extend(items.iter().copied());
+                if counts {
+                    self.pushed(&items);
+                }
+                for BigItem { origin, version, update } in big {
+                    sent.insert((origin, version));
+                    self.out.send_big(addr, &update);
+                    if counts {
+                        self.pushed(&[(origin, version)]);
+                    }
+                }
+                if !more || sent.len() >= self.pushes.len() {
+                    break;
+                }
             }
         }
     }

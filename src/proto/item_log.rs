@@ -162,6 +162,32 @@ impl ItemLog {
         }
     }
 
+    /// Whether an item is held above the watermark: one below it is
+    /// missing (or was superseded, until a delta vouches for the range).
+    pub(crate) fn has_hole(&self) -> bool {
+        self.items.range(self.watermark + 1..).next().is_some()
+    }
+
+    /// The items held above version `after` and above the watermark
+    /// (arrived out of order: a version below them is still missing here),
+    /// in runs of consecutive versions, `(first, last)` each.
+    ///
+    /// The watermark alone does not tell a peer about them, yet a peer may
+    /// lack exactly these: anti-entropy sends each run as a delta of its
+    /// own, which vouches for exactly the versions it lists. O(items held
+    /// above the watermark): none once a log has caught up, a few hundred
+    /// at most while a burst is in flight.
+    pub(crate) fn runs_above(&self, after: u64) -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &v in self.items.range(after.max(self.watermark) + 1..).map(|(v, _)| v) {
+            match runs.last_mut() {
+                Some((_, last)) if *last + 1 == v => *last = v,
+                _ => runs.push((v, v)),
+            }
+        }
+        runs
+    }
+
     /// Empties the log for life `generation` of its member, reporting
     /// the keys that disappear.
     pub(crate) fn restart(&mut self, generation: u64, out: &mut Vec<Change>) {
@@ -302,6 +328,19 @@ mod tests {
         assert_eq!(deleted.len(), 1, "only the deleted key is reported: {out:?}");
         s.apply(3, Item::Rumor { payload: vec![1] }, at(0), &mut out);
         assert!(!out.iter().any(|c| matches!(c, Change::Rumor { .. })), "never delivered again");
+    }
+
+    #[test]
+    fn items_held_above_the_watermark_come_in_runs() {
+        let mut s = ItemLog::default();
+        let mut out = Vec::new();
+        for v in [1, 2, 4, 5, 6, 9] {
+            s.apply(v, Item::Rumor { payload: vec![1] }, at(0), &mut out);
+        }
+        assert_eq!(s.watermark, 2);
+        assert_eq!(s.runs_above(0), [(4, 6), (9, 9)]);
+        assert_eq!(s.runs_above(4), [(5, 6), (9, 9)], "only above the peer's watermark");
+        assert_eq!(s.runs_above(9), []);
     }
 
     #[test]

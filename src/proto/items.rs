@@ -76,6 +76,13 @@ impl Store {
         self.logs.entry(id).or_insert_with(|| ItemLog { generation, ..ItemLog::default() })
     }
 
+    /// The members whose logs have a hole (see [`ItemLog::has_hole`]):
+    /// a walk of every log, for the sync after pushes drain (at most one
+    /// per probe interval).
+    pub(crate) fn holes(&self) -> impl Iterator<Item = Id> + '_ {
+        self.logs.iter().filter(|(_, log)| log.has_hole()).map(|(id, _)| *id)
+    }
+
     /// Forgets member `id`'s log (the member was reaped).
     pub(crate) fn forget(&mut self, id: Id) {
         self.logs.remove(&id);

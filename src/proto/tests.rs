@@ -810,7 +810,7 @@ fn filling_items_stops_after_several_misfits() {
         a.broadcast(ms(0), vec![0; 1000]).unwrap(); // one per datagram
     }
     let mut b = a.out.datagram();
-    let (added, big) = a.fill_items(&mut b);
+    let (added, big) = a.fill_items(&mut b, &Default::default());
     assert_eq!(added.len(), 1);
     assert!(big.is_empty(), "the big item, oldest and so last in line, is not reached");
 }
