@@ -52,6 +52,15 @@ pub enum Message {
     /// again, through one of `members` if any (they can answer as well as
     /// the seed), instead of counting the join as failed.
     Busy(Busy),
+    /// Join links: "send me the members you learned from table position
+    /// `since` on". A join links the joiner and the member that served
+    /// it; while a burst of joins lasts each side pulls the other's new
+    /// members every gossip round, so the view of a mass join spreads in
+    /// bulk along the links instead of claim by claim through gossip.
+    Pull(Pull),
+    /// The answer to a [`Message::Pull`]: first in each datagram of it,
+    /// followed by the member claims. `upto` is where the next pull starts.
+    Pulled(Pulled),
 }
 
 /// A member introducing itself in the join handshake ([`Message::Meet`]
@@ -78,6 +87,24 @@ pub struct Busy {
     /// A few live members the joiner may meet instead, at most
     /// [`MAX_BUSY_MEMBERS`](super::MAX_BUSY_MEMBERS).
     pub members: Vec<SocketAddr>,
+}
+
+/// A [`Message::Pull`]: the sender has seen the receiver's members up to
+/// table position `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pull {
+    /// The sender's name: only live members are answered.
+    pub sender: String,
+    /// Where the answer starts in the receiver's table.
+    pub since: u64,
+}
+
+/// A [`Message::Pulled`]: the claims after it in the datagram cover the
+/// sender's table up to position `upto`, exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pulled {
+    /// Where the next pull starts.
+    pub upto: u64,
 }
 
 /// SWIM direct probe. `target` is the name the sender expects to reach, so
@@ -331,6 +358,10 @@ pub enum MessageKind {
     Summary,
     /// [`Message::Busy`]
     Busy,
+    /// [`Message::Pull`]
+    Pull,
+    /// [`Message::Pulled`]
+    Pulled,
 }
 
 impl Message {
@@ -385,6 +416,8 @@ impl Message {
             }
             Message::Summary(Summary { sender, .. }) => name_ok(sender),
             Message::Busy(Busy { members, .. }) => members.len() <= super::MAX_BUSY_MEMBERS,
+            Message::Pull(Pull { sender, .. }) => name_ok(sender),
+            Message::Pulled(_) => true,
             Message::Delta(Delta { member, generation, from, through, collected, items }) => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
@@ -416,6 +449,8 @@ impl Message {
             Message::Delta(_) => MessageKind::Delta,
             Message::Summary(_) => MessageKind::Summary,
             Message::Busy(_) => MessageKind::Busy,
+            Message::Pull(_) => MessageKind::Pull,
+            Message::Pulled(_) => MessageKind::Pulled,
         }
     }
 }
@@ -434,7 +469,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 16] = [
+    pub const ALL: [MessageKind; 18] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -451,6 +486,8 @@ impl MessageKind {
         MessageKind::Delta,
         MessageKind::Summary,
         MessageKind::Busy,
+        MessageKind::Pull,
+        MessageKind::Pulled,
     ];
 
     /// Lower-case name used in statistics.
@@ -472,6 +509,8 @@ impl MessageKind {
             MessageKind::Delta => "delta",
             MessageKind::Summary => "summary",
             MessageKind::Busy => "busy",
+            MessageKind::Pull => "pull",
+            MessageKind::Pulled => "pulled",
         }
     }
 }

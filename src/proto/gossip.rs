@@ -126,6 +126,7 @@ impl Engine {
         if !self.piggyback.is_empty() || !self.pushes.is_empty() {
             self.gossip_round(now);
         }
+        self.pull_tick();
     }
 
     /// With `eager_push`, membership news (a join, a suspicion, a death, a

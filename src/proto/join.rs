@@ -201,7 +201,11 @@ impl Engine {
         }
         h.served += 1;
         let codec::Handshake { token, name, addr, incarnation, meta } = meet;
+        // First-hand news: gossiped even while linked (links.rs).
+        self.links.first_hand = true;
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.links.first_hand = false;
+        self.links.add(from);
         self.answer_meet(token, from);
     }
 
@@ -277,6 +281,7 @@ impl Engine {
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
         if let Some(attempt) = self.handshake.joins.remove(&token) {
             self.out.event(Event::JoinSucceeded { token, seed: from });
+            self.links.add(from);
             if !self.config.push_pull_interval.is_zero() {
                 let settle = self.config.gossip_interval * SETTLE_ROUNDS;
                 self.timers.arm(now + settle, Timer::SettleSync);

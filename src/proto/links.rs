@@ -1,0 +1,169 @@
+//! Join links: the view of a mass join in bulk.
+//!
+//! A join links the joiner and the member that served it (the Pong's
+//! sender). While a link lives, each side sends the other a Pull every
+//! gossip round: "the members you learned from table position `since` on"
+//! (table ids grow in the order members are learned), answered with their
+//! claims in at most `sync_max_datagrams` datagrams, each headed by a
+//! `Pulled` giving where the next pull starts. The links of a burst of
+//! joins form a tree over the cluster, and every member learned anywhere
+//! floods it: each member hears of each other one about as often as it
+//! has links (twice on average), instead of the `retransmit_limit` times
+//! (20 at 10,000 members) that claim-by-claim gossip costs, which made a
+//! mass join of n members n² × 20 claims to handle (issue 16).
+//!
+//! So gossip spreads only what is new: while a member has a link, a member
+//! it learns second-hand (from gossip, a sample or a pull) is not queued
+//! for gossip again (its links carry it); what it learns first-hand (a
+//! joiner it serves) is. A quiet cluster's members have no links, so a
+//! single join spreads as it always did: the seed gossips the joiner, the
+//! others pass it on.
+//!
+//! A link dies after [`LINK_IDLE_ROUNDS`] pulls that brought nothing new,
+//! so the pulls stop soon after a burst: an idle member sends none. Table
+//! positions are an accelerator, not a proof: a reaped id reused below a
+//! watermark is missed here and caught by gossip and syncs like any other
+//! gap.
+
+use super::engine::Engine;
+use crate::codec::{self, DatagramBuilder, Message};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+/// Pulls in a row that brought nothing new after which a link is dropped:
+/// on the LAN preset, 2 s of a quiet link.
+pub const LINK_IDLE_ROUNDS: u32 = 10;
+
+/// Links a member keeps at most: the oldest goes first. A busy seed of a
+/// mass join serves `HANDSHAKES_PER_WINDOW` joiners per gossip round and
+/// links each, and pulls from each every round while they live, so this
+/// bounds that work per round.
+pub const MAX_LINKS: usize = 1024;
+
+/// A member linked to us by a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    addr: SocketAddr,
+    /// Where our next pull starts in its table.
+    since: u64,
+    /// Pulls sent since one last brought something new.
+    idle: u32,
+}
+
+/// This member's join links.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    links: Vec<Link>,
+    /// Set while applying the claims of a pull's answer (from a linked
+    /// member): they are not news to gossip.
+    pub(crate) bulk: bool,
+    /// Set while applying a joiner's own Alive claim (a Meet we serve):
+    /// first-hand news, gossiped even while linked.
+    pub(crate) first_hand: bool,
+}
+
+impl Links {
+    /// Whether a member learned now is news for gossip to spread: always
+    /// when unlinked; when linked, only first-hand (see the module doc).
+    pub(crate) fn gossip_new_member(&self) -> bool {
+        !self.bulk && (self.links.is_empty() || self.first_hand)
+    }
+
+    /// Links `addr` (again: a new join through it starts from scratch).
+    pub(crate) fn add(&mut self, addr: SocketAddr) {
+        self.links.retain(|l| l.addr != addr);
+        if self.links.len() >= MAX_LINKS {
+            self.links.remove(0);
+        }
+        self.links.push(Link { addr, since: 0, idle: 0 });
+    }
+
+    /// Links alive.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.links.len()
+    }
+}
+
+impl Engine {
+    /// Every gossip round: a Pull to each linked member, dropping those
+    /// idle for [`LINK_IDLE_ROUNDS`]. O(links) ≤ [`MAX_LINKS`] small
+    /// datagrams, only while a burst of joins lasts.
+    pub(crate) fn pull_tick(&mut self) {
+        if self.links.links.is_empty() {
+            return;
+        }
+        self.links.links.retain(|l| l.idle < LINK_IDLE_ROUNDS);
+        let unproven = self.handshake.unproven();
+        for i in 0..self.links.links.len() {
+            let Link { addr, since, .. } = self.links.links[i];
+            self.links.links[i].idle += 1;
+            // A joiner yet to prove its address: no traffic to it yet.
+            if unproven.contains(&addr) {
+                continue;
+            }
+            let msg = Message::Pull(codec::Pull { sender: self.name.clone(), since });
+            self.out.send_alone(addr, msg);
+        }
+    }
+
+    /// A Pull: the requester's news since position `since` of our table,
+    /// in at most `sync_max_datagrams` datagrams, each headed by where the
+    /// next pull starts. Only for live members at their address: a forged
+    /// Pull must not turn a small datagram into our view sent elsewhere.
+    pub(crate) fn handle_pull(&mut self, from: SocketAddr, pull: codec::Pull) {
+        let Some(requester) = self.view.live_member_at(&pull.sender, from) else {
+            self.out.stats.syncs_refused += 1;
+            return;
+        };
+        let n = self.view.table().len() as u64;
+        let mut at = pull.since.min(n);
+        let mut datagrams = 0;
+        // The header's size: the largest position it can hold.
+        let header = codec::encoded_len(&Message::Pulled(codec::Pulled { upto: u64::MAX }));
+        while datagrams < self.config.sync_max_datagrams && (at < n || datagrams == 0) {
+            let budget = self.out.packet_budget();
+            let mut probe = DatagramBuilder::new(budget.saturating_sub(header));
+            let mut claims = Vec::new();
+            while at < n {
+                let id = at as super::table::Id;
+                if id == requester {
+                    at += 1;
+                    continue;
+                }
+                let Some(msg) = self.view.state_message(id) else {
+                    at += 1;
+                    continue;
+                };
+                if !probe.try_push(&msg) {
+                    break;
+                }
+                claims.push(msg);
+                at += 1;
+            }
+            let mut b = self.out.datagram();
+            self.out.push(&mut b, &Message::Pulled(codec::Pulled { upto: at }));
+            for msg in &claims {
+                self.out.push(&mut b, msg);
+            }
+            self.out.transmit(from, b);
+            datagrams += 1;
+            if claims.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// The head of a pull's answer: the claims after it are bulk (not
+    /// news to gossip) if it comes from a member we are linked to.
+    pub(crate) fn handle_pulled(&mut self, from: SocketAddr, pulled: codec::Pulled) {
+        let Some(link) = self.links.links.iter_mut().find(|l| l.addr == from) else {
+            return;
+        };
+        if pulled.upto > link.since {
+            link.since = pulled.upto;
+            link.idle = 0;
+        }
+        self.links.bulk = true;
+    }
+}
