@@ -567,6 +567,9 @@ impl Engine {
                 }
                 Timer::Rejoin { since } => self.rejoin_tick(now, since),
                 Timer::Sync => self.sync_tick(now),
+                // While linked, the links carry the burst's news in bulk
+                // (links.rs): a digest of the whole view on top is waste.
+                Timer::SettleSync if self.links.is_linked() => {}
                 Timer::SettleSync => self.sync_once(),
                 Timer::Collect => self.collect_tick(now),
                 Timer::Quorum => self.quorum_tick(now),

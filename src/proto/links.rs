@@ -78,10 +78,9 @@ impl Links {
         self.links.push(Link { addr, since: 0, idle: 0 });
     }
 
-    /// Links alive.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.links.len()
+    /// Whether any link lives.
+    pub(crate) fn is_linked(&self) -> bool {
+        !self.links.is_empty()
     }
 }
 
