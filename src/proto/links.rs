@@ -26,6 +26,7 @@
 //! gap.
 
 use super::engine::Engine;
+use super::table::Id;
 use crate::codec::{self, DatagramBuilder, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -41,13 +42,19 @@ pub const LINK_IDLE_ROUNDS: u32 = 10;
 pub const MAX_LINKS: usize = 1024;
 
 /// A member linked to us by a join.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Link {
     addr: SocketAddr,
     /// Where our next pull starts in its table.
     since: u64,
     /// Pulls sent since one last brought something new.
     idle: u32,
+    /// Runs of our table ids `[start, end)` first learned from its pull
+    /// answers, in id order: our answers to it leave them out, or each
+    /// side would send the other back what it just got (twice the
+    /// claims of a mass join). At most one run per datagram it sent us,
+    /// merged when adjacent (a mass join's run is one or a few).
+    learned: Vec<(Id, Id)>,
 }
 
 /// This member's join links.
@@ -57,6 +64,8 @@ pub(crate) struct Links {
     /// Set while applying the claims of a pull's answer (from a linked
     /// member): they are not news to gossip.
     pub(crate) bulk: bool,
+    /// The link whose answer is being applied (an index in `links`).
+    from: usize,
     /// Set while applying a joiner's own Alive claim (a Meet we serve):
     /// first-hand news, gossiped even while linked.
     pub(crate) first_hand: bool,
@@ -75,7 +84,21 @@ impl Links {
         if self.links.len() >= MAX_LINKS {
             self.links.remove(0);
         }
-        self.links.push(Link { addr, since: 0, idle: 0 });
+        self.links.push(Link { addr, since: 0, idle: 0, learned: Vec::new() });
+    }
+
+    /// Member `id` was first learned from the pull answer being applied.
+    pub(crate) fn learned(&mut self, id: Id) {
+        let Some(link) = self.links.get_mut(self.from).filter(|_| self.bulk) else { return };
+        match link.learned.last_mut() {
+            Some((_, end)) if *end == id => *end = id + 1,
+            Some((_, end)) if *end > id => {
+                // A reused id, below the runs: kept in order.
+                let at = link.learned.partition_point(|&(s, _)| s < id);
+                link.learned.insert(at, (id, id + 1));
+            }
+            _ => link.learned.push((id, id + 1)),
+        }
     }
 
     /// Whether any link lives.
@@ -95,7 +118,7 @@ impl Engine {
         self.links.links.retain(|l| l.idle < LINK_IDLE_ROUNDS);
         let unproven = self.handshake.unproven();
         for i in 0..self.links.links.len() {
-            let Link { addr, since, .. } = self.links.links[i];
+            let (addr, since) = (self.links.links[i].addr, self.links.links[i].since);
             self.links.links[i].idle += 1;
             // A joiner yet to prove its address: no traffic to it yet.
             if unproven.contains(&addr) {
@@ -116,6 +139,15 @@ impl Engine {
             return;
         };
         let n = self.view.table().len() as u64;
+        // What we learned from the requester itself is left out.
+        let skip: Vec<(Id, Id)> = self
+            .links
+            .links
+            .iter()
+            .find(|l| l.addr == from)
+            .map(|l| l.learned.clone())
+            .unwrap_or_default();
+        let mut run = 0;
         let mut at = pull.since.min(n);
         let mut datagrams = 0;
         // The header's size: the largest position it can hold.
@@ -125,7 +157,14 @@ impl Engine {
             let mut probe = DatagramBuilder::new(budget.saturating_sub(header));
             let mut claims = Vec::new();
             while at < n {
-                let id = at as super::table::Id;
+                let id = at as Id;
+                while run < skip.len() && skip[run].1 <= id {
+                    run += 1;
+                }
+                if run < skip.len() && skip[run].0 <= id {
+                    at = u64::from(skip[run].1);
+                    continue;
+                }
                 if id == requester {
                     at += 1;
                     continue;
@@ -156,9 +195,11 @@ impl Engine {
     /// The head of a pull's answer: the claims after it are bulk (not
     /// news to gossip) if it comes from a member we are linked to.
     pub(crate) fn handle_pulled(&mut self, from: SocketAddr, pulled: codec::Pulled) {
-        let Some(link) = self.links.links.iter_mut().find(|l| l.addr == from) else {
+        let Some(i) = self.links.links.iter().position(|l| l.addr == from) else {
             return;
         };
+        self.links.from = i;
+        let link = &mut self.links.links[i];
         if pulled.upto > link.since {
             link.since = pulled.upto;
             link.idle = 0;

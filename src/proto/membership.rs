@@ -62,6 +62,7 @@ impl Engine {
             if self.links.gossip_new_member() {
                 self.enqueue_update(id);
             }
+            self.links.learned(id);
             return;
         };
         // Most claims are old news: read before writing, so a snapshot

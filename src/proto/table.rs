@@ -354,7 +354,7 @@ pub(crate) struct Table {
     /// Ids in `index` learned since `own_sorted` was last merged, in no
     /// order: inserting each into `own_sorted` at once moved half of it
     /// per member learned, O(n²) per view for a mass join (issue 16: 10⁴
-    /// members learning 10⁴ each). Merged once they are an eighth of it,
+    /// members learning 10⁴ each). Merged once they are half of it,
     /// so a member learned costs O(1) amortized.
     own_pending: Vec<Id>,
 }
@@ -473,7 +473,7 @@ impl Table {
         let (base, changed, own) = (&self.base, &self.changed, &self.own);
         self.index.insert(&name, id, |i| entry_of(base, changed, own, i).map_or("", Entry::name));
         self.own_pending.push(id);
-        if self.own_pending.len() > 32 + self.own_sorted.len() / 8 {
+        if self.own_pending.len() > 32 + self.own_sorted.len() / 2 {
             self.merge_pending();
         }
         id
@@ -484,7 +484,7 @@ impl Table {
         let mut pending = core::mem::take(&mut self.own_pending);
         pending.sort_unstable_by(|&x, &y| self.name_of(x).cmp(self.name_of(y)));
         let sorted = core::mem::take(&mut self.own_sorted);
-        let mut merged = Vec::with_capacity(sorted.len() + pending.len() + sorted.len() / 8);
+        let mut merged = Vec::with_capacity(sorted.len() + pending.len() + sorted.len() / 2);
         let (mut a, mut b) = (sorted.iter().peekable(), pending.iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
@@ -570,7 +570,7 @@ impl Table {
         if self.own_pending.is_empty() {
             return out;
         }
-        // Those learned since the last merge (at most an eighth of the
+        // Those learned since the last merge (at most a third of the
         // table), sorted here and merged in.
         let inside = |n: &str| after.is_none_or(|a| n > a) && upto.is_none_or(|u| n <= u);
         let mut late: Vec<Id> = self
