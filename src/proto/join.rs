@@ -282,6 +282,8 @@ impl Engine {
         if let Some(attempt) = self.handshake.joins.remove(&token) {
             self.out.event(Event::JoinSucceeded { token, seed: from });
             self.links.add(from);
+            // The seed's view follows in this datagram: bulk (links.rs).
+            self.handle_pulled(from, codec::Pulled { upto: 0 });
             if !self.config.push_pull_interval.is_zero() {
                 let settle = self.config.gossip_interval * SETTLE_ROUNDS;
                 self.timers.arm(now + settle, Timer::SettleSync);
@@ -456,9 +458,14 @@ impl Engine {
         left: Id,
         datagrams: u32,
     ) -> Option<(Id, Id)> {
+        // Each datagram after the Pong's is headed like a pull's answer
+        // (from nowhere in particular): the joiner, linked to us, takes
+        // the view in bulk, not as news to gossip again (links.rs).
+        let head = Message::Pulled(codec::Pulled { upto: 0 });
         let mut b = self.out.datagram();
-        if let Some(m) = first {
-            self.out.push(&mut b, &m);
+        match first {
+            Some(m) => self.out.push(&mut b, &m),
+            None => self.out.push(&mut b, &head),
         }
         let n = self.view.table().len() as Id;
         let mut sent = 1;
@@ -480,6 +487,7 @@ impl Engine {
                 self.out.transmit(to, b);
                 b = self.out.datagram();
                 sent += 1;
+                self.out.push(&mut b, &head);
                 self.out.push(&mut b, &msg);
             }
         }

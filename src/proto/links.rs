@@ -12,7 +12,8 @@
 //! (20 at 10,000 members) that claim-by-claim gossip costs, which made a
 //! mass join of n members n² × 20 claims to handle (issue 16).
 //!
-//! So gossip spreads only what is new: while a member has a link, a member
+//! So gossip spreads only what is new: while a member of a large view
+//! ([`LINKED_GOSSIP_FLOOR`]) has a link, a member
 //! it learns second-hand (from gossip, a sample or a pull) is not queued
 //! for gossip again (its links carry it); what it learns first-hand (a
 //! joiner it serves) is. A quiet cluster's members have no links, so a
@@ -40,6 +41,13 @@ pub const LINK_IDLE_ROUNDS: u32 = 10;
 /// links each, and pulls from each every round while they live, so this
 /// bounds that work per round.
 pub const MAX_LINKS: usize = 1024;
+
+/// Members in a view below which a linked member still gossips what it
+/// learns second-hand: a mass join of a few hundred costs gossip at most
+/// n² × `retransmit_limit` ≈ 2 M claims, and eager gossip spreads it in
+/// round trips, faster than the links' pulls (one per gossip round).
+/// Above it, the n² claims are what the links are for.
+pub const LINKED_GOSSIP_FLOOR: usize = 512;
 
 /// A member linked to us by a join.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +80,12 @@ pub(crate) struct Links {
 }
 
 impl Links {
-    /// Whether a member learned now is news for gossip to spread: always
-    /// when unlinked; when linked, only first-hand (see the module doc).
-    pub(crate) fn gossip_new_member(&self) -> bool {
-        !self.bulk && (self.links.is_empty() || self.first_hand)
+    /// Whether a member learned now is news for gossip to spread, in a
+    /// view of `members`: always when unlinked or in a cluster under
+    /// [`LINKED_GOSSIP_FLOOR`]; when linked in a larger one, only
+    /// first-hand (see the module doc).
+    pub(crate) fn gossip_new_member(&self, members: usize) -> bool {
+        !self.bulk && (self.links.is_empty() || self.first_hand || members < LINKED_GOSSIP_FLOOR)
     }
 
     /// Links `addr` (again: a new join through it starts from scratch).

@@ -59,7 +59,7 @@ impl Engine {
             self.apply(t);
             // While linked, only first-hand news is gossiped: the links
             // carry the rest in bulk (links.rs).
-            if self.links.gossip_new_member() {
+            if self.links.gossip_new_member(self.view.table().len()) {
                 self.enqueue_update(id);
             }
             self.links.learned(id);
