@@ -43,11 +43,13 @@ pub const LINK_IDLE_ROUNDS: u32 = 10;
 pub const MAX_LINKS: usize = 1024;
 
 /// Members in a view below which a linked member still gossips what it
-/// learns second-hand: a mass join of a few hundred costs gossip at most
-/// n² × `retransmit_limit` ≈ 2 M claims, and eager gossip spreads it in
+/// learns second-hand: a join of 64 at once costs gossip about
+/// n² × `retransmit_limit` ≈ 33 k claims, and eager gossip spreads it in
 /// round trips, faster than the links' pulls (one per gossip round).
-/// Above it, the n² claims are what the links are for.
-pub const LINKED_GOSSIP_FLOOR: usize = 512;
+/// Above it the n² claims are what the links are for; every member of a
+/// mass join still gossips the first members it learns (up to this many,
+/// `retransmit_limit` times each), so it is kept small.
+pub const LINKED_GOSSIP_FLOOR: usize = 128;
 
 /// A member linked to us by a join.
 #[derive(Debug, Clone, PartialEq, Eq)]
