@@ -7,8 +7,9 @@
 //! claims in at most `sync_max_datagrams` datagrams, each headed by a
 //! `Pulled` giving where the next pull starts. The links of a burst of
 //! joins form a tree over the cluster, and every member learned anywhere
-//! floods it: each member hears of each other one about as often as it
-//! has links (twice on average), instead of the `retransmit_limit` times
+//! floods it: each member hears of each other one about once (an answer
+//! leaves out what the requester itself sent: see `Link::learned`; the
+//! 10,000 join handled 1.35 n² Alive claims in all), instead of the `retransmit_limit` times
 //! (20 at 10,000 members) that claim-by-claim gossip costs, which made a
 //! mass join of n members n² × 20 claims to handle (issue 16).
 //!
