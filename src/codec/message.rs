@@ -56,6 +56,15 @@ pub enum Message {
     /// name at another address (it answered the seed's check). Names are
     /// identities, so the join fails instead of taking the name over.
     Conflict(Conflict),
+    /// Join links: "send me the members you learned from table position
+    /// `since` on". A join links the joiner and the member that served
+    /// it; while a burst of joins lasts each side pulls the other's new
+    /// members every gossip round, so the view of a mass join spreads in
+    /// bulk along the links instead of claim by claim through gossip.
+    Pull(Pull),
+    /// The answer to a [`Message::Pull`]: first in each datagram of it,
+    /// followed by the member claims. `upto` is where the next pull starts.
+    Pulled(Pulled),
 }
 
 /// A member introducing itself in the join handshake ([`Message::Meet`]
@@ -93,6 +102,24 @@ pub struct Conflict {
     pub name: String,
     /// The address of the live member that holds it.
     pub holder: SocketAddr,
+}
+
+/// A [`Message::Pull`]: the sender has seen the receiver's members up to
+/// table position `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pull {
+    /// The sender's name: only live members are answered.
+    pub sender: String,
+    /// Where the answer starts in the receiver's table.
+    pub since: u64,
+}
+
+/// A [`Message::Pulled`]: the claims after it in the datagram cover the
+/// sender's table up to position `upto`, exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pulled {
+    /// Where the next pull starts.
+    pub upto: u64,
 }
 
 /// SWIM direct probe. `target` is the name the sender expects to reach, so
@@ -348,6 +375,10 @@ pub enum MessageKind {
     Busy,
     /// [`Message::Conflict`]
     Conflict,
+    /// [`Message::Pull`]
+    Pull,
+    /// [`Message::Pulled`]
+    Pulled,
 }
 
 impl Message {
@@ -403,6 +434,8 @@ impl Message {
             Message::Summary(Summary { sender, .. }) => name_ok(sender),
             Message::Busy(Busy { members, .. }) => members.len() <= super::MAX_BUSY_MEMBERS,
             Message::Conflict(Conflict { name, .. }) => name_ok(name),
+            Message::Pull(Pull { sender, .. }) => name_ok(sender),
+            Message::Pulled(_) => true,
             Message::Delta(Delta { member, generation, from, through, collected, items }) => {
                 name_ok(member)
                     && *generation <= MAX_VERSION
@@ -435,6 +468,8 @@ impl Message {
             Message::Summary(_) => MessageKind::Summary,
             Message::Busy(_) => MessageKind::Busy,
             Message::Conflict(_) => MessageKind::Conflict,
+            Message::Pull(_) => MessageKind::Pull,
+            Message::Pulled(_) => MessageKind::Pulled,
         }
     }
 }
@@ -453,7 +488,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 17] = [
+    pub const ALL: [MessageKind; 19] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -471,6 +506,8 @@ impl MessageKind {
         MessageKind::Summary,
         MessageKind::Busy,
         MessageKind::Conflict,
+        MessageKind::Pull,
+        MessageKind::Pulled,
     ];
 
     /// Lower-case name used in statistics.
@@ -493,6 +530,8 @@ impl MessageKind {
             MessageKind::Summary => "summary",
             MessageKind::Busy => "busy",
             MessageKind::Conflict => "conflict",
+            MessageKind::Pull => "pull",
+            MessageKind::Pulled => "pulled",
         }
     }
 }

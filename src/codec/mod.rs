@@ -14,7 +14,7 @@ mod summary;
 
 pub use message::{
     Accusation, Ack, Alive, Busy, Conflict, Delta, Digest, DigestEntry, Handshake, Item, Known,
-    Left, Message, MessageKind, Nack, Ping, PingReq, Summary, Update, Value,
+    Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update, Value,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,

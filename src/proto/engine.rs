@@ -79,6 +79,9 @@ pub struct Engine {
     pub(crate) detector: Detector,
     /// Joins and handshakes in progress.
     pub(crate) handshake: Handshakes,
+    /// Join links: the members a join connected us to, pulled from while
+    /// a burst of joins lasts (links.rs).
+    pub(crate) links: super::links::Links,
     /// The last sequence number used (pings, relays).
     pub(crate) next_seq: u64,
     /// [`Engine::leave`] was called.
@@ -155,6 +158,7 @@ impl Engine {
             burst: (now, 0),
             detector: Detector::new(config.failure_detector),
             handshake: Handshakes::default(),
+            links: Default::default(),
             next_seq: 0,
             leaving: false,
             eager_rounds: 0,
@@ -486,6 +490,8 @@ impl Engine {
             self.out.stats.count_received(msg.kind(), size);
             self.handle_message(now, from, msg);
         }
+        // A pull's answer ends with its datagram.
+        self.links.bulk = false;
         self.finish_handshake(now);
         self.watch_alone(now);
     }
@@ -538,6 +544,8 @@ impl Engine {
             Message::Busy(busy) => self.handle_busy(now, from, busy),
             Message::Conflict(conflict) => self.handle_conflict(conflict),
             Message::Delta(delta) => self.handle_delta(now, from, delta),
+            Message::Pull(pull) => self.handle_pull(from, pull),
+            Message::Pulled(pulled) => self.handle_pulled(from, pulled),
         }
     }
 
@@ -590,6 +598,9 @@ impl Engine {
                 }
                 Timer::Rejoin { since } => self.rejoin_tick(now, since),
                 Timer::Sync => self.sync_tick(now),
+                // While linked, the links carry the burst's news in bulk
+                // (links.rs): a digest of the whole view on top is waste.
+                Timer::SettleSync if self.links.is_linked() => {}
                 Timer::SettleSync => self.sync_once(),
                 Timer::Collect => self.collect_tick(now),
                 Timer::Quorum => self.quorum_tick(now),

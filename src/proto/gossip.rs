@@ -134,6 +134,7 @@ impl Engine {
         if !self.piggyback.is_empty() || !self.pushes.is_empty() {
             self.gossip_round(now);
         }
+        self.pull_tick();
         // Rumor mongering stops each item after a fixed number of pushes,
         // so a member or two may miss an item: in an 8-member cluster, with
         // 4 pushes per holder, about 1 % of (item, member) pairs (e^-4/..),

@@ -279,7 +279,11 @@ impl Engine {
         // joiner checks it whatever slice of our view follows.
         let held = self.view.table().id(&name).filter(|&id| self.entry(id).addr() != addr);
         let held = held.and_then(|id| self.view.state_message(id));
+        // First-hand news: gossiped even while linked (links.rs).
+        self.links.first_hand = true;
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.links.first_hand = false;
+        self.links.add(from);
         self.answer_meet(token, from, held);
     }
 
@@ -450,12 +454,19 @@ impl Engine {
     pub(crate) fn handle_pong(&mut self, now: Duration, from: SocketAddr, pong: codec::Handshake) {
         let codec::Handshake { token, name, addr, incarnation, meta } = pong;
         let target = name.clone();
-        if let Some(attempt) = self.handshake.joins.remove(&token) {
+        let joined = self.handshake.joins.remove(&token);
+        let is_join = joined.is_some();
+        if let Some(attempt) = joined {
             // Completed once the rest of the datagram is applied.
             self.handshake.pong = Some((token, from, attempt));
         }
         self.contest_pong(from, &name, incarnation);
         self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        if is_join {
+            self.links.add(from);
+            // The seed's view follows in this datagram: bulk (links.rs).
+            self.handle_pulled(from, codec::Pulled { upto: 0 });
+        }
         // Third step of the handshake, sent once the rest of the datagram
         // (the seed's view) has been applied. Its sequence number echoes the
         // token: proof that we own our address.
@@ -622,11 +633,21 @@ impl Engine {
         left: Id,
         datagrams: u32,
     ) -> Option<(Id, Id)> {
+        // Each datagram after the Pong's is headed like a pull's answer
+        // (from nowhere in particular): the joiner, linked to us, takes
+        // the view in bulk, not as news to gossip again (links.rs).
+        let head = Message::Pulled(codec::Pulled { upto: 0 });
         let mut b = self.out.datagram();
-        for m in [first, second].into_iter().flatten() {
+        match first {
+            Some(m) => self.out.push(&mut b, &m),
+            None => self.out.push(&mut b, &head),
+        }
+        if let Some(m) = second {
+            // The claim on the joiner's name the Pong asks it to check.
             if !self.out.try_push(&mut b, &m) {
                 self.out.transmit(to, b);
                 b = self.out.datagram();
+                self.out.push(&mut b, &head);
                 self.out.push(&mut b, &m);
             }
         }
@@ -650,6 +671,7 @@ impl Engine {
                 self.out.transmit(to, b);
                 b = self.out.datagram();
                 sent += 1;
+                self.out.push(&mut b, &head);
                 self.out.push(&mut b, &msg);
             }
         }

@@ -70,7 +70,12 @@ impl Engine {
             let t = self.view.join(member);
             let id = t.id;
             self.apply(t);
-            self.enqueue_update(id);
+            // While linked, only first-hand news is gossiped: the links
+            // carry the rest in bulk (links.rs).
+            if self.links.gossip_new_member(self.view.table().len()) {
+                self.enqueue_update(id);
+            }
+            self.links.learned(id);
             return;
         };
         // Most claims are old news: read before writing, so a snapshot

@@ -34,6 +34,7 @@ mod gossip;
 mod item_log;
 mod items;
 mod join;
+mod links;
 mod member;
 mod membership;
 mod mongering;

@@ -348,8 +348,15 @@ pub(crate) struct Table {
     /// Reaped ids, handed out again by [`Table::insert`] (last reaped
     /// first: deterministic).
     free: Vec<Id>,
-    /// The ids in `index`, in name order (the snapshot keeps its own).
+    /// The ids in `index`, in name order (the snapshot keeps its own),
+    /// but for those in `own_pending`.
     own_sorted: Vec<Id>,
+    /// Ids in `index` learned since `own_sorted` was last merged, in no
+    /// order: inserting each into `own_sorted` at once moved half of it
+    /// per member learned, O(n²) per view for a mass join (issue 16: 10⁴
+    /// members learning 10⁴ each). Merged once they are half of it,
+    /// so a member learned costs O(1) amortized.
+    own_pending: Vec<Id>,
 }
 
 impl Table {
@@ -410,6 +417,8 @@ impl Table {
             // O(members) per reap, not per message: reaps are rare.
             if let Some(at) = self.own_sorted.iter().position(|&o| o == id) {
                 self.own_sorted.remove(at);
+            } else if let Some(at) = self.own_pending.iter().position(|&o| o == id) {
+                self.own_pending.swap_remove(at);
             }
         }
         self.free.push(id);
@@ -461,12 +470,48 @@ impl Table {
                 (self.len() - 1) as Id
             }
         };
-        let at = self.own_sorted.partition_point(|&o| self.name_of(o) < &*name);
-        grow_gently(&mut self.own_sorted);
-        self.own_sorted.insert(at, id);
         let (base, changed, own) = (&self.base, &self.changed, &self.own);
         self.index.insert(&name, id, |i| entry_of(base, changed, own, i).map_or("", Entry::name));
+        self.own_pending.push(id);
+        if self.own_pending.len() > 32 + self.own_sorted.len() / 2 {
+            self.merge_pending();
+        }
         id
+    }
+
+    /// Sorts the pending ids into `own_sorted`: O(p log p + n).
+    fn merge_pending(&mut self) {
+        let mut pending = core::mem::take(&mut self.own_pending);
+        pending.sort_unstable_by(|&x, &y| self.name_of(x).cmp(self.name_of(y)));
+        let sorted = core::mem::take(&mut self.own_sorted);
+        let mut merged = Vec::with_capacity(sorted.len() + pending.len() + sorted.len() / 2);
+        let (mut a, mut b) = (sorted.iter().peekable(), pending.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) => {
+                    if self.name_of(x) <= self.name_of(y) {
+                        a.next();
+                        x
+                    } else {
+                        b.next();
+                        y
+                    }
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.own_sorted = merged;
+        pending.clear();
+        self.own_pending = pending;
     }
 
     fn name_of(&self, id: Id) -> &str {
@@ -522,7 +567,34 @@ impl Table {
                 out.push(next);
             }
         }
-        out
+        if self.own_pending.is_empty() {
+            return out;
+        }
+        // Those learned since the last merge (at most a third of the
+        // table), sorted here and merged in.
+        let inside = |n: &str| after.is_none_or(|a| n > a) && upto.is_none_or(|u| n <= u);
+        let mut late: Vec<Id> = self
+            .own_pending
+            .iter()
+            .copied()
+            .filter(|&i| !self.is_reaped(i) && inside(self.name_of(i)))
+            .collect();
+        if late.is_empty() {
+            return out;
+        }
+        late.sort_unstable_by(|&x, &y| self.name_of(x).cmp(self.name_of(y)));
+        let mut all = Vec::with_capacity(out.len() + late.len());
+        let (mut i, mut j) = (0, 0);
+        while i < out.len() || j < late.len() {
+            if j == late.len() || (i < out.len() && self.name_of(out[i]) <= self.name_of(late[j])) {
+                all.push(out[i]);
+                i += 1;
+            } else {
+                all.push(late[j]);
+                j += 1;
+            }
+        }
+        all
     }
 
     /// Every entry not reaped, in id order.
@@ -700,6 +772,34 @@ mod tests {
         assert_eq!(t.insert(&member("d")), a, "a name back after its reap gets a free id");
         assert_eq!(names(&t, None, None), ["b", "bb", "c", "d", "e", "f"]);
         assert_eq!((t.len(), t.iter().count(), t.free_ids()), (6, 6, 0));
+    }
+
+    /// Members learned in bulk (a mass join) keep name order, merged in
+    /// batches, through reaps and ranges alike.
+    #[test]
+    fn names_in_keeps_name_order_across_batched_merges() {
+        let mut t = Table::default();
+        let mut want: Vec<String> = Vec::new();
+        for i in 0..500u32 {
+            let n = alloc::format!("m{}", (i * 7919) % 1000);
+            t.insert(&member(&n));
+            want.push(n);
+        }
+        let id = t.id("m919").unwrap();
+        t.reap(id);
+        want.retain(|n| n != "m919");
+        want.sort();
+        let got: Vec<String> =
+            t.names_in(None, None).iter().map(|&i| t.get(i).unwrap().name().into()).collect();
+        assert_eq!(got, want);
+        let ranged: Vec<String> = t
+            .names_in(Some("m3"), Some("m5"))
+            .iter()
+            .map(|&i| t.get(i).unwrap().name().into())
+            .collect();
+        let expect: Vec<String> =
+            want.iter().filter(|n| n.as_str() > "m3" && n.as_str() <= "m5").cloned().collect();
+        assert_eq!(ranged, expect);
     }
 
     /// The budget of issue 16: ten thousand full views in 8 GiB leave

@@ -1034,3 +1034,32 @@ fn a_refused_connect_does_not_confirm_a_closed_port_report() {
     a.handle_unreachable(now + ms(3), target);
     assert_eq!(state_of(a, &name), Some(MemberState::Dead));
 }
+
+/// A join links the joiner and its seed; a Pull is answered with the
+/// members learned since the position it names, each datagram headed by
+/// where the next pull starts, and only for a live member at its address:
+/// a stranger's Pull gets nothing and is counted.
+#[test]
+fn a_pull_is_answered_for_linked_members_only() {
+    let mut all: Vec<Engine> = (1..=4).map(engine).collect();
+    mesh(&mut all);
+    let (seed, rest) = all.split_first_mut().expect("four engines");
+    assert!(seed.links.is_linked(), "the seed is linked to the joiners it served");
+    assert!(rest[0].links.is_linked(), "a joiner is linked to its seed");
+    transmits(seed);
+    // A member it knows: the view from position 0, headed by a Pulled.
+    let from = rest[0].local_member().addr;
+    let pull = Message::Pull(codec::Pull { sender: "n2".into(), since: 0 });
+    seed.handle_packet(ms(10), from, &codec::encode(&[pull]));
+    let answer = transmits(seed);
+    assert_eq!(answer.len(), 1);
+    let msgs = decode(&answer[0]);
+    assert_eq!(msgs[0], Message::Pulled(codec::Pulled { upto: 4 }));
+    assert!(msgs.iter().any(|m| matches!(m, Message::Alive(a) if a.name == "n3")));
+    // A stranger (or a forged sender): nothing, counted.
+    let refused = seed.stats().syncs_refused;
+    let forged = Message::Pull(codec::Pull { sender: "n2".into(), since: 0 });
+    seed.handle_packet(ms(20), addr(99), &codec::encode(&[forged]));
+    assert!(transmits(seed).is_empty(), "a forged Pull drew an answer");
+    assert_eq!(seed.stats().syncs_refused, refused + 1);
+}
