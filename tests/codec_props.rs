@@ -138,6 +138,10 @@ fn message() -> impl Strategy<Value = Message> {
         (big(), name(), addr()).prop_map(|(token, name, holder)| Message::Conflict(
             codec::Conflict { token, name, holder }
         )),
+        // Reasons 0 to 2 are valid, the rest out of limits.
+        (name(), big(), name(), 0u8..6).prop_map(|(name, incarnation, from, reason)| {
+            Message::Verdict(codec::Verdict { name, incarnation, from, reason })
+        }),
     ]
 }
 

@@ -65,6 +65,12 @@ pub enum Message {
     /// The answer to a [`Message::Pull`]: first in each datagram of it,
     /// followed by the member claims. `upto` is where the next pull starts.
     Pulled(Pulled),
+    /// Gossip: the member is declared dead at this incarnation, and why
+    /// (a [`Message::Dead`] with its reason). Sent by the member that
+    /// decided the death and by those that pass it on while they still
+    /// know the reason; a plain `Dead` (an older peer, or a death learned
+    /// without one) stays valid.
+    Verdict(Verdict),
 }
 
 /// A member introducing itself in the join handshake ([`Message::Meet`]
@@ -181,6 +187,78 @@ pub struct Accusation {
     pub incarnation: u64,
     /// Who raised it.
     pub from: String,
+}
+
+/// Why a member was declared dead: what the member that decided it saw.
+/// Encoded on the wire as a `u8` ([`FailureReason::as_u8`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureReason {
+    /// Its port was confirmed closed (crash evidence: the process is gone
+    /// while its host answers).
+    ClosedPort,
+    /// A SWIM suspicion of it ran out without a refutation.
+    SuspicionTimeout,
+    /// A majority of the live members reported it failing (quorum
+    /// detector).
+    Quorum,
+}
+
+impl FailureReason {
+    /// Every reason, in wire order.
+    pub const ALL: [FailureReason; 3] =
+        [FailureReason::ClosedPort, FailureReason::SuspicionTimeout, FailureReason::Quorum];
+
+    /// Its wire value.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason of wire value `v`, if it is one.
+    pub fn from_u8(v: u8) -> Option<FailureReason> {
+        Self::ALL.get(usize::from(v)).copied()
+    }
+
+    /// Lower-case name, as shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::ClosedPort => "closed_port",
+            FailureReason::SuspicionTimeout => "suspicion_timeout",
+            FailureReason::Quorum => "quorum",
+        }
+    }
+}
+
+impl core::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Gossip ([`Message::Verdict`]): `from` declared `name` dead at this
+/// incarnation for `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The dead member.
+    pub name: String,
+    /// Incarnation the verdict is about.
+    pub incarnation: u64,
+    /// Who declared it.
+    pub from: String,
+    /// A [`FailureReason`] as its wire value; anything else is out of
+    /// limits.
+    pub reason: u8,
+}
+
+impl Verdict {
+    /// A verdict of `from` on `name` at `incarnation` for `reason`.
+    pub fn new(name: String, incarnation: u64, from: String, reason: FailureReason) -> Verdict {
+        Verdict { name, incarnation, from, reason: reason.as_u8() }
+    }
+
+    /// The reason, if its wire value is one.
+    pub fn reason(&self) -> Option<FailureReason> {
+        FailureReason::from_u8(self.reason)
+    }
 }
 
 /// Gossip: `name` left the cluster gracefully.
@@ -379,6 +457,8 @@ pub enum MessageKind {
     Pull,
     /// [`Message::Pulled`]
     Pulled,
+    /// [`Message::Verdict`]
+    Verdict,
 }
 
 impl Message {
@@ -404,6 +484,12 @@ impl Message {
             Message::Suspect(Accusation { name, incarnation, from })
             | Message::Dead(Accusation { name, incarnation, from }) => {
                 name_ok(name) && from.len() <= MAX_NAME_LEN && *incarnation < MAX_INCARNATION
+            }
+            Message::Verdict(v @ Verdict { name, incarnation, from, .. }) => {
+                name_ok(name)
+                    && from.len() <= MAX_NAME_LEN
+                    && *incarnation < MAX_INCARNATION
+                    && v.reason().is_some()
             }
             Message::Ping(Ping { target, .. }) | Message::PingReq(PingReq { target, .. }) => {
                 target.len() <= MAX_NAME_LEN
@@ -470,6 +556,7 @@ impl Message {
             Message::Conflict(_) => MessageKind::Conflict,
             Message::Pull(_) => MessageKind::Pull,
             Message::Pulled(_) => MessageKind::Pulled,
+            Message::Verdict(_) => MessageKind::Verdict,
         }
     }
 }
@@ -488,7 +575,7 @@ impl Item {
 
 impl MessageKind {
     /// Every kind, in wire order.
-    pub const ALL: [MessageKind; 19] = [
+    pub const ALL: [MessageKind; 20] = [
         MessageKind::Meet,
         MessageKind::Pong,
         MessageKind::Ping,
@@ -508,6 +595,7 @@ impl MessageKind {
         MessageKind::Conflict,
         MessageKind::Pull,
         MessageKind::Pulled,
+        MessageKind::Verdict,
     ];
 
     /// Lower-case name used in statistics.
@@ -532,6 +620,7 @@ impl MessageKind {
             MessageKind::Conflict => "conflict",
             MessageKind::Pull => "pull",
             MessageKind::Pulled => "pulled",
+            MessageKind::Verdict => "verdict",
         }
     }
 }

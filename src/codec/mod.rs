@@ -13,8 +13,9 @@ mod seal;
 mod summary;
 
 pub use message::{
-    Accusation, Ack, Alive, Busy, Conflict, Delta, Digest, DigestEntry, Handshake, Item, Known,
-    Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update, Value,
+    Accusation, Ack, Alive, Busy, Conflict, Delta, Digest, DigestEntry, FailureReason, Handshake,
+    Item, Known, Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update,
+    Value, Verdict,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
@@ -262,6 +263,39 @@ mod tests {
         let bytes = encode(&msgs);
         assert_eq!(&bytes[..2], &MAGIC);
         assert_eq!(decode(&bytes, 1400).unwrap(), msgs);
+    }
+
+    /// A death's reason travels as one byte after the accusation's fields,
+    /// in a variant appended after the others (older variants keep their
+    /// bytes); a byte that is no reason gets the datagram refused.
+    #[test]
+    fn verdicts_round_trip_and_unknown_reasons_are_refused() {
+        for reason in FailureReason::ALL {
+            let v = Verdict::new(String::from("d"), 9, String::from("a"), reason);
+            let msgs = vec![Message::Verdict(v.clone())];
+            let bytes = encode(&msgs);
+            assert_eq!(decode(&bytes, 1400).unwrap(), msgs);
+            assert_eq!(v.reason(), Some(reason));
+            assert_eq!(FailureReason::from_u8(reason.as_u8()), Some(reason));
+            let dead = encode(&[Message::Dead(Accusation {
+                name: String::from("d"),
+                incarnation: 9,
+                from: String::from("a"),
+            })]);
+            // Same fields, one more byte: the reason.
+            assert_eq!(bytes.len(), dead.len() + 1);
+            assert_eq!(bytes[bytes.len() - 1], reason.as_u8());
+        }
+        assert_eq!(MessageKind::ALL.last(), Some(&MessageKind::Verdict));
+        assert_eq!(MessageKind::Verdict.as_str(), "verdict");
+        let bad = Message::Verdict(Verdict {
+            name: String::from("d"),
+            incarnation: 9,
+            from: String::from("a"),
+            reason: 3,
+        });
+        assert!(!bad.within_limits());
+        assert_eq!(decode(&encode(&[bad]), 1400), Err(DecodeError::OutOfLimits));
     }
 
     #[test]

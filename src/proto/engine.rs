@@ -529,13 +529,19 @@ impl Engine {
             Message::Nack(nack) => self.handle_nack(nack.seq),
             Message::Alive(alive) => self.apply_alive(now, alive),
             Message::Suspect(accusation) => self.handle_suspect(now, accusation),
-            Message::Dead(accusation) => self.apply_dead(now, accusation, MemberState::Dead),
+            Message::Dead(accusation) => self.apply_dead(now, accusation, MemberState::Dead, None),
+            Message::Verdict(verdict) => {
+                let reason = verdict.reason();
+                let codec::Verdict { name, incarnation, from, .. } = verdict;
+                let accusation = codec::Accusation { name, incarnation, from };
+                self.apply_dead(now, accusation, MemberState::Dead, reason)
+            }
             Message::Left(left) => {
                 // A departure is the member's own word: it is its accuser.
                 let from = left.name.clone();
                 let notice =
                     codec::Accusation { name: left.name, incarnation: left.incarnation, from };
-                self.apply_dead(now, notice, MemberState::Left)
+                self.apply_dead(now, notice, MemberState::Left, None)
             }
             Message::Update(update) => self.handle_update(now, from, update),
             Message::Known(known) => self.handle_known(known),

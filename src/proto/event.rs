@@ -1,7 +1,7 @@
 //! What the engine reports to its driver.
 
 use super::member::{Member, MemberState};
-use crate::codec::Value;
+use crate::codec::{FailureReason, Value};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -26,8 +26,15 @@ pub enum Event {
     },
     /// A member left gracefully.
     Left(Member),
-    /// A member was declared dead.
-    Failed(Member),
+    /// A member was declared dead, and why when known: the reason of the
+    /// member that decided it, carried by its gossip (`None` when it came
+    /// without one, from an older peer or a full sync).
+    Failed {
+        /// The member as it is now held, dead.
+        member: Member,
+        /// What its death was decided on.
+        reason: Option<FailureReason>,
+    },
     /// A member is suspected of having failed.
     Suspected(Member),
     /// A suspected member refuted the suspicion and is alive again.

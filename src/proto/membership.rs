@@ -8,7 +8,7 @@ use super::event::Event;
 use super::member::{Member, MemberState};
 use super::table::Id;
 use super::view::Transition;
-use crate::codec;
+use crate::codec::{self, FailureReason};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -34,7 +34,7 @@ impl Engine {
     /// Queues an update about member `id` for gossip; a newer update about
     /// the same member replaces the older one and starts its count afresh.
     pub(crate) fn enqueue_update(&mut self, id: Id) {
-        self.piggyback.push(id);
+        self.piggyback.push(id, None);
     }
 
     /// Someone claims `name` is alive at `incarnation`.
@@ -154,13 +154,15 @@ impl Engine {
         }
     }
 
-    /// `from` declares `name` dead (`state == Dead`) or `name` announces it
-    /// left (`state == Left`), at `incarnation`.
+    /// `from` declares `name` dead (`state == Dead`, for `reason` if the
+    /// claim gave one) or `name` announces it left (`state == Left`), at
+    /// `incarnation`.
     pub(crate) fn apply_dead(
         &mut self,
         now: Duration,
         accusation: codec::Accusation,
         state: MemberState,
+        reason: Option<FailureReason>,
     ) {
         let codec::Accusation { name, incarnation, from } = accusation;
         if name == self.name {
@@ -170,13 +172,15 @@ impl Engine {
             return;
         }
         if let Some(id) = self.view.table().id(&name) {
-            self.declare(now, id, incarnation, from, state);
+            self.declare(now, id, incarnation, from, state, reason);
         }
     }
 
-    /// Applies a death (`state == Dead`) or departure (`Left`) of another
-    /// member at `incarnation`, unless we already hold it gone or know a
-    /// later life.
+    /// Applies a death (`state == Dead`, decided for `reason` if known) or
+    /// departure (`Left`) of another member at `incarnation`, unless we
+    /// already hold it gone or know a later life. The reason goes into the
+    /// `Failed` event and rides with the update while it is gossiped (as a
+    /// [`codec::Verdict`]); it is not kept in the member's table entry.
     pub(crate) fn declare(
         &mut self,
         now: Duration,
@@ -184,10 +188,15 @@ impl Engine {
         incarnation: u64,
         from: String,
         state: MemberState,
+        reason: Option<FailureReason>,
     ) {
-        if let Some(t) = self.view.mark_gone(id, incarnation, from, state, now) {
+        if let Some(mut t) = self.view.mark_gone(id, incarnation, from, state, now) {
+            if let Some(Event::Failed { reason: r, .. }) = t.event.as_mut() {
+                *r = reason;
+            }
             self.apply(t);
-            self.enqueue_update(id);
+            let reason = if state == MemberState::Dead { reason } else { None };
+            self.piggyback.push(id, reason);
         }
     }
 

@@ -49,6 +49,7 @@ mod table;
 mod timer;
 mod view;
 
+pub use crate::codec::FailureReason;
 pub use config::{
     AntiEntropyMode, Config, ConfigError, FailureDetector, StopPolicy, SyncPeers,
     STREAM_FRAME_OVERHEAD,

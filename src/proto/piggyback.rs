@@ -27,7 +27,7 @@
 use super::outbox::Outbox;
 use super::table::{FixedHashMap, Id};
 use super::view::View;
-use crate::codec::DatagramBuilder;
+use crate::codec::{self, DatagramBuilder, FailureReason, Message};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
@@ -74,10 +74,12 @@ pub(crate) struct Piggyback {
 }
 
 impl Piggyback {
-    /// Queues an update about member `id`; a newer update about the same
-    /// member replaces the older one and starts its count afresh.
-    pub(crate) fn push(&mut self, id: Id) {
-        self.updates.push(id);
+    /// Queues an update about member `id` (a death decided for `reason`,
+    /// if given: it is sent as a Verdict while queued); a newer update
+    /// about the same member replaces the older one and starts its count
+    /// afresh.
+    pub(crate) fn push(&mut self, id: Id, reason: Option<FailureReason>) {
+        self.updates.push(id, reason);
         self.calm_rounds = 0;
         self.check = None;
     }
@@ -174,7 +176,13 @@ impl Piggyback {
             let Some(msg) = view.state_message(id) else {
                 continue;
             };
-            let leaves_room = keep == 0 || b.remaining() >= keep + crate::codec::encoded_len(&msg);
+            let msg = match (msg, self.updates.reason(id)) {
+                (Message::Dead(codec::Accusation { name, incarnation, from }), Some(reason)) => {
+                    Message::Verdict(codec::Verdict::new(name, incarnation, from, reason))
+                }
+                (msg, _) => msg,
+            };
+            let leaves_room = keep == 0 || b.remaining() >= keep + codec::encoded_len(&msg);
             if leaves_room && out.try_push(b, &msg) {
                 included.push(id);
             } else {
@@ -255,6 +263,11 @@ pub(crate) struct UpdateQueue {
     /// member -> `(transmissions, update id)`. Only looked up, never
     /// iterated.
     by_name: FixedHashMap<Id, (u32, u64)>,
+    /// member -> why it was declared dead, for the queued deaths that came
+    /// with a reason. A side map rather than a field of every entry: few
+    /// updates are deaths. An entry lives exactly as long as the member's
+    /// update, so it is bounded by the queue.
+    reasons: BTreeMap<Id, FailureReason>,
     next_id: u64,
 }
 
@@ -272,6 +285,7 @@ impl UpdateQueue {
         self.order.clear();
         self.names.clear();
         self.by_name.clear();
+        self.reasons.clear();
     }
 
     /// Whether some update has not been sent even once.
@@ -280,8 +294,12 @@ impl UpdateQueue {
     }
 
     /// Queues (or re-queues, with a fresh count) an update about member
-    /// `name`.
-    pub(crate) fn push(&mut self, name: Id) {
+    /// `name`, a death decided for `reason` if given.
+    pub(crate) fn push(&mut self, name: Id, reason: Option<FailureReason>) {
+        match reason {
+            Some(r) => self.reasons.insert(name, r),
+            None => self.reasons.remove(&name),
+        };
         self.next_id += 1;
         let id = self.next_id;
         if let Some(slot) = self.by_name.get_mut(&name) {
@@ -298,6 +316,7 @@ impl UpdateQueue {
 
     /// Drops the update about member `name`; returns whether there was one.
     pub(crate) fn remove(&mut self, name: Id) -> bool {
+        self.reasons.remove(&name);
         match self.by_name.remove(&name) {
             Some((sent, id)) => {
                 self.order.remove(&(sent, Reverse(id)));
@@ -323,6 +342,12 @@ impl UpdateQueue {
         }
     }
 
+    /// Why member `name`'s queued death was decided, if it came with a
+    /// reason.
+    pub(crate) fn reason(&self, name: Id) -> Option<FailureReason> {
+        self.reasons.get(&name).copied()
+    }
+
     /// Members with an update, in sending order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Id> + '_ {
         self.order.iter().filter_map(|(_, Reverse(id))| self.names.get(id).copied())
@@ -336,6 +361,7 @@ impl UpdateQueue {
         self.order.remove(&(sent, Reverse(id)));
         if sent + 1 >= limit {
             self.by_name.remove(&name);
+            self.reasons.remove(&name);
             self.names.remove(&id);
             self.shrink();
             return true;
@@ -358,14 +384,14 @@ mod tests {
     #[test]
     fn fewest_transmissions_then_newest_first() {
         let mut q = UpdateQueue::default();
-        q.push(10);
-        q.push(11);
-        q.push(12);
+        q.push(10, None);
+        q.push(11, None);
+        q.push(12, None);
         assert_eq!(order(&q), [12, 11, 10]);
         assert!(q.has_fresh());
         q.sent(12, 4);
         assert_eq!(order(&q), [11, 10, 12]);
-        q.push(12);
+        q.push(12, None);
         assert_eq!(order(&q)[0], 12, "a newer update starts afresh");
         assert_eq!(q.len(), 3);
     }
@@ -373,7 +399,7 @@ mod tests {
     #[test]
     fn retires_at_the_limit() {
         let mut q = UpdateQueue::default();
-        q.push(10);
+        q.push(10, None);
         assert!(q.has_fresh());
         assert!(!q.sent(10, 2));
         assert!(!q.has_fresh(), "sent once already");
@@ -388,7 +414,7 @@ mod tests {
     fn gives_back_room_once_drained() {
         let mut q = UpdateQueue::default();
         for id in 0..2000 {
-            q.push(id);
+            q.push(id, None);
         }
         assert!(q.by_name.capacity() >= 2000);
         for id in 0..1000 {
@@ -399,7 +425,7 @@ mod tests {
         }
         assert!(q.is_empty());
         assert!(q.by_name.capacity() <= MIN_ROOM, "room left: {}", q.by_name.capacity());
-        q.push(7);
+        q.push(7, None);
         assert_eq!(order(&q), [7], "still works after shrinking");
     }
 }

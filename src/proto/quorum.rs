@@ -25,7 +25,7 @@ use super::engine::Engine;
 use super::member::MemberState;
 use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
-use crate::codec::{self, DatagramBuilder, Message};
+use crate::codec::{self, DatagramBuilder, FailureReason, Message};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -290,11 +290,12 @@ impl Engine {
             quorum.reports.remove(&id);
         }
         let me = self.name.clone();
-        self.declare(now, id, incarnation, me.clone(), MemberState::Dead);
+        let reason = FailureReason::Quorum;
+        self.declare(now, id, incarnation, me.clone(), MemberState::Dead, Some(reason));
         // Everyone hears it at once, the failed member too: if it is alive
         // after all, it refutes.
         let name = self.entry(id).name().into();
-        let fail = Message::Dead(codec::Accusation { name, incarnation, from: me });
+        let fail = Message::Verdict(codec::Verdict::new(name, incarnation, me, reason));
         let to: Vec<SocketAddr> = self
             .view
             .table()

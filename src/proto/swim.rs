@@ -9,7 +9,7 @@ use super::member::MemberState;
 use super::probe_order::ProbeOrder;
 use super::table::{FixedHashMap, Id};
 use super::timer::Timer;
-use crate::codec::{self, Message};
+use crate::codec::{self, FailureReason, Message};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -264,7 +264,8 @@ impl Engine {
                 self.out.stats.failures_declared += 1;
                 self.out.stats.failures_by_evidence += 1;
                 let me = self.name.clone();
-                self.declare(now, p.target, incarnation, me, MemberState::Dead);
+                let reason = Some(FailureReason::ClosedPort);
+                self.declare(now, p.target, incarnation, me, MemberState::Dead, reason);
             }
             _ => {
                 if let Some(q) = self.detector.swim_mut().and_then(|s| s.probe.as_mut()) {
@@ -452,7 +453,8 @@ impl Engine {
         self.out.stats.failures_declared += 1;
         self.out.stats.failures_by_timeout += 1;
         let me = self.name.clone();
-        self.declare(now, id, incarnation, me, MemberState::Dead);
+        let reason = Some(FailureReason::SuspicionTimeout);
+        self.declare(now, id, incarnation, me, MemberState::Dead, reason);
     }
 
     /// A relayed Ping's timer: first at 80% of the probe timeout

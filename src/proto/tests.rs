@@ -211,7 +211,13 @@ fn silent_member_goes_probe_indirect_suspect_dead() {
     // few members could confirm it, so Lifeguard does not stretch it.
     run_timers(&mut a, Duration::from_secs(16));
     let evs = events(&mut a);
-    assert!(evs.iter().any(|e| matches!(e, Event::Failed(m) if m.name == suspected[0])), "{evs:?}");
+    let timed_out = Some(crate::codec::FailureReason::SuspicionTimeout);
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, Event::Failed { member: m, reason } if m.name == suspected[0] && *reason == timed_out)
+        ),
+        "{evs:?}"
+    );
     assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
     assert_eq!(state_of(&a, "n3"), Some(MemberState::Dead));
     assert!(a.stats().failures_declared >= 2);
@@ -227,7 +233,7 @@ fn answered_probe_raises_no_suspicion() {
     }
     assert!(a.stats().probes >= 8);
     assert_eq!(a.stats().probes_failed, 0);
-    assert!(!events(a).iter().any(|e| matches!(e, Event::Suspected(_) | Event::Failed(_))));
+    assert!(!events(a).iter().any(|e| matches!(e, Event::Suspected(_) | Event::Failed { .. })));
 }
 
 #[test]
@@ -419,7 +425,7 @@ fn leave_is_reported_as_left_not_failed() {
     assert_eq!(state_of(a, "n2"), Some(MemberState::Left));
     let evs = events(a);
     assert!(evs.iter().any(|e| matches!(e, Event::Left(m) if m.name == "n2")));
-    assert!(!evs.iter().any(|e| matches!(e, Event::Failed(_))));
+    assert!(!evs.iter().any(|e| matches!(e, Event::Failed { .. })));
     // b stops probing and finishes its leave after enough retransmissions.
     let mut done = false;
     let mut now = ms(100);
@@ -939,10 +945,63 @@ fn a_closed_port_checked_twice_is_a_death_at_once() {
     assert_eq!(state_of(a, &name), Some(MemberState::Alive), "not yet: one report");
     a.handle_unreachable(now + ms(2), target);
     assert_eq!(state_of(a, &name), Some(MemberState::Dead), "confirmed: dead at once");
-    assert!(events(a).iter().any(|e| matches!(e, Event::Failed(m) if m.name == name)));
+    let closed = Some(crate::codec::FailureReason::ClosedPort);
+    assert!(events(a).iter().any(
+        |e| matches!(e, Event::Failed { member: m, reason } if m.name == name && *reason == closed)
+    ));
     let s = a.stats();
     assert_eq!((s.failures_by_evidence, s.failures_by_timeout, s.failures_declared), (1, 0, 1));
     assert_eq!((s.unreachables, s.unreachables_evidence), (3, 2));
+}
+
+/// The death is gossiped with its reason (issue 17): the third member
+/// hears a Verdict, reports the reason, and passes it on as it got it.
+#[test]
+fn a_death_from_evidence_is_gossiped_with_its_reason() {
+    let mut all: Vec<Engine> = (1..=3).map(engine).collect();
+    mesh(&mut all);
+    let (a, rest) = all.split_first_mut().unwrap();
+    let (now, target) = first_probe(a);
+    let name = name_at(a, target);
+    a.handle_unreachable(now + ms(1), target);
+    a.handle_unreachable(now + ms(2), target);
+    assert_eq!(state_of(a, &name), Some(MemberState::Dead));
+    let c = rest.iter_mut().find(|e| e.local_member().addr != target).unwrap();
+    let closed = Some(crate::codec::FailureReason::ClosedPort);
+    let verdict =
+        |m: &Message| matches!(m, Message::Verdict(v) if v.name == name && v.reason() == closed);
+    // Until c has heard of it: a's next gossip rounds carry it.
+    let mut t = now + ms(2);
+    let mut sent_verdict = false;
+    while state_of(c, &name) != Some(MemberState::Dead) && t < now + Duration::from_secs(5) {
+        let due = a.poll_timeout().unwrap_or(t + ms(10)).max(t);
+        t = due;
+        a.handle_timeout(t);
+        for tr in transmits(a) {
+            let msgs = decode(&tr);
+            sent_verdict |= msgs.iter().any(verdict);
+            if tr.dst == c.local_member().addr {
+                c.handle_packet(t, a.local_member().addr, &tr.payload);
+            }
+        }
+    }
+    assert!(sent_verdict, "the decider gossips a Verdict, not a plain Dead");
+    assert_eq!(state_of(c, &name), Some(MemberState::Dead));
+    assert!(
+        events(c).iter().any(|e| matches!(e, Event::Failed { member: m, reason } if m.name == name && *reason == closed)),
+        "the receiver's Failed event names the reason"
+    );
+    // c forwards the reason with its own gossip of the death.
+    let mut forwarded = false;
+    for _ in 0..20 {
+        let Some(due) = c.poll_timeout() else { break };
+        c.handle_timeout(due.max(t));
+        forwarded |= transmits(c).iter().any(|tr| decode(tr).iter().any(verdict));
+        if forwarded {
+            break;
+        }
+    }
+    assert!(forwarded, "the reason is forwarded");
 }
 
 #[test]

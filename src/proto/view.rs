@@ -269,9 +269,10 @@ impl View {
             e.accuser = Some(accuser);
         }
         let from = self.set_state(id, state, now);
-        let event = self.snapshot(id).map(match state {
-            MemberState::Left => Event::Left,
-            _ => Event::Failed,
+        let event = self.snapshot(id).map(|member| match state {
+            MemberState::Left => Event::Left(member),
+            // The engine fills in the reason (membership.rs `declare`).
+            _ => Event::Failed { member, reason: None },
         });
         Some(Transition { id, from, to: state, event })
     }

@@ -45,7 +45,8 @@ pub(super) const VALUE_TYPES: &str = "str, bytes, bytearray or memoryview";
 
 /// An event as the Python side takes it, `(kind, subject, number,
 /// content)`, the shape of the simulator's watched records: a member event
-/// carries the member's name, incarnation and member tuple; `rumor` the
+/// carries the member's name, incarnation and member tuple (`fail` with
+/// its failure reason appended, `None` when unknown); `rumor` the
 /// origin, sequence number and payload; `update` the member, its
 /// key's version and `(key, value or None)`; `refute` this node's name, the
 /// incarnation announced and the state it was accused of.
@@ -65,7 +66,14 @@ pub(super) fn event_tuple<'py>(
     match ev {
         Event::Joined(m) => member("join", &m),
         Event::Left(m) => member("leave", &m),
-        Event::Failed(m) => member("fail", &m),
+        Event::Failed { member: m, reason } => {
+            // The member tuple with the reason appended (None: unknown).
+            let (name, addr, state, incarnation, meta) = member_tuple(py, &m);
+            let reason = reason.map(|r| r.as_str());
+            let content = (name, addr, state, incarnation, meta, reason);
+            let content = content.into_pyobject(py)?.into_any();
+            Ok(Some(("fail", m.name.clone(), m.incarnation, content)))
+        }
         Event::Suspected(m) => member("suspect", &m),
         Event::Alive(m) => member("alive", &m),
         Event::Restarted { member, previous } => {

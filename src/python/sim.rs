@@ -176,6 +176,7 @@ impl NativeSim {
                             (key.as_str(), v).into_pyobject(py).ok()?.into_any()
                         }
                         Content::Accusation(state) => PyString::new(py, state.as_str()).into_any(),
+                        Content::Failure(reason) => PyString::new(py, reason.as_str()).into_any(),
                     })
                 });
                 (t, n, k, s, i, content)

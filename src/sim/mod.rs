@@ -13,7 +13,7 @@ pub use log::{Interval, Record, RecordKind, NO_DETAIL};
 pub use network::{Fate, Latency, Link, Network, MIN_REORDER_WINDOW};
 
 use crate::codec::Value;
-use crate::codec::{self, MessageKind};
+use crate::codec::{self, FailureReason, MessageKind};
 use crate::proto::{
     Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Names,
     Snapshot, Stats,
@@ -185,6 +185,9 @@ pub enum Content {
     Update(String, Option<Value>),
     /// What a `Refuted` record's node was accused of.
     Accusation(MemberState),
+    /// Why a `Failed` record's member was declared dead (only when the
+    /// node learned a reason).
+    Failure(FailureReason),
 }
 
 /// Default receive buffer of a paused node: Linux's default socket
@@ -523,6 +526,12 @@ impl Simulation {
                     None => return NO_DETAIL,
                 }
             }
+            Event::Failed { reason: Some(reason), .. } => {
+                // One per failure seen: not shared, not indexed.
+                let at = self.contents.len() as u32;
+                self.contents.push(Content::Failure(*reason));
+                return at;
+            }
             Event::Refuted { accusation, .. } => {
                 // One per refutation: not shared, not indexed.
                 let at = self.contents.len() as u32;
@@ -745,7 +754,7 @@ impl Simulation {
             let (kind, (subject, incarnation)) = match &ev {
                 Event::Joined(m) => (RecordKind::Joined, about(m)),
                 Event::Left(m) => (RecordKind::Left, about(m)),
-                Event::Failed(m) => (RecordKind::Failed, about(m)),
+                Event::Failed { member, .. } => (RecordKind::Failed, about(member)),
                 Event::Suspected(m) => (RecordKind::Suspected, about(m)),
                 Event::Alive(m) => (RecordKind::Alive, about(m)),
                 Event::Restarted { member, .. } => (RecordKind::Restart, about(member)),
