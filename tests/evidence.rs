@@ -4,9 +4,9 @@
 
 mod script;
 
-use rumor::proto::{Config, MemberState};
+use rumor::proto::{Config, FailureReason, MemberState};
 use rumor::sim::{RecordKind, Simulation};
-use script::{records, secs};
+use script::{failure_reasons, records, secs};
 use std::time::Duration;
 
 const N: usize = 16;
@@ -32,6 +32,14 @@ fn a_killed_member_is_known_dead_everywhere_within_two_seconds() {
     assert!(t < secs(2.0), "every survivor knew after {t:?}");
     assert_eq!(total(&sim, |s| s.failures_by_evidence), 1, "one prober had the evidence");
     assert_eq!(total(&sim, |s| s.failures_by_timeout), 0, "no suspicion ran out");
+    // The death is gossiped with its reason: every survivor can tell it
+    // was evidence, not a suspicion that ran out.
+    let reasons = failure_reasons(&sim, 5);
+    assert_eq!(reasons.len(), N - 1, "one report per survivor: {reasons:?}");
+    assert!(
+        reasons.iter().all(|&(_, r)| r == Some(FailureReason::ClosedPort)),
+        "every survivor saw the closed port as the reason: {reasons:?}"
+    );
 }
 
 #[test]
@@ -56,6 +64,12 @@ fn a_crashed_host_stays_silent_and_waits_out_the_suspicion() {
     assert!(t > secs(4.0), "no evidence from a silent host: {t:?}");
     assert_eq!(total(&sim, |s| s.unreachables), 0);
     assert_eq!(total(&sim, |s| s.failures_by_evidence), 0);
+    let reasons = failure_reasons(&sim, 5);
+    assert_eq!(reasons.len(), N - 1, "one report per survivor: {reasons:?}");
+    assert!(
+        reasons.iter().all(|&(_, r)| r == Some(FailureReason::SuspicionTimeout)),
+        "a silent host's death is a suspicion that ran out: {reasons:?}"
+    );
 }
 
 #[test]

@@ -3,9 +3,9 @@
 
 mod script;
 
-use rumor::proto::{Config, FailureDetector, MemberState};
+use rumor::proto::{Config, FailureDetector, FailureReason, MemberState};
 use rumor::sim::{Link, RecordKind, Simulation};
-use script::{play, records, secs, Check, Op};
+use script::{failure_reasons, play, records, secs, Check, Op};
 use std::collections::BTreeSet;
 
 fn quorum(node_timeout: f64) -> Config {
@@ -50,6 +50,11 @@ fn a_crashed_member_is_failed_everywhere_within_two_node_timeouts() {
         assert!(stats >= 1, "someone declared it");
         let reports: u64 = (0..16).map(|i| p.sim.engine_stats(i).failure_reports).sum();
         assert!(reports >= 8, "a majority reported it: {reports} reports");
+        let reasons = failure_reasons(&p.sim, 7);
+        assert!(
+            reasons.iter().all(|&(_, r)| r == Some(FailureReason::Quorum)),
+            "seed {seed}: every survivor saw a quorum verdict: {reasons:?}"
+        );
     }
 }
 

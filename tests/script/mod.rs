@@ -8,8 +8,8 @@
 #![allow(dead_code)]
 
 use rumor::codec::{Key, Value};
-use rumor::proto::{Config, Engine, MemberState};
-use rumor::sim::{Link, RecordKind, Simulation};
+use rumor::proto::{Config, Engine, FailureReason, MemberState};
+use rumor::sim::{Content, Link, RecordKind, Simulation};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -23,6 +23,22 @@ pub fn records(sim: &Simulation, kind: RecordKind, subject: u32) -> Vec<(Duratio
         .iter()
         .filter(|r| r.kind == kind && r.subject == subject)
         .map(|r| (r.time, r.node))
+        .collect()
+}
+
+/// Every `Failed` record about `subject`: the node that reported it and
+/// the reason its event gave (`None`: the death came without one).
+pub fn failure_reasons(sim: &Simulation, subject: u32) -> Vec<(u32, Option<FailureReason>)> {
+    sim.log()
+        .iter()
+        .filter(|r| r.kind == RecordKind::Failed && r.subject == subject)
+        .map(|r| {
+            let reason = match sim.content(r) {
+                Some(Content::Failure(reason)) => Some(*reason),
+                _ => None,
+            };
+            (r.node, reason)
+        })
         .collect()
 }
 
