@@ -137,6 +137,34 @@ def test_a_converged_start_knows_everyone_at_once_and_still_detects_failures() -
     assert sim.count_seeing("n42", "alive") == 0
 
 
+@pytest.mark.parametrize(
+    ("evidence", "reason"), [(True, "closed_port"), (False, "suspicion_timeout")]
+)
+def test_on_fail_names_the_reason_of_the_death(evidence: bool, reason: str) -> None:
+    """Every survivor's on_fail member says why it died: a killed node's
+    closed port, or (without closed-port evidence) a suspicion that ran out;
+    the reason is gossiped with the death, not only known to its decider."""
+    config = rumor.Config.local(
+        probe_interval=0.2,
+        probe_timeout=0.1,
+        gossip_interval=0.05,
+        reconnect_interval=1.0,
+        push_pull_interval=2.0,
+        closed_port_evidence=evidence,
+    )
+    sim = rumor.Simulation(N, config=config, seed=3)
+    sim.run_until(rumor.Simulation.converged, timeout=30)
+    seen: dict[str, str | None] = {}
+    for name in sim.node_names:
+        if name != "n6":
+            sim.node(name).on_fail(lambda m, at=name: seen.__setitem__(at, m.failure_reason))
+    sim.kill("n6")
+    sim.run_until(lambda s: s.all_know_failed("n6"), timeout=60)
+    assert seen == {name: reason for name in sim.node_names if name != "n6"}
+    # Only the failure event carries it: the member as held has none.
+    assert all(m.failure_reason is None for m in sim.members("n1"))
+
+
 def test_callbacks_fire_at_the_virtual_time_of_their_record() -> None:
     """Inside a callback, sim.now equals the event-log time of its event."""
     sim = rumor.Simulation(N, config=fast(), seed=3)

@@ -5,6 +5,7 @@ subclass supplies only how it stores callbacks and reaches its engine."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, NamedTuple, Optional, TypeVar, Union
@@ -93,15 +94,20 @@ class NativeEvent(NamedTuple):
     """The member's incarnation; a rumor's sequence number; the version of
     a key; the incarnation a refutation announced."""
     content: Any
-    """A member event's member tuple (``None`` from the simulator); a
-    rumor's payload; ``(key, value or None)`` of an update; the state a
-    refuted accusation claimed."""
+    """A member event's member tuple (``None`` from the simulator; a
+    ``fail`` event's has its failure reason appended, and from the simulator
+    is the reason alone when known); a rumor's payload; ``(key, value or
+    None)`` of an update; the state a refuted accusation claimed."""
 
 
-def member_from_tuple(raw: tuple[str, str, str, int, bytes]) -> Member:
-    """A :class:`Member` from the compiled core's member tuple."""
-    name, addr, state, incarnation, meta = raw
-    return Member(name, addr, MemberState(state), incarnation, meta)
+def member_from_tuple(
+    raw: tuple[str, str, str, int, bytes] | tuple[str, str, str, int, bytes, str | None],
+) -> Member:
+    """A :class:`Member` from the compiled core's member tuple (a ``fail``
+    event's has the failure reason appended)."""
+    name, addr, state, incarnation, meta = raw[:5]
+    reason = raw[5] if len(raw) > 5 else None
+    return Member(name, addr, MemberState(state), incarnation, meta, reason)
 
 
 def callback_arguments(event: NativeEvent, member: Callable[[], Member]) -> tuple[Any, ...]:
@@ -118,6 +124,9 @@ def callback_arguments(event: NativeEvent, member: Callable[[], Member]) -> tupl
     if event.kind == "restart":
         raw, previous = event.content
         return (member_from_tuple(raw), previous)
+    if event.kind == "fail" and isinstance(event.content, str):
+        # The simulator's fail record carries only the reason.
+        return (dataclasses.replace(member(), failure_reason=event.content),)
     return (member(),)
 
 
@@ -289,7 +298,9 @@ class NodeBase:
         return self._register("leave", callback)
 
     def on_fail(self, callback: _C) -> _C:
-        """Calls ``callback(member)`` when a member is declared dead."""
+        """Calls ``callback(member)`` when a member is declared dead; the
+        member's ``failure_reason`` says why (``"closed_port"``,
+        ``"suspicion_timeout"``, ``"quorum"``, or ``None`` when unknown)."""
         return self._register("fail", callback)
 
     def on_suspect(self, callback: _C) -> _C:

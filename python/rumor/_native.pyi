@@ -190,7 +190,10 @@ Value = bytes | str
 MemberTuple = tuple[str, str, str, int, bytes]
 """``(name, addr, state, incarnation, meta)`` of one member."""
 
-EventTuple = tuple[str, str, int, MemberTuple | bytes | tuple[str, Value | None] | str]
+FailTuple = tuple[str, str, str, int, bytes, str | None]
+"""A ``fail`` event's member tuple with its failure reason appended."""
+
+EventTuple = tuple[str, str, int, MemberTuple | FailTuple | bytes | tuple[str, Value | None] | str]
 """``(kind, subject, number, content)`` of one event (see
 ``rumor._base.NativeEvent``)."""
 
@@ -268,7 +271,8 @@ RecordTuple = tuple[float, str, str, str, int]
 """``(time, node, kind, subject, incarnation)`` of one event-log record."""
 
 WatchedTuple = tuple[float, str, str, str, int, bytes | tuple[str, Value | None] | str | None]
-"""A :data:`RecordTuple` plus what a rumor or state-change record said."""
+"""A :data:`RecordTuple` plus what a rumor, state-change, refute or fail
+record said (a fail record: its reason, when known)."""
 
 IntervalTuple = tuple[float, int, int, int, int, int]
 """``(start, datagrams_sent, bytes_sent, datagrams_delivered,

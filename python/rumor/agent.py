@@ -755,9 +755,11 @@ def run(args: argparse.Namespace) -> int:
     except (RumorError, OSError, ValueError) as e:
         print(f"rumor agent: {labels['bind']} {bind}: {e}", file=sys.stderr)
         return 2
-    for kind in ("join", "leave", "fail", "suspect", "alive"):
+    for kind in ("join", "leave", "suspect", "alive"):
         register = getattr(node, f"on_{kind}")
         register(lambda m, kind=kind: emit(kind, member=_member(m)))
+    # A failure names its reason (null when unknown).
+    node.on_fail(lambda m: emit("fail", member=_member(m), reason=m.failure_reason))
     node.on_rumor(lambda r: emit("rumor", origin=r.origin, seq=r.seq, **_payload(r)))
     node.on_update(
         lambda member, key, value: emit("update", member=member, key=key, **_value(value))

@@ -68,7 +68,8 @@ class Left:
 
 @dataclass(frozen=True)
 class Failed:
-    """A member was declared dead."""
+    """A member was declared dead; ``member.failure_reason`` says why (see
+    :attr:`rumor.Member.failure_reason`)."""
 
     member: Member
 

@@ -41,6 +41,14 @@ class Member:
     """Logical counter the member raises to refute suspicion or announce news."""
     meta: bytes = b""
     """Small opaque metadata the member set for itself."""
+    failure_reason: str | None = None
+    """Why the member was declared dead, on the member an ``on_fail``
+    callback (or a :class:`rumor.Failed` event) gets: ``"closed_port"`` (its
+    port was confirmed closed: the process is gone while its host answers),
+    ``"suspicion_timeout"`` (a suspicion of it ran out unrefuted) or
+    ``"quorum"`` (a majority of members reported it failing, under the quorum
+    detector); ``None`` when the death came without a reason (from a peer of
+    an older version, or a full sync) and on every other member."""
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,8 @@ def _log_event(node: str, kind: str, args: tuple[Any, ...]) -> None:
     elif kind in ("join", "leave", "fail"):
         m: Member = args[0]
         verb = {"join": "joined", "leave": "left", "fail": "failed"}[kind]
+        if m.failure_reason is not None:
+            verb = f"failed ({m.failure_reason})"
         _log.info("%s: %s %s (%s, incarnation %d)", node, m.name, verb, m.addr, m.incarnation)
     elif not _log.isEnabledFor(logging.DEBUG):
         return

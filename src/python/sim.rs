@@ -161,7 +161,8 @@ impl NativeSim {
         }
     }
 
-    /// Records with their content: `None`, a rumor's payload, or a state
+    /// Records with their content: `None`, a rumor's payload, a failure's
+    /// reason, a refutation's accusation, or a state
     /// change's `(key, value or None)`.
     fn watched_tuples<'py>(&self, py: Python<'py>, records: &[Record]) -> Vec<WatchedTuple<'py>> {
         self.tuples(py, records)
