@@ -408,6 +408,25 @@ mod tests {
         assert!(!q.remove(10));
     }
 
+    /// A death's reason lives exactly as long as the member's update: a
+    /// newer update without one, retirement and removal all drop it, so
+    /// the side map stays bounded by the queue.
+    #[test]
+    fn a_reason_lives_as_long_as_its_update() {
+        let mut q = UpdateQueue::default();
+        q.push(10, Some(FailureReason::ClosedPort));
+        q.push(11, Some(FailureReason::Quorum));
+        assert_eq!(q.reason(10), Some(FailureReason::ClosedPort));
+        q.push(10, None); // say, its refutation
+        assert_eq!(q.reason(10), None);
+        assert!(q.sent(11, 1));
+        assert_eq!(q.reason(11), None, "retired");
+        q.push(12, Some(FailureReason::SuspicionTimeout));
+        assert!(q.remove(12));
+        assert_eq!(q.reason(12), None, "removed (reaped)");
+        assert!(q.reasons.is_empty());
+    }
+
     /// A drained burst gives its room back (issue 16: bytes per member
     /// entry), through sends and removals alike.
     #[test]
