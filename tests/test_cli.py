@@ -186,6 +186,13 @@ def test_a_killed_agent_is_failed_on_evidence_and_a_stopped_one_is_not(
         keys = ("failures_by_evidence", "failures_by_timeout")
         return {k: sum(stats(x)[k] for x in (a, b, d)) for k in keys}
 
+    def dead(x: Agent) -> set[str]:
+        members = agent.request(x.started["control"], "members")
+        return {m["name"] for m in members if m["state"] == "dead"}
+
+    # d may still be deciding c on its own probe's evidence when a and b
+    # report: count only once every survivor holds c dead.
+    wait_until(lambda: "c" in dead(d))
     decided = by()
     assert decided["failures_by_evidence"] >= 1 and decided["failures_by_timeout"] == 0, decided
 
