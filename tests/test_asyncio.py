@@ -260,14 +260,15 @@ def test_streams_of_a_finished_loop_are_let_go() -> None:
 
 def test_a_program_without_an_event_loop_does_not_load_asyncio() -> None:
     """asyncio and the ssl module it loads are a third of a small agent's
-    memory: ``import rumor`` and a running node leave them unloaded, and
-    they load only when a program uses them."""
+    memory: ``import rumor``, the agent's module and a running node leave
+    them unloaded (and http.server, which loads ssl too, until ``--metrics``
+    asks for it); they load only when a program uses them."""
     code = (
-        "import sys, rumor\n"
+        "import sys, rumor, rumor.agent\n"
         f"node = rumor.Node(bind='{LOCALHOST}:0')\n"
         "node.on_join(lambda m: None)\n"
         "node.close()\n"
-        "print(sorted(m for m in ('asyncio', 'ssl') if m in sys.modules))\n"
+        "print(sorted(m for m in ('asyncio', 'ssl', 'http.server') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
