@@ -115,3 +115,35 @@ fn a_member_that_missed_updates_while_quiet_learns_them_promptly() {
     assert!(meta_at.is_some(), "x learns y's new metadata within 15 s");
     assert!(key_at.is_some(), "x learns z's key within 15 s");
 }
+
+/// A join links the joiner and its seed, and linked members pull from each
+/// other every gossip round. In a small cluster gossip already carries
+/// every member learned, so once a simultaneous join of 64 has converged
+/// the links must go quiet within a few rounds: their pulls were most of
+/// the datagrams in the seconds after such a join (4 Pulls per member per
+/// second over the first 5 s, when the links waited 10 empty rounds).
+#[test]
+fn a_small_joins_links_go_quiet_soon_after_it_converges() {
+    let n = 64;
+    let mut sim = Simulation::new(Config::lan(), n, 1).expect("config");
+    sim.join_all(0);
+    while !sim.converged() {
+        assert!(sim.now() < Duration::from_secs(5), "the 64 never converged");
+        sim.run_for(Duration::from_millis(50));
+    }
+    let pulls = |sim: &Simulation| -> u64 {
+        (0..n as u32).map(|i| sim.engine_stats(i).messages_sent[MessageKind::Pull as usize]).sum()
+    };
+    let before = pulls(&sim);
+    sim.run_for(Duration::from_secs(5));
+    let per_member_per_s = (pulls(&sim) - before) as f64 / n as f64 / 5.0;
+    assert!(
+        per_member_per_s <= 1.0,
+        "{per_member_per_s:.2} Pulls per member per second in the 5 s after the join converged"
+    );
+    sim.run_for(Duration::from_secs(5));
+    let after = pulls(&sim);
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(pulls(&sim), after, "links still pull 5 s after the join converged");
+    assert!(sim.converged());
+}
