@@ -10,7 +10,8 @@
 //! then `virtual seconds` more) or `restart_new_port` (the same, each on a
 //! new port). With `--seeds K` (join mode), n1 .. n(K-1) join through n0
 //! and every other node `i` through seed `i % K`, all at t = 0: a large
-//! cluster joining through several seeds. The restart modes report the time to reconverge after the
+//! cluster joining through several seeds. `--per-second` prints each
+//! virtual second's wall time and Digest messages sent. The restart modes report the time to reconverge after the
 //! restart and the suspicions and failures reported after it.
 //!
 //! Besides wall time and memory it reports the traffic per node: bytes sent
@@ -89,6 +90,10 @@ fn traffic(sim: &Simulation, nodes: usize) -> (u64, u64, u64) {
 fn main() {
     let mut args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     let mut seeds: u32 = 1;
+    // `--per-second`: a line per virtual second step with its wall time and
+    // the Digest messages sent in it (where a run's time goes).
+    let per_second = args.iter().any(|a| a == "--per-second");
+    args.retain(|a| a != "--per-second");
     if let Some(i) = args.iter().position(|a| a == "--seeds") {
         seeds = args.get(i + 1).and_then(|s| s.parse().ok()).expect("--seeds K");
         assert!(seeds >= 1, "--seeds K needs K >= 1");
@@ -140,8 +145,15 @@ fn main() {
     let step = Duration::from_millis(if restart { 100 } else { 1000 });
     let warm = Duration::from_secs(10);
     let mut at_warm: Option<(u64, u64, u64)> = None;
+    let digests_sent = |sim: &Simulation| -> u64 {
+        use rumor::codec::MessageKind as K;
+        (0..nodes as u32).map(|i| sim.engine_stats(i).messages_sent[K::Digest as usize]).sum()
+    };
+    let mut last_digests = if per_second { digests_sent(&sim) } else { 0 };
     while sim.now() < end {
+        let r0 = Instant::now();
         sim.run_for(step);
+        let ran = r0.elapsed();
         if at_warm.is_none() && sim.now() >= warm {
             at_warm = Some(traffic(&sim, nodes));
         }
@@ -163,6 +175,18 @@ fn main() {
         } else {
             String::new()
         };
+        if per_second {
+            let c0 = Instant::now();
+            let digests = digests_sent(&sim);
+            eprintln!(
+                "\r{:>5.1} s virtual: {:>7.2} s wall, {:>8} Digest messages sent",
+                sim.now().as_secs_f64(),
+                ran.as_secs_f64(),
+                digests - last_digests
+            );
+            checking += c0.elapsed();
+            last_digests = digests;
+        }
         eprint!(
             "\r{:>5.0} s virtual, {:>6.1} s wall{behind}",
             sim.now().as_secs_f64(),

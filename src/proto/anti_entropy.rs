@@ -15,6 +15,10 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+/// Live members per probe interval of [`Engine::check_sync_cooldown`]:
+/// at 10,000 members a mismatched check starts a sync every 10 s at most.
+pub(crate) const CHECK_SYNC_MEMBERS: usize = 1000;
+
 impl Engine {
     /// State rank in digests (see [`super::detector::Detector::rank`]).
     fn rank(&self, state: MemberState) -> u8 {
@@ -24,11 +28,11 @@ impl Engine {
     /// Start of an anti-entropy period: sync with one peer.
     ///
     /// Idle cost: one Summary out, and an O(n) walk of the table for its
-    /// hash (the peer walks its own to compare), once per
-    /// `push_pull_period`, which grows with log n (180 s at 1,000 members
-    /// on LAN). The cached check is not used here: the periodic sync is the
-    /// authoritative comparison, the one that catches whatever a stale
-    /// cache would hide.
+    /// hash (the peer compares it with its cached check, or walks its own
+    /// table when it keeps none), once per `push_pull_period`, which grows
+    /// with log n (180 s at 1,000 members on LAN). The cached check is not
+    /// used on this side: the periodic sync is the authoritative
+    /// comparison, the one that catches whatever a stale cache would hide.
     pub(crate) fn sync_tick(&mut self, now: Duration) {
         let period = self.config.push_pull_period(self.live_members());
         self.timers.arm(now + period, Timer::Sync);
@@ -45,9 +49,14 @@ impl Engine {
         let (want_delta, want_digest) = self.sync_wants();
         // A hash first: in a quiet cluster both sides hold the same, and a
         // digest listing every member is not worth sending.
+        let hash = self.digest_hash();
+        if self.wants_check() {
+            // The walk is done: the check is as fresh as it gets.
+            self.piggyback.set_check(Some(hash));
+        }
         let msg = Message::Summary(codec::Summary {
             sender: self.name.clone(),
-            hash: self.digest_hash(),
+            hash,
             want_delta,
             want_digest,
         });
@@ -72,6 +81,23 @@ impl Engine {
         })
     }
 
+    /// Our summary hash for answering a Summary: the cached check while we
+    /// keep one (every change to the view, every item taken in, every
+    /// delta drops it, see [`Engine::wants_check`]), else a walk of the
+    /// table. The member that started the sync walked its own table
+    /// (`sync_once`), so one side of the comparison is always fresh. A
+    /// joined member's first periodic sync comes within
+    /// `push_pull_interval` (its phase was drawn while it knew nobody):
+    /// after a 10,000-node join, 10,000 syncs within 30 s, with a walk on
+    /// both sides of each (that stretch ran at about 1 s of CPU per
+    /// virtual second, the quiet cluster after it at 0.3).
+    fn current_hash(&self) -> u64 {
+        match self.piggyback.check().filter(|_| self.wants_check()) {
+            Some(hash) => hash,
+            None => self.digest_hash(),
+        }
+    }
+
     /// A Summary arrived: if our hash differs, answer with our digest,
     /// asking for what the sender offered and offering what it asked for.
     pub(crate) fn handle_summary(
@@ -91,7 +117,7 @@ impl Engine {
             self.out.stats.syncs_refused += 1;
             return;
         }
-        if hash == self.digest_hash() {
+        if hash == self.current_hash() {
             self.out.stats.syncs_in_sync += 1;
             return;
         }
@@ -107,14 +133,25 @@ impl Engine {
     /// [`Engine::sync_once`] would, but skipping the Summary round trip,
     /// which the check just made. When we are quiet too, the sender gets
     /// our check as well (a Ping and its Ack carry one each way), so only
-    /// the side with the lower hash starts it. At most one per probe
-    /// interval, so a member far behind is not flooded with digests. Equal
-    /// hashes, the common case, cost a comparison with the cached hash.
+    /// the side with the lower hash starts it. Equal hashes, the common
+    /// case, cost a comparison with the cached hash.
+    ///
+    /// A difference costs an O(n) walk (our hash recomputed) and maybe a
+    /// digest of the whole view each way: at most one walk, and so one
+    /// sync, per [`Engine::check_sync_cooldown`], so a member far behind
+    /// is not flooded with digests, and a cluster whose views still differ
+    /// everywhere (the end of a mass join) is not flooded with walks: a
+    /// walk per mismatched check, on every datagram, was O(n) per datagram.
     ///
     /// While we are spreading something ourselves, hashes differ anyway
-    /// and gossip is still carrying the difference: no sync then.
+    /// and gossip is still carrying the difference: no sync then. Nor
+    /// while a join link lives: the view still arrives in bulk along it
+    /// (links.rs), and a digest would repeat what the next pulls bring.
     fn handle_check(&mut self, now: Duration, from: SocketAddr, sender: &str, hash: u64) {
-        if !self.settled() || self.leaving || self.config.anti_entropy != AntiEntropyMode::PushPull
+        if !self.settled()
+            || self.leaving
+            || self.config.anti_entropy != AntiEntropyMode::PushPull
+            || self.links.is_linked()
         {
             return;
         }
@@ -127,18 +164,31 @@ impl Engine {
         if self.view.live_member_at(sender, from).is_none() {
             return;
         }
+        let cooldown = self.check_sync_cooldown();
+        if !self.piggyback.may_check_sync(now, cooldown) {
+            return;
+        }
         // The cached hash may be a few rounds old: recompute it before
-        // acting on a difference (rare, so the O(n) walk is fine).
+        // acting on a difference (once per cooldown at most).
         let mine = self.digest_hash();
         self.piggyback.set_check(Some(mine));
         if hash == mine || (self.quiet() && mine > hash) {
             return;
         }
-        if !self.piggyback.may_check_sync(now, self.config.probe_interval) {
-            return;
-        }
         self.out.stats.syncs += 1;
         self.send_digest(from, true, true);
+    }
+
+    /// How long after a mismatched check's walk (and sync) the next may
+    /// come: a probe interval per [`CHECK_SYNC_MEMBERS`] live members, at
+    /// least one. A check's sync sends a digest of the whole view each way
+    /// (about n / 70 datagrams) and compares it entry by entry, so this
+    /// keeps its cost per member per second constant as the cluster
+    /// grows, as `push_pull_period` does for the periodic sync. Up to
+    /// 1,999 members, one per probe interval, as before.
+    fn check_sync_cooldown(&self) -> Duration {
+        let scale = (self.live_members() / CHECK_SYNC_MEMBERS).max(1);
+        self.config.probe_interval * scale as u32
     }
 
     /// What a sync this member starts asks for, by `anti_entropy` mode:

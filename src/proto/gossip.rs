@@ -64,6 +64,16 @@ impl Engine {
         self.piggyback.is_empty() && self.pushes.is_empty() && self.detector.calm()
     }
 
+    /// Whether this member keeps a check (the summary hash that quiet
+    /// datagrams carry and received checks are compared with): when
+    /// settled, and not while a join link lives. A linked member learns
+    /// members in bulk every round (links.rs), each dropping the check:
+    /// recomputing it (O(n)) every round of a mass join is waste, since
+    /// while linked it neither sends nor acts on checks.
+    pub(crate) fn wants_check(&self) -> bool {
+        self.settled() && !self.links.is_linked()
+    }
+
     /// Appends pending member updates to `b`, fewest transmissions first,
     /// leaving `keep` bytes free.
     pub(crate) fn fill_updates(&mut self, b: &mut DatagramBuilder, keep: usize) {
@@ -79,6 +89,9 @@ impl Engine {
     /// [`Engine::gossip_tick`]). A quiet receiver whose hash differs
     /// starts a sync (`handle_check`); one that knows nothing of checks
     /// ignores it, as a summary asking for nothing is answered by nobody.
+    /// None while a join link lives ([`Engine::wants_check`]): the view is
+    /// still arriving along it, and every peer would find our hash
+    /// different and send us a digest of its whole view.
     fn fill_check(&mut self, b: &mut DatagramBuilder) {
         let Some(hash) = self.piggyback.check().filter(|_| self.quiet()) else { return };
         let msg = Message::Summary(codec::Summary {
@@ -111,14 +124,14 @@ impl Engine {
     /// It fires even when idle: O(1) work then (the check is recomputed
     /// after a change, and otherwise once every
     /// [`CHECK_REFRESH_ROUNDS`](super::piggyback::CHECK_REFRESH_ROUNDS)
-    /// rounds: an O(n) walk of the table, so O(n / 150) per round rather
-    /// than O(n) per datagram), and counting the rounds is what tells
-    /// quiet from changing.
+    /// rounds per 1,000 members: an O(n) walk of the table, so O(1) per
+    /// round rather than O(n) per datagram), and counting the rounds is
+    /// what tells quiet from changing.
     pub(crate) fn gossip_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);
         self.piggyback.tick();
-        if self.settled() {
-            if self.piggyback.check_stale() {
+        if self.wants_check() {
+            if self.piggyback.check_stale(self.view.table().len()) {
                 let hash = self.digest_hash();
                 self.piggyback.set_check(Some(hash));
             }

@@ -18,6 +18,12 @@ impl Engine {
     /// detector hears of it and its event is reported.
     pub(crate) fn apply(&mut self, t: Transition) {
         let Transition { id, from, to, event } = t;
+        // The view changed, so may the summary hash: the check is
+        // recomputed at the next gossip round (not while a join link
+        // lives). Members learned in bulk are not gossiped, so nothing
+        // else would drop it, and a stale check sent on made every peer
+        // walk its table and start a sync for nothing.
+        self.piggyback.set_check(None);
         if from != Some(to) {
             if from == Some(MemberState::Suspect) {
                 self.detector.clear_suspicion(id);
@@ -238,6 +244,8 @@ impl Engine {
             self.detector.forget(id);
             self.view.reap(id);
             self.out.stats.reaped += 1;
+            // One fewer member in the summary hash.
+            self.piggyback.set_check(None);
         }
     }
 }

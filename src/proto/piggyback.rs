@@ -41,12 +41,21 @@ use core::cmp::Reverse;
 pub const QUIET_ROUNDS: u32 = 15;
 
 /// Gossip rounds after which the cached check is recomputed even though
-/// nothing said it changed (on the LAN preset, 30 s). Every change that
-/// goes through gossip, mongering or a sync's deltas drops the cache at
-/// once; this catches the rest (a member reaped, a generation moved on).
-/// Computing it walks the whole table, so this keeps that walk off the
-/// idle member's per-round budget: O(n) every 150 rounds.
+/// nothing said it changed (on the LAN preset, 30 s), per
+/// [`CHECK_REFRESH_MEMBERS`] members in the view. Every change to the view
+/// (each transition, a reap) and every one that goes through gossip,
+/// mongering or a sync's deltas drops the cache at once; this catches
+/// whatever else might move the hash. Computing it walks the whole table,
+/// so this keeps that walk off the idle member's per-round budget: O(n)
+/// every `150 * max(1, n / 1,000)` rounds, about 7 entries a round
+/// whatever the size (at 10,000 members, every 300 s, the periodic sync's
+/// period, whose own walk refreshes it too). A walk every 30 s in each of
+/// 10,000 simulated members was a third of a second of CPU per virtual
+/// second.
 pub const CHECK_REFRESH_ROUNDS: u32 = 150;
+
+/// Members per [`CHECK_REFRESH_ROUNDS`] of the check's refresh period.
+pub const CHECK_REFRESH_MEMBERS: usize = 1000;
 
 /// Member states in the sample of a datagram while membership is quiet:
 /// the sample's floor when membership changes, so small clusters (under 40
@@ -107,9 +116,12 @@ impl Piggyback {
         self.check.map(|(h, _)| h)
     }
 
-    /// Whether the cached check is missing or [`CHECK_REFRESH_ROUNDS`] old.
-    pub(crate) fn check_stale(&self) -> bool {
-        self.check.is_none_or(|(_, age)| age >= CHECK_REFRESH_ROUNDS)
+    /// Whether the cached check is missing or older than its refresh
+    /// period in a view of `members` (see [`CHECK_REFRESH_ROUNDS`]).
+    pub(crate) fn check_stale(&self, members: usize) -> bool {
+        let per = (members / CHECK_REFRESH_MEMBERS).max(1) as u32;
+        let rounds = CHECK_REFRESH_ROUNDS.saturating_mul(per);
+        self.check.is_none_or(|(_, age)| age >= rounds)
     }
 
     /// Caches `hash` as the check (`None`: quiet datagrams carry none).
