@@ -173,10 +173,11 @@ impl View {
 
     /// A member not known before joins the view, alive.
     pub(crate) fn join(&mut self, member: Member) -> Transition {
-        let event = Some(Event::Joined(member.clone()));
         self.counts[member.state as usize] += 1;
         let to = member.state;
         let id = self.table.insert(&member);
+        // Moved, not copied: a mass join reports n² of these.
+        let event = Some(Event::Joined(member));
         Transition { id, from: None, to, event }
     }
 
