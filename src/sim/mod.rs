@@ -16,7 +16,7 @@ use crate::codec::Value;
 use crate::codec::{self, FailureReason, MessageKind};
 use crate::proto::{
     Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Names,
-    Snapshot, Stats,
+    Snapshot, Stats, Transmit,
 };
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
@@ -175,6 +175,10 @@ pub struct Simulation {
     content_index: HashMap<ItemKey, u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
+    /// Room for what [`Simulation::flush`] takes from an engine, kept
+    /// between flushes.
+    transmits: Vec<Transmit>,
+    events: Vec<Event>,
     /// The empty view every engine started without a snapshot builds on:
     /// it carries the [`Names`] all the engines share, so each name,
     /// address and metadata is held once, not once per node.
@@ -237,6 +241,8 @@ impl Simulation {
             empty: Snapshot::with_names(Names::new(), []),
             contents: Vec::new(),
             content_index: HashMap::new(),
+            transmits: Vec::new(),
+            events: Vec::new(),
         };
         for _ in 0..nodes {
             sim.add_node();
@@ -783,11 +789,14 @@ impl Simulation {
     fn flush(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
         let Some(engine) = node.engine.as_mut() else { return };
-        let mut transmits = Vec::new();
+        // Reused from flush to flush: one per datagram handled, so fresh
+        // ones cost a few allocations per datagram (a grown Vec is a
+        // realloc per doubling).
+        let mut transmits = core::mem::take(&mut self.transmits);
         while let Some(t) = engine.poll_transmit() {
             transmits.push(t);
         }
-        let mut events = Vec::new();
+        let mut events = core::mem::take(&mut self.events);
         while let Some(ev) = engine.poll_event() {
             events.push(ev);
         }
@@ -798,7 +807,7 @@ impl Simulation {
         let own = |sim: &Simulation| {
             sim.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation)
         };
-        for ev in events {
+        for ev in events.drain(..) {
             let detail = self.content_of(&ev);
             let about = |m: &Member| (self.index(&m.name), m.incarnation);
             let (kind, (subject, incarnation)) = match &ev {
@@ -831,7 +840,8 @@ impl Simulation {
             };
             self.record_with(i, kind, subject.unwrap_or(u32::MAX), incarnation, detail);
         }
-        for t in transmits {
+        self.events = events;
+        for t in transmits.drain(..) {
             let len = t.payload.len() as u64;
             let stats = &mut self.nodes[i as usize].stats;
             stats.datagrams_sent += 1;
@@ -881,6 +891,7 @@ impl Simulation {
                 }
             }
         }
+        self.transmits = transmits;
         self.schedule(i);
         let seeds = &self.nodes[i as usize].seeds;
         if rejoin && !seeds.is_empty() {
