@@ -73,7 +73,7 @@ impl Engine {
             let term = codec::summary_term(
                 m.name(),
                 m.incarnation,
-                self.rank(m.state),
+                self.rank(m.state()),
                 generation,
                 watermark,
             );
@@ -210,7 +210,7 @@ impl Engine {
                 let mut best: Option<(&str, SocketAddr)> = None;
                 let mut first: Option<(&str, SocketAddr)> = None;
                 for (id, e) in self.view.table().iter() {
-                    if id == self.view.me || !e.state.is_live() {
+                    if id == self.view.me || !e.state().is_live() {
                         continue;
                     }
                     let n = e.name();
@@ -239,7 +239,7 @@ impl Engine {
                 DigestEntry {
                     name: e.name().into(),
                     incarnation: e.incarnation,
-                    state: self.rank(e.state),
+                    state: self.rank(e.state()),
                     generation: s.map_or(0, |s| s.generation),
                     watermark: s.map_or(0, |s| s.watermark),
                     collected: s.map_or(0, |s| s.collected),
@@ -330,7 +330,7 @@ impl Engine {
             let peer = theirs.get(name.as_str());
             let newer = match peer {
                 None => true,
-                Some(p) => (e.incarnation, self.rank(e.state)) > (p.incarnation, p.state),
+                Some(p) => (e.incarnation, self.rank(e.state())) > (p.incarnation, p.state),
             };
             if newer {
                 if let Some(msg) = self.view.state_message(id) {
@@ -453,7 +453,7 @@ impl Engine {
         // Deltas answer our digests: only live members send them. (A scan,
         // but deltas come a few per sync.)
         let known =
-            self.view.table().iter().any(|(_, e)| e.addr() == from_addr && e.state.is_live());
+            self.view.table().iter().any(|(_, e)| e.addr() == from_addr && e.state().is_live());
         if !known {
             self.out.stats.syncs_refused += 1;
             return;

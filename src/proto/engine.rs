@@ -655,7 +655,7 @@ impl Engine {
         k: usize,
         exclude: &[Id],
     ) -> Vec<(Id, SocketAddr)> {
-        self.random_members(k, |id, e| e.state.is_live() && !exclude.contains(&id))
+        self.random_members(k, |id, e| e.state().is_live() && !exclude.contains(&id))
     }
 
     /// Up to `k` distinct random members other than this node for which

@@ -246,8 +246,8 @@ impl Engine {
         let horizon = self.config.gossip_to_the_dead_time;
         let unproven = self.handshake.unproven();
         let targets = self.random_members(self.config.gossip_fanout, |_, e| {
-            (e.state.is_live()
-                || (e.state == MemberState::Dead && now.saturating_sub(e.since()) < horizon))
+            (e.state().is_live()
+                || (e.state() == MemberState::Dead && now.saturating_sub(e.since()) < horizon))
                 && !unproven.contains(&e.addr())
         });
         for (id, addr) in targets {
@@ -259,7 +259,7 @@ impl Engine {
             // member is told only so that it can refute, so pushes to them
             // would spend an item's budget on nobody (a broadcast right
             // after a crash then missed a survivor).
-            let counts = self.view.table().get(id).is_some_and(|e| e.state == MemberState::Alive);
+            let counts = self.view.table().get(id).is_some_and(|e| e.state() == MemberState::Alive);
             // The items this round has sent `id` already.
             let mut sent = BTreeSet::new();
             for datagram in 0..ITEM_DATAGRAMS_PER_TARGET {

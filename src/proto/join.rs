@@ -394,7 +394,7 @@ impl Engine {
         let unproven = self.handshake.unproven();
         let members: Vec<SocketAddr> = self
             .random_members(REFERRALS, |_, e| {
-                e.state.is_live() && e.addr() != to && !unproven.contains(&e.addr())
+                e.state().is_live() && e.addr() != to && !unproven.contains(&e.addr())
             })
             .into_iter()
             .map(|(_, addr)| addr)
@@ -503,7 +503,7 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|(_, e)| e.state == MemberState::Dead)
+            .filter(|(_, e)| e.state() == MemberState::Dead)
             .map(|(id, _)| id)
             .collect();
         if dead.is_empty() {

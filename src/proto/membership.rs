@@ -90,7 +90,7 @@ impl Engine {
             self.tell_stale_life(id, addr);
             return;
         }
-        let (old, previous) = (self.view.entry(id).state, self.view.entry(id).addr());
+        let (old, previous) = (self.view.entry(id).state(), self.view.entry(id).addr());
         if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
             return;
         }
@@ -133,7 +133,7 @@ impl Engine {
     /// received, only while the new life's claims are losing.
     fn tell_stale_life(&mut self, id: Id, addr: core::net::SocketAddr) {
         let e = self.view.entry(id);
-        if self.leaving || e.state == MemberState::Alive || e.addr() == addr {
+        if self.leaving || e.state() == MemberState::Alive || e.addr() == addr {
             return;
         }
         if let Some(claim) = self.view.state_message(id) {
@@ -230,7 +230,7 @@ impl Engine {
             .iter()
             .filter(|&(id, e)| {
                 id != me
-                    && !e.state.is_live()
+                    && !e.state().is_live()
                     && now.saturating_sub(e.since()) >= self.config.reap_timeout
             })
             .map(|(id, _)| id)

@@ -229,7 +229,7 @@ impl Engine {
             return;
         }
         let targets = self.random_members(self.config.gossip_fanout, |id, e| {
-            e.state == super::member::MemberState::Alive && id != origin
+            e.state() == super::member::MemberState::Alive && id != origin
         });
         for (_, addr) in targets {
             self.out.send_big(addr, &msg);
@@ -244,7 +244,7 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let alive = self.random_members(1, |_, e| e.state == super::member::MemberState::Alive);
+        let alive = self.random_members(1, |_, e| e.state() == super::member::MemberState::Alive);
         let Some(&(_, addr)) = alive.first() else { return };
         self.out.stats.syncs += 1;
         let (want_delta, want_digest) = self.sync_wants();

@@ -125,12 +125,12 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|&(id, e)| id != self.view.me && e.state.is_live())
+            .filter(|&(id, e)| id != self.view.me && e.state().is_live())
             .map(|(id, _)| id)
             .collect();
         let members = self.view.table();
         if let Some(q) = self.detector.quorum_mut() {
-            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.state.is_live()));
+            q.links.retain(|id, _| members.get(*id).is_some_and(|e| e.state().is_live()));
         }
         for id in live {
             let Some(quorum) = self.detector.quorum_mut() else { return };
@@ -208,7 +208,7 @@ impl Engine {
             }
         }
         let table = self.view.table();
-        if table.get(id).is_some_and(|e| e.state == MemberState::Suspect) {
+        if table.get(id).is_some_and(|e| e.state() == MemberState::Suspect) {
             let t = self.view.mark_alive(id, now);
             self.apply(t);
         }
@@ -217,7 +217,7 @@ impl Engine {
     /// Member `id` left our pings unanswered for `node_timeout`.
     fn mark_failing(&mut self, now: Duration, id: Id) {
         let Some(e) = self.view.table().get(id) else { return };
-        if e.state != MemberState::Alive {
+        if e.state() != MemberState::Alive {
             return;
         }
         let incarnation = e.incarnation;
@@ -241,7 +241,7 @@ impl Engine {
         if id == self.view.me || by == self.view.me || by == id {
             return;
         }
-        let live = |id| self.view.table().get(id).is_some_and(|e| e.state.is_live());
+        let live = |id| self.view.table().get(id).is_some_and(|e| e.state().is_live());
         if !live(id) || !live(by) {
             return;
         }
@@ -264,7 +264,8 @@ impl Engine {
         if self.leaving {
             return;
         }
-        let Some(e) = self.view.table().get(id).filter(|e| e.state == MemberState::Suspect) else {
+        let Some(e) = self.view.table().get(id).filter(|e| e.state() == MemberState::Suspect)
+        else {
             return;
         };
         let incarnation = e.incarnation;
@@ -276,7 +277,7 @@ impl Engine {
                 .filter(|r| {
                     r.incarnation >= incarnation
                         && now.saturating_sub(r.at) <= validity
-                        && members.get(r.from).is_some_and(|e| e.state.is_live())
+                        && members.get(r.from).is_some_and(|e| e.state().is_live())
                 })
                 .count()
         });
@@ -300,7 +301,7 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|&(other, e)| other != self.view.me && (other == id || e.state.is_live()))
+            .filter(|&(other, e)| other != self.view.me && (other == id || e.state().is_live()))
             .map(|(_, e)| e.addr())
             .collect();
         for addr in to {
@@ -318,7 +319,7 @@ impl Engine {
             .view
             .table()
             .iter()
-            .filter(|&(id, e)| Some(id) != dst && e.state == MemberState::Suspect)
+            .filter(|&(id, e)| Some(id) != dst && e.state() == MemberState::Suspect)
             .map(|(_, e)| {
                 Message::Suspect(codec::Accusation {
                     name: e.name().into(),
@@ -346,7 +347,7 @@ impl Engine {
     ) -> bool {
         let Some(quorum) = self.detector.quorum_mut() else { return false };
         let Some(e) = self.view.table().get(id) else { return false };
-        if e.state != MemberState::Dead {
+        if e.state() != MemberState::Dead {
             return false;
         }
         let undo = e.since() + self.config.node_timeout * 2;

@@ -69,7 +69,8 @@ impl Engine {
     pub(crate) fn contest_pong(&mut self, from: SocketAddr, name: &str, incarnation: u64) {
         let Some(id) = self.view.table().id(name) else { return };
         let e = self.entry(id);
-        if matches!(e.state, MemberState::Dead | MemberState::Left) && e.incarnation >= incarnation
+        if matches!(e.state(), MemberState::Dead | MemberState::Left)
+            && e.incarnation >= incarnation
         {
             if let Some(claim) = self.view.state_message(id) {
                 let mut b = self.out.datagram();

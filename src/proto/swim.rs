@@ -157,7 +157,7 @@ impl Engine {
         };
         let e = self.entry(target);
         let (addr, name): (_, String) = (e.addr(), e.name().into());
-        let suspect = e.state == MemberState::Suspect;
+        let suspect = e.state() == MemberState::Suspect;
         let seq = self.next_seq();
         if let Some(s) = self.detector.swim_mut() {
             let (acked, nacks, indirect) = (false, 0, 0);
@@ -193,14 +193,14 @@ impl Engine {
         // behind, before the round goes on.
         while caught_up && !swim.held.is_empty() {
             let id = swim.held.remove(0);
-            if self.view.table().get(id).is_some_and(|e| e.state.is_live()) {
+            if self.view.table().get(id).is_some_and(|e| e.state().is_live()) {
                 return Some((id, true));
             }
         }
         for _pass in 0..2 {
             while let Some(id) = swim.probe_order.next(&mut self.rng) {
                 if id != self.view.me
-                    && self.view.table().get(id).is_some_and(|e| e.state.is_live())
+                    && self.view.table().get(id).is_some_and(|e| e.state().is_live())
                 {
                     return Some((id, false));
                 }
@@ -250,7 +250,7 @@ impl Engine {
         let probe = self.detector.swim_mut().and_then(|s| s.probe.as_ref());
         let Some(p) = probe.filter(|p| !p.acked).cloned() else { return };
         let Some(e) = self.view.table().get(p.target) else { return };
-        if e.addr() != addr || !e.state.is_live() {
+        if e.addr() != addr || !e.state().is_live() {
             return;
         }
         let incarnation = e.incarnation;
@@ -348,7 +348,7 @@ impl Engine {
     /// the one in progress.
     pub(crate) fn suspect(&mut self, now: Duration, id: Id) {
         let Some(e) = self.view.table().get(id) else { return };
-        let (state, incarnation, me) = (e.state, e.incarnation, self.name.clone());
+        let (state, incarnation, me) = (e.state(), e.incarnation, self.name.clone());
         match state {
             MemberState::Suspect => self.confirm(now, id, incarnation, me),
             MemberState::Alive => {
@@ -413,7 +413,7 @@ impl Engine {
         let Some(e) = self.view.table().get(id) else {
             return;
         };
-        if e.state != MemberState::Suspect || e.incarnation != incarnation {
+        if e.state() != MemberState::Suspect || e.incarnation != incarnation {
             return;
         }
         let suspicion = self.detector.swim_mut().and_then(|s| s.suspicions.get(&id));

@@ -54,14 +54,14 @@ impl View {
         match view.table.id(&name) {
             Some(id) => {
                 view.me = id;
-                let own = view.table.get(id).map(|e| (e.addr(), e.state));
+                let own = view.table.get(id).map(|e| (e.addr(), e.state()));
                 if let Some((_, state)) = own.filter(|&(a, s)| a != addr || s != MemberState::Alive)
                 {
                     view.counts[state as usize] -= 1;
                     view.counts[MemberState::Alive as usize] += 1;
                     view.set_ident(id, Some(addr), None);
                     if let Some(e) = view.table.get_mut(id) {
-                        e.state = MemberState::Alive;
+                        e.set_state(MemberState::Alive);
                     }
                 }
             }
@@ -112,7 +112,7 @@ impl View {
     pub(crate) fn live_member_at(&self, name: &str, addr: SocketAddr) -> Option<Id> {
         self.table.id(name).filter(|&id| {
             id != self.me
-                && self.table.get(id).is_some_and(|e| e.state.is_live() && e.addr() == addr)
+                && self.table.get(id).is_some_and(|e| e.state().is_live() && e.addr() == addr)
         })
     }
 
@@ -122,7 +122,7 @@ impl View {
             return None; // gone: no claim about it goes out any more
         }
         let e = self.table.get(id)?;
-        Some(match e.state {
+        Some(match e.state() {
             MemberState::Alive => Message::Alive(codec::Alive {
                 name: e.name().into(),
                 addr: e.addr(),
@@ -151,7 +151,7 @@ impl View {
     /// it (see [`View::confirms`]).
     pub(crate) fn overrides(&self, id: Id, state: MemberState, incarnation: u64) -> bool {
         let Some(e) = self.table.get(id) else { return false };
-        let (held, current) = (e.state, e.incarnation);
+        let (held, current) = (e.state(), e.incarnation);
         match state {
             MemberState::Alive => incarnation > current,
             MemberState::Suspect => match held {
@@ -168,15 +168,16 @@ impl View {
     pub(crate) fn confirms(&self, id: Id, incarnation: u64) -> bool {
         self.table
             .get(id)
-            .is_some_and(|e| e.state == MemberState::Suspect && e.incarnation == incarnation)
+            .is_some_and(|e| e.state() == MemberState::Suspect && e.incarnation == incarnation)
     }
 
     /// A member not known before joins the view, alive.
     pub(crate) fn join(&mut self, member: Member) -> Transition {
-        let event = Some(Event::Joined(member.clone()));
         self.counts[member.state as usize] += 1;
         let to = member.state;
         let id = self.table.insert(&member);
+        // Moved, not copied: a mass join reports n² of these.
+        let event = Some(Event::Joined(member));
         Transition { id, from: None, to, event }
     }
 
@@ -316,7 +317,7 @@ impl View {
         if self.table.is_reaped(id) {
             return;
         }
-        if let Some(state) = self.table.get(id).map(|e| e.state) {
+        if let Some(state) = self.table.get(id).map(|e| e.state()) {
             self.counts[state as usize] -= 1;
         }
         self.table.reap(id);
@@ -326,12 +327,12 @@ impl View {
     /// state it had (the same when nothing changed).
     fn set_state(&mut self, id: Id, state: MemberState, now: Duration) -> Option<MemberState> {
         let e = self.table.get(id)?;
-        let old = e.state;
+        let old = e.state();
         if old == state {
             return Some(old);
         }
         let e = self.table.get_mut(id)?;
-        e.state = state;
+        e.set_state(state);
         e.set_since(now);
         self.counts[old as usize] -= 1;
         self.counts[state as usize] += 1;
@@ -356,7 +357,7 @@ mod tests {
 
     fn held(v: &View, id: Id) -> (MemberState, u64) {
         let m = v.entry(id);
-        (m.state, m.incarnation)
+        (m.state(), m.incarnation)
     }
 
     /// SWIM's precedence, the one table every detector and handler uses.

@@ -16,7 +16,7 @@ use crate::codec::Value;
 use crate::codec::{self, FailureReason, MessageKind};
 use crate::proto::{
     Config, ConfigError, Engine, Event, ItemError, Member, MemberState, MetaTooLarge, Names,
-    Snapshot, Stats,
+    Snapshot, Stats, Transmit,
 };
 use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
@@ -158,6 +158,11 @@ pub struct Simulation {
     /// The network model; change it at any time.
     pub network: Network,
     log: Vec<Record>,
+    /// The record kinds the log keeps, a bit per kind ([`RecordKind`]
+    /// order); see [`Simulation::keep_records`].
+    kept: u32,
+    /// Records written of each kind, kept in the log or not.
+    written: [u64; RecordKind::ALL.len()],
     intervals: Vec<Interval>,
     current: Interval,
     interval: Duration,
@@ -170,6 +175,10 @@ pub struct Simulation {
     content_index: HashMap<ItemKey, u32>,
     /// The view nodes booted now start from (see [`Simulation::new_joined`]).
     snapshot: Option<Arc<Snapshot>>,
+    /// Room for what [`Simulation::flush`] takes from an engine, kept
+    /// between flushes.
+    transmits: Vec<Transmit>,
+    events: Vec<Event>,
     /// The empty view every engine started without a snapshot builds on:
     /// it carries the [`Names`] all the engines share, so each name,
     /// address and metadata is held once, not once per node.
@@ -221,6 +230,8 @@ impl Simulation {
             rng: ChaCha8Rng::seed_from_u64(seed),
             network: Network::default(),
             log: Vec::new(),
+            kept: u32::MAX,
+            written: [0; RecordKind::ALL.len()],
             intervals: Vec::new(),
             current: Interval::default(),
             interval: Duration::from_secs(1),
@@ -230,6 +241,8 @@ impl Simulation {
             empty: Snapshot::with_names(Names::new(), []),
             contents: Vec::new(),
             content_index: HashMap::new(),
+            transmits: Vec::new(),
+            events: Vec::new(),
         };
         for _ in 0..nodes {
             sim.add_node();
@@ -358,6 +371,13 @@ impl Simulation {
 
     /// Index of the node called `name`.
     pub fn index(&self, name: &str) -> Option<u32> {
+        // Node i is called `n{i}` unless it is an impostor: read the index
+        // from the name (every event of a mass join, 10⁸ at 10,000 nodes,
+        // looks its member up here), the map for the rest.
+        let i = name.strip_prefix('n').and_then(|d| d.parse::<u32>().ok());
+        if let Some(i) = i.filter(|&i| self.nodes.get(i as usize).is_some_and(|n| n.name == name)) {
+            return Some(i);
+        }
         self.by_name.get(name).copied()
     }
 
@@ -398,9 +418,27 @@ impl Simulation {
         total
     }
 
-    /// The event log so far.
+    /// The event log so far: every record of the kinds it keeps (all,
+    /// unless [`Simulation::keep_records`] said otherwise).
     pub fn log(&self) -> &[Record] {
         &self.log
+    }
+
+    /// From now on the log keeps only records of `kinds`; those of other
+    /// kinds are still counted ([`Simulation::records_written`] and each
+    /// [`Interval::records`]) but not stored. For large simulations: a
+    /// mass join of n nodes writes n² `Joined` records, 10⁸ at 10,000
+    /// nodes (4 GB of log), which nobody reads one by one; the counts and
+    /// the views ([`Simulation::converged`]) tell the same story. Changes
+    /// nothing the engines do.
+    pub fn keep_records(&mut self, kinds: &[RecordKind]) {
+        self.kept = kinds.iter().fold(0, |bits, &k| bits | 1 << k as u32);
+    }
+
+    /// Records of `kind` written so far, kept in the log or not (see
+    /// [`Simulation::keep_records`]).
+    pub fn records_written(&self, kind: RecordKind) -> u64 {
+        self.written[kind as usize]
     }
 
     /// Completed intervals of counters (see [`Simulation::set_interval`]).
@@ -728,28 +766,49 @@ impl Simulation {
     }
 
     fn record(&mut self, node: u32, kind: RecordKind, subject: u32, incarnation: u64) {
+        self.record_with(node, kind, subject, incarnation, NO_DETAIL);
+    }
+
+    /// Writes a record: counted always, kept in the log if its kind is.
+    fn record_with(
+        &mut self,
+        node: u32,
+        kind: RecordKind,
+        subject: u32,
+        incarnation: u64,
+        detail: u32,
+    ) {
         self.current.records += 1;
-        let detail = NO_DETAIL;
-        self.log.push(Record { time: self.now, node, kind, subject, incarnation, detail });
+        self.written[kind as usize] += 1;
+        if self.kept & 1 << kind as u32 != 0 {
+            self.log.push(Record { time: self.now, node, kind, subject, incarnation, detail });
+        }
     }
 
     /// Moves what engine `i` produced into the network and the log.
     fn flush(&mut self, i: u32) {
         let node = &mut self.nodes[i as usize];
         let Some(engine) = node.engine.as_mut() else { return };
-        let mut transmits = Vec::new();
+        // Reused from flush to flush: one per datagram handled, so fresh
+        // ones cost a few allocations per datagram (a grown Vec is a
+        // realloc per doubling).
+        let mut transmits = core::mem::take(&mut self.transmits);
         while let Some(t) = engine.poll_transmit() {
             transmits.push(t);
         }
-        let mut events = Vec::new();
+        let mut events = core::mem::take(&mut self.events);
         while let Some(ev) = engine.poll_event() {
             events.push(ev);
         }
         let mut rejoin = false;
-        for ev in events {
+        // This node's own incarnation, for the events about itself: read
+        // only for those (a mass join's 10⁸ Joined events need not copy
+        // the local member each).
+        let own = |sim: &Simulation| {
+            sim.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation)
+        };
+        for ev in events.drain(..) {
             let detail = self.content_of(&ev);
-            let own =
-                self.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation);
             let about = |m: &Member| (self.index(&m.name), m.incarnation);
             let (kind, (subject, incarnation)) = match &ev {
                 Event::Joined(m) => (RecordKind::Joined, about(m)),
@@ -761,10 +820,10 @@ impl Simulation {
                 Event::Refuted { incarnation, .. } => {
                     (RecordKind::Refuted, (Some(i), *incarnation))
                 }
-                Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own)),
-                Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own)),
-                Event::JoinConflict { .. } => (RecordKind::JoinConflict, (Some(i), own)),
-                Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own)),
+                Event::JoinSucceeded { .. } => (RecordKind::JoinSucceeded, (Some(i), own(self))),
+                Event::JoinFailed { .. } => (RecordKind::JoinFailed, (Some(i), own(self))),
+                Event::JoinConflict { .. } => (RecordKind::JoinConflict, (Some(i), own(self))),
+                Event::LeaveDone => (RecordKind::LeaveDone, (Some(i), own(self))),
                 Event::RejoinDue => {
                     // Joins again through the seeds it last joined through
                     // (the simulated network has no names to resolve
@@ -779,12 +838,10 @@ impl Simulation {
                     (RecordKind::Updated, (self.index(member), *version))
                 }
             };
-            self.record(i, kind, subject.unwrap_or(u32::MAX), incarnation);
-            if let Some(r) = self.log.last_mut() {
-                r.detail = detail;
-            }
+            self.record_with(i, kind, subject.unwrap_or(u32::MAX), incarnation, detail);
         }
-        for t in transmits {
+        self.events = events;
+        for t in transmits.drain(..) {
             let len = t.payload.len() as u64;
             let stats = &mut self.nodes[i as usize].stats;
             stats.datagrams_sent += 1;
@@ -834,6 +891,7 @@ impl Simulation {
                 }
             }
         }
+        self.transmits = transmits;
         self.schedule(i);
         let seeds = &self.nodes[i as usize].seeds;
         if rejoin && !seeds.is_empty() {

@@ -278,3 +278,42 @@ fn engine_counters_add_up_over_a_nodes_lives() {
             + second_life.messages_received[MessageKind::Ping as usize]
     );
 }
+
+/// A log told to keep only some kinds stores just those, counts every
+/// record all the same, and changes nothing the engines do: the kept
+/// records are the full log's records of those kinds, the intervals and
+/// views are the same.
+#[test]
+fn a_log_keeping_some_kinds_counts_the_rest_and_changes_nothing_else() {
+    let run = |keep: Option<&[RecordKind]>| {
+        let mut sim = Simulation::new(Config::lan(), 40, 3).unwrap();
+        if let Some(kinds) = keep {
+            sim.keep_records(kinds);
+        }
+        sim.join_all(0);
+        sim.run_for(secs(3.0));
+        sim.kill(5);
+        sim.run_for(secs(10.0));
+        sim
+    };
+    let full = run(None);
+    let kinds: Vec<RecordKind> =
+        RecordKind::ALL.into_iter().filter(|&k| k != RecordKind::Joined).collect();
+    let lean = run(Some(&kinds));
+    let joined = full.log().iter().filter(|r| r.kind == RecordKind::Joined).count();
+    assert!(joined >= 40 * 39, "every node learned every other: {joined}");
+    assert!(lean.log().iter().all(|r| r.kind != RecordKind::Joined));
+    let rest: Vec<Record> =
+        full.log().iter().filter(|r| r.kind != RecordKind::Joined).copied().collect();
+    assert_eq!(lean.log(), &rest[..]);
+    assert!(lean.log().iter().any(|r| r.kind == RecordKind::Failed), "the crash is kept");
+    for kind in RecordKind::ALL {
+        let n = full.log().iter().filter(|r| r.kind == kind).count() as u64;
+        assert_eq!((kind, lean.records_written(kind)), (kind, n));
+        assert_eq!((kind, full.records_written(kind)), (kind, n));
+    }
+    assert_eq!(lean.intervals(), full.intervals());
+    for i in 0..40 {
+        assert_eq!(lean.members(i), full.members(i), "n{i}");
+    }
+}
