@@ -177,6 +177,63 @@ pub struct Alive {
     pub meta: Vec<u8>,
 }
 
+/// An [`Alive`] claim borrowing its name and metadata from the datagram
+/// it was decoded from ([`decode_borrowed`](super::decode_borrowed)), or
+/// from the table entry it is encoded from. The same fields in the same
+/// order, so it encodes and decodes byte for byte as an [`Alive`] (postcard
+/// writes a `&str` as a `String` and a `&[u8]` as a `Vec<u8>`: a length,
+/// then the bytes). A mass join handles about n² of these per cluster
+/// (10⁸ at 10,000 members), most of them old news or a name already
+/// interned, so a claim that needs no copy of its name makes none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliveRef<'a> {
+    /// Member name.
+    pub name: &'a str,
+    /// Member address.
+    pub addr: SocketAddr,
+    /// Incarnation the claim is about.
+    pub incarnation: u64,
+    /// Member metadata.
+    pub meta: &'a [u8],
+}
+
+impl AliveRef<'_> {
+    /// The owned claim.
+    pub fn to_alive(&self) -> Alive {
+        Alive {
+            name: self.name.into(),
+            addr: self.addr,
+            incarnation: self.incarnation,
+            meta: self.meta.to_vec(),
+        }
+    }
+
+    /// Whether the name is 1 to [`MAX_NAME_LEN`](super::MAX_NAME_LEN)
+    /// bytes and the incarnation at most
+    /// [`MAX_INCARNATION`](super::MAX_INCARNATION): as
+    /// [`Message::within_limits`] for an [`Alive`].
+    pub fn within_limits(&self) -> bool {
+        alive_within_limits(self.name, self.incarnation)
+    }
+}
+
+impl Alive {
+    /// The claim, borrowed.
+    pub fn as_ref(&self) -> AliveRef<'_> {
+        AliveRef {
+            name: &self.name,
+            addr: self.addr,
+            incarnation: self.incarnation,
+            meta: &self.meta,
+        }
+    }
+}
+
+/// The limits of an Alive claim (and of a handshake, which introduces one).
+fn alive_within_limits(name: &str, incarnation: u64) -> bool {
+    !name.is_empty() && name.len() <= super::MAX_NAME_LEN && incarnation <= super::MAX_INCARNATION
+}
+
 /// Gossip: `from` holds `name` suspect ([`Message::Suspect`]) or dead
 /// ([`Message::Dead`]) at this incarnation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,7 +531,7 @@ impl Message {
             Message::Meet(Handshake { name, incarnation, .. })
             | Message::Pong(Handshake { name, incarnation, .. })
             | Message::Alive(Alive { name, incarnation, .. }) => {
-                name_ok(name) && *incarnation <= MAX_INCARNATION
+                alive_within_limits(name, *incarnation)
             }
             // An accusation must stay refutable: its target answers with
             // incarnation + 1, which must itself be within the limit.

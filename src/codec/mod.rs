@@ -13,9 +13,9 @@ mod seal;
 mod summary;
 
 pub use message::{
-    Accusation, Ack, Alive, Busy, Conflict, Delta, Digest, DigestEntry, FailureReason, Handshake,
-    Item, Known, Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update,
-    Value, Verdict,
+    Accusation, Ack, Alive, AliveRef, Busy, Conflict, Delta, Digest, DigestEntry, FailureReason,
+    Handshake, Item, Known, Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary,
+    Update, Value, Verdict,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
@@ -196,6 +196,51 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError>
 
 /// Like [`decode`], with each message's encoded size in bytes.
 pub fn decode_sized(bytes: &[u8], max_len: usize) -> Result<Vec<(Message, usize)>, DecodeError> {
+    let decoded = decode_borrowed(bytes, max_len)?;
+    Ok(decoded.into_iter().map(|(m, size)| (m.into_message(), size)).collect())
+}
+
+/// A message decoded by [`decode_borrowed`]: an Alive claim borrows its
+/// name and metadata from the datagram, any other message is owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A [`Message::Alive`], borrowed.
+    Alive(AliveRef<'a>),
+    /// Any other message.
+    Message(Message),
+}
+
+impl Decoded<'_> {
+    /// The kind of message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Decoded::Alive(_) => MessageKind::Alive,
+            Decoded::Message(m) => m.kind(),
+        }
+    }
+
+    /// The owned message.
+    pub fn into_message(self) -> Message {
+        match self {
+            Decoded::Alive(a) => Message::Alive(a.to_alive()),
+            Decoded::Message(m) => m,
+        }
+    }
+}
+
+/// The first byte of an encoded [`Message::Alive`]: its variant index
+/// (postcard writes it as a varint, one byte below 128).
+const ALIVE_TAG: u8 = 6;
+
+/// Like [`decode_sized`], but an Alive claim (most of what a mass join
+/// carries: n² of them) borrows its name and metadata from `bytes`
+/// instead of allocating two buffers, so the engine copies a name only
+/// when it learns a member. Accepts and rejects exactly what
+/// [`decode_sized`] does (which is built on it).
+pub fn decode_borrowed(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<Vec<(Decoded<'_>, usize)>, DecodeError> {
     if bytes.len() > max_len {
         return Err(DecodeError::Oversized);
     }
@@ -219,11 +264,24 @@ pub fn decode_sized(bytes: &[u8], max_len: usize) -> Result<Vec<(Message, usize)
     // Every message takes at least two bytes, which bounds the allocation.
     let mut out = Vec::with_capacity(count.min(rest.len() / 2));
     for _ in 0..count {
-        let (msg, tail) =
-            postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
-        if !msg.within_limits() {
-            return Err(DecodeError::OutOfLimits);
-        }
+        // An Alive claim's fields follow its one-byte tag, as `AliveRef`'s
+        // do. (A tag written in a longer varint form goes the owned way,
+        // which reads it the same.)
+        let (msg, tail) = if rest.first() == Some(&ALIVE_TAG) {
+            let (alive, tail) = postcard::take_from_bytes::<AliveRef<'_>>(&rest[1..])
+                .map_err(|_| DecodeError::Malformed)?;
+            if !alive.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            (Decoded::Alive(alive), tail)
+        } else {
+            let (msg, tail) =
+                postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+            if !msg.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            (Decoded::Message(msg), tail)
+        };
         out.push((msg, rest.len() - tail.len()));
         rest = tail;
     }
@@ -412,6 +470,105 @@ mod tests {
             delta(2, 9, vec![(5, set(""))]),                 // empty key
         ] {
             assert_eq!(decode(&encode(&[bad]), 1400), Err(DecodeError::OutOfLimits));
+        }
+    }
+
+    /// The decoding [`decode_borrowed`] replaced: every message owned.
+    fn decode_owned(bytes: &[u8]) -> Result<Vec<(Message, usize)>, DecodeError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        if bytes[..2] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        if bytes[2] != PROTOCOL_VERSION {
+            return Err(DecodeError::UnknownVersion(bytes[2]));
+        }
+        if bytes[3] != 0 {
+            return Err(DecodeError::UnsupportedFlags(bytes[3]));
+        }
+        let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
+        let mut rest = &bytes[HEADER_LEN..];
+        if count == 0 {
+            return Err(DecodeError::Malformed);
+        }
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let (msg, tail) =
+                postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+            if !msg.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            out.push((msg, rest.len() - tail.len()));
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(DecodeError::Malformed);
+        }
+        Ok(out)
+    }
+
+    /// Borrowed Alive claims decode to what the owned decoding gave, and
+    /// every corruption of them is rejected (or accepted) alike: every
+    /// byte of a datagram of claims set to several values, and every cut.
+    #[test]
+    fn borrowed_decoding_agrees_with_owned_decoding() {
+        let v6: SocketAddr = "[2001:db8::7]:65535".parse().unwrap();
+        let msgs = vec![
+            Message::Alive(Alive {
+                name: String::from("n-1"),
+                addr: addr(),
+                incarnation: 300,
+                meta: vec![],
+            }),
+            Message::Ack(Ack { seq: 1 }),
+            Message::Alive(Alive {
+                name: String::from("nœud-ü"),
+                addr: v6,
+                incarnation: 0,
+                meta: vec![0, 255, 128, 7],
+            }),
+            Message::Alive(Alive {
+                name: "x".repeat(MAX_NAME_LEN),
+                addr: addr(),
+                incarnation: MAX_INCARNATION,
+                meta: vec![6; 200],
+            }),
+        ];
+        let bytes = encode(&msgs);
+        assert_eq!(decode_sized(&bytes, usize::MAX), decode_owned(&bytes));
+        assert_eq!(decode(&bytes, usize::MAX).unwrap(), msgs);
+        let borrowed = decode_borrowed(&bytes, usize::MAX).unwrap();
+        assert!(matches!(borrowed[0].0, Decoded::Alive(AliveRef { name: "n-1", .. })));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_sized(&bytes[..cut], usize::MAX), decode_owned(&bytes[..cut]));
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 1, 6, 0x7f, 0x80, 0xc3, 0xff, bytes[i] ^ 1, bytes[i].wrapping_add(1)] {
+                let mut bad = bytes.clone();
+                bad[i] = v;
+                assert_eq!(decode_sized(&bad, usize::MAX), decode_owned(&bad), "byte {i} = {v}");
+            }
+        }
+        // A name or incarnation out of limits, in the borrowed form.
+        for bad in [
+            Alive { name: String::new(), addr: addr(), incarnation: 1, meta: vec![] },
+            Alive {
+                name: "x".repeat(MAX_NAME_LEN + 1),
+                addr: addr(),
+                incarnation: 1,
+                meta: vec![],
+            },
+            Alive {
+                name: String::from("a"),
+                addr: addr(),
+                incarnation: MAX_INCARNATION + 1,
+                meta: vec![],
+            },
+        ] {
+            let bytes = encode(&[Message::Alive(bad)]);
+            assert_eq!(decode_sized(&bytes, usize::MAX), Err(DecodeError::OutOfLimits));
+            assert_eq!(decode_owned(&bytes), Err(DecodeError::OutOfLimits));
         }
     }
 

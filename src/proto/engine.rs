@@ -477,7 +477,7 @@ impl Engine {
                 return;
             }
         };
-        let messages = match codec::decode_sized(bytes, limit) {
+        let messages = match codec::decode_borrowed(bytes, limit) {
             Ok(m) => m,
             Err(e) => {
                 self.count_drop(e);
@@ -488,7 +488,10 @@ impl Engine {
         self.last_heard = now;
         for (msg, size) in messages {
             self.out.stats.count_received(msg.kind(), size);
-            self.handle_message(now, from, msg);
+            match msg {
+                codec::Decoded::Alive(alive) => self.apply_alive(now, alive),
+                codec::Decoded::Message(msg) => self.handle_message(now, from, msg),
+            }
         }
         // A pull's answer ends with its datagram.
         self.links.bulk = false;
@@ -527,7 +530,7 @@ impl Engine {
             }
             Message::PingReq(req) => self.handle_ping_req(now, from, req),
             Message::Nack(nack) => self.handle_nack(nack.seq),
-            Message::Alive(alive) => self.apply_alive(now, alive),
+            Message::Alive(alive) => self.apply_alive(now, alive.as_ref()),
             Message::Suspect(accusation) => self.handle_suspect(now, accusation),
             Message::Dead(accusation) => self.apply_dead(now, accusation, MemberState::Dead, None),
             Message::Verdict(verdict) => {

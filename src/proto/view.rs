@@ -183,8 +183,8 @@ impl View {
 
     /// Member `id` announced a later life: its incarnation, address and
     /// metadata change, its state does not (yet).
-    pub(crate) fn renew(&mut self, id: Id, incarnation: u64, addr: SocketAddr, meta: Vec<u8>) {
-        self.set_ident(id, Some(addr), Some(&meta));
+    pub(crate) fn renew(&mut self, id: Id, incarnation: u64, addr: SocketAddr, meta: &[u8]) {
+        self.set_ident(id, Some(addr), Some(meta));
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
         }
@@ -366,7 +366,7 @@ mod tests {
         let mut v = view();
         let (alive, suspect, dead) = (MemberState::Alive, MemberState::Suspect, MemberState::Dead);
         // Held: alive at 2.
-        v.renew(1, 2, addr(1), Vec::new());
+        v.renew(1, 2, addr(1), &[]);
         assert!(!v.overrides(1, alive, 2) && v.overrides(1, alive, 3));
         assert!(!v.overrides(1, suspect, 1) && v.overrides(1, suspect, 2));
         assert!(!v.overrides(1, dead, 1) && v.overrides(1, dead, 2));
@@ -397,7 +397,7 @@ mod tests {
         let t = v.mark_gone(1, 0, String::from("n0"), MemberState::Left, Duration::from_secs(3));
         assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))));
         assert_eq!((v.live_members(), v.count(MemberState::Left)), (1, 1));
-        v.renew(1, 1, addr(1), Vec::new());
+        v.renew(1, 1, addr(1), &[]);
         let t = v.mark_alive(1, Duration::from_secs(4));
         assert!(matches!(t.event, Some(Event::Joined(_))), "back from the gone is a join");
         assert_eq!(held(&v, 1), (MemberState::Alive, 1));
