@@ -186,6 +186,7 @@ pub struct Alive {
 /// (10⁸ at 10,000 members), most of them old news or a name already
 /// interned, so a claim that needs no copy of its name makes none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Alive")]
 pub struct AliveRef<'a> {
     /// Member name.
     pub name: &'a str,
@@ -226,6 +227,133 @@ impl Alive {
             incarnation: self.incarnation,
             meta: &self.meta,
         }
+    }
+}
+
+/// A membership claim borrowed from the table entry it states: what
+/// [`Message::Alive`], [`Message::Suspect`], [`Message::Dead`],
+/// [`Message::Left`] or [`Message::Verdict`] would carry, encoded byte
+/// for byte as that message (same variant index, same fields in the same
+/// order). The engine sends about n² claims in a mass join (samples,
+/// pulls, view slices); stating one this way copies no name, accuser or
+/// metadata into a message first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// As [`Message::Alive`].
+    Alive(AliveRef<'a>),
+    /// As [`Message::Suspect`].
+    Suspect(AccusationRef<'a>),
+    /// As [`Message::Dead`].
+    Dead(AccusationRef<'a>),
+    /// As [`Message::Left`].
+    Left(LeftRef<'a>),
+    /// As [`Message::Verdict`].
+    Verdict(VerdictRef<'a>),
+}
+
+/// An [`Accusation`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Accusation")]
+pub struct AccusationRef<'a> {
+    /// The accused member.
+    pub name: &'a str,
+    /// Incarnation the accusation is about.
+    pub incarnation: u64,
+    /// Who raised it.
+    pub from: &'a str,
+}
+
+/// A [`Left`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Left")]
+pub struct LeftRef<'a> {
+    /// Departed member.
+    pub name: &'a str,
+    /// Its incarnation when leaving.
+    pub incarnation: u64,
+}
+
+/// A [`Verdict`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Verdict")]
+pub struct VerdictRef<'a> {
+    /// The dead member.
+    pub name: &'a str,
+    /// Incarnation the verdict is about.
+    pub incarnation: u64,
+    /// Who declared it.
+    pub from: &'a str,
+    /// A [`FailureReason`] as its wire value.
+    pub reason: u8,
+}
+
+impl Claim<'_> {
+    /// The kind of message it encodes as.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Claim::Alive(_) => MessageKind::Alive,
+            Claim::Suspect(_) => MessageKind::Suspect,
+            Claim::Dead(_) => MessageKind::Dead,
+            Claim::Left(_) => MessageKind::Left,
+            Claim::Verdict(_) => MessageKind::Verdict,
+        }
+    }
+
+    /// The owned message.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            Claim::Alive(a) => Message::Alive(a.to_alive()),
+            Claim::Suspect(AccusationRef { name, incarnation, from }) => {
+                Message::Suspect(Accusation { name: name.into(), incarnation, from: from.into() })
+            }
+            Claim::Dead(AccusationRef { name, incarnation, from }) => {
+                Message::Dead(Accusation { name: name.into(), incarnation, from: from.into() })
+            }
+            Claim::Left(LeftRef { name, incarnation }) => {
+                Message::Left(Left { name: name.into(), incarnation })
+            }
+            Claim::Verdict(VerdictRef { name, incarnation, from, reason }) => {
+                Message::Verdict(Verdict {
+                    name: name.into(),
+                    incarnation,
+                    from: from.into(),
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+impl Serialize for Claim<'_> {
+    /// As the derived `Serialize` of [`Message`] writes the variant.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = self.kind() as u32;
+        match self {
+            Claim::Alive(a) => s.serialize_newtype_variant("Message", index, "Alive", a),
+            Claim::Suspect(a) => s.serialize_newtype_variant("Message", index, "Suspect", a),
+            Claim::Dead(a) => s.serialize_newtype_variant("Message", index, "Dead", a),
+            Claim::Left(l) => s.serialize_newtype_variant("Message", index, "Left", l),
+            Claim::Verdict(v) => s.serialize_newtype_variant("Message", index, "Verdict", v),
+        }
+    }
+}
+
+/// What [`DatagramBuilder`](super::DatagramBuilder) and the engine's
+/// outbox append: a [`Message`], or a [`Claim`] encoded as one.
+pub trait Encode: Serialize {
+    /// The kind of message it encodes as.
+    fn kind(&self) -> MessageKind;
+}
+
+impl Encode for Message {
+    fn kind(&self) -> MessageKind {
+        Message::kind(self)
+    }
+}
+
+impl Encode for Claim<'_> {
+    fn kind(&self) -> MessageKind {
+        Claim::kind(self)
     }
 }
 

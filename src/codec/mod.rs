@@ -13,9 +13,9 @@ mod seal;
 mod summary;
 
 pub use message::{
-    Accusation, Ack, Alive, AliveRef, Busy, Conflict, Delta, Digest, DigestEntry, FailureReason,
-    Handshake, Item, Known, Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary,
-    Update, Value, Verdict,
+    Accusation, AccusationRef, Ack, Alive, AliveRef, Busy, Claim, Conflict, Delta, Digest,
+    DigestEntry, Encode, FailureReason, Handshake, Item, Known, Left, LeftRef, Message,
+    MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update, Value, Verdict, VerdictRef,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
@@ -113,7 +113,7 @@ impl DatagramBuilder {
 
     /// Appends a message even if it exceeds the budget. Used for the one
     /// message a datagram exists to carry.
-    pub fn push(&mut self, msg: &Message) {
+    pub fn push<M: serde::Serialize + ?Sized>(&mut self, msg: &M) {
         if self.messages == usize::from(u16::MAX) {
             return;
         }
@@ -126,7 +126,7 @@ impl DatagramBuilder {
 
     /// Appends a message if it fits in the remaining budget; returns whether
     /// it was added.
-    pub fn try_push(&mut self, msg: &Message) -> bool {
+    pub fn try_push<M: serde::Serialize + ?Sized>(&mut self, msg: &M) -> bool {
         let before = self.buf.len();
         let count = self.messages;
         self.push(msg);
@@ -139,6 +139,17 @@ impl DatagramBuilder {
             return false;
         }
         true
+    }
+
+    /// Appends the messages of `other` (encoded once, copied here), even
+    /// past the budget, as [`DatagramBuilder::push`] would each of them.
+    pub fn append(&mut self, other: &DatagramBuilder) {
+        let room = usize::from(u16::MAX) - self.messages;
+        if other.messages > room {
+            return;
+        }
+        self.buf.extend_from_slice(&other.buf[HEADER_LEN..]);
+        self.messages += other.messages;
     }
 
     /// Bytes in the datagram so far, header included.
@@ -570,6 +581,42 @@ mod tests {
             assert_eq!(decode_sized(&bytes, usize::MAX), Err(DecodeError::OutOfLimits));
             assert_eq!(decode_owned(&bytes), Err(DecodeError::OutOfLimits));
         }
+    }
+
+    /// A claim borrowed from a table entry encodes byte for byte as the
+    /// message it stands for, and appending a builder copies its messages.
+    #[test]
+    fn claims_encode_as_their_messages() {
+        let v6: SocketAddr = "[2001:db8::7]:65535".parse().unwrap();
+        let (name, from) = ("nœud-1", "n-2");
+        let claims = [
+            Claim::Alive(AliveRef { name, addr: addr(), incarnation: 300, meta: &[] }),
+            Claim::Alive(AliveRef { name, addr: v6, incarnation: 0, meta: &[1, 200, 3] }),
+            Claim::Suspect(AccusationRef { name, incarnation: 1 << 40, from }),
+            Claim::Dead(AccusationRef { name, incarnation: 7, from: "" }),
+            Claim::Left(LeftRef { name, incarnation: 127 }),
+            Claim::Verdict(VerdictRef { name, incarnation: 128, from, reason: 2 }),
+        ];
+        let mut all = DatagramBuilder::new(usize::MAX);
+        let mut messages = Vec::new();
+        for claim in claims {
+            let msg = claim.to_message();
+            assert_eq!(claim.kind(), msg.kind());
+            assert_eq!(encode(core::slice::from_ref(&msg)), {
+                let mut b = DatagramBuilder::new(usize::MAX);
+                b.push(&claim);
+                b.finish()
+            });
+            assert_eq!(encoded_len(&claim), encoded_len(&msg));
+            all.push(&claim);
+            messages.push(msg);
+        }
+        let mut b = DatagramBuilder::new(usize::MAX);
+        b.push(&Message::Ack(Ack { seq: 3 }));
+        b.append(&all);
+        messages.insert(0, Message::Ack(Ack { seq: 3 }));
+        assert_eq!(b.len(), messages.len());
+        assert_eq!(b.finish(), encode(&messages));
     }
 
     #[test]

@@ -660,7 +660,7 @@ impl Engine {
                 if id == self.view.me {
                     continue;
                 }
-                let Some(msg) = self.view.state_message(id) else { continue };
+                let Some(msg) = self.view.claim(id) else { continue };
                 if self.out.try_push(&mut b, &msg) {
                     continue;
                 }
