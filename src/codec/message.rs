@@ -2,7 +2,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use serde::{Deserialize, Serialize};
 
 /// One protocol message. The variant order is part of the wire format:
@@ -218,6 +218,99 @@ impl AliveRef<'_> {
     }
 }
 
+/// Reads a postcard varint of at most `max` bytes (`max` ≤ 9: 63 bits)
+/// written in its shortest form, as postcard writes them; `None` for
+/// anything else (a longer form, too many bytes, too few), which the
+/// caller leaves to postcard itself.
+fn take_varint(b: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    let mut out = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(max) {
+        out |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            if i > 0 && byte == 0 {
+                return None;
+            }
+            return Some((out, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Reads a postcard byte string (a length, then the bytes).
+fn take_bytes(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, b) = take_varint(b, 9)?;
+    let len = usize::try_from(len).ok()?;
+    (len <= b.len()).then(|| b.split_at(len))
+}
+
+/// Reads a `u16` postcard varint in its shortest form.
+fn take_port(b: &[u8]) -> Option<(u16, &[u8])> {
+    let (port, b) = take_varint(b, 3)?;
+    Some((u16::try_from(port).ok()?, b))
+}
+
+/// Appends `v` as a postcard varint (shortest form, as postcard writes).
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+impl<'a> AliveRef<'a> {
+    /// Reads the claim's fields (after the message tag) from `b`, as
+    /// postcard does, by hand: postcard's serde path (a SocketAddr is an
+    /// enum of tuples of arrays to it) cost more than the rest of a
+    /// claim's handling. Only the plain forms postcard writes are read
+    /// here; `None` leaves anything else (longer varints, errors) to
+    /// postcard, so what decodes and how is postcard's alone (checked
+    /// against it by test).
+    pub(crate) fn read(b: &'a [u8]) -> Option<(AliveRef<'a>, &'a [u8])> {
+        let (name, b) = take_bytes(b)?;
+        let name = core::str::from_utf8(name).ok()?;
+        let (&tag, b) = b.split_first()?;
+        let (addr, b) = match tag {
+            0 => {
+                let (ip, b) = b.split_first_chunk::<4>()?;
+                let (port, b) = take_port(b)?;
+                (SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(*ip), port)), b)
+            }
+            1 => {
+                let (ip, b) = b.split_first_chunk::<16>()?;
+                let (port, b) = take_port(b)?;
+                (SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(*ip), port, 0, 0)), b)
+            }
+            _ => return None,
+        };
+        let (incarnation, b) = take_varint(b, 9)?;
+        let (meta, b) = take_bytes(b)?;
+        Some((AliveRef { name, addr, incarnation, meta }, b))
+    }
+
+    /// Appends the claim's fields as postcard writes them (see
+    /// [`AliveRef::read`]; byte for byte the same, checked by test).
+    pub(crate) fn write(&self, buf: &mut Vec<u8>) {
+        put_varint(buf, self.name.len() as u64);
+        buf.extend_from_slice(self.name.as_bytes());
+        match self.addr {
+            SocketAddr::V4(a) => {
+                buf.push(0);
+                buf.extend_from_slice(&a.ip().octets());
+                put_varint(buf, u64::from(a.port()));
+            }
+            SocketAddr::V6(a) => {
+                buf.push(1);
+                buf.extend_from_slice(&a.ip().octets());
+                put_varint(buf, u64::from(a.port()));
+            }
+        }
+        put_varint(buf, self.incarnation);
+        put_varint(buf, self.meta.len() as u64);
+        buf.extend_from_slice(self.meta);
+    }
+}
+
 impl Alive {
     /// The claim, borrowed.
     pub fn as_ref(&self) -> AliveRef<'_> {
@@ -343,6 +436,18 @@ impl Serialize for Claim<'_> {
 pub trait Encode: Serialize {
     /// The kind of message it encodes as.
     fn kind(&self) -> MessageKind;
+
+    /// Appends it to `buf` as postcard writes it; returns whether it did.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> bool {
+        // postcard only fails on writer errors; a Vec writer cannot fail.
+        match postcard::to_extend(self, core::mem::take(buf)) {
+            Ok(b) => {
+                *buf = b;
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 impl Encode for Message {
@@ -354,6 +459,25 @@ impl Encode for Message {
 impl Encode for Claim<'_> {
     fn kind(&self) -> MessageKind {
         Claim::kind(self)
+    }
+
+    /// An Alive claim (nearly every claim a mass join sends) is written by
+    /// hand ([`AliveRef::write`]); the others through postcard.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> bool {
+        match self {
+            Claim::Alive(a) => {
+                buf.push(MessageKind::Alive as u8);
+                a.write(buf);
+                true
+            }
+            _ => match postcard::to_extend(self, core::mem::take(buf)) {
+                Ok(b) => {
+                    *buf = b;
+                    true
+                }
+                Err(_) => false,
+            },
+        }
     }
 }
 
