@@ -464,13 +464,19 @@ impl Table {
     }
 
     pub(crate) fn id(&self, name: &str) -> Option<Id> {
-        let base = &self.base.entries;
-        if let Some(id) = self.base.index.get(name, |i| base[i as usize].name()) {
+        let (base, own) = (&self.base.index, &self.index);
+        if base.len == 0 && own.len == 0 {
+            return None;
+        }
+        // Hashed once for both indexes: every claim received is looked up.
+        let hash = name_hash(name);
+        let entries = &self.base.entries;
+        if let Some(id) = base.get_hashed(hash, name, |i| entries[i as usize].name()) {
             if self.base_gone.is_empty() || !self.base_gone.contains_key(&id) {
                 return Some(id);
             }
         }
-        self.index.get(name, |i| self.name_of(i))
+        own.get_hashed(hash, name, |i| self.name_of(i))
     }
 
     /// Removes member `id`: its name is free again (a member coming back
@@ -734,6 +740,9 @@ impl NameIndex {
 
     /// The slot holding `name`, if any; `name_of` reads an id's name.
     fn find<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<usize> {
+        if self.len == 0 {
+            return None; // not worth hashing the name
+        }
         self.find_hashed(name_hash(name), name, name_of)
     }
 
@@ -764,6 +773,11 @@ impl NameIndex {
     /// The id named `name`.
     pub(crate) fn get<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
         self.find(name, name_of).map(|at| self.slots[at].id)
+    }
+
+    /// [`NameIndex::get`] given the name's hash ([`name_hash`]).
+    fn get_hashed<'a>(&self, hash: u32, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
+        self.find_hashed(hash, name, name_of).map(|at| self.slots[at].id)
     }
 
     /// Indexes `id` under `name`, replacing the id it had.
