@@ -223,6 +223,12 @@ impl AliveRef<'_> {
 /// anything else (a longer form, too many bytes, too few), which the
 /// caller leaves to postcard itself.
 fn take_varint(b: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    // Most are one byte (lengths, incarnations, the address tag).
+    if let Some((&first, rest)) = b.split_first() {
+        if first < 0x80 {
+            return Some((u64::from(first), rest));
+        }
+    }
     let mut out = 0u64;
     for (i, &byte) in b.iter().enumerate().take(max) {
         out |= u64::from(byte & 0x7f) << (7 * i);
@@ -251,6 +257,10 @@ fn take_port(b: &[u8]) -> Option<(u16, &[u8])> {
 
 /// Appends `v` as a postcard varint (shortest form, as postcard writes).
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
     while v >= 0x80 {
         buf.push(v as u8 | 0x80);
         v >>= 7;
@@ -291,6 +301,8 @@ impl<'a> AliveRef<'a> {
     /// Appends the claim's fields as postcard writes them (see
     /// [`AliveRef::read`]; byte for byte the same, checked by test).
     pub(crate) fn write(&self, buf: &mut Vec<u8>) {
+        // The most it takes: the varints, a v6 address, the bytes.
+        buf.reserve(40 + self.name.len() + self.meta.len());
         put_varint(buf, self.name.len() as u64);
         buf.extend_from_slice(self.name.as_bytes());
         match self.addr {
