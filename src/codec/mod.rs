@@ -250,6 +250,41 @@ pub fn decode_borrowed(
     bytes: &[u8],
     max_len: usize,
 ) -> Result<Vec<(Decoded<'_>, usize)>, DecodeError> {
+    let mut out = Vec::new();
+    decode_borrowed_into(bytes, max_len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_borrowed`] into `out` (cleared first), so that its room can
+/// be reused from datagram to datagram (see [`recycle`]). `out` is left
+/// empty if the datagram is rejected.
+pub fn decode_borrowed_into<'a>(
+    bytes: &'a [u8],
+    max_len: usize,
+    out: &mut Vec<(Decoded<'a>, usize)>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    let r = decode_each(bytes, max_len, out);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+/// The room of `v`, emptied, for messages borrowing from another datagram
+/// (no allocation: a `Vec` collected in place keeps its buffer).
+// `filter` cannot change the lifetime, which is the point here.
+#[allow(clippy::unnecessary_filter_map)]
+pub fn recycle<'b>(mut v: Vec<(Decoded<'_>, usize)>) -> Vec<(Decoded<'b>, usize)> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn decode_each<'a>(
+    bytes: &'a [u8],
+    max_len: usize,
+    out: &mut Vec<(Decoded<'a>, usize)>,
+) -> Result<(), DecodeError> {
     if bytes.len() > max_len {
         return Err(DecodeError::Oversized);
     }
@@ -271,7 +306,7 @@ pub fn decode_borrowed(
         return Err(DecodeError::Malformed);
     }
     // Every message takes at least two bytes, which bounds the allocation.
-    let mut out = Vec::with_capacity(count.min(rest.len() / 2));
+    out.reserve(count.min(rest.len() / 2));
     for _ in 0..count {
         // An Alive claim's fields follow its one-byte tag, as `AliveRef`'s
         // do. (A tag written in a longer varint form goes the owned way,
@@ -301,7 +336,7 @@ pub fn decode_borrowed(
     if !rest.is_empty() {
         return Err(DecodeError::Malformed);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -659,6 +694,23 @@ mod tests {
                 assert_eq!(decode_sized(&bad[..cut], usize::MAX), decode_owned(&bad[..cut]));
             }
         }
+    }
+
+    /// Recycling keeps the buffer (the point of it), and decoding into a
+    /// recycled one gives what a fresh one does; a rejected datagram
+    /// leaves it empty.
+    #[test]
+    fn recycled_decode_buffers_keep_their_room() {
+        let bytes = encode(&[Message::Ack(Ack { seq: 1 }), Message::Nack(Nack { seq: 2 })]);
+        let mut v = decode_borrowed(&bytes, 1400).unwrap();
+        v.reserve(100);
+        let (room, at) = (v.capacity(), v.as_ptr() as usize);
+        let mut w = recycle(v);
+        assert_eq!((w.len(), w.capacity(), w.as_ptr() as usize), (0, room, at));
+        decode_borrowed_into(&bytes, 1400, &mut w).unwrap();
+        assert_eq!(w, decode_borrowed(&bytes, 1400).unwrap());
+        assert_eq!(decode_borrowed_into(&bytes[..7], 1400, &mut w), Err(DecodeError::Malformed));
+        assert!(w.is_empty());
     }
 
     /// A claim borrowed from a table entry encodes byte for byte as the
