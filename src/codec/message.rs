@@ -2,7 +2,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use serde::{Deserialize, Serialize};
 
 /// One protocol message. The variant order is part of the wire format:
@@ -175,6 +175,327 @@ pub struct Alive {
     pub incarnation: u64,
     /// Member metadata.
     pub meta: Vec<u8>,
+}
+
+/// An [`Alive`] claim borrowing its name and metadata from the datagram
+/// it was decoded from ([`decode_borrowed`](super::decode_borrowed)), or
+/// from the table entry it is encoded from. The same fields in the same
+/// order, so it encodes and decodes byte for byte as an [`Alive`] (postcard
+/// writes a `&str` as a `String` and a `&[u8]` as a `Vec<u8>`: a length,
+/// then the bytes). A mass join handles about n² of these per cluster
+/// (10⁸ at 10,000 members), most of them old news or a name already
+/// interned, so a claim that needs no copy of its name makes none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Alive")]
+pub struct AliveRef<'a> {
+    /// Member name.
+    pub name: &'a str,
+    /// Member address.
+    pub addr: SocketAddr,
+    /// Incarnation the claim is about.
+    pub incarnation: u64,
+    /// Member metadata.
+    pub meta: &'a [u8],
+}
+
+impl AliveRef<'_> {
+    /// The owned claim.
+    pub fn to_alive(&self) -> Alive {
+        Alive {
+            name: self.name.into(),
+            addr: self.addr,
+            incarnation: self.incarnation,
+            meta: self.meta.to_vec(),
+        }
+    }
+
+    /// Whether the name is 1 to [`MAX_NAME_LEN`](super::MAX_NAME_LEN)
+    /// bytes and the incarnation at most
+    /// [`MAX_INCARNATION`](super::MAX_INCARNATION): as
+    /// [`Message::within_limits`] for an [`Alive`].
+    pub fn within_limits(&self) -> bool {
+        alive_within_limits(self.name, self.incarnation)
+    }
+}
+
+/// Reads a postcard varint of at most `max` bytes (`max` ≤ 9: 63 bits)
+/// written in its shortest form, as postcard writes them; `None` for
+/// anything else (a longer form, too many bytes, too few), which the
+/// caller leaves to postcard itself.
+fn take_varint(b: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    // Most are one byte (lengths, incarnations, the address tag).
+    if let Some((&first, rest)) = b.split_first() {
+        if first < 0x80 {
+            return Some((u64::from(first), rest));
+        }
+    }
+    let mut out = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(max) {
+        out |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            if i > 0 && byte == 0 {
+                return None;
+            }
+            return Some((out, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Reads a postcard byte string (a length, then the bytes).
+fn take_bytes(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, b) = take_varint(b, 9)?;
+    let len = usize::try_from(len).ok()?;
+    (len <= b.len()).then(|| b.split_at(len))
+}
+
+/// Reads a `u16` postcard varint in its shortest form.
+fn take_port(b: &[u8]) -> Option<(u16, &[u8])> {
+    let (port, b) = take_varint(b, 3)?;
+    Some((u16::try_from(port).ok()?, b))
+}
+
+/// Appends `v` as a postcard varint (shortest form, as postcard writes).
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+impl<'a> AliveRef<'a> {
+    /// Reads the claim's fields (after the message tag) from `b`, as
+    /// postcard does, by hand: postcard's serde path (a SocketAddr is an
+    /// enum of tuples of arrays to it) cost more than the rest of a
+    /// claim's handling. Only the plain forms postcard writes are read
+    /// here; `None` leaves anything else (longer varints, errors) to
+    /// postcard, so what decodes and how is postcard's alone (checked
+    /// against it by test).
+    pub(crate) fn read(b: &'a [u8]) -> Option<(AliveRef<'a>, &'a [u8])> {
+        let (name, b) = take_bytes(b)?;
+        let name = core::str::from_utf8(name).ok()?;
+        let (&tag, b) = b.split_first()?;
+        let (addr, b) = match tag {
+            0 => {
+                let (ip, b) = b.split_first_chunk::<4>()?;
+                let (port, b) = take_port(b)?;
+                (SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(*ip), port)), b)
+            }
+            1 => {
+                let (ip, b) = b.split_first_chunk::<16>()?;
+                let (port, b) = take_port(b)?;
+                (SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(*ip), port, 0, 0)), b)
+            }
+            _ => return None,
+        };
+        let (incarnation, b) = take_varint(b, 9)?;
+        let (meta, b) = take_bytes(b)?;
+        Some((AliveRef { name, addr, incarnation, meta }, b))
+    }
+
+    /// Appends the claim's fields as postcard writes them (see
+    /// [`AliveRef::read`]; byte for byte the same, checked by test).
+    pub(crate) fn write(&self, buf: &mut Vec<u8>) {
+        // The most it takes: the varints, a v6 address, the bytes.
+        buf.reserve(40 + self.name.len() + self.meta.len());
+        put_varint(buf, self.name.len() as u64);
+        buf.extend_from_slice(self.name.as_bytes());
+        match self.addr {
+            SocketAddr::V4(a) => {
+                buf.push(0);
+                buf.extend_from_slice(&a.ip().octets());
+                put_varint(buf, u64::from(a.port()));
+            }
+            SocketAddr::V6(a) => {
+                buf.push(1);
+                buf.extend_from_slice(&a.ip().octets());
+                put_varint(buf, u64::from(a.port()));
+            }
+        }
+        put_varint(buf, self.incarnation);
+        put_varint(buf, self.meta.len() as u64);
+        buf.extend_from_slice(self.meta);
+    }
+}
+
+impl Alive {
+    /// The claim, borrowed.
+    pub fn as_ref(&self) -> AliveRef<'_> {
+        AliveRef {
+            name: &self.name,
+            addr: self.addr,
+            incarnation: self.incarnation,
+            meta: &self.meta,
+        }
+    }
+}
+
+/// A membership claim borrowed from the table entry it states: what
+/// [`Message::Alive`], [`Message::Suspect`], [`Message::Dead`],
+/// [`Message::Left`] or [`Message::Verdict`] would carry, encoded byte
+/// for byte as that message (same variant index, same fields in the same
+/// order). The engine sends about n² claims in a mass join (samples,
+/// pulls, view slices); stating one this way copies no name, accuser or
+/// metadata into a message first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// As [`Message::Alive`].
+    Alive(AliveRef<'a>),
+    /// As [`Message::Suspect`].
+    Suspect(AccusationRef<'a>),
+    /// As [`Message::Dead`].
+    Dead(AccusationRef<'a>),
+    /// As [`Message::Left`].
+    Left(LeftRef<'a>),
+    /// As [`Message::Verdict`].
+    Verdict(VerdictRef<'a>),
+}
+
+/// An [`Accusation`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Accusation")]
+pub struct AccusationRef<'a> {
+    /// The accused member.
+    pub name: &'a str,
+    /// Incarnation the accusation is about.
+    pub incarnation: u64,
+    /// Who raised it.
+    pub from: &'a str,
+}
+
+/// A [`Left`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Left")]
+pub struct LeftRef<'a> {
+    /// Departed member.
+    pub name: &'a str,
+    /// Its incarnation when leaving.
+    pub incarnation: u64,
+}
+
+/// A [`Verdict`], borrowed (see [`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename = "Verdict")]
+pub struct VerdictRef<'a> {
+    /// The dead member.
+    pub name: &'a str,
+    /// Incarnation the verdict is about.
+    pub incarnation: u64,
+    /// Who declared it.
+    pub from: &'a str,
+    /// A [`FailureReason`] as its wire value.
+    pub reason: u8,
+}
+
+impl Claim<'_> {
+    /// The kind of message it encodes as.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Claim::Alive(_) => MessageKind::Alive,
+            Claim::Suspect(_) => MessageKind::Suspect,
+            Claim::Dead(_) => MessageKind::Dead,
+            Claim::Left(_) => MessageKind::Left,
+            Claim::Verdict(_) => MessageKind::Verdict,
+        }
+    }
+
+    /// The owned message.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            Claim::Alive(a) => Message::Alive(a.to_alive()),
+            Claim::Suspect(AccusationRef { name, incarnation, from }) => {
+                Message::Suspect(Accusation { name: name.into(), incarnation, from: from.into() })
+            }
+            Claim::Dead(AccusationRef { name, incarnation, from }) => {
+                Message::Dead(Accusation { name: name.into(), incarnation, from: from.into() })
+            }
+            Claim::Left(LeftRef { name, incarnation }) => {
+                Message::Left(Left { name: name.into(), incarnation })
+            }
+            Claim::Verdict(VerdictRef { name, incarnation, from, reason }) => {
+                Message::Verdict(Verdict {
+                    name: name.into(),
+                    incarnation,
+                    from: from.into(),
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+impl Serialize for Claim<'_> {
+    /// As the derived `Serialize` of [`Message`] writes the variant.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = self.kind() as u32;
+        match self {
+            Claim::Alive(a) => s.serialize_newtype_variant("Message", index, "Alive", a),
+            Claim::Suspect(a) => s.serialize_newtype_variant("Message", index, "Suspect", a),
+            Claim::Dead(a) => s.serialize_newtype_variant("Message", index, "Dead", a),
+            Claim::Left(l) => s.serialize_newtype_variant("Message", index, "Left", l),
+            Claim::Verdict(v) => s.serialize_newtype_variant("Message", index, "Verdict", v),
+        }
+    }
+}
+
+/// What [`DatagramBuilder`](super::DatagramBuilder) and the engine's
+/// outbox append: a [`Message`], or a [`Claim`] encoded as one.
+pub trait Encode: Serialize {
+    /// The kind of message it encodes as.
+    fn kind(&self) -> MessageKind;
+
+    /// Appends it to `buf` as postcard writes it; returns whether it did.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> bool {
+        // postcard only fails on writer errors; a Vec writer cannot fail.
+        match postcard::to_extend(self, core::mem::take(buf)) {
+            Ok(b) => {
+                *buf = b;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Encode for Message {
+    fn kind(&self) -> MessageKind {
+        Message::kind(self)
+    }
+}
+
+impl Encode for Claim<'_> {
+    fn kind(&self) -> MessageKind {
+        Claim::kind(self)
+    }
+
+    /// An Alive claim (nearly every claim a mass join sends) is written by
+    /// hand ([`AliveRef::write`]); the others through postcard.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> bool {
+        match self {
+            Claim::Alive(a) => {
+                buf.push(MessageKind::Alive as u8);
+                a.write(buf);
+                true
+            }
+            _ => match postcard::to_extend(self, core::mem::take(buf)) {
+                Ok(b) => {
+                    *buf = b;
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+}
+
+/// The limits of an Alive claim (and of a handshake, which introduces one).
+fn alive_within_limits(name: &str, incarnation: u64) -> bool {
+    !name.is_empty() && name.len() <= super::MAX_NAME_LEN && incarnation <= super::MAX_INCARNATION
 }
 
 /// Gossip: `from` holds `name` suspect ([`Message::Suspect`]) or dead
@@ -474,7 +795,7 @@ impl Message {
             Message::Meet(Handshake { name, incarnation, .. })
             | Message::Pong(Handshake { name, incarnation, .. })
             | Message::Alive(Alive { name, incarnation, .. }) => {
-                name_ok(name) && *incarnation <= MAX_INCARNATION
+                alive_within_limits(name, *incarnation)
             }
             // An accusation must stay refutable: its target answers with
             // incarnation + 1, which must itself be within the limit.

@@ -13,9 +13,9 @@ mod seal;
 mod summary;
 
 pub use message::{
-    Accusation, Ack, Alive, Busy, Conflict, Delta, Digest, DigestEntry, FailureReason, Handshake,
-    Item, Known, Left, Message, MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update,
-    Value, Verdict,
+    Accusation, AccusationRef, Ack, Alive, AliveRef, Busy, Claim, Conflict, Delta, Digest,
+    DigestEntry, Encode, FailureReason, Handshake, Item, Known, Left, LeftRef, Message,
+    MessageKind, Nack, Ping, PingReq, Pull, Pulled, Summary, Update, Value, Verdict, VerdictRef,
 };
 pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
@@ -113,20 +113,18 @@ impl DatagramBuilder {
 
     /// Appends a message even if it exceeds the budget. Used for the one
     /// message a datagram exists to carry.
-    pub fn push(&mut self, msg: &Message) {
+    pub fn push<M: Encode + ?Sized>(&mut self, msg: &M) {
         if self.messages == usize::from(u16::MAX) {
             return;
         }
-        // postcard only fails on writer errors; a Vec writer cannot fail.
-        if let Ok(buf) = postcard::to_extend(msg, core::mem::take(&mut self.buf)) {
-            self.buf = buf;
+        if msg.encode_into(&mut self.buf) {
             self.messages += 1;
         }
     }
 
     /// Appends a message if it fits in the remaining budget; returns whether
     /// it was added.
-    pub fn try_push(&mut self, msg: &Message) -> bool {
+    pub fn try_push<M: Encode + ?Sized>(&mut self, msg: &M) -> bool {
         let before = self.buf.len();
         let count = self.messages;
         self.push(msg);
@@ -139,6 +137,17 @@ impl DatagramBuilder {
             return false;
         }
         true
+    }
+
+    /// Appends the messages of `other` (encoded once, copied here), even
+    /// past the budget, as [`DatagramBuilder::push`] would each of them.
+    pub fn append(&mut self, other: &DatagramBuilder) {
+        let room = usize::from(u16::MAX) - self.messages;
+        if other.messages > room {
+            return;
+        }
+        self.buf.extend_from_slice(&other.buf[HEADER_LEN..]);
+        self.messages += other.messages;
     }
 
     /// Bytes in the datagram so far, header included.
@@ -196,6 +205,86 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Vec<Message>, DecodeError>
 
 /// Like [`decode`], with each message's encoded size in bytes.
 pub fn decode_sized(bytes: &[u8], max_len: usize) -> Result<Vec<(Message, usize)>, DecodeError> {
+    let decoded = decode_borrowed(bytes, max_len)?;
+    Ok(decoded.into_iter().map(|(m, size)| (m.into_message(), size)).collect())
+}
+
+/// A message decoded by [`decode_borrowed`]: an Alive claim borrows its
+/// name and metadata from the datagram, any other message is owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A [`Message::Alive`], borrowed.
+    Alive(AliveRef<'a>),
+    /// Any other message.
+    Message(Message),
+}
+
+impl Decoded<'_> {
+    /// The kind of message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Decoded::Alive(_) => MessageKind::Alive,
+            Decoded::Message(m) => m.kind(),
+        }
+    }
+
+    /// The owned message.
+    pub fn into_message(self) -> Message {
+        match self {
+            Decoded::Alive(a) => Message::Alive(a.to_alive()),
+            Decoded::Message(m) => m,
+        }
+    }
+}
+
+/// The first byte of an encoded [`Message::Alive`]: its variant index
+/// (postcard writes it as a varint, one byte below 128).
+const ALIVE_TAG: u8 = 6;
+
+/// Like [`decode_sized`], but an Alive claim (most of what a mass join
+/// carries: n² of them) borrows its name and metadata from `bytes`
+/// instead of allocating two buffers, so the engine copies a name only
+/// when it learns a member. Accepts and rejects exactly what
+/// [`decode_sized`] does (which is built on it).
+pub fn decode_borrowed(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<Vec<(Decoded<'_>, usize)>, DecodeError> {
+    let mut out = Vec::new();
+    decode_borrowed_into(bytes, max_len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_borrowed`] into `out` (cleared first), so that its room can
+/// be reused from datagram to datagram (see [`recycle`]). `out` is left
+/// empty if the datagram is rejected.
+pub fn decode_borrowed_into<'a>(
+    bytes: &'a [u8],
+    max_len: usize,
+    out: &mut Vec<(Decoded<'a>, usize)>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    let r = decode_each(bytes, max_len, out);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+/// The room of `v`, emptied, for messages borrowing from another datagram
+/// (no allocation: a `Vec` collected in place keeps its buffer).
+// `filter` cannot change the lifetime, which is the point here.
+#[allow(clippy::unnecessary_filter_map)]
+pub fn recycle<'b>(mut v: Vec<(Decoded<'_>, usize)>) -> Vec<(Decoded<'b>, usize)> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn decode_each<'a>(
+    bytes: &'a [u8],
+    max_len: usize,
+    out: &mut Vec<(Decoded<'a>, usize)>,
+) -> Result<(), DecodeError> {
     if bytes.len() > max_len {
         return Err(DecodeError::Oversized);
     }
@@ -217,20 +306,37 @@ pub fn decode_sized(bytes: &[u8], max_len: usize) -> Result<Vec<(Message, usize)
         return Err(DecodeError::Malformed);
     }
     // Every message takes at least two bytes, which bounds the allocation.
-    let mut out = Vec::with_capacity(count.min(rest.len() / 2));
+    out.reserve(count.min(rest.len() / 2));
     for _ in 0..count {
-        let (msg, tail) =
-            postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
-        if !msg.within_limits() {
-            return Err(DecodeError::OutOfLimits);
-        }
+        // An Alive claim's fields follow its one-byte tag, as `AliveRef`'s
+        // do. (A tag written in a longer varint form goes the owned way,
+        // which reads it the same.)
+        let (msg, tail) = if rest.first() == Some(&ALIVE_TAG) {
+            // Read by hand in the plain case, else by postcard.
+            let (alive, tail) = match AliveRef::read(&rest[1..]) {
+                Some(read) => read,
+                None => postcard::take_from_bytes::<AliveRef<'_>>(&rest[1..])
+                    .map_err(|_| DecodeError::Malformed)?,
+            };
+            if !alive.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            (Decoded::Alive(alive), tail)
+        } else {
+            let (msg, tail) =
+                postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+            if !msg.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            (Decoded::Message(msg), tail)
+        };
         out.push((msg, rest.len() - tail.len()));
         rest = tail;
     }
     if !rest.is_empty() {
         return Err(DecodeError::Malformed);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -413,6 +519,234 @@ mod tests {
         ] {
             assert_eq!(decode(&encode(&[bad]), 1400), Err(DecodeError::OutOfLimits));
         }
+    }
+
+    /// The decoding [`decode_borrowed`] replaced: every message owned.
+    fn decode_owned(bytes: &[u8]) -> Result<Vec<(Message, usize)>, DecodeError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        if bytes[..2] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        if bytes[2] != PROTOCOL_VERSION {
+            return Err(DecodeError::UnknownVersion(bytes[2]));
+        }
+        if bytes[3] != 0 {
+            return Err(DecodeError::UnsupportedFlags(bytes[3]));
+        }
+        let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
+        let mut rest = &bytes[HEADER_LEN..];
+        if count == 0 {
+            return Err(DecodeError::Malformed);
+        }
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let (msg, tail) =
+                postcard::take_from_bytes::<Message>(rest).map_err(|_| DecodeError::Malformed)?;
+            if !msg.within_limits() {
+                return Err(DecodeError::OutOfLimits);
+            }
+            out.push((msg, rest.len() - tail.len()));
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(DecodeError::Malformed);
+        }
+        Ok(out)
+    }
+
+    /// Borrowed Alive claims decode to what the owned decoding gave, and
+    /// every corruption of them is rejected (or accepted) alike: every
+    /// byte of a datagram of claims set to several values, and every cut.
+    #[test]
+    fn borrowed_decoding_agrees_with_owned_decoding() {
+        let v6: SocketAddr = "[2001:db8::7]:65535".parse().unwrap();
+        let msgs = vec![
+            Message::Alive(Alive {
+                name: String::from("n-1"),
+                addr: addr(),
+                incarnation: 300,
+                meta: vec![],
+            }),
+            Message::Ack(Ack { seq: 1 }),
+            Message::Alive(Alive {
+                name: String::from("nœud-ü"),
+                addr: v6,
+                incarnation: 0,
+                meta: vec![0, 255, 128, 7],
+            }),
+            Message::Alive(Alive {
+                name: "x".repeat(MAX_NAME_LEN),
+                addr: addr(),
+                incarnation: MAX_INCARNATION,
+                meta: vec![6; 200],
+            }),
+        ];
+        let bytes = encode(&msgs);
+        assert_eq!(decode_sized(&bytes, usize::MAX), decode_owned(&bytes));
+        assert_eq!(decode(&bytes, usize::MAX).unwrap(), msgs);
+        let borrowed = decode_borrowed(&bytes, usize::MAX).unwrap();
+        assert!(matches!(borrowed[0].0, Decoded::Alive(AliveRef { name: "n-1", .. })));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_sized(&bytes[..cut], usize::MAX), decode_owned(&bytes[..cut]));
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 1, 6, 0x7f, 0x80, 0xc3, 0xff, bytes[i] ^ 1, bytes[i].wrapping_add(1)] {
+                let mut bad = bytes.clone();
+                bad[i] = v;
+                assert_eq!(decode_sized(&bad, usize::MAX), decode_owned(&bad), "byte {i} = {v}");
+            }
+        }
+        // A name or incarnation out of limits, in the borrowed form.
+        for bad in [
+            Alive { name: String::new(), addr: addr(), incarnation: 1, meta: vec![] },
+            Alive {
+                name: "x".repeat(MAX_NAME_LEN + 1),
+                addr: addr(),
+                incarnation: 1,
+                meta: vec![],
+            },
+            Alive {
+                name: String::from("a"),
+                addr: addr(),
+                incarnation: MAX_INCARNATION + 1,
+                meta: vec![],
+            },
+        ] {
+            let bytes = encode(&[Message::Alive(bad)]);
+            assert_eq!(decode_sized(&bytes, usize::MAX), Err(DecodeError::OutOfLimits));
+            assert_eq!(decode_owned(&bytes), Err(DecodeError::OutOfLimits));
+        }
+    }
+
+    /// Alive claims written and read by hand agree with postcard across
+    /// the varint boundaries of every field, and every corruption of a
+    /// datagram of them (random bytes set at random places, longer varint
+    /// forms) decodes or fails as postcard alone did.
+    #[test]
+    fn hand_written_alive_claims_agree_with_postcard() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let ports = [0u16, 1, 127, 128, 16_383, 16_384, 65_535];
+        let incs = [0u64, 1, 127, 128, 1 << 14, 1 << 35, MAX_INCARNATION, u64::MAX];
+        let lens = [0usize, 1, 127, 128, 300, 20_000];
+        let mut claims = Vec::new();
+        for (i, &port) in ports.iter().enumerate() {
+            for (j, &incarnation) in incs.iter().enumerate() {
+                for (k, &len) in lens.iter().enumerate() {
+                    let addr: SocketAddr = if (i + j + k) % 2 == 0 {
+                        (core::net::Ipv4Addr::from(next() as u32), port).into()
+                    } else {
+                        (core::net::Ipv6Addr::from(u128::from(next()) << 64 | 7), port).into()
+                    };
+                    let name = "é".repeat(lens[(j + k) % 4] / 2 + 1);
+                    let meta: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                    claims.push(Alive { name, addr, incarnation, meta });
+                }
+            }
+        }
+        for alive in &claims {
+            let msg = Message::Alive(alive.clone());
+            let by_postcard = postcard::to_allocvec(&msg).unwrap();
+            let mut by_hand = Vec::new();
+            assert!(Claim::Alive(alive.as_ref()).encode_into(&mut by_hand));
+            assert_eq!(by_hand, by_postcard);
+            // Incarnations of 64 bits (out of limits anyway) are left to
+            // postcard.
+            match AliveRef::read(&by_hand[1..]) {
+                Some((read, rest)) => assert_eq!((read, rest.len()), (alive.as_ref(), 0)),
+                None => assert!(alive.incarnation >= 1 << 63),
+            }
+        }
+        // Longer varint forms than needed: postcard reads them, so the
+        // hand reader leaves them to it.
+        let alive = Alive { name: String::from("a"), addr: addr(), incarnation: 5, meta: vec![] };
+        let plain = encode(&[Message::Alive(alive.clone())]);
+        let long_forms = [
+            [&plain[..7], &[0x81, 0x00], &plain[8..]].concat(), // name length
+            [&plain[..plain.len() - 2], &[0x85, 0x80, 0x00, 0x00]].concat(), // incarnation, meta
+        ];
+        for bytes in long_forms {
+            assert_eq!(decode(&bytes, usize::MAX).unwrap(), vec![Message::Alive(alive.clone())]);
+            assert_eq!(decode_sized(&bytes, usize::MAX), decode_owned(&bytes));
+        }
+        let some: Vec<Message> = claims
+            .iter()
+            .filter(|a| a.meta.len() < 200)
+            .map(|a| Message::Alive(a.clone()))
+            .collect();
+        for chunk in some.chunks(7) {
+            let bytes = encode(chunk);
+            assert_eq!(decode_sized(&bytes, usize::MAX), decode_owned(&bytes));
+            for _ in 0..300 {
+                let mut bad = bytes.clone();
+                for _ in 0..1 + next() % 3 {
+                    let at = HEADER_LEN + (next() as usize) % (bad.len() - HEADER_LEN);
+                    bad[at] = next() as u8;
+                }
+                let cut = bad.len() - (next() as usize % 4);
+                assert_eq!(decode_sized(&bad[..cut], usize::MAX), decode_owned(&bad[..cut]));
+            }
+        }
+    }
+
+    /// Recycling keeps the buffer (the point of it), and decoding into a
+    /// recycled one gives what a fresh one does; a rejected datagram
+    /// leaves it empty.
+    #[test]
+    fn recycled_decode_buffers_keep_their_room() {
+        let bytes = encode(&[Message::Ack(Ack { seq: 1 }), Message::Nack(Nack { seq: 2 })]);
+        let mut v = decode_borrowed(&bytes, 1400).unwrap();
+        v.reserve(100);
+        let (room, at) = (v.capacity(), v.as_ptr() as usize);
+        let mut w = recycle(v);
+        assert_eq!((w.len(), w.capacity(), w.as_ptr() as usize), (0, room, at));
+        decode_borrowed_into(&bytes, 1400, &mut w).unwrap();
+        assert_eq!(w, decode_borrowed(&bytes, 1400).unwrap());
+        assert_eq!(decode_borrowed_into(&bytes[..7], 1400, &mut w), Err(DecodeError::Malformed));
+        assert!(w.is_empty());
+    }
+
+    /// A claim borrowed from a table entry encodes byte for byte as the
+    /// message it stands for, and appending a builder copies its messages.
+    #[test]
+    fn claims_encode_as_their_messages() {
+        let v6: SocketAddr = "[2001:db8::7]:65535".parse().unwrap();
+        let (name, from) = ("nœud-1", "n-2");
+        let claims = [
+            Claim::Alive(AliveRef { name, addr: addr(), incarnation: 300, meta: &[] }),
+            Claim::Alive(AliveRef { name, addr: v6, incarnation: 0, meta: &[1, 200, 3] }),
+            Claim::Suspect(AccusationRef { name, incarnation: 1 << 40, from }),
+            Claim::Dead(AccusationRef { name, incarnation: 7, from: "" }),
+            Claim::Left(LeftRef { name, incarnation: 127 }),
+            Claim::Verdict(VerdictRef { name, incarnation: 128, from, reason: 2 }),
+        ];
+        let mut all = DatagramBuilder::new(usize::MAX);
+        let mut messages = Vec::new();
+        for claim in claims {
+            let msg = claim.to_message();
+            assert_eq!(claim.kind(), msg.kind());
+            assert_eq!(encode(core::slice::from_ref(&msg)), {
+                let mut b = DatagramBuilder::new(usize::MAX);
+                b.push(&claim);
+                b.finish()
+            });
+            assert_eq!(encoded_len(&claim), encoded_len(&msg));
+            all.push(&claim);
+            messages.push(msg);
+        }
+        let mut b = DatagramBuilder::new(usize::MAX);
+        b.push(&Message::Ack(Ack { seq: 3 }));
+        b.append(&all);
+        messages.insert(0, Message::Ack(Ack { seq: 3 }));
+        assert_eq!(b.len(), messages.len());
+        assert_eq!(b.finish(), encode(&messages));
     }
 
     #[test]

@@ -281,7 +281,7 @@ impl Engine {
         let held = held.and_then(|id| self.view.state_message(id));
         // First-hand news: gossiped even while linked (links.rs).
         self.links.first_hand = true;
-        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.apply_alive(now, codec::AliveRef { name: &name, addr, incarnation, meta: &meta });
         self.links.first_hand = false;
         self.links.add(from);
         self.answer_meet(token, from, held);
@@ -461,7 +461,7 @@ impl Engine {
             self.handshake.pong = Some((token, from, attempt));
         }
         self.contest_pong(from, &name, incarnation);
-        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.apply_alive(now, codec::AliveRef { name: &name, addr, incarnation, meta: &meta });
         if is_join {
             self.links.add(from);
             // The seed's view follows in this datagram: bulk (links.rs).
@@ -660,7 +660,7 @@ impl Engine {
                 if id == self.view.me {
                     continue;
                 }
-                let Some(msg) = self.view.state_message(id) else { continue };
+                let Some(msg) = self.view.claim(id) else { continue };
                 if self.out.try_push(&mut b, &msg) {
                     continue;
                 }

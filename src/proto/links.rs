@@ -182,6 +182,8 @@ impl Engine {
         let header = codec::encoded_len(&Message::Pulled(codec::Pulled { upto: u64::MAX }));
         while datagrams < self.config.sync_max_datagrams && (at < n || datagrams == 0) {
             let budget = self.out.packet_budget();
+            // The claims are encoded once, here, and their bytes copied
+            // after the header.
             let mut probe = DatagramBuilder::new(budget.saturating_sub(header));
             let mut claims = Vec::new();
             while at < n {
@@ -197,20 +199,22 @@ impl Engine {
                     at += 1;
                     continue;
                 }
-                let Some(msg) = self.view.state_message(id) else {
+                let Some(msg) = self.view.claim(id) else {
                     at += 1;
                     continue;
                 };
+                let before = probe.bytes();
                 if !probe.try_push(&msg) {
                     break;
                 }
-                claims.push(msg);
+                claims.push((msg.kind(), probe.bytes() - before));
                 at += 1;
             }
             let mut b = self.out.datagram();
             self.out.push(&mut b, &Message::Pulled(codec::Pulled { upto: at }));
-            for msg in &claims {
-                self.out.push(&mut b, msg);
+            b.append(&probe);
+            for &(kind, size) in &claims {
+                self.out.stats.count_sent(kind, size);
             }
             self.out.transmit(from, b);
             datagrams += 1;

@@ -44,8 +44,8 @@ impl Engine {
     }
 
     /// Someone claims `name` is alive at `incarnation`.
-    pub(crate) fn apply_alive(&mut self, now: Duration, alive: codec::Alive) {
-        let codec::Alive { name, addr, incarnation, meta } = alive;
+    pub(crate) fn apply_alive(&mut self, now: Duration, alive: codec::AliveRef<'_>) {
+        let codec::AliveRef { name, addr, incarnation, meta } = alive;
         if name == self.name {
             // A claim about us from an earlier life (restart) or another
             // address: out-announce it.
@@ -70,9 +70,17 @@ impl Engine {
             }
             return;
         }
-        let Some(id) = self.view.table().id(&name) else {
-            let member =
-                Member { name, addr, incarnation, state: MemberState::Alive, meta, since: now };
+        let Some(id) = self.view.table().id(name) else {
+            // The only copy of the claim's name and metadata: the Joined
+            // event owns them.
+            let member = Member {
+                name: name.into(),
+                addr,
+                incarnation,
+                state: MemberState::Alive,
+                meta: meta.to_vec(),
+                since: now,
+            };
             let t = self.view.join(member);
             let id = t.id;
             self.apply(t);
@@ -91,7 +99,7 @@ impl Engine {
             return;
         }
         let (old, previous) = (self.view.entry(id).state(), self.view.entry(id).addr());
-        if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, &meta) {
+        if old == MemberState::Dead && self.hold_revival(now, id, incarnation, addr, meta) {
             return;
         }
         self.view.renew(id, incarnation, addr, meta);

@@ -4,7 +4,7 @@
 
 use super::event::Event;
 use super::stats::Stats;
-use crate::codec::{self, DatagramBuilder, Keyring, Message};
+use crate::codec::{self, DatagramBuilder, Encode, Keyring, Message};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -107,14 +107,14 @@ impl Outbox {
     }
 
     /// Appends `msg` to `b` even past its budget, counting it.
-    pub(crate) fn push(&mut self, b: &mut DatagramBuilder, msg: &Message) {
+    pub(crate) fn push<M: Encode>(&mut self, b: &mut DatagramBuilder, msg: &M) {
         let before = b.bytes();
         b.push(msg);
         self.stats.count_sent(msg.kind(), b.bytes() - before);
     }
 
     /// Appends `msg` to `b` if it fits, counting it; returns whether it did.
-    pub(crate) fn try_push(&mut self, b: &mut DatagramBuilder, msg: &Message) -> bool {
+    pub(crate) fn try_push<M: Encode>(&mut self, b: &mut DatagramBuilder, msg: &M) -> bool {
         let before = b.bytes();
         let ok = b.try_push(msg);
         if ok {

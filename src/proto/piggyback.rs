@@ -27,7 +27,7 @@
 use super::outbox::Outbox;
 use super::table::{FixedHashMap, Id};
 use super::view::View;
-use crate::codec::{self, DatagramBuilder, FailureReason, Message};
+use crate::codec::{self, DatagramBuilder, FailureReason};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
@@ -185,12 +185,13 @@ impl Piggyback {
         let mut included: Vec<Id> = Vec::new();
         let mut misfits = 0;
         for id in self.updates.iter() {
-            let Some(msg) = view.state_message(id) else {
+            let Some(msg) = view.claim(id) else {
                 continue;
             };
             let msg = match (msg, self.updates.reason(id)) {
-                (Message::Dead(codec::Accusation { name, incarnation, from }), Some(reason)) => {
-                    Message::Verdict(codec::Verdict::new(name, incarnation, from, reason))
+                (codec::Claim::Dead(codec::AccusationRef { name, incarnation, from }), Some(r)) => {
+                    let reason = r.as_u8();
+                    codec::Claim::Verdict(codec::VerdictRef { name, incarnation, from, reason })
                 }
                 (msg, _) => msg,
             };
@@ -239,7 +240,7 @@ impl Piggyback {
                 scanned += 1;
                 continue;
             }
-            let Some(msg) = view.state_message(id) else {
+            let Some(msg) = view.claim(id) else {
                 self.sample_cursor = self.sample_cursor.wrapping_add(1);
                 scanned += 1;
                 continue;

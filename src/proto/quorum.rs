@@ -372,9 +372,9 @@ impl Engine {
         if self.view.table().is_reaped(id) {
             return; // gone meanwhile: its return will be a fresh join
         }
-        let Some(name) = self.view.table().get(id).map(|e| e.name().into()) else {
+        let Some(name) = self.view.table().get(id).map(|e| e.ident.name.clone()) else {
             return;
         };
-        self.apply_alive(now, codec::Alive { name, addr, incarnation, meta });
+        self.apply_alive(now, codec::AliveRef { name: &name, addr, incarnation, meta: &meta });
     }
 }

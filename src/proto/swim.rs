@@ -171,7 +171,7 @@ impl Engine {
         if suspect && self.config.lifeguard {
             // Tell a suspect it is suspected so it can refute at once
             // (Lifeguard's "buddy system").
-            if let Some(msg) = self.view.state_message(target) {
+            if let Some(msg) = self.view.claim(target) {
                 self.out.try_push(&mut b, &msg);
             }
         }

@@ -118,30 +118,32 @@ impl View {
 
     /// The message that states what we hold about member `id`.
     pub(crate) fn state_message(&self, id: Id) -> Option<Message> {
+        self.claim(id).map(|c| c.to_message())
+    }
+
+    /// What we hold about member `id`, borrowed from its entry: encodes as
+    /// [`View::state_message`] does, without copying the name, accuser or
+    /// metadata (a mass join sends about n² claims).
+    pub(crate) fn claim(&self, id: Id) -> Option<codec::Claim<'_>> {
         if self.table.is_reaped(id) {
             return None; // gone: no claim about it goes out any more
         }
         let e = self.table.get(id)?;
+        let (name, incarnation) = (e.name(), e.incarnation);
         Some(match e.state() {
-            MemberState::Alive => Message::Alive(codec::Alive {
-                name: e.name().into(),
+            MemberState::Alive => codec::Claim::Alive(codec::AliveRef {
+                name,
                 addr: e.addr(),
-                incarnation: e.incarnation,
-                meta: e.meta().to_vec(),
+                incarnation,
+                meta: e.meta(),
             }),
-            MemberState::Suspect => Message::Suspect(codec::Accusation {
-                name: e.name().into(),
-                incarnation: e.incarnation,
-                from: e.accuser().into(),
-            }),
-            MemberState::Dead => Message::Dead(codec::Accusation {
-                name: e.name().into(),
-                incarnation: e.incarnation,
-                from: e.accuser().into(),
-            }),
-            MemberState::Left => {
-                Message::Left(codec::Left { name: e.name().into(), incarnation: e.incarnation })
+            MemberState::Suspect => {
+                codec::Claim::Suspect(codec::AccusationRef { name, incarnation, from: e.accuser() })
             }
+            MemberState::Dead => {
+                codec::Claim::Dead(codec::AccusationRef { name, incarnation, from: e.accuser() })
+            }
+            MemberState::Left => codec::Claim::Left(codec::LeftRef { name, incarnation }),
         })
     }
 
@@ -183,8 +185,8 @@ impl View {
 
     /// Member `id` announced a later life: its incarnation, address and
     /// metadata change, its state does not (yet).
-    pub(crate) fn renew(&mut self, id: Id, incarnation: u64, addr: SocketAddr, meta: Vec<u8>) {
-        self.set_ident(id, Some(addr), Some(&meta));
+    pub(crate) fn renew(&mut self, id: Id, incarnation: u64, addr: SocketAddr, meta: &[u8]) {
+        self.set_ident(id, Some(addr), Some(meta));
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
         }
@@ -366,7 +368,7 @@ mod tests {
         let mut v = view();
         let (alive, suspect, dead) = (MemberState::Alive, MemberState::Suspect, MemberState::Dead);
         // Held: alive at 2.
-        v.renew(1, 2, addr(1), Vec::new());
+        v.renew(1, 2, addr(1), &[]);
         assert!(!v.overrides(1, alive, 2) && v.overrides(1, alive, 3));
         assert!(!v.overrides(1, suspect, 1) && v.overrides(1, suspect, 2));
         assert!(!v.overrides(1, dead, 1) && v.overrides(1, dead, 2));
@@ -397,7 +399,7 @@ mod tests {
         let t = v.mark_gone(1, 0, String::from("n0"), MemberState::Left, Duration::from_secs(3));
         assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))));
         assert_eq!((v.live_members(), v.count(MemberState::Left)), (1, 1));
-        v.renew(1, 1, addr(1), Vec::new());
+        v.renew(1, 1, addr(1), &[]);
         let t = v.mark_alive(1, Duration::from_secs(4));
         assert!(matches!(t.event, Some(Event::Joined(_))), "back from the gone is a join");
         assert_eq!(held(&v, 1), (MemberState::Alive, 1));

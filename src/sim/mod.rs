@@ -778,11 +778,21 @@ impl Simulation {
         incarnation: u64,
         detail: u32,
     ) {
-        self.current.records += 1;
-        self.written[kind as usize] += 1;
-        if self.kept & 1 << kind as u32 != 0 {
+        self.count_record(kind);
+        if self.keeps(kind) {
             self.log.push(Record { time: self.now, node, kind, subject, incarnation, detail });
         }
+    }
+
+    /// Counts a record of `kind`, kept in the log or not.
+    fn count_record(&mut self, kind: RecordKind) {
+        self.current.records += 1;
+        self.written[kind as usize] += 1;
+    }
+
+    /// Whether records of `kind` are kept in the log.
+    fn keeps(&self, kind: RecordKind) -> bool {
+        self.kept & 1 << kind as u32 != 0
     }
 
     /// Moves what engine `i` produced into the network and the log.
@@ -808,6 +818,13 @@ impl Simulation {
             sim.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation)
         };
         for ev in events.drain(..) {
+            // A Joined record left out of the log is only counted: a mass
+            // join's n² of them need not look their member up (nor has a
+            // Joined event any content to intern).
+            if matches!(ev, Event::Joined(_)) && !self.keeps(RecordKind::Joined) {
+                self.count_record(RecordKind::Joined);
+                continue;
+            }
             let detail = self.content_of(&ev);
             let about = |m: &Member| (self.index(&m.name), m.incarnation);
             let (kind, (subject, incarnation)) = match &ev {
