@@ -280,14 +280,9 @@ pub fn recycle<'b>(mut v: Vec<(Decoded<'_>, usize)>) -> Vec<(Decoded<'b>, usize)
     v.into_iter().filter_map(|_| None).collect()
 }
 
-fn decode_each<'a>(
-    bytes: &'a [u8],
-    max_len: usize,
-    out: &mut Vec<(Decoded<'a>, usize)>,
-) -> Result<(), DecodeError> {
-    if bytes.len() > max_len {
-        return Err(DecodeError::Oversized);
-    }
+/// Checks a datagram's envelope header: the number of messages it
+/// announces (at least one) and the bytes that follow it.
+fn header(bytes: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
     if bytes.len() < HEADER_LEN {
         return Err(DecodeError::Truncated);
     }
@@ -301,10 +296,21 @@ fn decode_each<'a>(
         return Err(DecodeError::UnsupportedFlags(bytes[3]));
     }
     let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
-    let mut rest = &bytes[HEADER_LEN..];
     if count == 0 {
         return Err(DecodeError::Malformed);
     }
+    Ok((count, &bytes[HEADER_LEN..]))
+}
+
+fn decode_each<'a>(
+    bytes: &'a [u8],
+    max_len: usize,
+    out: &mut Vec<(Decoded<'a>, usize)>,
+) -> Result<(), DecodeError> {
+    if bytes.len() > max_len {
+        return Err(DecodeError::Oversized);
+    }
+    let (count, mut rest) = header(bytes)?;
     // Every message takes at least two bytes, which bounds the allocation.
     out.reserve(count.min(rest.len() / 2));
     for _ in 0..count {
@@ -523,23 +529,7 @@ mod tests {
 
     /// The decoding [`decode_borrowed`] replaced: every message owned.
     fn decode_owned(bytes: &[u8]) -> Result<Vec<(Message, usize)>, DecodeError> {
-        if bytes.len() < HEADER_LEN {
-            return Err(DecodeError::Truncated);
-        }
-        if bytes[..2] != MAGIC {
-            return Err(DecodeError::BadMagic);
-        }
-        if bytes[2] != PROTOCOL_VERSION {
-            return Err(DecodeError::UnknownVersion(bytes[2]));
-        }
-        if bytes[3] != 0 {
-            return Err(DecodeError::UnsupportedFlags(bytes[3]));
-        }
-        let count = usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
-        let mut rest = &bytes[HEADER_LEN..];
-        if count == 0 {
-            return Err(DecodeError::Malformed);
-        }
+        let (count, mut rest) = header(bytes)?;
         let mut out = Vec::new();
         for _ in 0..count {
             let (msg, tail) =
