@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,11 +195,17 @@ def test_a_killed_agent_is_failed_on_evidence_and_a_stopped_one_is_not(
     decided = by()
     assert decided["failures_by_evidence"] >= 1 and decided["failures_by_timeout"] == 0, decided
 
+    survivors = (a, b)
+    unanswered = [stats(x)["probes_failed"] for x in survivors]
     d.proc.send_signal(signal.SIGSTOP)  # only the agent this test started, by handle
     try:
-        # Two probe intervals (below the suspicion timeout): each survivor
-        # probes d meanwhile, and its open port draws no evidence.
-        time.sleep(2.0)
+        # Stopped until each survivor has had a probe go unanswered (only d,
+        # silent, can leave one so): its open port drew no evidence. About
+        # two probe intervals, below the suspicion timeout.
+        wait_until(
+            lambda: all(stats(x)["probes_failed"] > n for x, n in zip(survivors, unanswered)),
+            message="a survivor never probed the stopped agent",
+        )
     finally:
         d.proc.send_signal(signal.SIGCONT)
     wait_until(lambda: alive(a) == alive(b) == {"a", "b", "d"})
