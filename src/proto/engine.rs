@@ -648,6 +648,13 @@ impl Engine {
         self.out.pop_event()
     }
 
+    /// Drops the next event if it is [`Event::Joined`], and says whether it
+    /// did: for a driver that only counts those. The simulator's mass joins
+    /// report 10⁸ of them, and a skipped one never has its member built.
+    pub fn skip_joined_event(&mut self) -> bool {
+        self.out.skip_joined()
+    }
+
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.timers.next()

@@ -238,6 +238,7 @@ impl Engine {
 
     /// Sends the pending updates to `gossip_fanout` random live members.
     pub(crate) fn gossip_round(&mut self, now: Duration) {
+        self.out.trim_events();
         // Live members, and those declared dead less than
         // gossip_to_the_dead_time ago (memberlist), so a member wrongly
         // declared dead hears it and refutes.

@@ -5,7 +5,7 @@
 
 use super::engine::Engine;
 use super::event::Event;
-use super::member::{Member, MemberState};
+use super::member::MemberState;
 use super::table::Id;
 use super::view::Transition;
 use crate::codec::{self, FailureReason};
@@ -71,19 +71,11 @@ impl Engine {
             return;
         }
         let Some(id) = self.view.table().id(name) else {
-            // The only copy of the claim's name and metadata: the Joined
-            // event owns them.
-            let member = Member {
-                name: name.into(),
-                addr,
-                incarnation,
-                state: MemberState::Alive,
-                meta: meta.to_vec(),
-                since: now,
-            };
-            let t = self.view.join(member);
+            let t = self.view.join_alive((name, addr, meta), incarnation, now);
             let id = t.id;
             self.apply(t);
+            // Reported from the entry: no copy of the name per view.
+            self.out.joined(self.view.entry(id));
             // While linked, only first-hand news is gossiped: the links
             // carry the rest in bulk (links.rs).
             if self.links.gossip_new_member(self.view.table().len()) {

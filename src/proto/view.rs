@@ -173,14 +173,20 @@ impl View {
             .is_some_and(|e| e.state() == MemberState::Suspect && e.incarnation == incarnation)
     }
 
-    /// A member not known before joins the view, alive.
-    pub(crate) fn join(&mut self, member: Member) -> Transition {
-        self.counts[member.state as usize] += 1;
-        let to = member.state;
-        let id = self.table.insert(&member);
-        // Moved, not copied: a mass join reports n² of these.
-        let event = Some(Event::Joined(member));
-        Transition { id, from: None, to, event }
+    /// A member not known before joins the view, alive at `incarnation`,
+    /// from an Alive claim. No [`Member`] is built: the caller reports the
+    /// join from the entry (`Outbox::joined`; a mass join reports n² of
+    /// them), so the transition carries no event.
+    pub(crate) fn join_alive(
+        &mut self,
+        ident: (&str, SocketAddr, &[u8]),
+        incarnation: u64,
+        now: Duration,
+    ) -> Transition {
+        self.counts[MemberState::Alive as usize] += 1;
+        let entry = Entry::alive(self.table.names(), ident, incarnation, now);
+        let id = self.table.insert_entry(entry);
+        Transition { id, from: None, to: MemberState::Alive, event: None }
     }
 
     /// Member `id` announced a later life: its incarnation, address and
@@ -403,7 +409,7 @@ mod tests {
         let t = v.mark_alive(1, Duration::from_secs(4));
         assert!(matches!(t.event, Some(Event::Joined(_))), "back from the gone is a join");
         assert_eq!(held(&v, 1), (MemberState::Alive, 1));
-        let t = v.join(Member::new("n2", addr(2)));
+        let t = v.join_alive(("n2", addr(2), &[]), 0, Duration::from_secs(5));
         assert_eq!((t.id, t.from, v.live_members()), (2, None, 3));
         assert_eq!(v.announce(Duration::from_secs(5), 7), 8, "above the accusation");
         v.reap(2);

@@ -797,6 +797,9 @@ impl Simulation {
 
     /// Moves what engine `i` produced into the network and the log.
     fn flush(&mut self, i: u32) {
+        // A Joined record left out of the log is only counted: a mass
+        // join's n² of them are never built (nor looked up, nor interned).
+        let count_joined = !self.keeps(RecordKind::Joined);
         let node = &mut self.nodes[i as usize];
         let Some(engine) = node.engine.as_mut() else { return };
         // Reused from flush to flush: one per datagram handled, so fresh
@@ -807,8 +810,17 @@ impl Simulation {
             transmits.push(t);
         }
         let mut events = core::mem::take(&mut self.events);
-        while let Some(ev) = engine.poll_event() {
+        let mut joined = 0;
+        loop {
+            if count_joined && engine.skip_joined_event() {
+                joined += 1;
+                continue;
+            }
+            let Some(ev) = engine.poll_event() else { break };
             events.push(ev);
+        }
+        for _ in 0..joined {
+            self.count_record(RecordKind::Joined);
         }
         let mut rejoin = false;
         // This node's own incarnation, for the events about itself: read
@@ -818,13 +830,6 @@ impl Simulation {
             sim.nodes[i as usize].engine.as_ref().map_or(0, |e| e.local_member().incarnation)
         };
         for ev in events.drain(..) {
-            // A Joined record left out of the log is only counted: a mass
-            // join's n² of them need not look their member up (nor has a
-            // Joined event any content to intern).
-            if matches!(ev, Event::Joined(_)) && !self.keeps(RecordKind::Joined) {
-                self.count_record(RecordKind::Joined);
-                continue;
-            }
             let detail = self.content_of(&ev);
             let about = |m: &Member| (self.index(&m.name), m.incarnation);
             let (kind, (subject, incarnation)) = match &ev {
