@@ -599,7 +599,10 @@ impl Table {
 
     /// [`Table::insert`] of an entry interned in [`Table::names`].
     pub(crate) fn insert_entry(&mut self, entry: Entry) -> Id {
-        let name = entry.ident.name.clone();
+        // Not in the table, so not in `index` either: placed without a
+        // search (a mass join inserts 10⁸ members).
+        debug_assert!(self.id(entry.name()).is_none(), "inserted twice: {}", entry.name());
+        let hash = name_hash(entry.name());
         let id = match self.free.pop() {
             Some(id) => {
                 if (id as usize) < self.base.entries.len() {
@@ -615,8 +618,7 @@ impl Table {
                 (self.len() - 1) as Id
             }
         };
-        let (base, changed, own) = (&self.base, &self.changed, &self.own);
-        self.index.insert(&name, id, |i| entry_of(base, changed, own, i).map_or("", Entry::name));
+        self.index.insert_new(hash, id);
         self.own_pending.push(id);
         if self.own_pending.len() > 32 + self.own_sorted.len() / 2 {
             self.merge_pending();
@@ -849,6 +851,13 @@ impl NameIndex {
             self.slots[at].id = id;
             return;
         }
+        self.insert_new(hash, id);
+    }
+
+    /// Indexes `id` under a name with hash `hash` ([`name_hash`]) that the
+    /// index does not hold: no search for it first.
+    fn insert_new(&mut self, hash: u32, id: Id) {
+        debug_assert_ne!(id, EMPTY);
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.resize((self.slots.len() * 2).max(8));
         }
