@@ -147,3 +147,30 @@ fn a_small_joins_links_go_quiet_soon_after_it_converges() {
     assert_eq!(pulls(&sim), after, "links still pull 5 s after the join converged");
     assert!(sim.converged());
 }
+
+/// After a mass join, the periodic anti-entropy syncs spread over the
+/// period of the view each member holds (120 s at 200 members on LAN), not
+/// over the 30 s of the period drawn while it knew only itself: in a
+/// 10,000-node join those early syncs, each walking the whole table on
+/// both sides, were most of the simulated minute after convergence.
+#[test]
+fn syncs_after_a_mass_join_spread_over_the_period_of_the_view() {
+    const N: usize = 200;
+    let config = Config::lan();
+    let period = config.push_pull_period(N);
+    assert_eq!(period, Duration::from_secs(120));
+    let mut sim = Simulation::new(config, N, 3).expect("config");
+    sim.join_all(0);
+    let syncs = |sim: &Simulation| (0..N as u32).map(|i| sim.engine_stats(i).syncs).sum::<u64>();
+    sim.run_for(Duration::from_secs(5));
+    assert!(sim.converged(), "the join converged");
+    let settled = syncs(&sim);
+    sim.run_for(Duration::from_secs(55));
+    let early = syncs(&sim) - settled;
+    // About N · 55 / 120 (92) expected; N (every member once) before.
+    eprintln!("{early} periodic syncs in the 55 s after the join ({settled} while joining)");
+    assert!(early <= (N * 3 / 4) as u64, "{early} syncs in 55 s: not spread over {period:?}");
+    assert!(early >= (N / 5) as u64, "{early} syncs in 55 s: the periodic syncs stopped");
+    sim.run_for(period);
+    assert!(sim.converged(), "still converged");
+}

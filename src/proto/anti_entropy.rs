@@ -35,6 +35,19 @@ impl Engine {
     /// comparison, the one that catches whatever a stale cache would hide.
     pub(crate) fn sync_tick(&mut self, now: Duration) {
         let period = self.config.push_pull_period(self.live_members());
+        if self.first_sync_drawn_for.take().is_some_and(|drawn| drawn < period) {
+            // The first sync's phase was drawn while this node knew only
+            // itself (30 s), so a cluster joining at once all synced within
+            // 30 s of starting, each sync walking n members on both sides:
+            // 2·10⁸ summary terms at 10,000 members, most of a simulated
+            // minute after a mass join. Drawn again within the period of
+            // the view held now, the syncs spread as evenly as in a
+            // cluster started converged. Once per engine; the join's own
+            // settling sync (join.rs) closes a joiner's gaps meanwhile.
+            let phase = self.jitter(period);
+            self.timers.arm(now + phase, Timer::Sync);
+            return;
+        }
         self.timers.arm(now + period, Timer::Sync);
         self.sync_once();
     }

@@ -102,6 +102,9 @@ pub struct Engine {
     pub(crate) next_seq: u64,
     /// [`Engine::leave`] was called.
     pub(crate) leaving: bool,
+    /// The anti-entropy period the first sync's phase was drawn within,
+    /// until that sync comes (`sync_tick`).
+    pub(crate) first_sync_drawn_for: Option<Duration>,
     /// Eager gossip rounds run in the window starting at `eager_window`
     /// (see `Engine::gossip_news`).
     pub(crate) eager_rounds: u32,
@@ -177,6 +180,7 @@ impl Engine {
             links: Default::default(),
             next_seq: 0,
             leaving: false,
+            first_sync_drawn_for: None,
             eager_rounds: 0,
             eager_window: now,
             timers: Timers::default(),
@@ -206,6 +210,7 @@ impl Engine {
             let period = engine.config.push_pull_period(engine.live_members());
             let phase = engine.jitter(period);
             engine.timers.arm(now + phase, Timer::Sync);
+            engine.first_sync_drawn_for = Some(period);
         }
         engine.timers.arm(now + engine.config.state_gc_grace / 4, Timer::Collect);
         Ok(engine)
