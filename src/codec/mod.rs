@@ -21,7 +21,7 @@ pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
     SEAL_OVERHEAD,
 };
-pub use summary::{summary_hash, summary_term};
+pub use summary::{summary_hash, summary_name_prefix, summary_term, summary_term_after};
 
 use alloc::vec::Vec;
 use core::fmt;

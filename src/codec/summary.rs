@@ -42,10 +42,28 @@ pub fn summary_term(
     generation: u64,
     watermark: u64,
 ) -> u64 {
+    summary_term_after(summary_name_prefix(name), incarnation, state, generation, watermark)
+}
+
+/// The part of a [`summary_term`] that depends on the name alone: FNV-1a
+/// 64 over `len(name) as u32 LE | name`. Worked out once per name and kept
+/// (the engine keeps it with each interned name), a term costs the 25
+/// bytes after it: a table walk for the summary hash hashes n terms (10⁸
+/// in the 10,000 walks of a 10,000-member cluster).
+pub fn summary_name_prefix(name: &str) -> u64 {
     let name = name.as_bytes();
-    let mut h = fnv1a(FNV_OFFSET, &(name.len() as u32).to_le_bytes());
-    h = fnv1a(h, name);
-    h = fnv1a(h, &incarnation.to_le_bytes());
+    fnv1a(fnv1a(FNV_OFFSET, &(name.len() as u32).to_le_bytes()), name)
+}
+
+/// [`summary_term`] given the name's [`summary_name_prefix`].
+pub fn summary_term_after(
+    prefix: u64,
+    incarnation: u64,
+    state: u8,
+    generation: u64,
+    watermark: u64,
+) -> u64 {
+    let mut h = fnv1a(prefix, &incarnation.to_le_bytes());
     h = fnv1a(h, &[state]);
     h = fnv1a(h, &generation.to_le_bytes());
     fmix64(fnv1a(h, &watermark.to_le_bytes()))
@@ -105,6 +123,8 @@ mod tests {
         let a = entry("n1", 3, 1, 7, 42);
         let b = entry("n2", 0, 0, 0, 0);
         assert_eq!(summary_hash([&a]), SUMMARY_TERM_N1);
+        let prefix = summary_name_prefix("n1");
+        assert_eq!(summary_term_after(prefix, 3, 1, 7, 42), SUMMARY_TERM_N1, "from the prefix");
         assert_eq!(summary_hash([&a, &b]), summary_hash([&b, &a]), "order-independent");
         assert_eq!(summary_hash([&a, &b]), SUMMARY_TERM_N1.wrapping_add(summary_hash([&b])));
         let collected = DigestEntry { collected: 9, ..a.clone() };

@@ -80,13 +80,15 @@ impl Engine {
     /// send. Walks the whole table: once per sync, and for the check quiet
     /// datagrams carry once per change (cached in the piggyback).
     pub(crate) fn digest_hash(&self) -> u64 {
+        // No lookup per member when no member holds a log (membership only).
+        let logs = !self.store.is_empty();
         self.view.table().iter().fold(0u64, |sum, (id, e)| {
-            let (m, log) = (e, self.store.log(id));
+            let log = if logs { self.store.log(id) } else { None };
             let (generation, watermark) = log.map_or((0, 0), |l| (l.generation, l.watermark));
-            let term = codec::summary_term(
-                m.name(),
-                m.incarnation,
-                self.rank(m.state()),
+            let term = codec::summary_term_after(
+                e.ident.summary_prefix,
+                e.incarnation,
+                self.rank(e.state()),
                 generation,
                 watermark,
             );

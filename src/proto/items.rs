@@ -60,6 +60,11 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// Whether no member's log is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.logs.is_empty()
+    }
+
     /// Member `id`'s log, if we hold one.
     pub(crate) fn log(&self, id: Id) -> Option<&ItemLog> {
         self.logs.get(&id)

@@ -86,6 +86,10 @@ pub(crate) struct Ident {
     pub(crate) name: Arc<str>,
     pub(crate) addr: SocketAddr,
     pub(crate) meta: Box<[u8]>,
+    /// The name's part of its summary hash term
+    /// ([`codec::summary_name_prefix`]), worked out once here rather
+    /// than in every table walk.
+    pub(crate) summary_prefix: u64,
 }
 
 /// Names, addresses and metadata interned once for every engine that shares
@@ -171,7 +175,8 @@ impl Names {
             Some((k, _)) => k.clone(),
             None => name.into(),
         };
-        let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into() });
+        let summary_prefix = crate::codec::summary_name_prefix(&key);
+        let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into(), summary_prefix });
         i.by_name.entry(key).or_default().idents.push(ident.clone());
         i.idents += 1;
         ident
