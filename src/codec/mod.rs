@@ -21,6 +21,8 @@ pub use seal::{
     Key, Keyring, KeyringError, OpenError, FLAG_SEALED, KEY_LEN, MAX_KEYS, MAX_LABEL_LEN,
     SEAL_OVERHEAD,
 };
+/// FNV-1a 64 and `fmix64`, shared with the engine's name hashes (table.rs).
+pub(crate) use summary::{fmix64, fnv1a, FNV_OFFSET};
 pub use summary::{summary_hash, summary_name_prefix, summary_term, summary_term_after};
 
 use alloc::vec::Vec;

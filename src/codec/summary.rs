@@ -6,12 +6,12 @@
 
 use super::DigestEntry;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x100_0000_01b3;
 
 /// FNV-1a 64 of `bytes`, continuing from `hash` (start with the offset
 /// basis).
-fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
 }
 
@@ -24,7 +24,7 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 /// watermarks 0..2000. A member missing 130 items of each of two logs then
 /// held the same hash as its peers, every sync with it ended "in sync",
 /// and it waited for the logs to move again.
-fn fmix64(mut k: u64) -> u64 {
+pub(crate) fn fmix64(mut k: u64) -> u64 {
     k ^= k >> 33;
     k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
     k ^= k >> 33;

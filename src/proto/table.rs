@@ -20,6 +20,7 @@
 //! one copy of it, not a thousand.
 
 use super::member::{Member, MemberState};
+use crate::codec::{fmix64, fnv1a, FNV_OFFSET};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -51,9 +52,7 @@ impl Default for NameHasher {
 
 impl core::hash::Hasher for NameHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-        }
+        self.0 = fnv1a(self.0, bytes);
     }
 
     fn finish(&self) -> u64 {
@@ -64,19 +63,6 @@ impl core::hash::Hasher for NameHasher {
 /// A map keyed by names, hashed with [`NameHasher`].
 type NameMap<V> =
     std::collections::HashMap<Arc<str>, V, core::hash::BuildHasherDefault<NameHasher>>;
-
-/// FNV-1a 64's offset basis and prime.
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x100_0000_01b3;
-
-/// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit.
-fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
 
 /// What every view of one life of a member agrees on: its name, address and
 /// metadata. Interned in [`Names`], so the entries of all the engines
@@ -788,11 +774,7 @@ const EMPTY: Id = Id::MAX;
 /// less than SipHash, and a mass join hashes every member learned in every
 /// view (10⁸ names at 10,000 members).
 fn name_hash(name: &str) -> u32 {
-    let mut h = FNV_OFFSET;
-    for &b in name.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-    }
-    h = fmix64(h);
+    let h = fmix64(fnv1a(FNV_OFFSET, name.as_bytes()));
     (h ^ (h >> 32)) as u32
 }
 
