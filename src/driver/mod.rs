@@ -780,28 +780,62 @@ fn wake_time(origin: Instant, deadline: Option<Duration>) -> tokio::time::Instan
 const READ_BATCH: usize = 64;
 
 /// Hands the engine what is already queued on the socket, up to
-/// [`READ_BATCH`] datagrams, without waiting. A full batch means more are
+/// [`READ_BATCH`] datagrams, without waiting, and then the closed ports
+/// reported meanwhile (see [`read_in_order`]). A full batch means more are
 /// likely waiting: the engine hears of the backlog (load shedding).
 fn read_queued(socket: &UdpSocket, buf: &mut [u8], engine: &mut Engine, now: Duration) {
-    for _ in 0..READ_BATCH {
-        match socket.try_recv_from(buf) {
-            Ok((n, from)) => engine.handle_packet(now, from, &buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            // A pending ICMP error (the socket's error queue has entries):
-            // hand them over and read on.
-            Err(_) => {
-                read_closed_ports(socket, engine, now);
-            }
-        }
+    let full = read_in_order(
+        buf,
+        |b| socket.try_recv_from(b),
+        |closed| {
+            recverr::closed_ports(socket, closed);
+        },
+        |read| match read {
+            Read::Datagram(from, bytes) => engine.handle_packet(now, from, bytes),
+            Read::Closed(addr) => engine.handle_unreachable(now, addr),
+        },
+    );
+    if full {
+        engine.note_backlog(now, 1);
     }
-    engine.note_backlog(now, 1);
 }
 
-/// Hands the engine the destinations the OS found closed (Linux's error
-/// queue; see recverr.rs): crash evidence. One non-blocking syscall when
-/// the queue is empty.
-fn read_closed_ports(socket: &UdpSocket, engine: &mut Engine, now: Duration) {
-    recverr::closed_ports(socket, |addr| engine.handle_unreachable(now, addr));
+/// What reading a socket found, in the order the engine hears of it.
+enum Read<'a> {
+    Datagram(SocketAddr, &'a [u8]),
+    Closed(SocketAddr),
+}
+
+/// Reads up to [`READ_BATCH`] datagrams with `recv`, then the closed ports
+/// `errors` finds (the error queue), handing each to `found`; says whether
+/// the batch was full.
+///
+/// Datagrams first: Linux reports a pending ICMP error before the
+/// datagrams queued ahead of it, so a member slow to read its socket
+/// handled a closed port before the news that explained it. A member that
+/// left gracefully and closed was declared dead on that evidence, its
+/// Left notice still waiting in the queue (on_fail instead of on_leave).
+fn read_in_order(
+    buf: &mut [u8],
+    mut recv: impl FnMut(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
+    errors: impl FnOnce(&mut dyn FnMut(SocketAddr)),
+    mut found: impl FnMut(Read<'_>),
+) -> bool {
+    let mut full = true;
+    for _ in 0..READ_BATCH {
+        match recv(buf) {
+            Ok((n, from)) => found(Read::Datagram(from, &buf[..n])),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                full = false;
+                break;
+            }
+            // A pending ICMP error (the socket's error queue has entries),
+            // reported once: read on, and hand it over after the data.
+            Err(_) => {}
+        }
+    }
+    errors(&mut |addr| found(Read::Closed(addr)));
+    full
 }
 
 /// How long one attempt of a join lasts before its seeds are resolved
@@ -842,11 +876,12 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 tokio::spawn(stream::send(shared.clone(), t.dst, t.payload));
             } else if let Err(e) = socket.send_to(&t.payload, t.dst).await {
                 // With the error queue on, a pending ICMP error fails the
-                // next send once (ECONNREFUSED): read the queue, send again.
+                // next send once (ECONNREFUSED): read the socket (the
+                // datagrams queued, then the error queue), send again.
                 let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
                 if refused {
                     let mut engine = shared.engine.lock();
-                    read_closed_ports(&socket, &mut engine, shared.now());
+                    read_queued(&socket, &mut buf, &mut engine, shared.now());
                 }
                 let again = refused && socket.send_to(&t.payload, t.dst).await.is_ok();
                 if !again {
@@ -871,13 +906,11 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 let now = shared.now();
                 if let Ok((n, from)) = r {
                     engine.handle_packet(now, from, &buf[..n]);
-                    // Take whatever else is already queued on the socket
-                    // under the same lock: fewer wake-ups under load.
-                    read_queued(&socket, &mut buf, &mut engine, now);
-                } else {
-                    // An ICMP error pending (error queue): crash evidence.
-                    read_closed_ports(&socket, &mut engine, now);
                 }
+                // Take whatever else is already queued on the socket under
+                // the same lock (fewer wake-ups under load), then the
+                // closed ports reported (an error, here: crash evidence).
+                read_queued(&socket, &mut buf, &mut engine, now);
                 engine.handle_timeout(now);
             }
             // An ICMP error queued on the socket (a closed port) does not
@@ -887,7 +920,8 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 let mut engine = shared.engine.lock();
                 let now = shared.now();
                 let _ = socket.try_io(tokio::io::Interest::ERROR, || {
-                    read_closed_ports(&socket, &mut engine, now);
+                    // The datagrams queued before it first (read_queued).
+                    read_queued(&socket, &mut buf, &mut engine, now);
                     Err::<(), _>(io::ErrorKind::WouldBlock.into())
                 });
                 engine.handle_timeout(now);
@@ -896,11 +930,10 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
                 let mut engine = shared.engine.lock();
                 let now = shared.now();
                 // Read what is already waiting before a timer settles a
-                // probe: an ack in the buffer is not a missing ack.
+                // probe: an ack in the buffer is not a missing ack. And a
+                // closed port reported meanwhile, after the datagrams: a
+                // pending error does not always wake the receive above.
                 read_queued(&socket, &mut buf, &mut engine, now);
-                // And a closed port reported meanwhile: a pending error
-                // does not always wake the receive above.
-                read_closed_ports(&socket, &mut engine, now);
                 engine.handle_timeout(now);
             }
             _ = shared.wake.notified() => {}
@@ -913,6 +946,58 @@ async fn run(shared: Arc<Shared>, socket: UdpSocket) {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    /// Linux reports a closed port (an ICMP error) to the next receive,
+    /// ahead of a datagram queued before it: the datagram is still handed
+    /// over first, so news already delivered (a Left notice) is heard
+    /// before the evidence it explains.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn datagrams_queued_before_a_closed_port_are_handed_over_first() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(recverr::enable(&socket), "the error queue is on");
+        socket.set_nonblocking(true).unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"left", socket.local_addr().unwrap()).unwrap();
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        socket.send_to(b"ping", closed).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut buf = [0u8; 64];
+        // Loopback reports at once; the deadline only bounds a broken run.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !seen.borrow().iter().any(|s: &String| s.starts_with("closed"))
+            && Instant::now() < deadline
+        {
+            read_in_order(
+                &mut buf,
+                |b| {
+                    let r = socket.recv_from(b);
+                    if r.as_ref().is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock) {
+                        seen.borrow_mut().push("error".to_string());
+                    }
+                    r
+                },
+                |found| {
+                    recverr::closed_ports(&socket, found);
+                },
+                |read| {
+                    seen.borrow_mut().push(match read {
+                        Read::Datagram(from, bytes) => {
+                            format!("datagram {from} {}", String::from_utf8_lossy(bytes))
+                        }
+                        Read::Closed(addr) => format!("closed {addr}"),
+                    })
+                },
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let from = peer.local_addr().unwrap();
+        assert_eq!(
+            seen.into_inner(),
+            ["error".to_string(), format!("datagram {from} left"), format!("closed {closed}")],
+            "the error is reported first, handed over last"
+        );
+    }
 
     /// `local` timings shortened so a failure is known within a second or two.
     fn quick() -> Config {
