@@ -518,6 +518,33 @@ fn restarted_member_comes_back_with_higher_incarnation() {
     assert!(events(&mut a).iter().any(|e| matches!(e, Event::Joined(m) if m.name == "n2")));
 }
 
+/// A member that declared another dead (its port found closed, say)
+/// before hearing that it left takes the Left notice of that life when it
+/// comes: it reports the leave and holds it left, as its peers do, instead
+/// of every sync between them finding their views different (Left ranks
+/// above Dead in digests). A later death claim does not undo it.
+#[test]
+fn a_leave_heard_after_a_death_of_the_same_life_turns_it_into_a_leave() {
+    let mut all: Vec<Engine> = (1..=2).map(engine).collect();
+    mesh(&mut all);
+    let mut a = all.remove(0);
+    a.handle_packet(ms(1), addr(3), &codec::encode(&[Message::Dead(accusation("n2", 0, "n3"))]));
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Dead));
+    assert!(events(&mut a)
+        .iter()
+        .any(|e| matches!(e, Event::Failed { member, .. } if member.name == "n2")));
+    a.handle_packet(
+        ms(2),
+        addr(2),
+        &codec::encode(&[Message::Left(codec::Left { name: "n2".into(), incarnation: 0 })]),
+    );
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Left));
+    assert!(matches!(&events(&mut a)[..], [Event::Left(m)] if m.name == "n2"));
+    a.handle_packet(ms(3), addr(3), &codec::encode(&[Message::Dead(accusation("n2", 0, "n3"))]));
+    assert_eq!(state_of(&a, "n2"), Some(MemberState::Left), "a death does not undo a leave");
+    assert!(events(&mut a).is_empty());
+}
+
 #[test]
 fn stale_claims_do_not_override_newer_ones() {
     let mut a = engine(1);

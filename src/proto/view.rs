@@ -161,7 +161,15 @@ impl View {
                 MemberState::Suspect => incarnation > current,
                 MemberState::Dead | MemberState::Left => false,
             },
-            MemberState::Dead | MemberState::Left => held.is_live() && incarnation >= current,
+            MemberState::Dead => held.is_live() && incarnation >= current,
+            // A leave also explains a death we declared at that life (the
+            // port closed after a Left notice we had not heard yet, see
+            // crash evidence), as in the digests' rank order, where Left
+            // is above Dead: a Dead view meeting a Left one converges to
+            // Left instead of the two syncing for nothing until reaped.
+            MemberState::Left => {
+                (held.is_live() || held == MemberState::Dead) && incarnation >= current
+            }
         }
     }
 
@@ -387,6 +395,13 @@ mod tests {
         assert!(v.mark_gone(1, 2, String::from("n0"), dead, Duration::ZERO).is_some());
         assert!(!v.overrides(1, suspect, 9) && !v.overrides(1, dead, 9));
         assert!(v.mark_gone(1, 3, String::from("n0"), dead, Duration::ZERO).is_none());
+        assert!(v.overrides(1, alive, 3));
+        // ... or its leave at that life or later, which explains the death.
+        assert!(!v.overrides(1, MemberState::Left, 1) && v.overrides(1, MemberState::Left, 2));
+        let t = v.mark_gone(1, 2, String::from("n1"), MemberState::Left, Duration::ZERO);
+        assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))), "reported as a leave");
+        // Held: left. Nothing but a later life overrides it.
+        assert!(!v.overrides(1, dead, 9) && !v.overrides(1, MemberState::Left, 9));
         assert!(v.overrides(1, alive, 3));
     }
 
