@@ -245,12 +245,20 @@ def test_a_busy_python_program_does_not_make_its_node_look_dead(cluster: Cluster
         # (a pure-Python loop would hand it over every few milliseconds).
         sum(range(n))
         print("done", node.stats()["refutations"], time.perf_counter() - t, flush=True)
+        # Open until the peers were checked: a closed port is evidence of
+        # a crash, and a probe landing meanwhile would fail it.
+        sys.stdin.readline()
         node.close()
         """
     )
     with subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
+        assert proc.stdin is not None
         assert proc.stdout is not None and proc.stderr is not None
         assert proc.stdout.readline().strip() == "busy", proc.stderr.read()
         suspicions = sum(p.stats()["suspicions"] for p in peers)
@@ -266,4 +274,6 @@ def test_a_busy_python_program_does_not_make_its_node_look_dead(cluster: Cluster
             if m.name == "busy"
         )
         assert all(log.count("suspect", "busy") == 0 for log in cluster.logs.values())
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
         proc.wait(timeout=30)
