@@ -35,6 +35,10 @@ use crate::codec::{self, DatagramBuilder, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+/// How many entries ahead a pull's answer reads the one it encodes next
+/// ([`Table::read_ahead`](super::table::Table::read_ahead)).
+const READ_AHEAD: Id = 8;
+
 /// Pulls in a row that brought nothing new after which a link is dropped:
 /// on the LAN preset, 2 s of a quiet link.
 pub const LINK_IDLE_ROUNDS: u32 = 10;
@@ -199,6 +203,9 @@ impl Engine {
                     at += 1;
                     continue;
                 }
+                // Entries are read in id order, their idents all over
+                // memory: read one a few ahead so its miss overlaps.
+                self.view.table().read_ahead(id.saturating_add(READ_AHEAD));
                 let Some(msg) = self.view.claim(id) else {
                     at += 1;
                     continue;

@@ -6,7 +6,7 @@
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
-use super::table::Id;
+use super::table::{Id, NameNo};
 use super::view::Transition;
 use crate::codec::{self, FailureReason};
 use alloc::string::String;
@@ -45,6 +45,18 @@ impl Engine {
 
     /// Someone claims `name` is alive at `incarnation`.
     pub(crate) fn apply_alive(&mut self, now: Duration, alive: codec::AliveRef<'_>) {
+        self.apply_alive_numbered(now, alive, None);
+    }
+
+    /// [`Engine::apply_alive`], given the number that
+    /// [`Names::numbers`](super::table::Names::numbers) found
+    /// for the name a moment ago (`Some(None)`: none), if it was looked up.
+    pub(crate) fn apply_alive_numbered(
+        &mut self,
+        now: Duration,
+        alive: codec::AliveRef<'_>,
+        num: Option<Option<NameNo>>,
+    ) {
         let codec::AliveRef { name, addr, incarnation, meta } = alive;
         if name == self.name {
             // A claim about us from an earlier life (restart) or another
@@ -70,19 +82,36 @@ impl Engine {
             }
             return;
         }
-        let Some(id) = self.view.table().id(name) else {
-            let t = self.view.join_alive((name, addr, meta), incarnation, now);
-            let id = t.id;
-            self.apply(t);
-            // Reported from the entry: no copy of the name per view.
-            self.out.joined(self.view.entry(id));
-            // While linked, only first-hand news is gossiped: the links
-            // carry the rest in bulk (links.rs).
-            if self.links.gossip_new_member(self.view.table().len()) {
-                self.enqueue_update(id);
+        let found = match num {
+            Some(num) => self.view.table().find_numbered(name, num),
+            None => self.view.table().find(name),
+        };
+        let id = match found {
+            Ok(id) => id,
+            Err(num) => {
+                let ident = self.view.table().names().interned(num, name, addr, meta);
+                if Some(ident.num) != num {
+                    // The number found before was freed and given to
+                    // another name since: look again under the name's own.
+                    if self.view.table().id_numbered(ident.num).is_some() {
+                        let num = Some(Some(ident.num));
+                        drop(ident);
+                        return self.apply_alive_numbered(now, alive, num);
+                    }
+                }
+                let t = self.view.join_alive(ident, incarnation, now);
+                let id = t.id;
+                self.apply(t);
+                // Reported from the entry: no copy of the name per view.
+                self.out.joined(self.view.entry(id));
+                // While linked, only first-hand news is gossiped: the links
+                // carry the rest in bulk (links.rs).
+                if self.links.gossip_new_member(self.view.table().len()) {
+                    self.enqueue_update(id);
+                }
+                self.links.learned(id);
+                return;
             }
-            self.links.learned(id);
-            return;
         };
         // Most claims are old news: read before writing, so a snapshot
         // entry is copied only when it changes.

@@ -35,8 +35,9 @@ pub(crate) type Id = u32;
 pub(crate) type FixedHashMap<K, V> =
     std::collections::HashMap<K, V, core::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
 
-/// The hasher of [`Names`]' map: [`name_hash`]'s FNV-1a 64 finished with
-/// MurmurHash3's `fmix64`. Fixed like [`FixedHashMap`]'s SipHash with zero
+/// The hasher of [`Names`]' map: FNV-1a 64 finished with MurmurHash3's
+/// `fmix64`, so every byte of the name reaches the low bits that pick its
+/// bucket. Fixed like [`FixedHashMap`]'s SipHash with zero
 /// keys (and, like it, no defence against names chosen to collide), and
 /// several times cheaper for a short name: every member a view learns is
 /// looked up here (10⁸ lookups in a 10,000-member mass join). Nothing
@@ -64,6 +65,10 @@ impl core::hash::Hasher for NameHasher {
 type NameMap<V> =
     std::collections::HashMap<Arc<str>, V, core::hash::BuildHasherDefault<NameHasher>>;
 
+/// A name's number in its [`Names`]: dense, so a table finds a member's id
+/// at `ids[number]`, and reused once no engine holds the name any more.
+pub(crate) type NameNo = u32;
+
 /// What every view of one life of a member agrees on: its name, address and
 /// metadata. Interned in [`Names`], so the entries of all the engines
 /// sharing one point at the same copy.
@@ -73,17 +78,25 @@ pub(crate) struct Ident {
     pub(crate) addr: SocketAddr,
     pub(crate) meta: Box<[u8]>,
     /// The name's part of its summary hash term
-    /// ([`codec::summary_name_prefix`]), worked out once here rather
+    /// ([`crate::codec::summary_name_prefix`]), worked out once here rather
     /// than in every table walk.
     pub(crate) summary_prefix: u64,
+    /// The name's number: the same for every ident of one name, and kept
+    /// while any ident of it is held.
+    pub(crate) num: NameNo,
 }
 
 /// Names, addresses and metadata interned once for every engine that shares
 /// this: pass one to [`Engine::with_names`](super::Engine::with_names) (the
 /// simulator shares one between all its engines; a process hosting many
 /// nodes may too). Sharing never changes what an engine does, only where
-/// the bytes live. Safe to share between threads: it is locked only when
-/// an engine learns a name, address or metadata it did not hold.
+/// the bytes live. Safe to share between threads: it is locked briefly
+/// when an engine looks a name up.
+///
+/// Each name held has a number, so a member table finds a member at
+/// `ids[number]` rather than in a hash index of its own: the one hash
+/// lookup per claim received is here, for a whole datagram at once, and a
+/// table spends 4 bytes per name instead of a 16-byte hash slot.
 #[derive(Debug, Default)]
 pub struct Names {
     inner: std::sync::Mutex<Interned>,
@@ -91,17 +104,24 @@ pub struct Names {
 
 #[derive(Debug, Default)]
 struct Interned {
-    /// The idents by name (usually one per name; more while members
-    /// change address or metadata), and the name's accuser handle.
-    by_name: NameMap<Held>,
+    /// Each name's number.
+    by_name: NameMap<NameNo>,
+    /// What is held under each number (a free number's has no name).
+    held: Vec<Held>,
+    /// Numbers free for the next new name (last freed first).
+    free: Vec<NameNo>,
     /// Idents held, and the count at which unused ones are swept next.
     idents: usize,
     sweep_at: usize,
 }
 
-/// What [`Names`] holds under one name.
+/// What [`Names`] holds under one number.
 #[derive(Debug, Default)]
 struct Held {
+    /// The name (`None`: the number is free).
+    name: Option<Arc<str>>,
+    /// Its idents: usually one; more while members change address or
+    /// metadata.
     idents: Vec<Arc<Ident>>,
     /// The name as entries hold an accuser: one thin pointer (8 bytes, not
     /// the 16 of an `Arc<str>`), shared.
@@ -132,60 +152,138 @@ impl Names {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The number of `name`, if it is held.
+    pub(crate) fn number(&self, name: &str) -> Option<NameNo> {
+        self.lock().by_name.get(name).copied()
+    }
+
+    /// The numbers of `names` (`None`: not held), in order, appended to
+    /// `out`, under one lock. Reading each name's first ident brings into
+    /// the cache what [`Names::ident_numbered`] reads next: done for a
+    /// whole datagram's claims at once, the cache misses overlap instead of
+    /// following one another (see [`Table::prefetch`]).
+    pub(crate) fn numbers<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+        out: &mut Vec<Option<NameNo>>,
+    ) {
+        let i = self.lock();
+        out.extend(names.map(|name| {
+            let num = *i.by_name.get(name)?;
+            let held = &i.held[num as usize];
+            core::hint::black_box(held.idents.first().map(|d| d.addr));
+            Some(num)
+        }));
+    }
+
     /// The shared copy of `name`, as entries hold an accuser.
     pub(crate) fn accuser(&self, name: &str) -> Accuser {
         let mut i = self.lock();
-        let key = match i.by_name.get_key_value(name) {
-            Some((k, _)) => k.clone(),
-            None => {
-                i.sweep();
-                let k: Arc<str> = name.into();
-                i.by_name.insert(k.clone(), Held::default());
-                k
-            }
-        };
-        let held = i.by_name.get_mut(name).expect("just found or inserted");
-        held.accuser.get_or_insert_with(|| Arc::new(key)).clone()
+        let num = i.number_of(name);
+        let held = &mut i.held[num as usize];
+        let key = held.name.as_ref().expect("a held number has its name");
+        held.accuser.get_or_insert_with(|| Arc::new(key.clone())).clone()
     }
 
     /// The shared ident of `name` at `addr` with `meta`.
     pub(crate) fn ident(&self, name: &str, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
         let mut i = self.lock();
-        if let Some(held) = i.by_name.get(name) {
-            if let Some(id) = held.idents.iter().find(|d| d.addr == addr && *d.meta == *meta) {
-                return id.clone();
-            }
+        let num = i.number_of(name);
+        i.ident_at(num, addr, meta)
+    }
+
+    /// [`Names::ident`], given the name's number if [`Table::find`] just
+    /// gave one (saves looking the name up again).
+    pub(crate) fn interned(
+        &self,
+        num: Option<NameNo>,
+        name: &str,
+        addr: SocketAddr,
+        meta: &[u8],
+    ) -> Arc<Ident> {
+        match num {
+            Some(num) => self.ident_numbered(num, name, addr, meta),
+            None => self.ident(name, addr, meta),
         }
-        i.sweep();
-        let key = match i.by_name.get_key_value(name) {
-            Some((k, _)) => k.clone(),
-            None => name.into(),
-        };
-        let summary_prefix = crate::codec::summary_name_prefix(&key);
-        let ident = Arc::new(Ident { name: key.clone(), addr, meta: meta.into(), summary_prefix });
-        i.by_name.entry(key).or_default().idents.push(ident.clone());
-        i.idents += 1;
-        ident
+    }
+
+    /// [`Names::ident`] for a name looked up as `num` a moment ago
+    /// ([`Names::number`]): no second hash lookup, unless the number was
+    /// freed since (nothing held the name) and maybe given to another.
+    fn ident_numbered(&self, num: NameNo, name: &str, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
+        let mut i = self.lock();
+        let same = i.held.get(num as usize).and_then(|h| h.name.as_deref()) == Some(name);
+        let num = if same { num } else { i.number_of(name) };
+        i.ident_at(num, addr, meta)
     }
 }
 
 impl Interned {
+    /// The number of `name`, given one if it has none.
+    fn number_of(&mut self, name: &str) -> NameNo {
+        if let Some(&num) = self.by_name.get(name) {
+            return num;
+        }
+        self.sweep();
+        let key: Arc<str> = name.into();
+        let num = match self.free.pop() {
+            Some(num) => num,
+            None => {
+                self.held.push(Held::default());
+                NameNo::try_from(self.held.len() - 1).expect("fewer than 2³² names held")
+            }
+        };
+        self.held[num as usize].name = Some(key.clone());
+        self.by_name.insert(key, num);
+        num
+    }
+
+    /// The ident of number `num` (held) at `addr` with `meta`.
+    fn ident_at(&mut self, num: NameNo, addr: SocketAddr, meta: &[u8]) -> Arc<Ident> {
+        let held = &mut self.held[num as usize];
+        // Metadata is most often empty: its length is checked first.
+        let same = |d: &&Arc<Ident>| {
+            d.addr == addr && d.meta.len() == meta.len() && (meta.is_empty() || *d.meta == *meta)
+        };
+        if let Some(id) = held.idents.iter().find(same) {
+            return id.clone();
+        }
+        let name = held.name.clone().expect("a held number has its name");
+        let summary_prefix = crate::codec::summary_name_prefix(&name);
+        let ident = Arc::new(Ident { name, addr, meta: meta.into(), summary_prefix, num });
+        held.idents.push(ident.clone());
+        self.idents += 1;
+        if self.idents >= self.sweep_at {
+            self.sweep();
+        }
+        ident
+    }
+
     /// Drops what no engine holds any more, once the table has doubled
     /// since the last sweep: amortized O(1) per name interned, and names
-    /// churned through do not pile up. Order does not matter here.
+    /// churned through do not pile up. A name's number is freed with it:
+    /// no table maps it then, since every table entry holds its ident.
+    /// Order does not matter here.
     fn sweep(&mut self) {
         if self.idents + self.by_name.len() < self.sweep_at {
             return;
         }
         let mut idents = 0;
-        self.by_name.retain(|_, held| {
+        let (held, free) = (&mut self.held, &mut self.free);
+        self.by_name.retain(|_, &mut num| {
+            let h = &mut held[num as usize];
             // Held only here: no engine's entry holds it any more.
-            held.idents.retain(|d| Arc::strong_count(d) > 1);
-            if held.accuser.as_ref().is_some_and(|a| Arc::strong_count(a) == 1) {
-                held.accuser = None;
+            h.idents.retain(|d| Arc::strong_count(d) > 1);
+            if h.accuser.as_ref().is_some_and(|a| Arc::strong_count(a) == 1) {
+                h.accuser = None;
             }
-            idents += held.idents.len();
-            !held.idents.is_empty() || held.accuser.is_some()
+            idents += h.idents.len();
+            let keep = !h.idents.is_empty() || h.accuser.is_some();
+            if !keep {
+                *h = Held::default();
+                free.push(num);
+            }
+            keep
         });
         self.idents = idents;
         self.sweep_at = 2 * (idents + self.by_name.len()).max(512);
@@ -219,28 +317,18 @@ const SINCE_MASK: u64 = (1 << STATE_SHIFT) - 1;
 impl Entry {
     /// An entry for `member`, interned in `names`.
     pub(crate) fn new(names: &Names, member: &Member) -> Entry {
-        let mut e = Entry::alive(
-            names,
-            (&member.name, member.addr, &member.meta),
-            member.incarnation,
-            member.since,
-        );
+        let ident = names.ident(&member.name, member.addr, &member.meta);
+        let mut e = Entry::alive(ident, member.incarnation, member.since);
         e.set_state(member.state);
         e
     }
 
     /// An entry for a member alive at `incarnation` since `now`, named,
-    /// placed and described by `ident`, interned in `names`: what an Alive
-    /// claim about a member not known yet becomes, without building a
-    /// [`Member`] first (a mass join learns 10⁸ of them).
-    pub(crate) fn alive(
-        names: &Names,
-        (name, addr, meta): (&str, SocketAddr, &[u8]),
-        incarnation: u64,
-        now: Duration,
-    ) -> Entry {
-        let mut e =
-            Entry { ident: names.ident(name, addr, meta), incarnation, packed: 0, accuser: None };
+    /// placed and described by `ident`: what an Alive claim about a member
+    /// not known yet becomes, without building a [`Member`] first (a mass
+    /// join learns 10⁸ of them).
+    pub(crate) fn alive(ident: Arc<Ident>, incarnation: u64, now: Duration) -> Entry {
+        let mut e = Entry { ident, incarnation, packed: 0, accuser: None };
         e.set_since(now);
         e.set_state(MemberState::Alive);
         e
@@ -299,8 +387,8 @@ impl Entry {
     }
 }
 
-/// The entry of `id` in a table's parts (a free function, so that the name
-/// index can read names while the table changes it).
+/// The entry of `id` in a table's parts (a free function, so that it can
+/// be read while other parts of the table change).
 fn entry_of<'a>(
     base: &'a Snapshot,
     changed: &'a FixedHashMap<Id, Entry>,
@@ -396,7 +484,8 @@ fn nanos(d: Duration) -> u64 {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     entries: Vec<Entry>,
-    index: NameIndex,
+    /// Ids by name number ([`Ident::num`]), [`EMPTY`] where none.
+    ids: Vec<Id>,
     /// Members by state, indexed like [`MemberState`].
     counts: [usize; 4],
     /// Ids in name order.
@@ -418,13 +507,15 @@ impl Snapshot {
     ) -> Arc<Snapshot> {
         let mut s = Snapshot { names, ..Snapshot::default() };
         for member in members {
-            if s.index.get(&member.name, |i| s.entries[i as usize].name()).is_some() {
+            let entry = Entry::new(&s.names, &member);
+            let num = entry.ident.num as usize;
+            if s.ids.get(num).is_some_and(|&id| id != EMPTY) {
                 continue;
             }
             let id = s.entries.len() as Id;
-            s.entries.push(Entry::new(&s.names, &member));
+            s.entries.push(entry);
             s.counts[member.state as usize] += 1;
-            s.index.insert(&member.name, id, |i| s.entries[i as usize].name());
+            place(&mut s.ids, num, id);
         }
         let mut sorted: Vec<Id> = (0..s.entries.len() as Id).collect();
         sorted.sort_unstable_by(|&a, &b| {
@@ -446,8 +537,8 @@ impl Snapshot {
 
     /// One member by name.
     pub fn member(&self, name: &str) -> Option<Member> {
-        let id = self.index.get(name, |i| self.entries[i as usize].name())?;
-        Some(self.entries[id as usize].to_member())
+        let id = *self.ids.get(self.names.number(name)? as usize)?;
+        Some(self.entries.get(id as usize)?.to_member())
     }
 
     /// The interner the engines built on this view share.
@@ -465,19 +556,23 @@ pub(crate) struct Table {
     changed: FixedHashMap<Id, Entry>,
     /// Entries of the members learned here, from id `base.len()` on.
     own: Chunked<Entry>,
-    /// Names of the members learned here (and of reused snapshot slots).
-    index: NameIndex,
-    /// Snapshot ids reaped here at least once: the snapshot's index and
-    /// name order no longer speak for them (if reused, `index` and
+    /// Ids of the members learned here (and of reused snapshot slots) by
+    /// name number ([`Ident::num`]), [`EMPTY`] where none: 4 bytes per
+    /// name of the interner, which is about the names this table holds
+    /// (issue 16: a hash index of its own cost 16 bytes per member, and a
+    /// cache miss per claim received on top of the interner's lookup).
+    ids: Vec<Id>,
+    /// Snapshot ids reaped here at least once: the snapshot's `ids` and
+    /// name order no longer speak for them (if reused, `ids` and
     /// `own_sorted` do).
     base_gone: FixedHashMap<Id, ()>,
     /// Reaped ids, handed out again by [`Table::insert`] (last reaped
     /// first: deterministic).
     free: Vec<Id>,
-    /// The ids in `index`, in name order (the snapshot keeps its own),
+    /// The ids in `ids`, in name order (the snapshot keeps its own),
     /// but for those in `own_pending`.
     own_sorted: Vec<Id>,
-    /// Ids in `index` learned since `own_sorted` was last merged, in no
+    /// Ids in `ids` learned since `own_sorted` was last merged, in no
     /// order: inserting each into `own_sorted` at once moved half of it
     /// per member learned, O(n²) per view for a mass join (issue 16: 10⁴
     /// members learning 10⁴ each). Merged once they are twice as many,
@@ -514,20 +609,68 @@ impl Table {
         self.free.len()
     }
 
+    /// The id of member `name`.
     pub(crate) fn id(&self, name: &str) -> Option<Id> {
-        let (base, own) = (&self.base.index, &self.index);
-        if base.len == 0 && own.len == 0 {
-            return None;
+        self.find(name).ok()
+    }
+
+    /// The id of member `name`, or else the name's number if it is
+    /// interned (for [`Names::interned`]): one lookup in the interner per
+    /// claim received, whether the member is known or not.
+    pub(crate) fn find(&self, name: &str) -> Result<Id, Option<NameNo>> {
+        if self.base.ids.is_empty() && self.ids.is_empty() {
+            return Err(None); // nothing to find: the interner is not asked
         }
-        // Hashed once for both indexes: every claim received is looked up.
-        let hash = name_hash(name);
-        let entries = &self.base.entries;
-        if let Some(id) = base.get_hashed(hash, name, |i| entries[i as usize].name()) {
+        let num = self.names().number(name).ok_or(None)?;
+        self.id_numbered(num).ok_or(Some(num))
+    }
+
+    /// [`Table::find`] given the number `num` that [`Names::numbers`] gave
+    /// `name` a moment ago. Should the number have been freed since and
+    /// given to another name, the entry found under it says so, and the
+    /// name is looked up afresh.
+    pub(crate) fn find_numbered(
+        &self,
+        name: &str,
+        num: Option<NameNo>,
+    ) -> Result<Id, Option<NameNo>> {
+        let Some(num) = num else { return self.find(name) };
+        match self.id_numbered(num) {
+            Some(id) if self.get(id).is_some_and(|e| e.name() == name) => Ok(id),
+            Some(_) => self.find(name),
+            None => Err(Some(num)),
+        }
+    }
+
+    /// Reads, and so brings into the cache, where [`Table::find_numbered`]
+    /// will look for number `num`: a plain read whose value nothing waits
+    /// for (the crate forbids the `unsafe` of a prefetch intrinsic), so the
+    /// processor goes on with the next while it loads. A table too large
+    /// for the cache costs a miss per claim received (a mass join's 10⁸);
+    /// read for a whole datagram first, they overlap.
+    pub(crate) fn prefetch(&self, num: NameNo) {
+        let n = num as usize;
+        core::hint::black_box((self.base.ids.get(n).copied(), self.ids.get(n).copied()));
+    }
+
+    /// Reads, and so brings into the cache, entry `id`'s name (see
+    /// [`Table::prefetch`]): a walk in id order meets each member's shared
+    /// ident somewhere else in memory.
+    pub(crate) fn read_ahead(&self, id: Id) {
+        if let Some(e) = self.get(id) {
+            core::hint::black_box(e.name().as_bytes().first().copied());
+        }
+    }
+
+    /// The id of the member whose name has number `num`.
+    pub(crate) fn id_numbered(&self, num: NameNo) -> Option<Id> {
+        let n = num as usize;
+        if let Some(&id) = self.base.ids.get(n).filter(|&&id| id != EMPTY) {
             if self.base_gone.is_empty() || !self.base_gone.contains_key(&id) {
                 return Some(id);
             }
         }
-        own.get_hashed(hash, name, |i| self.name_of(i))
+        self.ids.get(n).copied().filter(|&id| id != EMPTY)
     }
 
     /// Removes member `id`: its name is free again (a member coming back
@@ -541,14 +684,12 @@ impl Table {
         let Some(e) = self.get_mut(id) else { return };
         e.packed |= REAPED;
         e.accuser = None;
-        let name = e.ident.name.clone();
+        let num = e.ident.num as usize;
         if (id as usize) < self.base.entries.len() {
             self.base_gone.insert(id, ());
         }
-        let (base, changed, own) = (&self.base, &self.changed, &self.own);
-        let name_of = |i| entry_of(base, changed, own, i).map_or("", Entry::name);
-        if self.index.get(&name, name_of) == Some(id) {
-            self.index.remove(&name, name_of);
+        if self.ids.get(num) == Some(&id) {
+            self.ids[num] = EMPTY;
             // O(members) per reap, not per message: reaps are rare.
             if let Some(at) = self.own_sorted.iter().position(|&o| o == id) {
                 self.own_sorted.remove(at);
@@ -593,10 +734,8 @@ impl Table {
 
     /// [`Table::insert`] of an entry interned in [`Table::names`].
     pub(crate) fn insert_entry(&mut self, entry: Entry) -> Id {
-        // Not in the table, so not in `index` either: placed without a
-        // search (a mass join inserts 10⁸ members).
         debug_assert!(self.id(entry.name()).is_none(), "inserted twice: {}", entry.name());
-        let hash = name_hash(entry.name());
+        let num = entry.ident.num as usize;
         let id = match self.free.pop() {
             Some(id) => {
                 if (id as usize) < self.base.entries.len() {
@@ -612,7 +751,7 @@ impl Table {
                 (self.len() - 1) as Id
             }
         };
-        self.index.insert_new(hash, id);
+        place(&mut self.ids, num, id);
         self.own_pending.push(id);
         if self.own_pending.len() > 32 + 2 * self.own_sorted.len() {
             self.merge_pending();
@@ -743,162 +882,18 @@ impl Table {
     }
 }
 
-/// Ids by name, in 8 bytes a slot: an open-addressing table (linear
-/// probing) of `(hash, id)` pairs keyed by the name's hash, the name itself
-/// read from the entry the id names. A map keyed by a copy of the name
-/// (`HashMap<Arc<str>, Id>`) costs 24 bytes a slot plus its control byte;
-/// this costs 8, so at 10,000 members the index is about 15 bytes per
-/// member entry instead of about 45. Lookups stay O(1) on average (load at
-/// most 3/4), and the hash is fixed ([`name_hash`]), so runs are
-/// reproducible. Nothing iterates it, so its order never shows.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct NameIndex {
-    /// A power of two of slots (or none); [`EMPTY`] in `id` marks a free one.
-    slots: Vec<Slot>,
-    len: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// The low 32 bits of the name's hash: its home slot is `hash & mask`,
-    /// and the rest tells most other names apart without reading them.
-    hash: u32,
-    id: Id,
-}
-
-/// The id of a free slot: never an entry's (ids count up from 0).
+/// The id of a name number with no member: never an entry's (ids count up
+/// from 0).
 const EMPTY: Id = Id::MAX;
 
-/// The fixed hash of a name, folded to the 32 bits a slot keeps: FNV-1a
-/// 64 finished with MurmurHash3's `fmix64`, so every byte reaches the low
-/// bits a home slot is picked by. Fixed, so runs are reproducible (and,
-/// like the SipHash with zero keys it replaces, no defence against names
-/// chosen to collide); a few nanoseconds for a short name, several times
-/// less than SipHash, and a mass join hashes every member learned in every
-/// view (10⁸ names at 10,000 members).
-fn name_hash(name: &str) -> u32 {
-    let h = fmix64(fnv1a(FNV_OFFSET, name.as_bytes()));
-    (h ^ (h >> 32)) as u32
-}
-
-impl NameIndex {
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.len
+/// Sets `ids[num]` to `id`, growing `ids` (amortized doubling; its length
+/// is the highest number placed plus one, so untouched room costs no
+/// pages).
+fn place(ids: &mut Vec<Id>, num: usize, id: Id) {
+    if ids.len() <= num {
+        ids.resize(num + 1, EMPTY);
     }
-
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
-    /// The slot holding `name`, if any; `name_of` reads an id's name.
-    fn find<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<usize> {
-        if self.len == 0 {
-            return None; // not worth hashing the name
-        }
-        self.find_hashed(name_hash(name), name, name_of)
-    }
-
-    /// [`NameIndex::find`] given the name's hash.
-    fn find_hashed<'a>(
-        &self,
-        hash: u32,
-        name: &str,
-        name_of: impl Fn(Id) -> &'a str,
-    ) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let mask = self.mask();
-        let mut at = hash as usize & mask;
-        loop {
-            let s = self.slots[at];
-            if s.id == EMPTY {
-                return None;
-            }
-            if s.hash == hash && name_of(s.id) == name {
-                return Some(at);
-            }
-            at = (at + 1) & mask;
-        }
-    }
-
-    /// The id named `name`.
-    pub(crate) fn get<'a>(&self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
-        self.find(name, name_of).map(|at| self.slots[at].id)
-    }
-
-    /// [`NameIndex::get`] given the name's hash ([`name_hash`]).
-    fn get_hashed<'a>(&self, hash: u32, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
-        self.find_hashed(hash, name, name_of).map(|at| self.slots[at].id)
-    }
-
-    /// Indexes `id` under `name`, replacing the id it had.
-    pub(crate) fn insert<'a>(&mut self, name: &str, id: Id, name_of: impl Fn(Id) -> &'a str) {
-        debug_assert_ne!(id, EMPTY);
-        let hash = name_hash(name);
-        if let Some(at) = self.find_hashed(hash, name, name_of) {
-            self.slots[at].id = id;
-            return;
-        }
-        self.insert_new(hash, id);
-    }
-
-    /// Indexes `id` under a name with hash `hash` ([`name_hash`]) that the
-    /// index does not hold: no search for it first.
-    fn insert_new(&mut self, hash: u32, id: Id) {
-        debug_assert_ne!(id, EMPTY);
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.resize((self.slots.len() * 2).max(8));
-        }
-        self.place(Slot { hash, id });
-        self.len += 1;
-    }
-
-    /// Drops `name`; returns the id it had.
-    pub(crate) fn remove<'a>(&mut self, name: &str, name_of: impl Fn(Id) -> &'a str) -> Option<Id> {
-        let mut at = self.find(name, name_of)?;
-        let id = self.slots[at].id;
-        // Backward-shift deletion: pull later slots of the run back over
-        // the hole if their home is not between the hole and them.
-        let mask = self.mask();
-        let mut next = (at + 1) & mask;
-        while self.slots[next].id != EMPTY {
-            let home = self.slots[next].hash as usize & mask;
-            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(at) & mask) {
-                self.slots[at] = self.slots[next];
-                at = next;
-            }
-            next = (next + 1) & mask;
-        }
-        self.slots[at].id = EMPTY;
-        self.len -= 1;
-        // Shrink once far below capacity: after a burst of reaps, not per
-        // operation (halving at an eighth full, amortized O(1)).
-        if self.slots.len() > 64 && self.len * 8 < self.slots.len() {
-            self.resize(self.slots.len() / 2);
-        }
-        Some(id)
-    }
-
-    fn place(&mut self, slot: Slot) {
-        let mask = self.mask();
-        let mut at = slot.hash as usize & mask;
-        while self.slots[at].id != EMPTY {
-            at = (at + 1) & mask;
-        }
-        self.slots[at] = slot;
-    }
-
-    fn resize(&mut self, slots: usize) {
-        let old =
-            core::mem::replace(&mut self.slots, alloc::vec![Slot { hash: 0, id: EMPTY }; slots]);
-        for s in old {
-            if s.id != EMPTY {
-                self.place(s);
-            }
-        }
-    }
+    ids[num] = id;
 }
 
 #[cfg(test)]
@@ -1025,40 +1020,73 @@ mod tests {
         assert_eq!(small.chunks[0].capacity(), 32, "a small table holds about what it uses");
     }
 
+    /// The budget of issue 16: ten thousand full views in 8 GiB leave
+    /// about 80 bytes per member entry. The entry itself is 32 bytes; its
+    /// slot by name number (4 bytes) and in name order (4 bytes) come on
+    /// top; name, address and metadata are shared ([`Names`]).
+    #[cfg(target_pointer_width = "64")]
     #[test]
     fn an_entry_fits_the_budget() {
         assert_eq!(core::mem::size_of::<Entry>(), 32);
-        assert_eq!(core::mem::size_of::<Slot>(), 8);
-        assert!(core::mem::size_of::<Entry>() + 2 * 8 + 4 <= 60);
+        assert!(core::mem::size_of::<Entry>() + 2 * core::mem::size_of::<Id>() <= 60);
     }
 
-    /// The name index agrees with a map through inserts, replacements and
-    /// removals (backward shifts included), and shrinks after they drain.
+    /// Tables sharing one interner find each member by its name's number
+    /// through reaps, reused slots, sweeps of the interner and numbers
+    /// handed on to new names: a name is found exactly where a map of
+    /// what each table holds says.
     #[test]
-    fn name_index_finds_what_a_map_finds() {
-        let names: Vec<String> = (0..3000).map(|i| alloc::format!("node-{i}")).collect();
-        let name_of = |i: Id| names[i as usize].as_str();
-        let mut idx = NameIndex::default();
-        let mut map = std::collections::HashMap::new();
-        for i in 0..3000u32 {
-            idx.insert(&names[i as usize], i, name_of);
-            map.insert(i, ());
+    fn tables_sharing_names_find_members_through_churn() {
+        use std::collections::BTreeMap;
+        let names = Names::new();
+        let base_names: Vec<String> = (0..100).map(|i| alloc::format!("s{i}")).collect();
+        let base = Snapshot::with_names(names.clone(), base_names.iter().map(|n| member(n)));
+        let mut a = Table::with_base(base.clone());
+        let mut b = Table::with_base(Snapshot::with_names(names.clone(), []));
+        let mut held_a: BTreeMap<String, Id> =
+            base_names.iter().map(|n| (n.clone(), a.id(n).expect("in the snapshot"))).collect();
+        let mut held_b: BTreeMap<String, Id> = BTreeMap::new();
+        let mut every: Vec<String> = base_names.clone();
+        for round in 0..20 {
+            for i in 0..300 {
+                let n = alloc::format!("r{round}-{i}");
+                held_a.insert(n.clone(), a.insert(&member(&n)));
+                if i % 2 == 0 {
+                    held_b.insert(n.clone(), b.insert(&member(&n)));
+                }
+                every.push(n);
+            }
+            let gone: Vec<String> = held_a
+                .keys()
+                .enumerate()
+                .filter(|(k, _)| k % 3 != 0)
+                .map(|(_, n)| n.clone())
+                .collect();
+            for n in gone {
+                a.reap(held_a.remove(&n).expect("held"));
+            }
+            for n in held_b
+                .keys()
+                .filter(|n| !n.starts_with(&alloc::format!("r{round}-")))
+                .cloned()
+                .collect::<Vec<_>>()
+            {
+                b.reap(held_b.remove(&n).expect("held"));
+            }
+            for (t, held) in [(&a, &held_a), (&b, &held_b)] {
+                for n in &every {
+                    let want = held.get(n).copied();
+                    assert_eq!(t.id(n), want, "round {round}: {n}");
+                    if let Some(id) = want {
+                        assert_eq!(t.get(id).map(Entry::name), Some(n.as_str()));
+                    }
+                }
+            }
         }
-        for i in (0..3000u32).filter(|i| i % 3 != 0) {
-            assert_eq!(idx.remove(&names[i as usize], name_of), Some(i));
-            map.remove(&i);
-        }
-        assert_eq!(idx.remove("node-1", name_of), None);
-        for (i, n) in names.iter().enumerate() {
-            assert_eq!(idx.get(n, name_of), map.get(&(i as Id)).map(|_| i as Id), "{n}");
-        }
-        assert_eq!(idx.get("elsewhere", name_of), None);
-        assert_eq!(idx.len(), 1000);
-        for i in (0..3000u32).filter(|i| i % 3 == 0) {
-            assert_eq!(idx.remove(&names[i as usize], name_of), Some(i));
-        }
-        assert_eq!(idx.len(), 0);
-        assert!(idx.slots.len() <= 64, "drained, it shrinks: {} slots", idx.slots.len());
+        assert!(names.len() < every.len() / 2, "names no table holds are swept: {}", names.len());
+        let numbers = names.lock().held.len();
+        assert!(numbers < every.len() / 2, "their numbers go to new names: {numbers} given");
+        assert!(a.len() < 1000, "reaped slots are reused: {} ids", a.len());
     }
 
     /// Engines sharing one interner share one copy of each ident, and

@@ -10,7 +10,7 @@
 
 use super::event::Event;
 use super::member::{Member, MemberState};
-use super::table::{Entry, Id, Snapshot, Table};
+use super::table::{Entry, Id, Ident, Snapshot, Table};
 use crate::codec::{self, Message};
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -187,12 +187,12 @@ impl View {
     /// them), so the transition carries no event.
     pub(crate) fn join_alive(
         &mut self,
-        ident: (&str, SocketAddr, &[u8]),
+        ident: Arc<Ident>,
         incarnation: u64,
         now: Duration,
     ) -> Transition {
         self.counts[MemberState::Alive as usize] += 1;
-        let entry = Entry::alive(self.table.names(), ident, incarnation, now);
+        let entry = Entry::alive(ident, incarnation, now);
         let id = self.table.insert_entry(entry);
         Transition { id, from: None, to: MemberState::Alive, event: None }
     }
@@ -424,7 +424,8 @@ mod tests {
         let t = v.mark_alive(1, Duration::from_secs(4));
         assert!(matches!(t.event, Some(Event::Joined(_))), "back from the gone is a join");
         assert_eq!(held(&v, 1), (MemberState::Alive, 1));
-        let t = v.join_alive(("n2", addr(2), &[]), 0, Duration::from_secs(5));
+        let ident = v.table.names().ident("n2", addr(2), &[]);
+        let t = v.join_alive(ident, 0, Duration::from_secs(5));
         assert_eq!((t.id, t.from, v.live_members()), (2, None, 3));
         assert_eq!(v.announce(Duration::from_secs(5), 7), 8, "above the accusation");
         v.reap(2);
