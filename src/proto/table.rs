@@ -123,7 +123,7 @@ struct Held {
     /// Its idents: usually one; more while members change address or
     /// metadata.
     idents: Vec<Arc<Ident>>,
-    /// The name as entries hold an accuser: one thin pointer (8 bytes, not
+    /// The name as tables hold an accuser: one thin pointer (8 bytes, not
     /// the 16 of an `Arc<str>`), shared.
     accuser: Option<Accuser>,
 }
@@ -290,9 +290,12 @@ impl Interned {
     }
 }
 
-/// A member table entry: 32 bytes on 64-bit targets (checked by a test),
-/// with the name, address and metadata behind one shared pointer. Read
-/// the public [`Member`] with [`Entry::to_member`].
+/// A member table entry: 24 bytes on 64-bit targets (checked by a test),
+/// with the name, address and metadata behind one shared pointer. Who
+/// accused a suspect or dead member is kept beside, in the table
+/// ([`Table::accuser`]): few entries have one, and 8 bytes more in each
+/// were 0.8 GB of the 10⁸ entries of 10,000 simulated views. Read the
+/// public [`Member`] with [`Entry::to_member`].
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) ident: Arc<Ident>,
@@ -300,11 +303,9 @@ pub(crate) struct Entry {
     /// Local time of the last state change in nanoseconds (the low 61
     /// bits: 73 years, saturating), the state (2 bits, [`MemberState`]
     /// order) and whether the entry was reaped (the top bit), in one word:
-    /// a separate state byte and reaped flag padded the entry from 32
-    /// bytes to 40, 0.8 GB of the 10⁸ entries of 10,000 simulated views.
+    /// a separate state byte and reaped flag would pad the entry by 8
+    /// bytes, 0.8 GB of the 10⁸ entries of 10,000 simulated views.
     packed: u64,
-    /// Who raised the suspicion or declared the death we hold.
-    pub(crate) accuser: Option<Accuser>,
 }
 
 /// Where [`Entry::packed`] keeps the state: bits 61 and 62.
@@ -328,7 +329,7 @@ impl Entry {
     /// not known yet becomes, without building a [`Member`] first (a mass
     /// join learns 10⁸ of them).
     pub(crate) fn alive(ident: Arc<Ident>, incarnation: u64, now: Duration) -> Entry {
-        let mut e = Entry { ident, incarnation, packed: 0, accuser: None };
+        let mut e = Entry { ident, incarnation, packed: 0 };
         e.set_since(now);
         e.set_state(MemberState::Alive);
         e
@@ -367,11 +368,6 @@ impl Entry {
 
     pub(crate) fn set_since(&mut self, now: Duration) {
         self.packed = self.packed & !SINCE_MASK | nanos(now).min(SINCE_MASK);
-    }
-
-    /// The accuser's name, empty if none.
-    pub(crate) fn accuser(&self) -> &str {
-        self.accuser.as_deref().map_or("", |a| a)
     }
 
     /// The member as users see it (owned: built at the API boundary).
@@ -415,7 +411,7 @@ fn entry_of<'a>(
 /// onto freshly faulted pages); that was a fifth of a 10,000-member mass
 /// join's time. Here only the first chunk grows (doubling, so a small view
 /// pays for what it holds), the others are allocated full size at once, so
-/// slack is at most one chunk (8 KiB) per table, about 1 byte per member
+/// slack is at most one chunk (6 KiB) per table, under 1 byte per member
 /// entry at 10,000. Reading an entry costs one more load (the chunk
 /// pointers: a few hundred bytes, in cache).
 #[derive(Debug, Clone)]
@@ -424,7 +420,7 @@ pub(crate) struct Chunked<T> {
     len: usize,
 }
 
-/// Entries per [`Chunked`] chunk (a power of two: 8 KiB of 32-byte entries).
+/// Entries per [`Chunked`] chunk (a power of two: 6 KiB of 24-byte entries).
 const CHUNK: usize = 256;
 
 impl<T> Default for Chunked<T> {
@@ -554,6 +550,9 @@ pub(crate) struct Table {
     base: Arc<Snapshot>,
     /// Snapshot slots that changed here (or were reaped, or reused).
     changed: FixedHashMap<Id, Entry>,
+    /// Who raised the suspicion or declared the death held of a member
+    /// (only those that have one: most entries do not).
+    accusers: FixedHashMap<Id, Accuser>,
     /// Entries of the members learned here, from id `base.len()` on.
     own: Chunked<Entry>,
     /// Ids of the members learned here (and of reused snapshot slots) by
@@ -683,8 +682,8 @@ impl Table {
         }
         let Some(e) = self.get_mut(id) else { return };
         e.packed |= REAPED;
-        e.accuser = None;
         let num = e.ident.num as usize;
+        self.set_accuser(id, None);
         if (id as usize) < self.base.entries.len() {
             self.base_gone.insert(id, ());
         }
@@ -698,6 +697,35 @@ impl Table {
             }
         }
         self.free.push(id);
+    }
+
+    /// The name of whoever accused member `id` (of the suspicion or death
+    /// held), empty if none.
+    pub(crate) fn accuser(&self, id: Id) -> &str {
+        if self.accusers.is_empty() {
+            return "";
+        }
+        self.accusers.get(&id).map_or("", |a| a)
+    }
+
+    /// Sets (or, with `None`, drops) who accused member `id`.
+    pub(crate) fn set_accuser(&mut self, id: Id, accuser: Option<Accuser>) {
+        match accuser {
+            Some(a) => {
+                self.accusers.insert(id, a);
+            }
+            None => {
+                if self.accusers.is_empty() || self.accusers.remove(&id).is_none() {
+                    return;
+                }
+                // Room given back once a storm of accusations is over:
+                // at a quarter full, to half (amortized O(1)).
+                let (len, cap) = (self.accusers.len(), self.accusers.capacity());
+                if cap > 64 && len * 4 <= cap {
+                    self.accusers.shrink_to(len * 2);
+                }
+            }
+        }
     }
 
     /// Whether member `id` was reaped (and its id not reused yet).
@@ -992,12 +1020,6 @@ mod tests {
         assert!(name_key("ab") < name_key("ab\0\x01") && name_key("b") > name_key("abcdefghij"));
     }
 
-    /// The budget of issue 16: ten thousand full views in 8 GiB leave
-    /// about 80 bytes per member entry. The entry itself is 32 bytes; the
-    /// name index slot (8 bytes, at most twice as many slots as names
-    /// after it grew: 16) and the name-order slot (4 bytes) come on top;
-    /// name, address and metadata are shared ([`Names`]).
-    #[cfg(target_pointer_width = "64")]
     /// Chunked storage reads back what was pushed across chunk bounds, and
     /// its slack stays under one chunk.
     #[test]
@@ -1021,13 +1043,13 @@ mod tests {
     }
 
     /// The budget of issue 16: ten thousand full views in 8 GiB leave
-    /// about 80 bytes per member entry. The entry itself is 32 bytes; its
+    /// about 80 bytes per member entry. The entry itself is 24 bytes; its
     /// slot by name number (4 bytes) and in name order (4 bytes) come on
     /// top; name, address and metadata are shared ([`Names`]).
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn an_entry_fits_the_budget() {
-        assert_eq!(core::mem::size_of::<Entry>(), 32);
+        assert_eq!(core::mem::size_of::<Entry>(), 24);
         assert!(core::mem::size_of::<Entry>() + 2 * core::mem::size_of::<Id>() <= 60);
     }
 

@@ -137,12 +137,16 @@ impl View {
                 incarnation,
                 meta: e.meta(),
             }),
-            MemberState::Suspect => {
-                codec::Claim::Suspect(codec::AccusationRef { name, incarnation, from: e.accuser() })
-            }
-            MemberState::Dead => {
-                codec::Claim::Dead(codec::AccusationRef { name, incarnation, from: e.accuser() })
-            }
+            MemberState::Suspect => codec::Claim::Suspect(codec::AccusationRef {
+                name,
+                incarnation,
+                from: self.table.accuser(id),
+            }),
+            MemberState::Dead => codec::Claim::Dead(codec::AccusationRef {
+                name,
+                incarnation,
+                from: self.table.accuser(id),
+            }),
             MemberState::Left => codec::Claim::Left(codec::LeftRef { name, incarnation }),
         })
     }
@@ -223,9 +227,7 @@ impl View {
     /// Member `id` is alive, its accusation dropped. Reports `Alive` when
     /// it was suspect, `Joined` when it was dead or gone.
     pub(crate) fn mark_alive(&mut self, id: Id, now: Duration) -> Transition {
-        if let Some(e) = self.table.get_mut(id) {
-            e.accuser = None;
-        }
+        self.table.set_accuser(id, None);
         let from = self.set_state(id, MemberState::Alive, now);
         let event = match from {
             Some(MemberState::Suspect) => self.snapshot(id).map(Event::Alive),
@@ -245,9 +247,9 @@ impl View {
         now: Duration,
     ) -> Transition {
         let accuser = self.table.names().accuser(&accuser);
+        self.table.set_accuser(id, Some(accuser));
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
-            e.accuser = Some(accuser);
         }
         let from = self.set_state(id, MemberState::Suspect, now);
         let event = match from {
@@ -261,9 +263,7 @@ impl View {
     /// gossip names it.
     pub(crate) fn confirm(&mut self, id: Id, accuser: String) {
         let accuser = self.table.names().accuser(&accuser);
-        if let Some(e) = self.table.get_mut(id) {
-            e.accuser = Some(accuser);
-        }
+        self.table.set_accuser(id, Some(accuser));
     }
 
     /// Member `id` is dead (`state == Dead`, by `accuser`'s word) or left
@@ -281,9 +281,9 @@ impl View {
             return None;
         }
         let accuser = self.table.names().accuser(&accuser);
+        self.table.set_accuser(id, Some(accuser));
         if let Some(e) = self.table.get_mut(id) {
             e.incarnation = incarnation;
-            e.accuser = Some(accuser);
         }
         let from = self.set_state(id, state, now);
         let event = self.snapshot(id).map(|member| match state {
@@ -416,7 +416,7 @@ mod tests {
         assert_eq!((v.count(MemberState::Suspect), v.live_members()), (1, 2));
         let t = v.mark_alive(1, Duration::from_secs(2));
         assert!(matches!(t.event, Some(Event::Alive(_))));
-        assert_eq!(v.entry(1).accuser(), "", "the accusation is dropped");
+        assert_eq!(v.table.accuser(1), "", "the accusation is dropped");
         let t = v.mark_gone(1, 0, String::from("n0"), MemberState::Left, Duration::from_secs(3));
         assert!(matches!(t.and_then(|t| t.event), Some(Event::Left(_))));
         assert_eq!((v.live_members(), v.count(MemberState::Left)), (1, 1));
