@@ -531,7 +531,7 @@ impl Engine {
             match msg {
                 codec::Decoded::Alive(alive) => {
                     let num = next.next().flatten();
-                    self.apply_alive_numbered(now, alive, Some(num));
+                    self.apply_alive_numbered(now, alive, num);
                 }
                 codec::Decoded::Message(msg) => self.handle_message(now, from, msg),
             }

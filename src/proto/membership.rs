@@ -6,10 +6,11 @@
 use super::engine::Engine;
 use super::event::Event;
 use super::member::MemberState;
-use super::table::{Id, NameNo};
+use super::table::{Id, Ident, NameNo};
 use super::view::Transition;
 use crate::codec::{self, FailureReason};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -43,19 +44,35 @@ impl Engine {
         self.piggyback.push(id, None);
     }
 
+    /// A member not known before, named, placed and described by `ident`,
+    /// joins alive at `incarnation`, learned from an Alive claim.
+    fn join_new(&mut self, now: Duration, ident: Arc<Ident>, incarnation: u64) {
+        let t = self.view.join_alive(ident, incarnation, now);
+        let id = t.id;
+        self.apply(t);
+        // Reported from the entry: no copy of the name per view.
+        self.out.joined(self.view.entry(id));
+        // While linked, only first-hand news is gossiped: the links carry
+        // the rest in bulk (links.rs).
+        if self.links.gossip_new_member(self.view.table().len()) {
+            self.enqueue_update(id);
+        }
+        self.links.learned(id);
+    }
+
     /// Someone claims `name` is alive at `incarnation`.
     pub(crate) fn apply_alive(&mut self, now: Duration, alive: codec::AliveRef<'_>) {
         self.apply_alive_numbered(now, alive, None);
     }
 
     /// [`Engine::apply_alive`], given the number that
-    /// [`Names::numbers`](super::table::Names::numbers) found
-    /// for the name a moment ago (`Some(None)`: none), if it was looked up.
+    /// [`Names::numbers`](super::table::Names::numbers) found for the name
+    /// a moment ago, if it found one (`None`: the name is looked up here).
     pub(crate) fn apply_alive_numbered(
         &mut self,
         now: Duration,
         alive: codec::AliveRef<'_>,
-        num: Option<Option<NameNo>>,
+        num: Option<NameNo>,
     ) {
         let codec::AliveRef { name, addr, incarnation, meta } = alive;
         if name == self.name {
@@ -90,27 +107,16 @@ impl Engine {
             Ok(id) => id,
             Err(num) => {
                 let ident = self.view.table().names().interned(num, name, addr, meta);
-                if Some(ident.num) != num {
-                    // The number found before was freed and given to
-                    // another name since: look again under the name's own.
-                    if self.view.table().id_numbered(ident.num).is_some() {
-                        let num = Some(Some(ident.num));
-                        drop(ident);
-                        return self.apply_alive_numbered(now, alive, num);
+                // The number found before was freed and given to another
+                // name since: the member may be held under the name's own.
+                let renumbered = Some(ident.num) != num;
+                match renumbered.then(|| self.view.table().id_numbered(ident.num)).flatten() {
+                    Some(id) => id,
+                    None => {
+                        self.join_new(now, ident, incarnation);
+                        return;
                     }
                 }
-                let t = self.view.join_alive(ident, incarnation, now);
-                let id = t.id;
-                self.apply(t);
-                // Reported from the entry: no copy of the name per view.
-                self.out.joined(self.view.entry(id));
-                // While linked, only first-hand news is gossiped: the links
-                // carry the rest in bulk (links.rs).
-                if self.links.gossip_new_member(self.view.table().len()) {
-                    self.enqueue_update(id);
-                }
-                self.links.learned(id);
-                return;
             }
         };
         // Most claims are old news: read before writing, so a snapshot

@@ -557,9 +557,11 @@ pub(crate) struct Table {
     own: Chunked<Entry>,
     /// Ids of the members learned here (and of reused snapshot slots) by
     /// name number ([`Ident::num`]), [`EMPTY`] where none: 4 bytes per
-    /// name of the interner, which is about the names this table holds
-    /// (issue 16: a hash index of its own cost 16 bytes per member, and a
-    /// cache miss per claim received on top of the interner's lookup).
+    /// name number up to the highest this table holds: about the names it
+    /// holds when its engine has the interner to itself or shares it with
+    /// engines of the same cluster (issue 16: a hash index of its own cost
+    /// 16 bytes per member, and a cache miss per claim received on top of
+    /// the interner's lookup).
     ids: Vec<Id>,
     /// Snapshot ids reaped here at least once: the snapshot's `ids` and
     /// name order no longer speak for them (if reused, `ids` and
@@ -628,12 +630,7 @@ impl Table {
     /// `name` a moment ago. Should the number have been freed since and
     /// given to another name, the entry found under it says so, and the
     /// name is looked up afresh.
-    pub(crate) fn find_numbered(
-        &self,
-        name: &str,
-        num: Option<NameNo>,
-    ) -> Result<Id, Option<NameNo>> {
-        let Some(num) = num else { return self.find(name) };
+    pub(crate) fn find_numbered(&self, name: &str, num: NameNo) -> Result<Id, Option<NameNo>> {
         match self.id_numbered(num) {
             Some(id) if self.get(id).is_some_and(|e| e.name() == name) => Ok(id),
             Some(_) => self.find(name),
