@@ -109,6 +109,10 @@ pub struct Engine {
     /// The anti-entropy period the first sync's phase was drawn within,
     /// until that sync comes (`sync_tick`).
     pub(crate) first_sync_drawn_for: Option<Duration>,
+    /// The summary hash as last worked out, kept up to date from the
+    /// journals of the table and the store while both run (see
+    /// `Engine::digest_hash`).
+    pub(crate) summary: Option<u64>,
     /// Eager gossip rounds run in the window starting at `eager_window`
     /// (see `Engine::gossip_news`).
     pub(crate) eager_rounds: u32,
@@ -185,6 +189,7 @@ impl Engine {
             next_seq: 0,
             leaving: false,
             first_sync_drawn_for: None,
+            summary: None,
             eager_rounds: 0,
             eager_window: now,
             timers: Timers::default(),
@@ -217,6 +222,9 @@ impl Engine {
             engine.first_sync_drawn_for = Some(period);
         }
         engine.timers.arm(now + engine.config.state_gc_grace / 4, Timer::Collect);
+        // Starts the summary hash kept by changes (one walk of the table
+        // it starts with), so members learned later cost it no walk.
+        engine.digest_hash();
         Ok(engine)
     }
 

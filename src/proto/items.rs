@@ -6,7 +6,7 @@
 use super::engine::Engine;
 use super::event::Event;
 use super::item_log::{Change, ItemLog};
-use super::table::{FixedHashMap, Id};
+use super::table::{FixedHashMap, Id, Journal};
 use super::timer::Timer;
 use crate::codec::{self, Item, Message, Value};
 use alloc::string::String;
@@ -57,6 +57,10 @@ pub(crate) struct Store {
     logs: FixedHashMap<Id, ItemLog>,
     /// This life of the member (see [`Engine::set_generation`]).
     pub(crate) generation: u64,
+    /// Each changed log's generation and watermark before the change (see
+    /// [`Journal`]): for the summary hash, kept up to date by
+    /// anti_entropy.rs.
+    journal: Journal<(u64, u64)>,
 }
 
 impl Store {
@@ -72,12 +76,14 @@ impl Store {
 
     /// Member `id`'s log, to change it.
     pub(crate) fn log_mut(&mut self, id: Id) -> Option<&mut ItemLog> {
+        self.note(id);
         self.logs.get_mut(&id)
     }
 
     /// Member `id`'s log, started empty for its life `generation` if we
     /// held none.
     fn log_or_new(&mut self, id: Id, generation: u64) -> &mut ItemLog {
+        self.note(id);
         self.logs.entry(id).or_insert_with(|| ItemLog { generation, ..ItemLog::default() })
     }
 
@@ -90,18 +96,40 @@ impl Store {
 
     /// Forgets member `id`'s log (the member was reaped).
     pub(crate) fn forget(&mut self, id: Id) {
+        self.note(id);
         self.logs.remove(&id);
     }
 
     /// Runs this member, `me`, as life `generation` from now on.
     pub(crate) fn set_generation(&mut self, me: Id, generation: u64) {
+        self.note(me);
         self.generation = generation;
         if let Some(log) = self.logs.get_mut(&me) {
             log.generation = generation;
         }
     }
 
-    /// Collects, in every log, what is older than `horizon`.
+    /// The generation and watermark of member `id`'s log, (0, 0) if we
+    /// hold none: its part of the summary hash.
+    pub(crate) fn marks(&self, id: Id) -> (u64, u64) {
+        self.logs.get(&id).map_or((0, 0), |l| (l.generation, l.watermark))
+    }
+
+    /// Notes in the journal that `id`'s log may be about to change.
+    fn note(&mut self, id: Id) {
+        if self.journal.is_on() {
+            let was = self.marks(id);
+            self.journal.note(id, || was);
+        }
+    }
+
+    /// The journal of changes to logs, for the summary hash.
+    pub(crate) fn journal(&mut self) -> &mut Journal<(u64, u64)> {
+        &mut self.journal
+    }
+
+    /// Collects, in every log, what is older than `horizon` (generations
+    /// and watermarks stay as they are: the journal need not hear of it).
     fn collect(&mut self, horizon: Duration) {
         for log in self.logs.values_mut() {
             log.collect(horizon);

@@ -1149,3 +1149,56 @@ fn a_pull_is_answered_for_linked_members_only() {
     assert!(transmits(seed).is_empty(), "a forged Pull drew an answer");
     assert_eq!(seed.stats().syncs_refused, refused + 1);
 }
+
+/// The summary hash is kept up to date from the changes the table's and
+/// the store's journals note (anti_entropy.rs), not by a walk of the table
+/// per use: through joins, items, deaths, leaves, reaps, reused ids and
+/// restarts it must equal a walk, and in a cluster this small the
+/// journals never stop, so every use after the engine's first is the kept
+/// one.
+#[test]
+fn the_summary_hash_kept_by_changes_equals_a_walk_through_churn() {
+    use crate::sim::Simulation;
+    let config = Config {
+        gossip_to_the_dead_time: ms(2000),
+        reap_timeout: ms(3000),
+        state_gc_grace: ms(2000),
+        ..Config::local()
+    };
+    let mut sim = Simulation::new(config, 6, 11).unwrap();
+    sim.join_all(0);
+    let check = |sim: &mut Simulation, at: &str| {
+        for i in 0..sim.len() as u32 {
+            sim.with_engine(i, |e, _| {
+                let kept =
+                    e.summary.is_some() && e.view.journal().is_on() && e.store.journal().is_on();
+                assert!(kept, "{at}: n{i} walks its table");
+                assert_eq!(e.digest_hash(), e.walk_hash(), "{at}: n{i}");
+            });
+        }
+    };
+    let text = |s: &str| codec::Value::Text(String::from(s));
+    for round in 0..12u32 {
+        let at = alloc::format!("round {round}");
+        let old = round % 6;
+        let n = sim.add_node();
+        sim.join(n, &[old]);
+        sim.run_for(ms(300)); // mid-join: members still arriving
+        check(&mut sim, &at);
+        sim.run_for(ms(1500));
+        sim.set(n, "k", text("new")).unwrap();
+        sim.set(old, "k", text(&at)).unwrap();
+        sim.delete(old, "gone").unwrap();
+        sim.run_for(ms(700));
+        check(&mut sim, &at);
+        match round % 3 {
+            0 => sim.kill(n),
+            1 => sim.leave(n),
+            _ => sim.restart(old),
+        }
+        sim.run_for(ms(2000));
+        check(&mut sim, &at);
+        sim.run_for(ms(4000)); // reaped: the next round's member reuses its id
+        check(&mut sim, &at);
+    }
+}

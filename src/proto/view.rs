@@ -10,7 +10,7 @@
 
 use super::event::Event;
 use super::member::{Member, MemberState};
-use super::table::{Entry, Id, Ident, Snapshot, Table};
+use super::table::{Entry, Id, Ident, Journal, Snapshot, Table, Was};
 use crate::codec::{self, Message};
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -78,6 +78,11 @@ impl View {
     /// Every member known, this node included, by id.
     pub(crate) fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// The table's journal of changes (for the summary hash).
+    pub(crate) fn journal(&mut self) -> &mut Journal<Was> {
+        self.table.journal()
     }
 
     /// The entry of a member known to be in the table.
