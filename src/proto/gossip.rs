@@ -11,6 +11,7 @@
 use super::config::AntiEntropyMode;
 use super::engine::Engine;
 use super::event::Event;
+use super::links::LINKED_GOSSIP_FLOOR;
 use super::member::MemberState;
 use super::mongering::BigItem;
 use super::piggyback::QUIET_SAMPLE;
@@ -104,9 +105,10 @@ impl Engine {
     }
 
     /// Appends the member sample to `b`, leaving out `dst`: `max(3, n/10)`
-    /// members while membership changes, [`QUIET_SAMPLE`] once it is quiet.
+    /// members while membership changes, [`QUIET_SAMPLE`] once it is quiet
+    /// or while a mass join's links bring the view (under SWIM).
     pub(crate) fn fill_sample(&mut self, b: &mut DatagramBuilder, dst: Option<Id>) {
-        let want = if self.quiet() {
+        let want = if self.quiet() || self.joining_in_bulk() {
             QUIET_SAMPLE
         } else {
             // Grows with the cluster, but only while membership changes:
@@ -115,6 +117,21 @@ impl Engine {
             (self.view.table().len() / 10).max(QUIET_SAMPLE)
         };
         self.piggyback.fill_sample(b, &self.view, &mut self.out, dst, want);
+    }
+
+    /// Whether this member is in a mass join whose join links bring it the
+    /// view (links.rs): linked, in a view of at least
+    /// [`LINKED_GOSSIP_FLOOR`] members, under SWIM. The `max(3, n/10)`
+    /// sample is then mostly old news: in a simulated join of 5,000 at
+    /// once, the gossip rounds' datagrams (which the sample fills to the
+    /// brim) carried 6.9 M Alive claims, 93 % about members the receiver
+    /// knew, a sixth of the join's claims; what the pulls did not bring
+    /// yet, they bring within a round. The quorum detector keeps the full
+    /// sample (its failure reports ride it).
+    pub(crate) fn joining_in_bulk(&self) -> bool {
+        self.links.is_linked()
+            && self.view.table().len() >= LINKED_GOSSIP_FLOOR
+            && self.detector.quorum().is_none()
     }
 
     /// The gossip timer, every `gossip_interval`: counts the round towards

@@ -17,7 +17,9 @@
 //! ([`LINKED_GOSSIP_FLOOR`]) has a link, a member
 //! it learns second-hand (from gossip, a sample or a pull) is not queued
 //! for gossip again (its links carry it); what it learns first-hand (a
-//! joiner it serves) is. A quiet cluster's members have no links, so a
+//! joiner it serves) is, and under SWIM its gossip section carries the
+//! quiet sample, not `max(3, n/10)` members (`Engine::joining_in_bulk`).
+//! A quiet cluster's members have no links, so a
 //! single join spreads as it always did: the seed gossips the joiner, the
 //! others pass it on.
 //!
