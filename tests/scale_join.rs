@@ -43,10 +43,13 @@ fn mass_join_of_2000_through_one_seed_converges_with_no_false_failure() {
     // The view spread in bulk along the join links, not claim by claim:
     // gossip alone had every member pass on every joiner
     // `retransmit_limit` times, about 18 × N² Alive claims handled (71 M).
+    // Nor do linked members fill their datagrams with the max(3, n/10)
+    // member sample, old news to nearly every receiver: with it, 1.8 × N²
+    // (7.3 M); without, 1.2 × N².
     let alive: u64 = (0..N as u32)
         .map(|i| sim.engine_stats(i).messages_received[MessageKind::Alive as usize])
         .sum();
-    assert!(alive <= 4 * (N * N) as u64, "{alive} Alive claims handled for {N} joins");
+    assert!(alive <= 3 * (N * N) as u64 / 2, "{alive} Alive claims handled for {N} joins");
     // The links die once the burst is over: an idle member pulls nothing.
     let sent = |sim: &Simulation, kind: MessageKind| -> u64 {
         (0..N as u32).map(|i| sim.engine_stats(i).messages_sent[kind as usize]).sum()
