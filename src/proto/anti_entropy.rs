@@ -315,6 +315,7 @@ impl Engine {
 
     /// Our digest, in chunks that each fit a datagram, sorted by name.
     fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
+        self.view.order_names();
         let all: Vec<DigestEntry> = self
             .view
             .table()
@@ -405,6 +406,7 @@ impl Engine {
     ) {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        self.view.order_names();
         let ours = self.view.table().names_in(after, upto);
         let mut answer = SyncAnswer::new(
             self.out.packet_budget(),

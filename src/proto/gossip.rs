@@ -147,6 +147,11 @@ impl Engine {
     pub(crate) fn gossip_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);
         self.piggyback.tick();
+        // The name order, merged off the path of each member learned, and
+        // not while a join link brings the view in bulk: once after it.
+        if !self.links.is_linked() && self.view.table().order_due() {
+            self.view.order_names();
+        }
         if self.wants_check() {
             if self.piggyback.check_stale(self.view.table().len()) {
                 let hash = self.digest_hash();

@@ -80,6 +80,12 @@ impl View {
         &self.table
     }
 
+    /// Merges the members learned since into the table's name order
+    /// ([`Table::order_names`]).
+    pub(crate) fn order_names(&mut self) {
+        self.table.order_names();
+    }
+
     /// The table's journal of changes (for the summary hash).
     pub(crate) fn journal(&mut self) -> &mut Journal<Was> {
         self.table.journal()
