@@ -78,6 +78,12 @@ struct SimNode {
     /// Its host is down ([`Simulation::crash_host`]): datagrams to it
     /// vanish, where a killed process's closed port answers "unreachable".
     host_down: bool,
+    /// The engine deadline it has a wakeup queued for, until that wakeup
+    /// is popped: a delivery that leaves the deadline where it was queues
+    /// no other. Each delivery queued one, so the heap held a wakeup per
+    /// datagram delivered, mostly duplicates (millions in a mass join):
+    /// 5 % of a simulated join of 5,000 went to popping them.
+    queued: Option<Duration>,
 }
 
 /// A datagram (or stream payload) on its way to a node.
@@ -285,6 +291,7 @@ impl Simulation {
             engine: None,
             paused_until: None,
             stalled_until: None,
+            queued: None,
             inbox: Default::default(),
             inbox_bytes: 0,
             seeds: Vec::new(),
@@ -760,8 +767,20 @@ impl Simulation {
     }
 
     fn schedule(&mut self, i: u32) {
-        if let Some(t) = self.nodes[i as usize].engine.as_ref().and_then(|e| e.poll_timeout()) {
-            self.wakeups.push(Reverse((t, i)));
+        let node = &mut self.nodes[i as usize];
+        if let Some(t) = node.engine.as_ref().and_then(|e| e.poll_timeout()) {
+            if node.queued != Some(t) {
+                node.queued = Some(t);
+                self.wakeups.push(Reverse((t, i)));
+            }
+        }
+    }
+
+    /// The wakeup `(t, i)` left the heap.
+    fn popped(&mut self, t: Duration, i: u32) {
+        let node = &mut self.nodes[i as usize];
+        if node.queued == Some(t) {
+            node.queued = None;
         }
     }
 
@@ -958,6 +977,7 @@ impl Simulation {
                 return Some(t);
             }
             self.wakeups.pop();
+            self.popped(t, i);
         }
         None
     }
@@ -1022,7 +1042,8 @@ impl Simulation {
             }
             return true;
         }
-        let Some(Reverse((_, i))) = self.wakeups.pop() else { return false };
+        let Some(Reverse((t, i))) = self.wakeups.pop() else { return false };
+        self.popped(t, i);
         let now = self.now;
         let node = &mut self.nodes[i as usize];
         if node.paused_until.is_some_and(|u| u <= now) {
