@@ -474,7 +474,7 @@ impl Encode for Claim<'_> {
     }
 
     /// An Alive claim (nearly every claim a mass join sends) is written by
-    /// hand ([`AliveRef::write`]); the others through postcard.
+    /// hand (`AliveRef::write`); the others through postcard.
     fn encode_into(&self, buf: &mut Vec<u8>) -> bool {
         match self {
             Claim::Alive(a) => {

@@ -27,10 +27,11 @@ impl Engine {
 
     /// Start of an anti-entropy period: sync with one peer.
     ///
-    /// Idle cost: one Summary out, and an O(n) walk of the table for its
-    /// hash (the peer compares it with its cached check, or walks its own
-    /// table when it keeps none), once per `push_pull_period`, which grows
-    /// with log n (180 s at 1,000 members on LAN). The cached check is not
+    /// Idle cost: one Summary out, with our hash (kept up to date by the
+    /// changes since the last use, see [`Engine::digest_hash`]; the peer
+    /// compares it with its cached check or its own kept hash), once per
+    /// `push_pull_period`, which grows with log n (180 s at 1,000 members
+    /// on LAN). The cached check is not
     /// used on this side: the periodic sync is the authoritative
     /// comparison, the one that catches whatever a stale cache would hide.
     pub(crate) fn sync_tick(&mut self, now: Duration) {
@@ -170,14 +171,10 @@ impl Engine {
 
     /// Our summary hash for answering a Summary: the cached check while we
     /// keep one (every change to the view, every item taken in, every
-    /// delta drops it, see [`Engine::wants_check`]), else a walk of the
-    /// table. The member that started the sync walked its own table
-    /// (`sync_once`), so one side of the comparison is always fresh. A
-    /// joined member's first periodic sync comes within
-    /// `push_pull_interval` (its phase was drawn while it knew nobody):
-    /// after a 10,000-node join, 10,000 syncs within 30 s, with a walk on
-    /// both sides of each (that stretch ran at about 1 s of CPU per
-    /// virtual second, the quiet cluster after it at 0.3).
+    /// delta drops it, see [`Engine::wants_check`]), else
+    /// [`Engine::digest_hash`]. The member that started the sync took its
+    /// hash afresh (`sync_once`), so one side of the comparison is always
+    /// fresh.
     fn current_hash(&mut self) -> u64 {
         match self.piggyback.check().filter(|_| self.wants_check()) {
             Some(hash) => hash,
@@ -223,12 +220,13 @@ impl Engine {
     /// the side with the lower hash starts it. Equal hashes, the common
     /// case, cost a comparison with the cached hash.
     ///
-    /// A difference costs an O(n) walk (our hash recomputed) and maybe a
-    /// digest of the whole view each way: at most one walk, and so one
-    /// sync, per [`Engine::check_sync_cooldown`], so a member far behind
-    /// is not flooded with digests, and a cluster whose views still differ
-    /// everywhere (the end of a mass join) is not flooded with walks: a
-    /// walk per mismatched check, on every datagram, was O(n) per datagram.
+    /// A difference costs our hash taken afresh and maybe a digest of the
+    /// whole view each way: at most one sync per
+    /// [`Engine::check_sync_cooldown`], so a member far behind is not
+    /// flooded with digests, nor a cluster whose views still differ
+    /// everywhere (the end of a mass join) with syncs. (Before the hash
+    /// was kept by changes, each recomputation was also an O(n) walk of
+    /// the table, once per mismatched check on every datagram.)
     ///
     /// While we are spreading something ourselves, hashes differ anyway
     /// and gossip is still carrying the difference: no sync then. Nor

@@ -138,11 +138,11 @@ impl Engine {
     /// quiet, keeps the cached check fresh, and runs a round if there is
     /// anything to push.
     ///
-    /// It fires even when idle: O(1) work then (the check is recomputed
+    /// It fires even when idle: O(1) work then (the check is taken again
     /// after a change, and otherwise once every
     /// [`CHECK_REFRESH_ROUNDS`](super::piggyback::CHECK_REFRESH_ROUNDS)
-    /// rounds per 1,000 members: an O(n) walk of the table, so O(1) per
-    /// round rather than O(n) per datagram), and counting the rounds is
+    /// rounds per 1,000 members; taking it costs O(changes since the last
+    /// time), see [`Engine::digest_hash`]), and counting the rounds is
     /// what tells quiet from changing.
     pub(crate) fn gossip_tick(&mut self, now: Duration) {
         self.timers.arm(now + self.config.gossip_interval, Timer::Gossip);

@@ -45,13 +45,11 @@ pub const QUIET_ROUNDS: u32 = 15;
 /// [`CHECK_REFRESH_MEMBERS`] members in the view. Every change to the view
 /// (each transition, a reap) and every one that goes through gossip,
 /// mongering or a sync's deltas drops the cache at once; this catches
-/// whatever else might move the hash. Computing it walks the whole table,
-/// so this keeps that walk off the idle member's per-round budget: O(n)
-/// every `150 * max(1, n / 1,000)` rounds, about 7 entries a round
-/// whatever the size (at 10,000 members, every 300 s, the periodic sync's
-/// period, whose own walk refreshes it too). A walk every 30 s in each of
-/// 10,000 simulated members was a third of a second of CPU per virtual
-/// second.
+/// whatever else might move the hash. Computing it walked the whole table
+/// when this was set (a walk every 30 s in each of 10,000 simulated
+/// members was a third of a second of CPU per virtual second); the hash is
+/// now kept by changes (`Engine::digest_hash`), and the refresh costs
+/// O(changes) every `150 * max(1, n / 1,000)` rounds.
 pub const CHECK_REFRESH_ROUNDS: u32 = 150;
 
 /// Members per [`CHECK_REFRESH_ROUNDS`] of the check's refresh period.
@@ -74,8 +72,8 @@ pub(crate) struct Piggyback {
     calm_rounds: u32,
     /// The summary hash of our view that quiet datagrams carry, and the
     /// gossip rounds since it was computed (refreshed every
-    /// [`CHECK_REFRESH_ROUNDS`]: computing it walks the whole table, so not
-    /// per datagram). `None` while membership or items are changing.
+    /// [`CHECK_REFRESH_ROUNDS`]). `None` while membership or items are
+    /// changing.
     check: Option<(u64, u32)>,
     /// Until when a mismatched check starts no further sync (one per
     /// probe interval at most).
