@@ -65,7 +65,7 @@ impl Engine {
         // digest listing every member is not worth sending.
         let hash = self.digest_hash();
         if self.wants_check() {
-            // The walk is done: the check is as fresh as it gets.
+            // Just taken: the check is as fresh as it gets.
             self.piggyback.set_check(Some(hash));
         }
         let msg = Message::Summary(codec::Summary {
@@ -169,6 +169,17 @@ impl Engine {
         })
     }
 
+    /// Merges the members learned since into the name order before a
+    /// sync lists the view by name, once they are enough that merging
+    /// costs O(1) each ([`Table::order_due`](super::table::Table::order_due)):
+    /// a few are sorted on the spot by `names_in`, where a merge would
+    /// read every name (a digest's chunks each list a range).
+    fn order_names_if_due(&mut self) {
+        if self.view.table().order_due() {
+            self.view.order_names();
+        }
+    }
+
     /// Our summary hash for answering a Summary: the cached check while we
     /// keep one (every change to the view, every item taken in, every
     /// delta drops it, see [`Engine::wants_check`]), else
@@ -245,7 +256,7 @@ impl Engine {
             return;
         }
         // Only from a live member at its address: a stranger must not
-        // make us walk the table, let alone send it a digest.
+        // make us take our hash, let alone send it a digest.
         if self.view.live_member_at(sender, from).is_none() {
             return;
         }
@@ -264,7 +275,7 @@ impl Engine {
         self.send_digest(from, true, true);
     }
 
-    /// How long after a mismatched check's walk (and sync) the next may
+    /// How long after a mismatched check's sync the next may
     /// come: a probe interval per [`CHECK_SYNC_MEMBERS`] live members, at
     /// least one. A check's sync sends a digest of the whole view each way
     /// (about n / 70 datagrams) and compares it entry by entry, so this
@@ -313,7 +324,7 @@ impl Engine {
 
     /// Our digest, in chunks that each fit a datagram, sorted by name.
     fn send_digest(&mut self, to: SocketAddr, want_delta: bool, want_digest: bool) {
-        self.view.order_names();
+        self.order_names_if_due();
         let all: Vec<DigestEntry> = self
             .view
             .table()
@@ -404,7 +415,7 @@ impl Engine {
     ) {
         let theirs: alloc::collections::BTreeMap<&str, &DigestEntry> =
             entries.iter().map(|e| (e.name.as_str(), e)).collect();
-        self.view.order_names();
+        self.order_names_if_due();
         let ours = self.view.table().names_in(after, upto);
         let mut answer = SyncAnswer::new(
             self.out.packet_budget(),

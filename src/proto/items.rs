@@ -120,7 +120,7 @@ impl Store {
 
     /// Notes in the journal that `id`'s log may be about to change.
     fn note(&mut self, id: Id) {
-        if self.journal.is_on() {
+        if self.journal.wants(id) {
             let was = self.marks(id);
             self.journal.note(id, || was);
         }
@@ -251,7 +251,7 @@ impl Engine {
     /// The log of member `id` for its life `generation`: a later life
     /// replaces what we held (its keys reported deleted); an earlier one
     /// gets `None`.
-    pub(crate) fn log_for(&mut self, id: Id, generation: u64) -> Option<&mut ItemLog> {
+    pub(crate) fn log_for(&mut self, id: Id, generation: u64) -> Option<&ItemLog> {
         let held = self.store.log(id).map(|s| s.generation);
         match held {
             Some(g) if g > generation => return None,
@@ -269,7 +269,9 @@ impl Engine {
                 self.store.log_or_new(id, generation);
             }
         }
-        self.store.log_mut(id)
+        // Read only: the summary hash's journal hears of a log only when
+        // it is about to change.
+        self.store.log(id)
     }
 
     /// Turns log changes of member `id` (life `generation`) into events.

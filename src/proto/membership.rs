@@ -23,7 +23,7 @@ impl Engine {
         // recomputed at the next gossip round (not while a join link
         // lives). Members learned in bulk are not gossiped, so nothing
         // else would drop it, and a stale check sent on made every peer
-        // walk its table and start a sync for nothing.
+        // take its hash and start a sync for nothing.
         self.piggyback.set_check(None);
         if from != Some(to) {
             if from == Some(MemberState::Suspect) {
