@@ -361,6 +361,7 @@ def test_the_started_line_comes_before_any_event_line(capsys: pytest.CaptureFixt
 USAGE_MISTAKES = [
     (["agent", "--bind", "notanaddr"], "--bind"),
     (["agent", "--bind", "0.0.0.0:0", "--advertise", "0.0.0.0"], "--advertise"),
+    (["agent", "--bind", "0.0.0.0:0", "--advertise", "[::]:7"], "--advertise"),
     (["agent", "--bind", f"{LOCALHOST}:0", "--advertise", "nope.invalid"], "--advertise"),
     (["agent", "--bind", f"{LOCALHOST}:0", "--name="], "--name"),
     (["agent", "--bind", f"{LOCALHOST}:0", "--join", "nope.invalid:1"], "--join"),
