@@ -278,4 +278,7 @@ fn main() {
         queue as f64 / 1048576.0,
         engines as f64 / (nodes * nodes) as f64,
     );
+    // The process ends here: freeing 10⁸ member entries one by one (over
+    // a second at 10,000 nodes) is no part of the simulation's cost.
+    std::mem::forget(sim);
 }

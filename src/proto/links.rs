@@ -186,12 +186,15 @@ impl Engine {
         let mut datagrams = 0;
         // The header's size: the largest position it can hold.
         let header = codec::encoded_len(&Message::Pulled(codec::Pulled { upto: u64::MAX }));
+        // Each claim's kind and size, for the counters once it is sent:
+        // one buffer for all the answer's datagrams.
+        let mut claims = Vec::new();
         while datagrams < self.config.sync_max_datagrams && (at < n || datagrams == 0) {
             let budget = self.out.packet_budget();
             // The claims are encoded once, here, and their bytes copied
             // after the header.
             let mut probe = DatagramBuilder::new(budget.saturating_sub(header));
-            let mut claims = Vec::new();
+            claims.clear();
             while at < n {
                 let id = at as Id;
                 while run < skip.len() && skip[run].1 <= id {
