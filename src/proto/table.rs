@@ -26,6 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 use core::time::Duration;
+use smol_str::SmolStr;
 
 /// Index of a member in a [`Table`].
 pub(crate) type Id = u32;
@@ -62,8 +63,7 @@ impl core::hash::Hasher for NameHasher {
 }
 
 /// A map keyed by names, hashed with [`NameHasher`].
-type NameMap<V> =
-    std::collections::HashMap<Arc<str>, V, core::hash::BuildHasherDefault<NameHasher>>;
+type NameMap<V> = std::collections::HashMap<SmolStr, V, core::hash::BuildHasherDefault<NameHasher>>;
 
 /// A name's number in its [`Names`]: dense, so a table finds a member's id
 /// at `ids[number]`, and reused once no engine holds the name any more.
@@ -74,7 +74,7 @@ pub(crate) type NameNo = u32;
 /// sharing one point at the same copy.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Ident {
-    pub(crate) name: Arc<str>,
+    pub(crate) name: SmolStr,
     pub(crate) addr: SocketAddr,
     pub(crate) meta: Box<[u8]>,
     /// The name's part of its summary hash term
@@ -123,18 +123,18 @@ struct Interned {
 #[derive(Debug, Default)]
 struct Held {
     /// The name (`None`: the number is free).
-    name: Option<Arc<str>>,
+    name: Option<SmolStr>,
     /// Its idents: usually one; more while members change address or
     /// metadata.
     idents: Vec<Arc<Ident>>,
     /// The name as tables hold an accuser: one thin pointer (8 bytes, not
-    /// the 16 of an `Arc<str>`), shared.
+    /// the 24 of the name itself), shared.
     accuser: Option<Accuser>,
 }
 
 /// An interned name held as an accuser: a thin pointer to the shared name,
 /// so an [`Entry`] spends 8 bytes on it rather than 16.
-pub(crate) type Accuser = Arc<Arc<str>>;
+pub(crate) type Accuser = Arc<SmolStr>;
 
 impl Names {
     /// An empty interner, to share between engines.
@@ -229,7 +229,7 @@ impl Interned {
             return num;
         }
         self.sweep();
-        let key: Arc<str> = name.into();
+        let key = SmolStr::new(name);
         let num = match self.free.pop() {
             Some(num) => num,
             None => {
@@ -1270,11 +1270,17 @@ mod tests {
         let b = names.ident("n1", "127.0.0.1:1".parse().unwrap(), b"m");
         assert!(Arc::ptr_eq(&a, &b));
         let c = names.ident("n1", "127.0.0.1:2".parse().unwrap(), b"m");
-        assert!(!Arc::ptr_eq(&a, &c) && Arc::ptr_eq(&a.name, &c.name));
+        assert!(!Arc::ptr_eq(&a, &c) && a.name == c.name && a.num == c.num);
         let accuser = names.accuser("n1");
-        assert!(Arc::ptr_eq(&accuser, &names.accuser("n1")) && Arc::ptr_eq(&*accuser, &a.name));
+        assert!(Arc::ptr_eq(&accuser, &names.accuser("n1")) && *accuser == a.name);
+        // A name too long to be held inline is held once, whatever holds it.
+        let long = "a-member-name-longer-than-23-bytes";
+        let d = names.ident(long, "127.0.0.1:1".parse().unwrap(), b"");
+        let e = names.ident(long, "127.0.0.1:2".parse().unwrap(), b"");
+        assert!(d.name.is_heap_allocated() && d.name.as_ptr() == e.name.as_ptr());
+        assert_eq!(names.accuser(long).as_ptr(), d.name.as_ptr());
         let kept = names.accuser("kept");
-        drop((a, b, c, accuser));
+        drop((a, b, c, d, e, accuser));
         for i in 0..5000 {
             let _ = names.ident(&alloc::format!("x{i}"), "127.0.0.1:1".parse().unwrap(), b"");
         }
