@@ -136,7 +136,7 @@ struct Held {
 }
 
 /// An interned name held as an accuser: a thin pointer to the shared name,
-/// so an [`Entry`] spends 8 bytes on it rather than 16.
+/// so an [`Entry`] spends 8 bytes on it rather than the name's 24.
 pub(crate) type Accuser = Arc<SmolStr>;
 
 impl Names {
