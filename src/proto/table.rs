@@ -207,9 +207,8 @@ impl Names {
                     })
                     .collect();
                 let name = |num: NameNo| held[num as usize].name.as_deref().unwrap_or("");
-                keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
-                    ka.cmp(&kb).then_with(|| name(a).cmp(name(b)))
-                });
+                keyed
+                    .sort_unstable_by(|&(ka, a), &(kb, b)| by_name(ka, || name(a), kb, || name(b)));
                 keyed.into_iter().map(|(_, num)| num).collect()
             })
             .clone()
@@ -508,6 +507,19 @@ fn name_key(name: &str) -> u64 {
     let n = name.len().min(8);
     key[..n].copy_from_slice(&name.as_bytes()[..n]);
     u64::from_be_bytes(key)
+}
+
+/// The name order of two names given with their [`name_key`]s: by key,
+/// then by the names' bytes, read only when the keys are equal. The one
+/// rule for both ways a table gets its name order (its own sort and the
+/// interner's shared order), which must agree exactly.
+fn by_name<'a>(
+    ka: u64,
+    a: impl FnOnce() -> &'a str,
+    kb: u64,
+    b: impl FnOnce() -> &'a str,
+) -> core::cmp::Ordering {
+    ka.cmp(&kb).then_with(|| a().cmp(b()))
 }
 
 /// Nanoseconds, saturating (584 years).
@@ -909,7 +921,7 @@ impl Table {
 
     /// The name order of two ids given with their [`name_key`]s.
     fn name_order(&self, (ka, a): (u64, Id), (kb, b): (u64, Id)) -> core::cmp::Ordering {
-        ka.cmp(&kb).then_with(|| self.name_of(a).cmp(self.name_of(b)))
+        by_name(ka, || self.name_of(a), kb, || self.name_of(b))
     }
 
     /// The [`name_key`] of member `id`'s name (0 if none).
